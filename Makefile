@@ -1,0 +1,57 @@
+# callqa — every install step lives here: a fresh machine needs only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_HOME ?= demo-home
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps demo test lint typecheck unit bench clean
+
+help:
+	@echo "make demo   build a demo corpus of synthetic calls, process it, open the dashboard"
+	@echo "make test   install what the tests need and run lint, types and the whole suite"
+	@echo "make bench  run the benchmarks under benchmarks/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# Debian packages: espeak-ng speaks the synthetic calls, chromium runs the browser tests.
+system-deps:
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+demo: install system-deps
+	$(BIN)/callqa --home $(DEMO_HOME) demo
+
+lint: install
+	$(BIN)/ruff check analytics dashboard tests benchmarks
+	$(BIN)/ruff format --check analytics dashboard tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install system-deps lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: install system-deps
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

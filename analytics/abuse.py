@@ -1,0 +1,569 @@
+"""Verbal-abuse detection on redacted transcripts (French and English).
+
+Each segment is normalised (lower case, accents removed, punctuation and apostrophes as
+spaces, repeated letters collapsed, filler words dropped, ``<PERSON>``-style placeholders
+made inert) and matched against data files under ``analytics/data/abuse/``: lexicons of
+words (with inflections, near-miss spellings and "directed only" words that count when
+addressed to someone) and regex patterns (``espèce de …``, ``va te faire …``, threats
+without a swear word such as ``je sais où vous trouver`` / ``I know where you live``).
+Strong but civil complaints (``c'est inadmissible``, ``I want to speak to your manager``)
+match nothing. Events are attributed to the segment's speaker: customer → agent is the
+staff-protection case, agent → customer a quality case.
+
+Severity: ``low`` is swearing not aimed at anyone or a mild put-down (``vous êtes nuls``);
+``medium`` an insult, a veiled threat or a sexual remark; ``high`` a strong insult, a
+threat of violence or a discriminatory slur. A segment said much louder than the
+speaker's own median level in the call (shouting) raises its events one step. The call's
+severity is the highest event severity; the call is ``flagged`` when it reaches
+``flag_min_severity`` (default ``medium``: swearing alone at ``low`` is kept as an event
+for review but does not flag the call).
+
+Thresholds (``[abuse]`` in config.toml or ``CALLQA_ABUSE__<KEY>``):
+
+=====================  =========  ==================================================
+key                    default    meaning
+=====================  =========  ==================================================
+flag_min_severity      medium     lowest call severity that sets ``flagged``
+shout_db               8.0        dB above the speaker's median segment loudness
+shout_min_segments     3          measured segments a speaker needs for a median
+fuzzy                  true       match ASR near-misses of lexicon words
+fuzzy_min_len          6          word length for edit distance 1
+fuzzy2_min_len         9          word length for edit distance 2
+data_dir               (package)  folder replacing ``analytics/data/abuse``
+extra_terms            []         more lexicon lines, ``"term | category | severity"``
+extra_terms_fr / _en   []         the same, for one language only
+extra_patterns         []         ``{name, regex, category, severity, language?}``
+=====================  =========  ==================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import ConfigError
+from analytics.models import (
+    ABUSE_CATEGORIES,
+    SEVERITIES,
+    AbuseCategory,
+    AbuseEvent,
+    AbuseReport,
+    RedactedSegment,
+    RedactedTranscript,
+    Severity,
+    Speaker,
+)
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).parent / "data" / "abuse"
+LANGUAGES = ("fr", "en")
+_RANK: dict[Severity, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
+_PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
+_APOSTROPHES = re.compile(r"[\u2019\u2018`´'\-\u2010\u2011\u2013\u2014]")
+_NOT_WORD = re.compile(r"[^a-z0-9_*\s]+")
+_RUNS = re.compile(r"([a-z])\1{2,}")
+
+
+@dataclass(frozen=True)
+class AbuseConfig:
+    """Thresholds and data for abuse detection (see the module docstring for the table)."""
+
+    flag_min_severity: Severity = "medium"
+    shout_db: float = 8.0
+    shout_min_segments: int = 3
+    fuzzy: bool = True
+    fuzzy_min_len: int = 6
+    fuzzy2_min_len: int = 9
+    data_dir: Path = DATA_DIR
+    extra_terms: tuple[tuple[str, str], ...] = ()  # (language or "common", lexicon line)
+    extra_patterns: tuple[tuple[str, str, str, str, str], ...] = ()  # lang,name,re,cat,sev
+
+    @classmethod
+    def default(cls) -> AbuseConfig:
+        return cls()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AbuseConfig:
+        """Build from ``settings.section("abuse")``; unknown keys are an error."""
+        section: Mapping[str, Any] = settings.section("abuse")
+        known = {"extra_terms", "extra_patterns", "data_dir"} | {
+            f"extra_terms_{lang}" for lang in LANGUAGES
+        }
+        scalars = {"flag_min_severity", "shout_db", "shout_min_segments", "fuzzy"}
+        scalars |= {"fuzzy_min_len", "fuzzy2_min_len"}
+        unknown = set(section) - known - scalars
+        if unknown:
+            raise ConfigError(f"[abuse]: unknown setting(s) {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        try:
+            if "flag_min_severity" in section:
+                values["flag_min_severity"] = _severity(str(section["flag_min_severity"]))
+            if "shout_db" in section:
+                values["shout_db"] = float(section["shout_db"])
+            for key in ("shout_min_segments", "fuzzy_min_len", "fuzzy2_min_len"):
+                if key in section:
+                    values[key] = int(section[key])
+            if "fuzzy" in section:
+                values["fuzzy"] = _as_bool(section["fuzzy"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[abuse]: {exc}") from None
+        if "data_dir" in section:
+            values["data_dir"] = Path(str(section["data_dir"])).expanduser()
+        terms = [("common", str(line)) for line in _as_list(section.get("extra_terms"))]
+        for lang in LANGUAGES:
+            terms += [(lang, str(line)) for line in _as_list(section.get(f"extra_terms_{lang}"))]
+        values["extra_terms"] = tuple(terms)
+        values["extra_patterns"] = tuple(
+            _extra_pattern(item) for item in _as_list(section.get("extra_patterns"))
+        )
+        config = cls(**values)
+        _compiled(config)  # fail now, with the file or key named, not on the first call
+        return config
+
+
+def detect_abuse(transcript: RedactedTranscript, config: AbuseConfig | None = None) -> AbuseReport:
+    """Find insults, threats, profanity and harassment in each segment of a call."""
+    config = config or AbuseConfig.default()
+    rules = _compiled(config).for_language(transcript.language)
+    loud = _shouted_segments(transcript.segments, config)
+    events: list[AbuseEvent] = []
+    for index, segment in enumerate(transcript.segments):
+        hits = rules.match(normalise(segment.text, rules.fillers))
+        events.extend(_segment_events(segment, hits, shouted=index in loud))
+    none: Severity = "none"
+    severity = max((e.severity for e in events), key=_RANK.__getitem__, default=none)
+    flagged = severity != "none" and _RANK[severity] >= _RANK[config.flag_min_severity]
+    if events:
+        logger.debug(
+            "call %s: %d abuse event(s), severity %s", transcript.call_id, len(events), severity
+        )
+    return AbuseReport(flagged=flagged, severity=severity, events=tuple(events))
+
+
+def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
+    """Lower-case, accent-free, punctuation-free text with placeholders made inert."""
+    text = _PLACEHOLDER.sub(lambda m: f" _{m.group(1).lower()}_ ", text)
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("œ", "oe").replace("æ", "ae")
+    text = _NOT_WORD.sub(" ", _APOSTROPHES.sub(" ", text))
+    text = _RUNS.sub(r"\1", text)
+    return " ".join(token for token in text.split() if token not in fillers)
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One lexicon entry or pattern that fired in a segment."""
+
+    category: AbuseCategory
+    severity: Severity
+    name: str
+
+
+def _segment_events(segment: RedactedSegment, hits: list[Hit], shouted: bool) -> list[AbuseEvent]:
+    events = []
+    for category in ABUSE_CATEGORIES:
+        found = [h for h in hits if h.category == category]
+        if not found:
+            continue
+        severity = max((h.severity for h in found), key=_RANK.__getitem__)
+        if shouted:
+            severity = SEVERITIES[min(_RANK[severity] + 1, len(SEVERITIES) - 1)]
+        names = ", ".join(dict.fromkeys(h.name for h in found))
+        events.append(
+            AbuseEvent(
+                speaker=segment.speaker,
+                start=segment.start,
+                end=segment.end,
+                category=category,
+                severity=severity,
+                text=segment.text,
+                matched=names,
+                shouted=shouted,
+            )
+        )
+    return events
+
+
+def _shouted_segments(segments: Sequence[RedactedSegment], config: AbuseConfig) -> set[int]:
+    """Indexes of segments said ``shout_db`` above their speaker's median loudness."""
+    by_speaker: dict[Speaker, list[tuple[int, float]]] = {}
+    for index, segment in enumerate(segments):
+        if segment.loudness_db is not None:
+            by_speaker.setdefault(segment.speaker, []).append((index, segment.loudness_db))
+    loud: set[int] = set()
+    for measured in by_speaker.values():
+        if len(measured) < config.shout_min_segments:
+            continue
+        median = _median([db for _, db in measured])
+        loud |= {index for index, db in measured if db >= median + config.shout_db}
+    return loud
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# -- lexicon matching ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One lexicon line: words (each a set of spellings, maybe with open endings)."""
+
+    words: tuple[tuple[str, ...], ...]
+    category: AbuseCategory
+    severity: Severity
+    directed: bool
+    name: str
+    entry: str  # the lexicon line's first spelling: one hit per line and segment
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    regex: re.Pattern[str]
+    category: AbuseCategory
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Compiled lexicon and patterns for one language (or several merged)."""
+
+    terms: tuple[Term, ...]
+    patterns: tuple[Pattern, ...]
+    frames: re.Pattern[str] | None
+    reported: re.Pattern[str] | None
+    fillers: frozenset[str]
+    allow: frozenset[str]
+    fuzzy: tuple[int, int] | None  # (min length for distance 1, for distance 2)
+
+    def match(self, text: str) -> list[Hit]:
+        tokens = text.split()
+        hits: list[Hit] = []
+        entries: set[str] = set()
+        for position in range(len(tokens)):
+            for term in self.terms:
+                if term.entry not in entries and (hit := self._term_hit(term, tokens, position)):
+                    hits.append(hit)
+                    entries.add(term.entry)
+        for pattern in self.patterns:
+            for found in pattern.regex.finditer(text):
+                if not self._reported(text[: found.start()].split()):
+                    hits.append(Hit(pattern.category, pattern.severity, pattern.name))
+                    break
+        return hits
+
+    def _term_hit(self, term: Term, tokens: list[str], position: int) -> Hit | None:
+        width = self._match_at(term, tokens, position)
+        if width == 0:
+            return None
+        before = tokens[:position]
+        if term.directed and not self._addressed(before):
+            return None
+        if self._reported(before):
+            return None
+        return Hit(term.category, term.severity, term.name)
+
+    def _match_at(self, term: Term, tokens: list[str], position: int) -> int:
+        """How many tokens the term covers at ``position`` (0: no match)."""
+        n = len(term.words)
+        # Near-misses only for words worth flagging: mild swearing is not worth the noise.
+        fuzzy = term.severity != "low"
+        if position + n <= len(tokens) and all(
+            self._word_matches(spellings, tokens[position + k], fuzzy)
+            for k, spellings in enumerate(term.words)
+        ):
+            return n
+        # ASR sometimes splits one word in two ("en culé", "ass hole").
+        if n == 1 and position + 1 < len(tokens):
+            joined = tokens[position] + tokens[position + 1]
+            if len(tokens[position]) > 1 and self._word_matches(term.words[0], joined, fuzzy=False):
+                return 2
+        return 0
+
+    def _word_matches(self, spellings: tuple[str, ...], token: str, fuzzy: bool = True) -> bool:
+        if token.startswith("_"):  # a redaction placeholder never matches
+            return False
+        for spelling in spellings:
+            stem, open_end = spelling.rstrip("*"), spelling.endswith("*")
+            if token == stem or (open_end and token.startswith(stem)):
+                return True
+            if "*" in token and _censored_match(token, stem, open_end):
+                return True
+            if (
+                fuzzy
+                and self.fuzzy
+                and token not in self.allow
+                and _near(token, stem, open_end, self.fuzzy)
+            ):
+                return True
+        return False
+
+    def _addressed(self, before: list[str]) -> bool:
+        if self.frames is None:
+            return False
+        return bool(self.frames.search(" ".join(before[-7:])))
+
+    def _reported(self, before: list[str]) -> bool:
+        if self.reported is None:
+            return False
+        return bool(self.reported.search(" ".join(before[-8:])))
+
+
+def _censored_match(token: str, stem: str, open_end: bool) -> bool:
+    """``f***`` or ``f*cking`` as written by some ASR: stars stand for letters."""
+    shape = re.compile("".join("[a-z]" if ch == "*" else re.escape(ch) for ch in token))
+    candidates = [stem] + (
+        [stem + end for end in ("ing", "in", "er", "ed", "s", "e", "es")] if open_end else []
+    )
+    return any(shape.fullmatch(c) for c in candidates)
+
+
+def _near(token: str, stem: str, open_end: bool, limits: tuple[int, int]) -> bool:
+    """Edit distance 1 (long words: 2) between a token and a lexicon spelling."""
+    # ASR near-misses keep the first letter ("conard", "assole"); real words that differ
+    # by one letter mostly do not ("bigger", "ducking", "piquer").
+    if len(stem) < limits[0] or not token.isalpha() or token[0] != stem[0]:
+        return False
+    allowed = 2 if len(stem) >= limits[1] else 1
+    candidates = [token]
+    if open_end and len(token) > len(stem):
+        # an inflected near-miss: compare the beginning of the token to the stem
+        candidates += [token[: len(stem) + k] for k in (-1, 0, 1)]
+    return any(_distance(c, stem, allowed) <= allowed for c in candidates)
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, giving up (returning limit + 1) once it exceeds limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledData:
+    by_language: Mapping[str, Rules]
+
+    def for_language(self, language: str | None) -> Rules:
+        key = (language or "").split("-")[0].lower()
+        return self.by_language.get(key, self.by_language["*"])
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(config: AbuseConfig) -> CompiledData:
+    common = _read_terms(config.data_dir / "common" / "lexicon.txt")
+    common += _parse_lines(
+        [line for lang, line in config.extra_terms if lang == "common"], "[abuse] extra_terms"
+    )
+    parts = {lang: _language_parts(config, lang) for lang in LANGUAGES}
+    fuzzy = (config.fuzzy_min_len, config.fuzzy2_min_len) if config.fuzzy else None
+    by_language: dict[str, Rules] = {}
+    for lang, (terms, patterns, settings) in parts.items():
+        by_language[lang] = _rules(common + terms, patterns, [settings], fuzzy)
+    # Any other language: both lexicons together.
+    all_terms = common + [t for terms, _, _ in parts.values() for t in terms]
+    all_patterns = [p for _, patterns, _ in parts.values() for p in patterns]
+    by_language["*"] = _rules(all_terms, all_patterns, [s for _, _, s in parts.values()], fuzzy)
+    return CompiledData(by_language)
+
+
+def _language_parts(
+    config: AbuseConfig, lang: str
+) -> tuple[list[Term], list[Pattern], dict[str, Any]]:
+    folder = config.data_dir / lang
+    terms = _read_terms(folder / "lexicon.txt")
+    terms += _parse_lines(
+        [line for where, line in config.extra_terms if where == lang], f"[abuse] extra_terms_{lang}"
+    )
+    settings = _read_toml(folder / "patterns.toml")
+    allow_file = folder / "allow.txt"
+    settings["allow"] = _read_words(allow_file) if allow_file.exists() else []
+    common_allow = config.data_dir / "common" / "allow.txt"
+    if common_allow.exists():
+        settings["allow"] += _read_words(common_allow)
+    patterns = [_pattern(item, folder / "patterns.toml") for item in settings.get("pattern", [])]
+    for p_lang, name, regex, category, severity in config.extra_patterns:
+        if p_lang in (lang, "", "*"):
+            patterns.append(
+                _pattern(
+                    {"name": name, "regex": regex, "category": category, "severity": severity},
+                    Path("[abuse] extra_patterns"),
+                )
+            )
+    return terms, patterns, settings
+
+
+def _rules(
+    terms: list[Term],
+    patterns: list[Pattern],
+    settings: list[dict[str, Any]],
+    fuzzy: tuple[int, int] | None,
+) -> Rules:
+    def joined(key: str) -> list[str]:
+        return [item for s in settings for item in s.get(key, [])]
+
+    frames, intensifiers = joined("frames"), joined("intensifiers")
+    frame_re = None
+    if frames:
+        frame_alt = "|".join(sorted({re.escape(f) for f in frames}, key=len, reverse=True))
+        fill_alt = (
+            "|".join(sorted({re.escape(w) for w in intensifiers}, key=len, reverse=True)) or "(?!)"
+        )
+        frame_re = re.compile(rf"(?:^|\s)(?:{frame_alt})(?:\s(?:{fill_alt})){{0,3}}$")
+    reported = joined("reported")
+    reported_re = None
+    if reported:
+        reported_re = re.compile(rf"\b(?:{'|'.join(reported)})(?:\s\S+){{0,2}}$")
+    return Rules(
+        terms=tuple(terms),
+        patterns=tuple(patterns),
+        frames=frame_re,
+        reported=reported_re,
+        fillers=frozenset(joined("fillers")),
+        allow=frozenset(joined("allow")),
+        fuzzy=fuzzy,
+    )
+
+
+def _read_terms(path: Path) -> list[Term]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read abuse lexicon ({exc.strerror})") from None
+    return _parse_lines(lines, str(path))
+
+
+def _parse_lines(lines: Sequence[str], source: str) -> list[Term]:
+    terms = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields_ = [f.strip() for f in line.split(" | ")]
+        if len(fields_) not in (3, 4) or (len(fields_) == 4 and fields_[3] != "directed"):
+            raise ConfigError(
+                f"{source}:{number}: expected 'term | category | severity [| directed]'"
+            )
+        term, category, severity = fields_[:3]
+        spellings = [normalise(s).split() for s in term.split("|")]
+        for words in spellings:
+            terms.append(
+                Term(
+                    words=tuple((w,) for w in words),
+                    category=_category(category, f"{source}:{number}"),
+                    severity=_severity(severity, f"{source}:{number}"),
+                    directed=len(fields_) == 4,
+                    name=" ".join(words),
+                    entry=f"{source}:{number}",
+                )
+            )
+    return terms
+
+
+def _pattern(item: Mapping[str, Any], source: Path) -> Pattern:
+    try:
+        name, regex = str(item["name"]), str(item["regex"])
+        return Pattern(
+            name=name,
+            regex=re.compile(regex),
+            category=_category(str(item["category"]), f"{source}: {name}"),
+            severity=_severity(str(item["severity"]), f"{source}: {name}"),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{source}: a pattern lacks {exc}") from None
+    except re.error as exc:
+        raise ConfigError(
+            f"{source}: pattern {item.get('name')!r} is not a valid regex ({exc})"
+        ) from None
+
+
+def _extra_pattern(item: Any) -> tuple[str, str, str, str, str]:
+    if not isinstance(item, Mapping):
+        raise ConfigError(
+            "[abuse] extra_patterns: each entry must be a table {name, regex, category, severity}"
+        )
+    try:
+        return (
+            str(item.get("language", "")),
+            str(item["name"]),
+            str(item["regex"]),
+            str(item["category"]),
+            str(item["severity"]),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"[abuse] extra_patterns: an entry lacks {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read abuse patterns ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _read_words(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [normalise(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _category(value: str, where: str = "[abuse]") -> AbuseCategory:
+    if value not in ABUSE_CATEGORIES:
+        raise ConfigError(
+            f"{where}: category must be one of {', '.join(ABUSE_CATEGORIES)}, not {value!r}"
+        )
+    return value  # type: ignore[return-value]
+
+
+def _severity(value: str, where: str = "[abuse]") -> Severity:
+    if value not in SEVERITIES or value == "none":
+        raise ConfigError(f"{where}: severity must be low, medium or high, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, not {value!r}")

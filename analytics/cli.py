@@ -1,0 +1,428 @@
+"""The ``callqa`` command: a thin click layer over the library.
+
+Exit codes: 0 success; 1 some inputs rejected (the rest imported) or some calls
+failed; 2 usage error; 3 any other callqa error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from analytics import audit, governance
+from analytics.config import Settings, load_settings
+from analytics.errors import CallqaError
+from analytics.store import Store, parse_iso, status
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+class Context:
+    def __init__(self, home: str | None, now: str | None) -> None:
+        self.home = home
+        self.now: datetime | None = parse_iso(now) if now else None
+        self._store: Store | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        return load_settings(self.home, **overrides)
+
+    def store(self, **overrides: Any) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings(**overrides))
+        return self._store
+
+
+def handle_errors(fn: F) -> F:
+    """Turn callqa errors into one clear line and the mapped exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CallqaError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home", envvar="CALLQA_HOME", type=click.Path(file_okay=False), help="Workspace folder."
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--now", hidden=True, help="Pretend the time is this ISO 8601 moment (tests, demos).")
+@click.version_option(package_name="callqa")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: int, now: str | None) -> None:
+    """callqa: local, privacy-first call quality and analytics."""
+    _configure_logging(verbose)
+    ctx.obj = Context(home, now)
+
+
+# --- ingest / process -------------------------------------------------------------
+
+
+def _print_ingest(report: Any) -> None:
+    for reject in report.rejects:
+        click.echo(f"rejected {reject.describe()}", err=True)
+    if report.skipped_files:
+        click.echo(f"skipped {report.skipped_files} non-audio files in folders", err=True)
+    click.echo(report.summary())
+
+
+def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
+    from analytics.ingest import ingest
+
+    if not paths and not metadata:
+        raise click.UsageError("give files or folders to ingest, or --metadata CSV")
+    report = ingest(
+        obj.store(),
+        [Path(p) for p in paths],
+        Path(metadata) if metadata else None,
+        now=obj.now,
+        progress=True,
+    )
+    _print_ingest(report)
+    return 1 if report.rejects else 0
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@pass_ctx
+@handle_errors
+def ingest_cmd(obj: Context, paths: tuple[str, ...], metadata: str | None) -> None:
+    """Import recordings (files, folders, CSV rows) into the workspace."""
+    sys.exit(_ingest(obj, paths, metadata))
+
+
+def _process(
+    obj: Context, workers: int | None, executor: str, model: str | None, retry_failed: bool
+) -> int:
+    from analytics.pipeline import process
+
+    store = obj.store(model=model)
+    report = process(
+        store,
+        workers=workers,
+        executor=executor,
+        now=obj.now,
+        progress=True,
+        retry_failed=retry_failed,
+    )
+    for call_id, reason in report.failed.items():
+        click.echo(f"failed {call_id}: {reason}", err=True)
+    click.echo(report.summary())
+    return 1 if report.failed else 0
+
+
+_process_options = [
+    click.option(
+        "--workers", type=click.IntRange(1, 64), help="Calls processed at once (default: settings)."
+    ),
+    click.option(
+        "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True
+    ),
+    click.option(
+        "--model", help="Whisper model: base (embedded), tiny.en, a CTranslate2 folder or a name."
+    ),
+    click.option("--retry-failed", is_flag=True, help="Try failed calls again."),
+]
+
+
+def _with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+@cli.command("process")
+@_with_options(_process_options)
+@pass_ctx
+@handle_errors
+def process_cmd(
+    obj: Context, workers: int | None, executor: str, model: str | None, retry_failed: bool
+) -> None:
+    """Transcribe, redact and analyse every pending call."""
+    sys.exit(_process(obj, workers, executor, model, retry_failed))
+
+
+@cli.command("run")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@_with_options(_process_options)
+@pass_ctx
+@handle_errors
+def run_cmd(
+    obj: Context,
+    paths: tuple[str, ...],
+    metadata: str | None,
+    workers: int | None,
+    executor: str,
+    model: str | None,
+    retry_failed: bool,
+) -> None:
+    """Ingest, then process everything pending."""
+    ingest_code = _ingest(obj, paths, metadata)
+    process_code = _process(obj, workers, executor, model, retry_failed)
+    sys.exit(max(ingest_code, process_code))
+
+
+# --- reads ------------------------------------------------------------------------
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@pass_ctx
+@handle_errors
+def export_cmd(obj: Context, fmt: str, out: str) -> None:
+    """Export every visible call (redacted) as JSON Lines, CSV or Parquet."""
+    from analytics.export import export_calls
+
+    count = export_calls(obj.store(), fmt, Path(out), now=obj.now)
+    click.echo(f"exported {count} calls to {out}")
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@handle_errors
+def status_cmd(obj: Context, as_json: bool) -> None:
+    """Counts of calls by state, holds, and rejected inputs with their reasons."""
+    found = status(obj.store(), obj.now or datetime.now().astimezone())
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    counts = found["counts"]
+    click.echo(
+        "calls: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none")
+    )
+    click.echo(f"holds: {found['holds']}")
+    click.echo(f"rejects: {len(found['rejects'])}")
+    for reject in found["rejects"]:
+        where = f"{reject['source']}:{reject['row']}" if reject["row"] else reject["source"]
+        click.echo(f"  {where}: {reject['reason']}")
+
+
+# --- governance -------------------------------------------------------------------
+
+
+@cli.command("object")
+@click.option("--call", "call_id", help="The call objected to.")
+@click.option("--caller-id", help="The caller objecting (all their calls, now and later).")
+@pass_ctx
+@handle_errors
+def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None:
+    """Record an objection: the calls are never analysed, and what was derived is deleted."""
+    if (call_id is None) == (caller_id is None):
+        raise click.UsageError("give exactly one of --call or --caller-id")
+    report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id, now=obj.now)
+    click.echo(f"objection recorded; {len(report.calls)} calls removed from analysis")
+    for call in report.recordings_kept_on_hold:
+        click.echo(f"recording of {call} kept: it is under a litigation hold")
+
+
+@cli.command("hold")
+@click.option("--call", "call_id", required=True)
+@click.option("--reason", required=True, help="Why (case reference); shown to the DPO.")
+@pass_ctx
+@handle_errors
+def hold_cmd(obj: Context, call_id: str, reason: str) -> None:
+    """Put a litigation hold on a call: it survives retention until released."""
+    added = governance.hold(obj.store(), call_id, reason, now=obj.now)
+    click.echo(f"hold on {call_id}" + ("" if added else " (already held)"))
+
+
+@cli.command("release")
+@click.option("--call", "call_id", required=True)
+@pass_ctx
+@handle_errors
+def release_cmd(obj: Context, call_id: str) -> None:
+    """Lift a litigation hold; normal retention applies at once."""
+    report = governance.release(obj.store(), call_id, now=obj.now)
+    click.echo(f"hold on {call_id} released; {report.summary()}")
+
+
+@cli.command("purge")
+@pass_ctx
+@handle_errors
+def purge_cmd(obj: Context) -> None:
+    """Apply retention now: delete expired calls (not on hold) and all they left."""
+    click.echo(governance.purge(obj.store(), now=obj.now).summary())
+
+
+@cli.group("subject")
+def subject_group() -> None:
+    """A caller's rights: access to and erasure of their calls."""
+
+
+@subject_group.command("access")
+@click.option("--caller-id", required=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Archive to write (default: in the workspace)."
+)
+@pass_ctx
+@handle_errors
+def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
+    """Write an archive of everything kept about one caller."""
+    store = obj.store()
+    stamp = (obj.now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    target = Path(out) if out else store.settings.home / "subject-requests" / f"access-{stamp}.zip"
+    count = governance.subject_access(store, caller_id, target, now=obj.now)
+    click.echo(f"{count} calls written to {target}")
+
+
+@subject_group.command("erase")
+@click.option("--caller-id", required=True)
+@pass_ctx
+@handle_errors
+def subject_erase_cmd(obj: Context, caller_id: str) -> None:
+    """Erase every call of one caller (calls under a litigation hold are kept)."""
+    report = governance.subject_erase(obj.store(), caller_id, now=obj.now)
+    click.echo(f"{len(report.erased)} calls erased")
+    if report.kept_on_hold:
+        click.echo(
+            f"{len(report.kept_on_hold)} calls kept under a litigation hold: {', '.join(report.kept_on_hold)}"
+        )
+
+
+@cli.group("calls")
+def calls_group() -> None:
+    """Call metadata (rectification)."""
+
+
+@calls_group.command("edit")
+@click.argument("call_id")
+@click.option("--started-at")
+@click.option("--agent-id")
+@click.option("--team")
+@click.option("--caller-id")
+@click.option("--channel-layout", type=click.Choice(["agent_left", "agent_right", "mono"]))
+@click.option("--language")
+@pass_ctx
+@handle_errors
+def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
+    """Rectify a call's metadata."""
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if not changes:
+        raise click.UsageError("give at least one field to change")
+    changed = governance.rectify(obj.store(), call_id, changes, now=obj.now)
+    click.echo(f"{call_id}: changed {', '.join(changed)}")
+
+
+@cli.command("audit")
+@click.option(
+    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad row."
+)
+@click.option("--limit", type=int, default=50, show_default=True)
+@pass_ctx
+@handle_errors
+def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
+    """Show the audit log, or verify that it was not tampered with."""
+    store = obj.store()
+    if verify:
+        problems = audit.verify(store)
+        if problems:
+            for problem in problems:
+                click.echo(f"audit row {problem.row_id}: {problem.reason}", err=True)
+            sys.exit(1)
+        click.echo(f"audit log intact ({len(audit.entries(store))} entries)")
+        return
+    for entry in reversed(audit.entries(store, limit=limit)):
+        click.echo(
+            f"{entry['id']:>6} {entry['at']} {entry['actor']:<12} {entry['action']:<15} "
+            f"{entry['call_id'] or '-':<16} {entry['detail']}"
+        )
+
+
+# --- users, dashboard, demo ---------------------------------------------------------
+
+
+@cli.group("user")
+def user_group() -> None:
+    """Dashboard users."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["quality_manager", "trainer", "data_scientist", "dpo"]),
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+@handle_errors
+def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add a dashboard user (the password is stored as an argon2 hash)."""
+    from analytics import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {name}: ")
+    auth.add_user(obj.store(), name, role, password, now=obj.now)
+    click.echo(f"user {name} added as {role}")
+
+
+@cli.command("dashboard")
+@click.option("--port", type=int, default=8501, show_default=True)
+@pass_ctx
+@handle_errors
+def dashboard_cmd(obj: Context, port: int) -> None:
+    """Serve the dashboard (Streamlit) on this machine."""
+    import dashboard
+
+    settings = obj.store().settings
+    sys.exit(dashboard.serve(settings, port))
+
+
+@cli.command("demo")
+@click.option("--calls", "n_calls", type=click.IntRange(2, 200), default=12, show_default=True)
+@click.option("--no-dashboard", is_flag=True, help="Stop after printing the summary.")
+@click.option("--port", type=int, default=8501, show_default=True)
+@pass_ctx
+@handle_errors
+def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
+    """Build a demo corpus of synthetic calls, process it, open the dashboard."""
+    from analytics.demo import run_demo
+
+    store = obj.store()
+    run_demo(store, n_calls=n_calls, echo=click.echo)
+    if not no_dashboard:
+        import dashboard
+
+        click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
+        sys.exit(dashboard.serve(store.settings, port))
+
+
+def main() -> None:
+    cli(prog_name="callqa")
+
+
+if __name__ == "__main__":
+    main()

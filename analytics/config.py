@@ -1,0 +1,148 @@
+"""Settings: defaults < config.toml in the workspace < environment ``CALLQA_*``.
+
+Core settings are typed fields. Each stage reads its own table of the TOML file
+(``[redact]``, ``[quality]``, ``[abuse]``...) through :meth:`Settings.section` and
+parses it into its own typed config, so stages stay decoupled.
+
+Environment: ``CALLQA_HOME``, ``CALLQA_RETENTION_DAYS``, ``CALLQA_MODEL``...
+(any core field, upper-cased), and ``CALLQA_<SECTION>__<KEY>`` for a key of a
+section (values are parsed as TOML scalars when they can be, else kept as text).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import ConfigError
+
+DEFAULT_HOME = Path("callqa-home")
+CONFIG_FILE = "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = DEFAULT_HOME
+    retention_days: int = 183
+    model: str = "base"  # embedded multilingual base; or tiny.en, a folder, a model name
+    device: str = "auto"  # auto | cpu | cuda
+    compute_type: str = "auto"  # auto: int8 on CPU, float16 on a GPU
+    beam_size: int = 1
+    batch_size: int = 8
+    workers: int = 2
+    cpu_threads: int = 0  # 0: share the cores among workers
+    redacted_audio: bool = True
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "callqa.db"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.home / "recordings"
+
+    @property
+    def redacted_audio_dir(self) -> Path:
+        return self.home / "redacted-audio"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """The ``[name]`` table of config.toml merged with its env overrides."""
+        return self.sections.get(name, {})
+
+
+_CORE_FIELDS = {f.name: f for f in fields(Settings) if f.name not in ("home", "sections")}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    target = type(getattr(Settings(), name))
+    if target is bool and isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source}: {name} must be true or false, not {value!r}")
+    try:
+        coerced = target(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be {target.__name__}, not {value!r}") from None
+    if target is int and isinstance(value, float) and value != coerced:
+        raise ConfigError(f"{source}: {name} must be a whole number")
+    return coerced
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_settings(
+    home: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Resolve settings for a workspace.
+
+    Args:
+        home: the workspace; default ``CALLQA_HOME`` or ``./callqa-home``.
+        env: the environment to read (default ``os.environ``), for tests.
+        **overrides: core fields set by the caller (CLI options), which win.
+    """
+    env = os.environ if env is None else env
+    home_path = Path(home or env.get("CALLQA_HOME") or DEFAULT_HOME).expanduser()
+    toml = _read_toml(home_path / CONFIG_FILE)
+    core: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in toml.items():
+        if isinstance(value, dict):
+            sections[key] = dict(value)
+        elif key in _CORE_FIELDS:
+            core[key] = _coerce(key, value, str(home_path / CONFIG_FILE))
+        else:
+            raise ConfigError(f"{home_path / CONFIG_FILE}: unknown setting {key!r}")
+    for var, raw in env.items():
+        if not var.startswith("CALLQA_") or var == "CALLQA_HOME":
+            continue
+        name = var.removeprefix("CALLQA_").lower()
+        if "__" in name:
+            section, key = name.split("__", 1)
+            sections.setdefault(section, {})[key] = _parse_env_value(raw)
+        elif name in _CORE_FIELDS:
+            core[name] = _coerce(name, raw, var)
+    for name, value in overrides.items():
+        if value is not None:
+            if name not in _CORE_FIELDS:
+                raise ConfigError(f"unknown setting {name!r}")
+            core[name] = _coerce(name, value, f"option {name}")
+    settings = Settings(home=home_path, sections=sections, **core)
+    if settings.retention_days < 1:
+        raise ConfigError("retention_days must be at least 1")
+    return settings
+
+
+def with_home(settings: Settings, home: Path) -> Settings:
+    return replace(settings, home=home)

@@ -1,0 +1,128 @@
+"""Export the governed dataset: JSON Lines (nested, DESIGN.md schema), CSV, Parquet.
+
+CSV and Parquet hold the same fields flattened: ``quality_*``, ``abuse_*`` and
+``pii_<TYPE>`` columns, with segments and abuse events as JSON text. Parquet also
+writes ``<stem>.segments.parquet``: one row per redacted segment.
+Files are written to a temporary name and renamed, so a failed export leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from analytics import audit
+from analytics.errors import UsageError
+from analytics.store import CallFilter, Store, iter_call_records, segment_rows, utcnow
+
+log = logging.getLogger(__name__)
+
+Format = Literal["jsonl", "csv", "parquet"]
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
+
+
+def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
+    """One flat row of a nested export record."""
+    row = {k: v for k, v in record.items() if k not in ("segments", "pii", "quality", "abuse")}
+    for name, value in record["quality"].items():
+        row[f"quality_{name}"] = (
+            json.dumps(value, ensure_ascii=False) if name == "breakdown" else value
+        )
+    row["abuse_flagged"] = record["abuse"]["flagged"]
+    row["abuse_severity"] = record["abuse"]["severity"]
+    row["abuse_event_count"] = len(record["abuse"]["events"])
+    row["abuse_events"] = json.dumps(record["abuse"]["events"], ensure_ascii=False)
+    for kind in pii_types:
+        row[f"pii_{kind}"] = record["pii"].get(kind, 0)
+    row["segments"] = json.dumps(record["segments"], ensure_ascii=False)
+    return row
+
+
+@contextmanager
+def _atomic(out: Path) -> Iterator[Path]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def segments_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.segments.parquet")
+
+
+def _write_jsonl(records: Iterator[dict[str, Any]], out: Path) -> int:
+    count = 0
+    with _atomic(out) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def _write_csv(records: list[dict[str, Any]], out: Path) -> int:
+    pii_types = sorted({kind for record in records for kind in record["pii"]})
+    rows = [flatten(record, pii_types) for record in records]
+    with _atomic(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return len(rows)
+
+
+def _write_parquet(
+    store: Store, records: list[dict[str, Any]], out: Path, now: datetime, flt: CallFilter
+) -> int:
+    import pandas as pd  # heavy: only when exporting Parquet
+
+    pii_types = sorted({kind for record in records for kind in record["pii"]})
+    calls = pd.DataFrame([flatten(record, pii_types) for record in records])
+    if not calls.empty:
+        calls["started_at"] = pd.to_datetime(calls["started_at"], utc=True)
+    segs = pd.DataFrame(segment_rows(store, now, flt))
+    if not segs.empty:
+        segs["started_at"] = pd.to_datetime(segs["started_at"], utc=True)
+    with _atomic(out) as tmp:
+        calls.to_parquet(tmp, index=False)
+    with _atomic(segments_path(out)) as tmp:
+        segs.to_parquet(tmp, index=False)
+    return len(calls)
+
+
+def export_calls(
+    store: Store,
+    fmt: str,
+    out: Path,
+    *,
+    now: datetime | None = None,
+    flt: CallFilter | None = None,
+    actor: str = "cli",
+) -> int:
+    """Write every visible call to ``out``; returns the number of calls written."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    now = now or utcnow()
+    flt = flt or CallFilter()
+    records = iter_call_records(store, now, flt)
+    if fmt == "jsonl":
+        count = _write_jsonl(records, out)
+    elif fmt == "csv":
+        count = _write_csv(list(records), out)
+    else:
+        count = _write_parquet(store, list(records), out, now, flt)
+    audit.log_event(store, actor, "export", detail={"format": fmt, "calls": count}, now=now)
+    log.info("exported %d calls as %s", count, fmt)
+    return count

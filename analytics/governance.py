@@ -1,0 +1,448 @@
+"""Objections, retention and purge, litigation holds, subject rights.
+
+The promise to callers, enforced here and in the governed query layer:
+an objected call is never analysed and loses what was derived from it at once;
+nothing is kept past retention unless a litigation hold keeps it; callers can
+get (access) or remove (erase) what is kept about them. Every operation goes to
+the audit log with counts and call ids, never personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from analytics import audit
+from analytics.errors import GovernanceError, NotFoundError, UsageError
+from analytics.models import CHANNEL_LAYOUTS
+from analytics.store import Store, iso, iter_call_records, utcnow
+from analytics.store.reads import CallFilter, held, retention_cutoff
+from analytics.store.schema import calls, holds, objections, rejects
+from analytics.store.writes import add_hold, call_row, delete_derived, tombstone
+from analytics.workspace import hash_caller
+
+log = logging.getLogger(__name__)
+
+# Files younger than this are never swept as orphans: an ingest may be between
+# copying a recording and committing its row.
+ORPHAN_GRACE_S = 600
+
+
+@dataclass
+class ObjectionReport:
+    calls: list[str] = field(default_factory=list)
+    recordings_kept_on_hold: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PurgeReport:
+    calls: int = 0
+    recordings: int = 0
+    redacted_audio: int = 0
+    rejects: int = 0
+    orphan_files: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"purged {self.calls} calls, {self.recordings} recordings, "
+            f"{self.redacted_audio} redacted audio files, {self.rejects} old rejects, "
+            f"{self.orphan_files} orphan files"
+        )
+
+
+@dataclass
+class ErasureReport:
+    erased: list[str] = field(default_factory=list)
+    kept_on_hold: list[str] = field(default_factory=list)
+
+
+def _remove(home: Path, relative: str | None) -> bool:
+    if not relative:
+        return False
+    path = home / relative
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
+
+
+def _is_held(conn: Connection, call_id: str) -> bool:
+    return (
+        conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first() is not None
+    )
+
+
+# --- objections -----------------------------------------------------------------------
+
+
+def object_calls(
+    store: Store,
+    *,
+    call_id: str | None = None,
+    caller_id: str | None = None,
+    now: datetime | None = None,
+    actor: str = "cli",
+) -> ObjectionReport:
+    """File an objection by call or by caller; delete what was derived, at once.
+
+    The recording goes too unless a litigation hold keeps it. A caller's objection
+    also stops their future calls at ingest.
+    """
+    if (call_id is None) == (caller_id is None):
+        raise UsageError("object needs exactly one of --call or --caller-id")
+    now = now or utcnow()
+    caller_hash = hash_caller(store.key, caller_id) if caller_id else None
+    report = ObjectionReport()
+    files: list[str] = []
+    with store.write() as conn:
+        conn.execute(
+            insert(objections).values(
+                call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
+            )
+        )
+        match = calls.c.call_id == call_id if call_id else calls.c.caller_hash == caller_hash
+        rows = conn.execute(select(calls).where(match, calls.c.state != "expired")).mappings().all()
+        for row in rows:
+            report.calls.append(row["call_id"])
+            files.append(row["redacted_audio_path"])
+            keep_recording = _is_held(conn, row["call_id"])
+            if keep_recording:
+                report.recordings_kept_on_hold.append(row["call_id"])
+            else:
+                files.append(row["audio_path"])
+            tombstone(conn, row["call_id"], "objected", now)
+            if keep_recording:
+                conn.execute(
+                    update(calls)
+                    .where(calls.c.call_id == row["call_id"])
+                    .values(audio_path=row["audio_path"])
+                )
+        audit.record(
+            conn,
+            actor,
+            "object",
+            call_id,
+            {"by": "call" if call_id else "caller", "calls": len(report.calls)},
+            now=now,
+        )
+    for relative in files:
+        _remove(store.settings.home, relative)
+    store.checkpoint()
+    log.info("objection filed: %d calls affected", len(report.calls))
+    return report
+
+
+def objections_list(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        rows = conn.execute(select(objections).order_by(objections.c.id.desc())).mappings().all()
+    return [
+        {
+            "id": row["id"],
+            "call_id": row["call_id"],
+            "by": "call" if row["call_id"] else "caller",
+            "filed_at": row["filed_at"],
+            "actor": row["actor"],
+        }
+        for row in rows
+    ]
+
+
+# --- holds ----------------------------------------------------------------------------
+
+
+def hold(
+    store: Store, call_id: str, reason: str, *, now: datetime | None = None, actor: str = "cli"
+) -> bool:
+    """Put a litigation hold on a call; False if it was already held."""
+    if not reason.strip():
+        raise UsageError("a hold needs a reason")
+    now = now or utcnow()
+    with store.write() as conn:
+        row = call_row(conn, call_id)
+        if row is None:
+            raise NotFoundError(f"call {call_id}: no such call")
+        if row["state"] == "expired":
+            raise GovernanceError(f"call {call_id}: already purged, nothing left to hold")
+        added = add_hold(conn, call_id, reason.strip(), actor=actor, now=now)
+        if added:
+            audit.record(conn, actor, "hold", call_id, {}, now=now)
+    return added
+
+
+def release(
+    store: Store, call_id: str, *, now: datetime | None = None, actor: str = "cli"
+) -> PurgeReport:
+    """Lift a hold; normal retention applies at once (an expired call is purged now)."""
+    now = now or utcnow()
+    with store.write() as conn:
+        result = conn.execute(delete(holds).where(holds.c.call_id == call_id))
+        if result.rowcount == 0:
+            raise NotFoundError(f"call {call_id}: no hold to release")
+        audit.record(conn, actor, "release", call_id, {}, now=now)
+    return purge(store, now=now, actor=actor)
+
+
+def holds_list(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        return [
+            dict(row)
+            for row in conn.execute(select(holds).order_by(holds.c.held_at.desc())).mappings()
+        ]
+
+
+# --- retention ------------------------------------------------------------------------
+
+
+def _expired_unheld(store: Store, now: datetime) -> Any:
+    return and_(calls.c.started_at < retention_cutoff(store, now), ~held())
+
+
+def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> PurgeReport:
+    """Apply retention now: delete every expired, unheld call's files and rows.
+
+    Also deletes recordings still kept for objected calls whose hold was lifted,
+    old rejects, and orphan files left by a crash. Leaves no readable remains:
+    ``secure_delete`` zeroes freed pages and the WAL is truncated.
+    """
+    now = now or utcnow()
+    report = PurgeReport()
+    files: list[tuple[str, str | None]] = []
+    with store.write() as conn:
+        expired = (
+            conn.execute(
+                select(calls).where(calls.c.state != "expired", _expired_unheld(store, now))
+            )
+            .mappings()
+            .all()
+        )
+        for row in expired:
+            files += [("recording", row["audio_path"]), ("redacted", row["redacted_audio_path"])]
+            tombstone(conn, row["call_id"], "expired", now)
+            report.calls += 1
+        objected_kept = conn.execute(
+            select(calls.c.call_id, calls.c.audio_path).where(
+                calls.c.state == "objected", calls.c.audio_path.is_not(None), ~held()
+            )
+        ).all()
+        for call_id, audio_path in objected_kept:
+            files.append(("recording", audio_path))
+            conn.execute(update(calls).where(calls.c.call_id == call_id).values(audio_path=None))
+        report.rejects = conn.execute(
+            delete(rejects).where(rejects.c.last_seen < retention_cutoff(store, now))
+        ).rowcount
+    for kind, relative in files:
+        if _remove(store.settings.home, relative):
+            if kind == "recording":
+                report.recordings += 1
+            else:
+                report.redacted_audio += 1
+    report.orphan_files = _sweep_orphans(store)
+    store.checkpoint()
+    with store.write() as conn:
+        audit.record(
+            conn,
+            actor,
+            "purge",
+            None,
+            {
+                "calls": report.calls,
+                "recordings": report.recordings,
+                "redacted_audio": report.redacted_audio,
+                "rejects": report.rejects,
+                "orphan_files": report.orphan_files,
+            },
+            now=now,
+        )
+    if report.calls or report.orphan_files:
+        log.info("%s", report.summary())
+    return report
+
+
+def _sweep_orphans(store: Store) -> int:
+    with store.read() as conn:
+        referenced = {
+            path
+            for pair in conn.execute(select(calls.c.audio_path, calls.c.redacted_audio_path)).all()
+            for path in pair
+            if path
+        }
+    home = store.settings.home
+    removed = 0
+    cutoff = time.time() - ORPHAN_GRACE_S
+    for folder in (store.settings.recordings_dir, store.settings.redacted_audio_dir):
+        for path in folder.rglob("*"):
+            if not path.is_file() or str(path.relative_to(home)) in referenced:
+                continue
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def purge_status(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    with store.read() as conn:
+        waiting = len(
+            conn.execute(
+                select(calls.c.call_id).where(
+                    calls.c.state != "expired", _expired_unheld(store, now)
+                )
+            ).all()
+        )
+    last = audit.entries(store, limit=1, action="purge")
+    return {
+        "retention_days": store.settings.retention_days,
+        "cutoff": retention_cutoff(store, now),
+        "expired_awaiting_purge": waiting,
+        "last_purge": {"at": last[0]["at"], **json.loads(last[0]["detail"])} if last else None,
+    }
+
+
+# --- subject rights -----------------------------------------------------------------
+
+
+def _caller_calls(
+    conn: Connection, store: Store, caller_hash: str, now: datetime
+) -> list[dict[str, Any]]:
+    """What is still kept about a caller: not purged, and not past retention unless held."""
+    kept = or_(calls.c.started_at >= retention_cutoff(store, now), held())
+    rows = conn.execute(
+        select(calls).where(calls.c.caller_hash == caller_hash, calls.c.state != "expired", kept)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def subject_access(
+    store: Store, caller_id: str, out: Path, *, now: datetime | None = None, actor: str = "cli"
+) -> int:
+    """Write a zip archive of everything kept about one caller's calls.
+
+    Holds: ``calls.json`` (metadata, redacted transcripts, figures, abuse events)
+    and the recordings. Returns the number of calls in it.
+    """
+    now = now or utcnow()
+    caller_hash = hash_caller(store.key, caller_id)
+    with store.read() as conn:
+        rows = _caller_calls(conn, store, caller_hash, now)
+    ids = [row["call_id"] for row in rows]
+    analysed = {
+        rec["call_id"]: rec for rec in iter_call_records(store, now, CallFilter(call_ids=ids))
+    }
+    entries = []
+    for row in rows:
+        entry = {
+            "call_id": row["call_id"],
+            "state": row["state"],
+            "started_at": row["started_at"],
+            "agent_id": row["agent_id"],
+            "team": row["team"],
+            "duration_s": row["duration_s"],
+            "language": row["language"],
+            "recording": Path(row["audio_path"]).name if row["audio_path"] else None,
+            "analysis": analysed.get(row["call_id"]),
+        }
+        entries.append(entry)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("calls.json", json.dumps(entries, ensure_ascii=False, indent=2))
+        for row in rows:
+            if row["audio_path"] and (store.settings.home / row["audio_path"]).exists():
+                archive.write(
+                    store.settings.home / row["audio_path"],
+                    f"recordings/{Path(row['audio_path']).name}",
+                )
+    with store.write() as conn:
+        audit.record(conn, actor, "subject_access", None, {"calls": len(entries)}, now=now)
+    return len(entries)
+
+
+def subject_erase(
+    store: Store, caller_id: str, *, now: datetime | None = None, actor: str = "cli"
+) -> ErasureReport:
+    """Erase every call of a caller and all that derives from it; held calls stay."""
+    now = now or utcnow()
+    caller_hash = hash_caller(store.key, caller_id)
+    report = ErasureReport()
+    files: list[str | None] = []
+    with store.write() as conn:
+        rows = (
+            conn.execute(select(calls).where(calls.c.caller_hash == caller_hash)).mappings().all()
+        )
+        for row in rows:
+            if _is_held(conn, row["call_id"]):
+                report.kept_on_hold.append(row["call_id"])
+                continue
+            files += [row["audio_path"], row["redacted_audio_path"]]
+            delete_derived(conn, row["call_id"])
+            conn.execute(delete(calls).where(calls.c.call_id == row["call_id"]))
+            report.erased.append(row["call_id"])
+        audit.record(
+            conn,
+            actor,
+            "subject_erase",
+            None,
+            {"erased": len(report.erased), "kept_on_hold": len(report.kept_on_hold)},
+            now=now,
+        )
+    for relative in files:
+        _remove(store.settings.home, relative)
+    store.checkpoint()
+    return report
+
+
+# --- rectification ------------------------------------------------------------------
+
+EDITABLE = ("started_at", "agent_id", "team", "caller_id", "channel_layout", "language")
+
+
+def rectify(
+    store: Store,
+    call_id: str,
+    changes: dict[str, str],
+    *,
+    now: datetime | None = None,
+    actor: str = "cli",
+) -> list[str]:
+    """Correct a call's metadata; returns the names of the fields changed."""
+    from analytics.ingest import parse_started_at  # ingest owns the parsing rules
+
+    now = now or utcnow()
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise UsageError(f"{name} cannot be edited (editable: {', '.join(EDITABLE)})")
+        if name == "started_at":
+            values["started_at"] = iso(parse_started_at(value))
+        elif name == "caller_id":
+            values["caller_hash"] = hash_caller(store.key, value)
+        elif name == "channel_layout" and value not in CHANNEL_LAYOUTS:
+            raise UsageError(f"channel_layout must be one of {', '.join(CHANNEL_LAYOUTS)}")
+        else:
+            values[name] = value or None
+    if not values:
+        raise UsageError("nothing to change")
+    with store.write() as conn:
+        row = call_row(conn, call_id)
+        if row is None or row["state"] in ("objected", "expired"):
+            raise NotFoundError(f"call {call_id}: no such call")
+        conn.execute(
+            update(calls).where(calls.c.call_id == call_id).values(updated_at=iso(now), **values)
+        )
+        audit.record(conn, actor, "rectify", call_id, {"fields": sorted(changes)}, now=now)
+        caller_objected = (
+            "caller_hash" in values
+            and conn.execute(
+                select(exists().where(objections.c.caller_hash == values["caller_hash"]))
+            ).scalar()
+        )
+    if caller_objected:
+        object_calls(store, call_id=call_id, now=now, actor=actor)
+    return sorted(changes)

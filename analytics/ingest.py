@@ -1,0 +1,555 @@
+"""Discover recordings, read the metadata CSV, probe audio, import into the workspace.
+
+Each input is judged on its own: a bad one becomes a :class:`Reject` with a clear
+reason and the others go on. Import is idempotent by content hash (SHA-256), and
+crash-safe: the recording is copied under its hash (temp file + rename) before
+its row is committed, so a re-run after a kill finds every good file once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from tqdm import tqdm
+
+from analytics.errors import InputError
+from analytics.models import CHANNEL_LAYOUTS, AudioInfo, CallMetadata, ChannelLayout, Reject
+from analytics.store import Store, iso
+from analytics.store.schema import holds, objections
+from analytics.store.writes import call_id_for_sha, call_row, insert_call, record_reject
+from analytics.workspace import hash_caller
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".mp3", ".ogg", ".opus", ".oga", ".m4a", ".mp4", ".aac"}
+)
+MIN_RATE, MAX_RATE = 8000, 48000
+CSV_COLUMNS = (
+    "recording",
+    "call_id",
+    "started_at",
+    "agent_id",
+    "team",
+    "caller_id",
+    "channel_layout",
+    "language",
+    "objection",
+    "legal_hold",
+)
+_TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
+_FALSE = {"false", "0", "no", "n", "non", "faux", "f", ""}
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+# A file shorter than this share of the duration its header announces is truncated.
+_TRUNCATION_TOLERANCE = 0.9
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    """One validated CSV row. ``caller_id`` is personal data: memory only."""
+
+    row: int
+    recording: Path
+    call_id: str | None = None
+    started_at: datetime | None = None
+    agent_id: str | None = None
+    team: str | None = None
+    caller_id: str | None = field(default=None, repr=False)
+    channel_layout: ChannelLayout | None = None
+    language: str | None = None
+    objection: bool = False
+    legal_hold: bool = False
+
+
+@dataclass
+class IngestReport:
+    imported: list[str] = field(default_factory=list)
+    already_imported: list[str] = field(default_factory=list)
+    objected: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    skipped_files: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.imported)} imported, {len(self.already_imported)} already imported, "
+            f"{len(self.objected)} objected (no copy kept), {len(self.rejects)} rejected"
+        )
+
+
+# --- discovery ---------------------------------------------------------------------
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Reject], int]:
+    """Files named directly, and audio files found in folders (recursively).
+
+    Returns (files, rejects for paths that do not exist, count of non-audio files skipped).
+    """
+    files: list[Path] = []
+    missing: list[Reject] = []
+    skipped = 0
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if not child.is_file() or child.name.startswith("."):
+                    continue
+                if child.suffix.lower() in AUDIO_SUFFIXES:
+                    files.append(child)
+                else:
+                    skipped += 1
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(Reject(str(path), "no such file or folder"))
+    return files, missing, skipped
+
+
+# --- metadata CSV ------------------------------------------------------------------
+
+
+def _decode_csv(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {sep: header_line.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, not {value.strip()!r}")
+
+
+def parse_started_at(value: str) -> datetime:
+    """ISO 8601; a time without zone is taken as UTC."""
+    text = value.strip()
+    if not text:
+        raise ValueError("started_at is empty")
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        raise ValueError(f"started_at {text!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def parse_row(row_number: int, fields: dict[str, str], base: Path) -> MetadataRow:
+    """Validate one CSV row (keys already normalised). Raises ValueError with the reason."""
+    recording = _clean(fields.get("recording"))
+    if not recording:
+        raise ValueError("recording is empty")
+    layout = _clean(fields.get("channel_layout"))
+    if layout is not None:
+        layout = layout.lower()
+        if layout not in CHANNEL_LAYOUTS:
+            raise ValueError(
+                f"channel_layout {layout!r} is not one of {', '.join(CHANNEL_LAYOUTS)}"
+            )
+    language = _clean(fields.get("language"))
+    if language is not None:
+        language = language.lower()
+        if not _LANGUAGE.fullmatch(language):
+            raise ValueError(f"language {language!r} is not a language code such as fr or en")
+    started = _clean(fields.get("started_at"))
+    return MetadataRow(
+        row=row_number,
+        recording=(base / recording).resolve(),
+        call_id=_clean(fields.get("call_id")),
+        started_at=parse_started_at(started) if started else None,
+        agent_id=_clean(fields.get("agent_id")),
+        team=_clean(fields.get("team")),
+        caller_id=_clean(fields.get("caller_id")),
+        channel_layout=layout,  # type: ignore[arg-type]
+        language=language,
+        objection=parse_bool(fields.get("objection") or "", "objection"),
+        legal_hold=parse_bool(fields.get("legal_hold") or "", "legal_hold"),
+    )
+
+
+def read_metadata(path: Path) -> tuple[list[MetadataRow], list[Reject]]:
+    rows, rejects, _excluded = read_metadata_full(path)
+    return rows, rejects
+
+
+def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set[Path]]:
+    """Read a metadata CSV: comma, semicolon or tab separated, with or without BOM.
+
+    Returns the valid rows, one reject per bad row (naming the CSV line) and the
+    recordings named by rejected rows (they must not be imported with defaults: the
+    row may have carried an objection). A CSV that cannot be read at all is one
+    reject naming the file.
+    """
+    excluded: set[Path] = set()
+    source = str(path)
+    try:
+        text = _decode_csv(path)
+    except OSError as exc:
+        return [], [Reject(source, f"cannot read the metadata CSV ({exc.strerror})")], excluded
+    lines = text.splitlines()
+    header_line = next((line for line in lines if line.strip()), "")
+    if not header_line:
+        return [], [Reject(source, "the metadata CSV is empty")], excluded
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(header_line))
+    rows: list[MetadataRow] = []
+    rejects: list[Reject] = []
+    header: list[str] | None = None
+    seen: dict[Path, int] = {}
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue  # blank line
+            if header is None:
+                header = [v.strip().lstrip("\ufeff").lower() for v in values]
+                if "recording" not in header:
+                    reason = "the metadata CSV has no 'recording' column"
+                    return [], [Reject(source, reason, row=reader.line_num)], excluded
+                continue
+            line = reader.line_num
+            if len(values) > len(header):
+                reason = f"{len(values)} fields but the header has {len(header)}"
+                rejects.append(Reject(source, reason, row=line))
+                continue
+            fields = dict(zip(header, values, strict=False))
+            try:
+                parsed = parse_row(line, fields, path.parent)
+            except ValueError as exc:
+                named = _clean(fields.get("recording"))
+                reason = str(exc) if not named else f"{exc} (recording {named} not imported)"
+                rejects.append(Reject(source, reason, row=line))
+                if named:
+                    excluded.add((path.parent / named).resolve())
+                continue
+            if parsed.recording in seen:
+                rejects.append(
+                    Reject(
+                        source,
+                        f"recording already named on line {seen[parsed.recording]}",
+                        row=line,
+                    )
+                )
+                continue
+            seen[parsed.recording] = line
+            rows.append(parsed)
+    except csv.Error as exc:
+        rejects.append(Reject(source, f"malformed CSV ({exc})", row=reader.line_num))
+    if header is None:
+        return [], [Reject(source, "the metadata CSV is empty")], excluded
+    return rows, rejects, excluded
+
+
+# --- audio probing ------------------------------------------------------------------
+
+
+def probe(path: Path) -> AudioInfo:
+    """Open and fully decode a recording to check it; raises InputError with the reason."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(source, f"cannot read the file ({exc.strerror})") from None
+    if size == 0:
+        raise InputError(source, "empty file")
+    if not os.access(path, os.R_OK):
+        raise InputError(source, "cannot read the file (permission denied)")
+    if truncated := _riff_truncation(path, size):
+        raise InputError(source, truncated)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise InputError(source, "not an audio file (no audio stream)")
+            stream = container.streams.audio[0]
+            codec = stream.codec_context.name
+            rate = stream.codec_context.sample_rate or stream.rate or 0
+            channels = stream.codec_context.channels
+            declared = _declared_duration(container, stream)
+            decoded_samples = 0
+            for frame in container.decode(stream):
+                decoded_samples += frame.samples
+            container_name = container.format.name
+    except InputError:
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        reason = (
+            "not an audio file or corrupt"
+            if isinstance(exc, av.error.InvalidDataError)
+            else "corrupt audio"
+        )
+        raise InputError(source, f"{reason} ({type(exc).__name__})") from None
+    return _check_audio(source, decoded_samples, rate, channels, declared, codec, container_name)
+
+
+def _declared_duration(
+    container: av.container.InputContainer, stream: av.AudioStream
+) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return None
+
+
+def _check_audio(
+    source: str,
+    decoded_samples: int,
+    rate: int,
+    channels: int,
+    declared: float | None,
+    codec: str,
+    container_name: str,
+) -> AudioInfo:
+    if not rate or not (MIN_RATE <= rate <= MAX_RATE):
+        raise InputError(source, f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if channels not in (1, 2):
+        raise InputError(source, f"{channels} channels: only mono and stereo are supported")
+    if decoded_samples == 0:
+        raise InputError(source, "no audio could be decoded (empty or corrupt)")
+    duration = decoded_samples / rate
+    if declared and declared > 0.5 and duration < declared * _TRUNCATION_TOLERANCE:
+        raise InputError(
+            source, f"truncated: {duration:.1f} s decoded of {declared:.1f} s announced"
+        )
+    return AudioInfo(
+        duration_s=round(duration, 3),
+        channels=channels,
+        sample_rate=rate,
+        codec=codec,
+        container=container_name,
+    )
+
+
+def _riff_truncation(path: Path, size: int) -> str | None:
+    """A WAV whose RIFF header announces more bytes than the file has was cut short."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    announced = int.from_bytes(head[4:8], "little") + 8
+    if announced > size and size < announced * _TRUNCATION_TOLERANCE:
+        return f"truncated: {size} bytes of the {announced} its header announces"
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- import -------------------------------------------------------------------------
+
+
+def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
+    """Copy a recording under its hash (atomic); returns its path relative to home."""
+    suffix = source.suffix.lower() or ".audio"
+    relative = Path("recordings") / sha[:2] / f"{sha}{suffix}"
+    target = store.settings.home / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".import-")
+        try:
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return str(relative)
+
+
+def resolve_metadata(
+    store: Store, path: Path, row: MetadataRow | None, info: AudioInfo
+) -> CallMetadata:
+    layout = row.channel_layout if row and row.channel_layout else None
+    if layout is None:
+        layout = "agent_left" if info.channels == 2 else "mono"
+    elif info.channels == 1 and layout != "mono":
+        log.warning(
+            "%s: channel_layout %s given for a mono recording; treated as mono", path.name, layout
+        )
+        layout = "mono"
+    started = row.started_at if row and row.started_at else None
+    if started is None:
+        started = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    caller_hash = hash_caller(store.key, row.caller_id) if row and row.caller_id else None
+    return CallMetadata(
+        call_id=(row.call_id if row and row.call_id else path.stem),
+        started_at=started,
+        agent_id=row.agent_id if row else None,
+        team=row.team if row else None,
+        caller_hash=caller_hash,
+        channel_layout=layout,
+        language=row.language if row else None,
+        objection=row.objection if row else False,
+        legal_hold=row.legal_hold if row else False,
+    )
+
+
+def is_objected(store: Store, meta: CallMetadata) -> bool:
+    with store.read() as conn:
+        query = select(objections.c.id).where(objections.c.call_id == meta.call_id)
+        if conn.execute(query).first():
+            return True
+        if meta.caller_hash:
+            query = select(objections.c.id).where(objections.c.caller_hash == meta.caller_hash)
+            return conn.execute(query).first() is not None
+    return False
+
+
+def _is_held(store: Store, call_id: str) -> bool:
+    with store.read() as conn:
+        return (
+            conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first()
+            is not None
+        )
+
+
+def import_one(
+    store: Store, path: Path, row: MetadataRow | None, now: datetime, report: IngestReport
+) -> None:
+    """Import one recording, or raise InputError with the reason."""
+    source = str(path)
+    info = probe(path)
+    sha = sha256_of(path)
+    with store.read() as conn:
+        existing = call_id_for_sha(conn, sha)
+    if existing is not None:
+        report.already_imported.append(existing)
+        return
+    meta = resolve_metadata(store, path, row, info)
+    with store.read() as conn:
+        clash = call_row(conn, meta.call_id)
+    if clash is not None:
+        raise InputError(source, f"call_id {meta.call_id!r} already names another recording")
+    if meta.objection or is_objected(store, meta):
+        _insert(store, meta, info, sha, None, path, "objected", now)
+        report.objected.append(meta.call_id)
+        return
+    cutoff = now - timedelta(days=store.settings.retention_days)
+    if meta.started_at < cutoff and not meta.legal_hold and not _is_held(store, meta.call_id):
+        raise InputError(
+            source,
+            f"past retention: started {iso(meta.started_at)}, older than "
+            f"{store.settings.retention_days} days and not under a legal hold",
+        )
+    relative = _copy_into_workspace(store, path, sha)
+    _insert(store, meta, info, sha, relative, path, "pending", now)
+    report.imported.append(meta.call_id)
+
+
+def _insert(
+    store: Store,
+    meta: CallMetadata,
+    info: AudioInfo,
+    sha: str,
+    relative: str | None,
+    path: Path,
+    state: str,
+    now: datetime,
+) -> None:
+    # An objected call keeps no copy and no metadata beyond what stops re-import.
+    if state == "objected":
+        meta = replace(meta, agent_id=None, team=None, caller_hash=None, legal_hold=False)
+    try:
+        with store.write() as conn:
+            insert_call(
+                conn,
+                meta,
+                info=info if state != "objected" else None,
+                sha256=sha,
+                audio_path=relative,
+                source_name=path.name if state != "objected" else None,  # type: ignore[arg-type]
+                state=state,  # type: ignore[arg-type]
+                now=now,
+            )
+    except IntegrityError:
+        # Another ingest committed the same recording or call id in between.
+        raise InputError(
+            str(path), f"call_id {meta.call_id!r} or this recording was imported concurrently"
+        ) from None
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[Path] = (),
+    metadata: Path | None = None,
+    *,
+    now: datetime | None = None,
+    progress: bool = False,
+) -> IngestReport:
+    """Import recordings from files, folders and metadata rows."""
+    now = now or datetime.now(UTC)
+    report = IngestReport()
+    rows: list[MetadataRow] = []
+    excluded: set[Path] = set()
+    if metadata is not None:
+        rows, csv_rejects, excluded = read_metadata_full(metadata)
+        report.rejects.extend(csv_rejects)
+    files, missing, report.skipped_files = discover(paths)
+    report.rejects.extend(missing)
+    by_path = {row.recording: row for row in rows}
+    candidates: list[tuple[Path, MetadataRow | None]] = []
+    listed: set[Path] = set()
+    for file in files:
+        resolved = file.resolve()
+        if resolved in listed or resolved in excluded:
+            continue
+        listed.add(resolved)
+        candidates.append((file, by_path.get(resolved)))
+    candidates.extend((row.recording, row) for row in rows if row.recording not in listed)
+    bar = tqdm(candidates, desc="ingest", unit="file", disable=not progress, dynamic_ncols=True)
+    for path, row in bar:
+        if row is not None and not path.is_file():
+            reason = f"recording {path} not found"
+            report.rejects.append(Reject(str(metadata), reason, row=row.row))
+            continue
+        try:
+            import_one(store, path, row, now, report)
+        except InputError as exc:
+            reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
+            report.rejects.append(Reject(exc.source, reason))
+    _record_rejects(store, report.rejects, now)
+    log.info("ingest: %s", report.summary())
+    return report
+
+
+def _record_rejects(store: Store, found: list[Reject], now: datetime) -> None:
+    if not found:
+        return
+    with store.write() as conn:
+        for reject in found:
+            record_reject(conn, reject, now)
+    for reject in found:
+        log.info("rejected %s", reject.describe())

@@ -1,0 +1,354 @@
+"""Pending calls through the stages: transcribe → redact → quality + abuse → store.
+
+Raw text exists only inside :func:`analyse_call`: the stage after transcription is
+redaction, and only its output leaves the function. Each call's results are
+committed in one transaction; a run killed mid-way leaves its calls in
+``processing``, and the next run puts them back to ``pending`` first — no
+duplicate, nothing lost, nothing half-written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from tqdm import tqdm
+
+from analytics import audio
+from analytics.config import Settings
+from analytics.errors import CallqaError, UsageError
+from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
+from analytics.store import Store, utcnow
+from analytics.store.reads import not_expired
+from analytics.store.schema import calls
+from analytics.store.writes import claim, requeue_interrupted, save_analysis, set_state
+
+if TYPE_CHECKING:
+    from analytics.abuse import AbuseConfig
+    from analytics.quality import QualityConfig
+    from analytics.redact import Redactor
+    from analytics.transcribe import Transcriber
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class Engines:
+    """The heavy parts, built once per process and shared by the workers."""
+
+    transcriber: Transcriber
+    redactor: Redactor
+    quality_config: QualityConfig
+    abuse_config: AbuseConfig
+
+
+def build_engines(settings: Settings, workers: int = 1) -> Engines:
+    from analytics.abuse import AbuseConfig
+    from analytics.quality import QualityConfig
+    from analytics.redact import RedactConfig, Redactor
+    from analytics.transcribe import Transcriber
+
+    return Engines(
+        transcriber=Transcriber(
+            settings.model,
+            cache_dir=settings.model_cache_dir,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=max(1, workers),
+            beam_size=settings.beam_size,
+            batch_size=settings.batch_size,
+        ),
+        redactor=Redactor(RedactConfig.from_settings(settings)),
+        quality_config=QualityConfig.from_settings(settings),
+        abuse_config=AbuseConfig.from_settings(settings),
+    )
+
+
+@dataclass
+class ProcessReport:
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # objected or expired while queued
+    requeued: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        rtf = self.wall_s / self.audio_s if self.audio_s else 0.0
+        text = (
+            f"{len(self.done)} processed, {len(self.failed)} failed, {len(self.skipped)} skipped; "
+            f"{self.audio_s:.1f} s of audio in {self.wall_s:.1f} s (real-time factor {rtf:.2f})"
+        )
+        total = sum(self.stage_s.values())
+        if total:
+            shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in self.stage_s.items())
+            text += f"; time by stage: {shares}"
+        return text
+
+
+def _untimed_spans(
+    transcript: RedactedTranscript, spans: Sequence[PiiSpan]
+) -> list[tuple[float, float]]:
+    """Audio spans to bleep: the entity's words, or its whole segment when untimed."""
+    out = []
+    for span in spans:
+        if span.start_s is not None and span.end_s is not None:
+            out.append((span.start_s, span.end_s))
+        else:
+            seg = transcript.segments[span.segment_index]
+            out.append((seg.start, seg.end))
+    return out
+
+
+def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalysis:
+    """Run one call through every stage; only redacted results come out."""
+    from analytics.abuse import detect_abuse
+    from analytics.quality import compute_quality
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    decoded = audio.decode(call.audio_path)
+    channels = audio.speaker_channels(decoded, call.channel_layout)
+    activity = audio.speech_activity(channels, duration_s=decoded.duration_s)
+    timings["audio"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    raw = engines.transcriber.transcribe(call.call_id, channels, call.language)
+    timings["transcribe"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    redacted = engines.redactor.redact(raw)
+    del raw  # the raw transcript ends here, in memory
+    timings["redact"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    loudness = audio.segment_loudness(
+        channels, [(s.speaker, s.start, s.end) for s in redacted.segments]
+    )
+    segments = tuple(
+        replace(seg, loudness_db=db) for seg, db in zip(redacted.segments, loudness, strict=True)
+    )
+    redacted = replace(redacted, segments=segments, duration_s=decoded.duration_s)
+    quality = compute_quality(redacted, activity, engines.quality_config)
+    abuse = detect_abuse(redacted, engines.abuse_config)
+    timings["analyse"] = time.perf_counter() - mark
+
+    redacted_audio: Path | None = None
+    if settings.redacted_audio:
+        mark = time.perf_counter()
+        target = settings.redacted_audio_dir / f"{call.audio_sha256}.ogg"
+        redacted_audio = audio.bleep(
+            call.audio_path, _untimed_spans(redacted, redacted.pii_spans), target
+        )
+        timings["redacted_audio"] = time.perf_counter() - mark
+    return CallAnalysis(
+        transcript=redacted,
+        quality=quality,
+        abuse=abuse,
+        redacted_audio_path=redacted_audio,
+        timings_s=timings,
+    )
+
+
+def pending_calls(store: Store, now: datetime) -> list[Call]:
+    """Pending calls that may be processed: never objected, never past retention."""
+    query = (
+        select(calls)
+        .where(calls.c.state == "pending", not_expired(store, now))
+        .order_by(calls.c.started_at, calls.c.call_id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        Call(
+            call_id=row["call_id"],
+            started_at=datetime.fromisoformat(row["started_at"]),
+            audio_path=store.settings.home / row["audio_path"],
+            audio_sha256=row["audio_sha256"],
+            duration_s=row["duration_s"] or 0.0,
+            channels=row["channels"] or 1,
+            sample_rate=row["sample_rate"] or 16000,
+            channel_layout=row["channel_layout"] or "mono",
+            language=row["language"],
+            agent_id=row["agent_id"],
+            team=row["team"],
+        )
+        for row in rows
+    ]
+
+
+@contextmanager
+def single_run(settings: Settings) -> Iterator[None]:
+    """One ``process`` per workspace at a time (requeueing would steal a live run's calls)."""
+    lock_path = settings.home / "process.lock"
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{settings.home}: another 'callqa process' is running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetime) -> bool:
+    """Commit one call's results; False if it was objected or expired meanwhile."""
+    relative = (
+        str(analysis.redacted_audio_path.relative_to(store.settings.home))
+        if analysis.redacted_audio_path
+        else None
+    )
+    with store.write() as conn:
+        state = conn.execute(
+            select(calls.c.state).where(calls.c.call_id == call.call_id)
+        ).scalar_one_or_none()
+        if state == "processing":
+            save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
+            return True
+    # Objected (or erased) while we worked: drop everything we made.
+    if analysis.redacted_audio_path:
+        analysis.redacted_audio_path.unlink(missing_ok=True)
+    return False
+
+
+def _fail(store: Store, call: Call, exc: BaseException, now: datetime) -> str | None:
+    """Mark a call failed with its reason; None if it was objected or erased meanwhile."""
+    # Library exceptions could quote their input; only our own errors are known clean.
+    reason = str(exc) if isinstance(exc, CallqaError) else f"{type(exc).__name__} during processing"
+    with store.write() as conn:
+        state = conn.execute(
+            select(calls.c.state).where(calls.c.call_id == call.call_id)
+        ).scalar_one_or_none()
+        if state != "processing":
+            return None
+        set_state(conn, call.call_id, "failed", now, error=reason)
+    log.error("call %s failed: %s", call.call_id, reason)
+    # The frames, without the message (a library's message might quote its input).
+    log.debug(
+        "call %s traceback:\n%s", call.call_id, "".join(traceback.format_tb(exc.__traceback__))
+    )
+    return reason
+
+
+def process(
+    store: Store,
+    *,
+    engines: Engines | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    now: datetime | None = None,
+    progress: bool = False,
+    retry_failed: bool = False,
+) -> ProcessReport:
+    """Process every pending call (after applying retention)."""
+    from analytics.governance import purge
+
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        _require_ray()
+    settings = store.settings
+    workers = max(1, workers or settings.workers)
+    now = now or utcnow()
+    report = ProcessReport()
+    with single_run(settings):
+        purge(store, now=now, actor="process")
+        with store.write() as conn:
+            report.requeued = requeue_interrupted(conn, now)
+            if retry_failed:
+                conn.execute(
+                    calls.update().where(calls.c.state == "failed").values(state="pending")
+                )
+        if report.requeued:
+            log.warning("%d calls interrupted by an earlier run are pending again", report.requeued)
+        todo = pending_calls(store, now)
+        if not todo:
+            return report
+        engines = engines or build_engines(settings, workers)
+        started = time.perf_counter()
+        _run(store, todo, engines, workers, now, progress, report)
+        report.wall_s = time.perf_counter() - started
+    log.info("process: %s", report.summary())
+    return report
+
+
+def _run(
+    store: Store,
+    todo: list[Call],
+    engines: Engines,
+    workers: int,
+    now: datetime,
+    progress: bool,
+    report: ProcessReport,
+) -> None:
+    total_audio = sum(call.duration_s for call in todo)
+    bar = tqdm(
+        total=round(total_audio),
+        unit="s audio",
+        desc="process",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callqa") as pool:
+        futures: dict[Future[Any], Call] = {}
+        for call in todo:
+            with store.write() as conn:
+                if not claim(conn, call.call_id, now):
+                    report.skipped.append(call.call_id)
+                    continue
+            futures[pool.submit(_timed, analyse_call, call, engines, store.settings)] = call
+        for future, call in futures.items():
+            try:
+                analysis, seconds = future.result()
+            except Exception as exc:
+                reason = _fail(store, call, exc, now)
+                if reason is None:
+                    report.skipped.append(call.call_id)
+                else:
+                    report.failed[call.call_id] = reason
+            else:
+                if _store_result(store, call, analysis, now):
+                    report.done.append(call.call_id)
+                    report.audio_s += call.duration_s
+                    for stage, spent in analysis.timings_s.items():
+                        report.stage_s[stage] = report.stage_s.get(stage, 0.0) + spent
+                    bar.set_postfix_str(f"{call.call_id} {seconds:.1f}s")
+                else:
+                    report.skipped.append(call.call_id)
+            bar.update(round(call.duration_s))
+    bar.close()
+
+
+def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    mark = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - mark
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "the ray executor needs Ray: pip install 'ray>=2' (the local executor needs nothing more)"
+        ) from None
+    raise UsageError(
+        "the ray executor is not available in this release; use --executor local "
+        f"(workers share the {os.cpu_count()} cores of this machine)"
+    )

@@ -1,0 +1,135 @@
+"""The vocabulary of the recognisers, read once from ``analytics/data/redact``."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
+
+Phrase = tuple[str, ...]
+
+
+def phrase(text: str) -> Phrase:
+    """Split a lexicon entry the way :func:`analytics.redact.spoken.tokenize` splits text."""
+    from analytics.redact.spoken import tokenize
+
+    return tuple(token.text for token in tokenize(text))
+
+
+def phrases(entries: Iterable[str]) -> tuple[Phrase, ...]:
+    """Entries as token tuples, longest first so that the longest match wins."""
+    unique = {phrase(entry) for entry in entries}
+    return tuple(sorted((p for p in unique if p), key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Word lists shared by the recognisers (all lower case)."""
+
+    context_words: Mapping[str, tuple[Phrase, ...]]
+    name_before: tuple[Phrase, ...]
+    name_weak_before: frozenset[Phrase]
+    name_after: tuple[Phrase, ...]
+    fillers: frozenset[str]
+    first_names: frozenset[str]
+    surnames: frozenset[str]
+    stop_words: frozenset[str]
+    common_words: frozenset[str]
+    street_types: tuple[Phrase, ...]
+    street_types_after: frozenset[str]
+    number_suffixes: frozenset[str]
+    name_particles: frozenset[str]
+    city_markers: frozenset[str]
+    units: Mapping[str, int]
+    teens: Mapping[str, int]
+    tens: Mapping[str, int]
+    hundreds: frozenset[str]
+    thousands: frozenset[str]
+    repeat: Mapping[str, int]
+    separators: tuple[Phrase, ...]
+    plus: frozenset[str]
+    months: frozenset[str]
+    ordinals: frozenset[str]
+    date_joiners: frozenset[str]
+    email_at: frozenset[str]
+    email_dot: frozenset[str]
+    email_joiners: tuple[Phrase, ...]
+    tlds: frozenset[str]
+    spelling_like: tuple[Phrase, ...]
+
+    def is_number_word(self, word: str) -> bool:
+        return (
+            word in self.units
+            or word in self.teens
+            or word in self.tens
+            or word in self.hundreds
+            or word in self.thousands
+        )
+
+    def is_plain_word(self, word: str) -> bool:
+        """A word that is never a name by itself (stop word or common call vocabulary)."""
+        return word in self.stop_words or word in self.common_words
+
+    def with_context_words(self, extra: Mapping[str, Iterable[str]]) -> Lexicon:
+        """A copy with more context words per entity type (from settings)."""
+        merged = dict(self.context_words)
+        for entity, words in extra.items():
+            both = set(merged.get(entity, ())) | set(phrases(words))
+            merged[entity] = tuple(sorted(both, key=len, reverse=True))
+        return replace(self, context_words=MappingProxyType(merged))
+
+
+def _data_text(name: str) -> str:
+    return resources.files("analytics").joinpath("data", "redact", name).read_text(encoding="utf-8")
+
+
+def _word_list(name: str) -> frozenset[str]:
+    lines = (line.strip().lower() for line in _data_text(name).splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    """The packaged lexicon, parsed once per process."""
+    data = tomllib.loads(_data_text("lexicon.toml"))
+    names, address, numbers = data["names"], data["address"], data["numbers"]
+    dates, email = data["dates"], data["email"]
+    context = {entity: phrases(words) for entity, words in data["context_words"].items()}
+    return Lexicon(
+        context_words=MappingProxyType(context),
+        name_before=phrases(names["before"]),
+        name_weak_before=frozenset(phrases(names["weak_before"])),
+        name_after=phrases(names["after"]),
+        fillers=frozenset(names["fillers"]),
+        first_names=_word_list("first_names.txt"),
+        surnames=_word_list("surnames.txt"),
+        stop_words=frozenset(FR_STOP_WORDS | EN_STOP_WORDS),
+        common_words=_word_list("common_words.txt"),
+        street_types=phrases(address["street_types"]),
+        street_types_after=frozenset(address["street_types_after"]),
+        number_suffixes=frozenset(address["number_suffixes"]),
+        name_particles=frozenset(address["name_particles"]),
+        city_markers=frozenset(address["city_markers"]),
+        units=MappingProxyType(numbers["units"]),
+        teens=MappingProxyType(numbers["teens"]),
+        tens=MappingProxyType(numbers["tens"]),
+        hundreds=frozenset(numbers["hundreds"]),
+        thousands=frozenset(numbers["thousands"]),
+        repeat=MappingProxyType(numbers["repeat"]),
+        separators=phrases(numbers["separators"]),
+        plus=frozenset(numbers["plus"]),
+        months=frozenset(dates["months"]),
+        ordinals=frozenset(dates["ordinals"]),
+        date_joiners=frozenset(dates["joiners"]),
+        email_at=frozenset(email["at"]),
+        email_dot=frozenset(email["dot"]),
+        email_joiners=phrases(email["joiners"]),
+        tlds=frozenset(email["tlds"]),
+        spelling_like=phrases(data["spelling"]["like"]),
+    )

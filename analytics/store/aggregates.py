@@ -1,0 +1,379 @@
+"""Every figure the dashboard shows, computed in SQL over the governed predicate.
+
+Each query starts from :func:`_governed` — the calls admitted by
+:func:`analytics.store.reads.visible` and narrowed by a :class:`CallFilter` — and
+lets SQLite do the GROUP BY, so a page costs one scan whatever the number of
+calls. Results are plain dicts and lists, cheap to cache and to chart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from analytics.store.core import Store
+from analytics.store.reads import CallFilter, apply_filter, visible
+from analytics.store.schema import abuse, abuse_events, calls, holds, objections, quality
+
+SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
+LEAGUE_KEYS = ("agent", "team")
+# Figures a league table and a distribution may be drawn over.
+QUALITY_FIGURES = (
+    "score",
+    "non_talk_time_s",
+    "longest_silence_s",
+    "overtalk_s",
+    "interruptions",
+    "agent_wpm",
+    "customer_wpm",
+    "duration_s",
+)
+
+
+def _governed(store: Store, now: datetime, flt: CallFilter | None, *columns: Any) -> Select[Any]:
+    """SELECT columns FROM visible calls ⟕ quality ⟕ abuse WHERE filter."""
+    query = (
+        select(*columns)
+        .select_from(
+            calls.outerjoin(quality, quality.c.call_id == calls.c.call_id).outerjoin(
+                abuse, abuse.c.call_id == calls.c.call_id
+            )
+        )
+        .where(visible(store, now))
+    )
+    return apply_filter(query, flt or CallFilter())
+
+
+def _flag_rate(column: Any) -> ColumnElement[Any]:
+    return func.avg(case((column.is_(True), 1.0), else_=0.0))
+
+
+def _sums() -> list[Any]:
+    """Additive figures: totals can be summed over groups and divided at the end."""
+    return [
+        func.count().label("calls"),
+        func.count(quality.c.score).label("scored"),
+        func.sum(quality.c.score).label("score_sum"),
+        func.sum(case((abuse.c.flagged.is_(True), 1), else_=0)).label("flagged"),
+        func.sum(
+            case(((abuse.c.flagged.is_(True)) & (abuse.c.reviewed.is_(False)), 1), else_=0)
+        ).label("unreviewed"),
+        func.sum(quality.c.non_talk_time_s).label("non_talk_s"),
+        func.sum(calls.c.duration_s).label("duration_s"),
+    ]
+
+
+_SUM_NAMES = ("calls", "scored", "score_sum", "flagged", "unreviewed", "non_talk_s", "duration_s")
+
+
+def _ratios(row: dict[str, Any]) -> dict[str, Any]:
+    calls_n = row["calls"] or 0
+    duration = row["duration_s"] or 0.0
+    return {
+        "calls": calls_n,
+        "avg_score": row["score_sum"] / row["scored"] if row["scored"] else None,
+        "flagged": row["flagged"] or 0,
+        "unreviewed": row["unreviewed"] or 0,
+        "abuse_rate": (row["flagged"] or 0) / calls_n if calls_n else None,
+        "non_talk_ratio": (row["non_talk_s"] or 0.0) / duration if duration else None,
+        "avg_duration_s": duration / calls_n if calls_n else None,
+    }
+
+
+def _fetch(store: Store, query: Select[Any]) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def kpis(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str, Any]:
+    """Calls, average score, abuse rate, non-talk ratio (of call time), mean duration."""
+    (row,) = _fetch(store, _governed(store, now, flt, *_sums()))
+    return _ratios(row)
+
+
+def week_start(column: Any) -> ColumnElement[Any]:
+    """The Monday (UTC) of the week of an ISO timestamp, as YYYY-MM-DD."""
+    return func.date(column, "weekday 0", "-6 days")
+
+
+def weekly_trends(
+    store: Store, now: datetime, flt: CallFilter | None = None
+) -> list[dict[str, Any]]:
+    """One row per week (Monday date) with the KPIs of that week, oldest first."""
+    week = week_start(calls.c.started_at).label("week")
+    query = _governed(store, now, flt, week, *_sums()).group_by(week).order_by(week)
+    return [
+        {"week": row["week"], **_ratios(row), **{name: row[name] for name in _SUM_NAMES}}
+        for row in _fetch(store, query)
+    ]
+
+
+def totals_of(weeks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The KPIs of a whole period from its weekly rows (no second scan).
+
+    Weekly rows carry their raw sums, so the result equals :func:`kpis` over the
+    same filter.
+    """
+    sums = {name: sum(w[name] or 0 for w in weeks) for name in _SUM_NAMES}
+    return _ratios(sums)
+
+
+def league_table(
+    store: Store, now: datetime, flt: CallFilter | None = None, *, by: str = "agent"
+) -> list[dict[str, Any]]:
+    """One row per agent (with its team) or per team, best average score first."""
+    if by not in LEAGUE_KEYS:
+        raise ValueError(f"league table by {by!r}: one of {LEAGUE_KEYS}")
+    keys = [calls.c.agent_id.label("agent"), calls.c.team] if by == "agent" else [calls.c.team]
+    figures = [
+        func.avg(quality.c.talk_time_agent_s).label("avg_talk_agent_s"),
+        func.avg(quality.c.longest_silence_s).label("avg_longest_silence_s"),
+        func.avg(quality.c.overtalk_s).label("avg_overtalk_s"),
+        func.avg(quality.c.interruptions).label("avg_interruptions"),
+        func.avg(quality.c.agent_wpm).label("avg_agent_wpm"),
+        _flag_rate(quality.c.greeting).label("greeting_rate"),
+        _flag_rate(quality.c.agent_identified).label("identified_rate"),
+        _flag_rate(quality.c.closing).label("closing_rate"),
+        _flag_rate(quality.c.empathy).label("empathy_rate"),
+    ]
+    if by == "team":
+        figures.append(func.count(distinct(calls.c.agent_id)).label("agents"))
+    query = _governed(store, now, flt, *keys, *_sums(), *figures).group_by(*keys)
+    rows = []
+    for row in _fetch(store, query):
+        ratios = _ratios(row)
+        extra = {k: v for k, v in row.items() if k not in _SUM_NAMES}
+        rows.append({**extra, **ratios})
+    rows.sort(key=lambda r: (-(r["avg_score"] if r["avg_score"] is not None else -1), -r["calls"]))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def distribution(
+    store: Store,
+    now: datetime,
+    flt: CallFilter | None = None,
+    *,
+    figure: str = "score",
+    bin_width: float = 5.0,
+    by_team: bool = False,
+) -> list[dict[str, Any]]:
+    """Histogram of a per-call figure: rows of (bin start, calls[, team])."""
+    if figure not in QUALITY_FIGURES:
+        raise ValueError(f"distribution of {figure!r}: one of {QUALITY_FIGURES}")
+    column = calls.c.duration_s if figure == "duration_s" else quality.c[figure]
+    bin_start = (func.floor(column / bin_width) * bin_width).label("bin")
+    keys: list[Any] = [bin_start] + ([calls.c.team] if by_team else [])
+    query = (
+        _governed(store, now, flt, *keys, func.count().label("calls"))
+        .where(column.is_not(None))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    return _fetch(store, query)
+
+
+def filter_options(store: Store, now: datetime) -> dict[str, Any]:
+    """What the filters can choose from: teams, agents per team, languages, date range."""
+    keys = (calls.c.team, calls.c.agent_id, calls.c.language)
+    rows = _fetch(
+        store,
+        _governed(
+            store,
+            now,
+            None,
+            *keys,
+            func.min(calls.c.started_at).label("first"),
+            func.max(calls.c.started_at).label("last"),
+        ).group_by(*keys),
+    )
+    agents_by_team: dict[str, set[str]] = {}
+    for row in rows:
+        if row["team"] is not None and row["agent_id"] is not None:
+            agents_by_team.setdefault(row["team"], set()).add(row["agent_id"])
+    return {
+        "teams": sorted(agents_by_team),
+        "agents": sorted({row["agent_id"] for row in rows if row["agent_id"] is not None}),
+        "agents_by_team": {team: sorted(agents) for team, agents in sorted(agents_by_team.items())},
+        "languages": sorted({row["language"] for row in rows if row["language"] is not None}),
+        "first": min((row["first"] for row in rows), default=None),
+        "last": max((row["last"] for row in rows), default=None),
+    }
+
+
+def call_list(
+    store: Store, now: datetime, flt: CallFilter | None = None, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Visible calls, newest first, with their headline figures (no text)."""
+    query = (
+        _governed(
+            store,
+            now,
+            flt,
+            calls.c.call_id,
+            calls.c.started_at,
+            calls.c.agent_id,
+            calls.c.team,
+            calls.c.language,
+            calls.c.duration_s,
+            quality.c.score,
+            quality.c.non_talk_time_s,
+            quality.c.interruptions,
+            abuse.c.severity.label("abuse_severity"),
+        )
+        .order_by(calls.c.started_at.desc(), calls.c.call_id)
+        .limit(limit)
+    )
+    return _fetch(store, query)
+
+
+def _alerts_query(
+    store: Store,
+    now: datetime,
+    flt: CallFilter | None,
+    severities: list[str] | None,
+    speakers: list[str] | None,
+    reviewed: bool | None,
+    *columns: Any,
+) -> Select[Any]:
+    query = _governed(store, now, flt, *columns).where(abuse.c.flagged.is_(True))
+    if severities:
+        query = query.where(abuse.c.severity.in_(severities))
+    if reviewed is not None:
+        query = query.where(abuse.c.reviewed.is_(reviewed))
+    if speakers:
+        query = query.where(
+            calls.c.call_id.in_(
+                select(abuse_events.c.call_id).where(abuse_events.c.speaker.in_(speakers))
+            )
+        )
+    return query
+
+
+def alerts(
+    store: Store,
+    now: datetime,
+    flt: CallFilter | None = None,
+    *,
+    severities: list[str] | None = None,
+    speakers: list[str] | None = None,
+    reviewed: bool | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Flagged calls, newest first, with who was abusive, how and the review state."""
+    events = (
+        select(
+            abuse_events.c.call_id,
+            func.group_concat(distinct(abuse_events.c.speaker)).label("speakers"),
+            func.group_concat(distinct(abuse_events.c.category)).label("categories"),
+            func.count().label("events"),
+        )
+        .group_by(abuse_events.c.call_id)
+        .subquery()
+    )
+    query = _alerts_query(
+        store,
+        now,
+        flt,
+        severities,
+        speakers,
+        reviewed,
+        calls.c.call_id,
+        calls.c.started_at,
+        calls.c.agent_id,
+        calls.c.team,
+        abuse.c.severity,
+        events.c.speakers,
+        events.c.categories,
+        events.c.events,
+        abuse.c.reviewed,
+        abuse.c.reviewed_by,
+        abuse.c.reviewed_at,
+        abuse.c.review_comment,
+    )
+    query = (
+        query.outerjoin(events, events.c.call_id == calls.c.call_id)
+        .order_by(calls.c.started_at.desc(), calls.c.call_id)
+        .limit(limit)
+    )
+    rows = _fetch(store, query)
+    for row in rows:
+        row["reviewed"] = bool(row["reviewed"])
+        row["speakers"] = sorted((row["speakers"] or "").split(",")) if row["speakers"] else []
+        row["categories"] = sorted(row["categories"].split(",")) if row["categories"] else []
+        row["events"] = row["events"] or 0
+    return rows
+
+
+def alert_counts(
+    store: Store, now: datetime, flt: CallFilter | None = None
+) -> list[dict[str, Any]]:
+    """Abuse events of flagged visible calls counted by severity and speaker."""
+    query = (
+        _governed(
+            store,
+            now,
+            flt,
+            abuse_events.c.severity,
+            abuse_events.c.speaker,
+            func.count(distinct(calls.c.call_id)).label("calls"),
+            func.count().label("events"),
+        )
+        .join(abuse_events, abuse_events.c.call_id == calls.c.call_id)
+        .where(abuse.c.flagged.is_(True))
+        .group_by(abuse_events.c.severity, abuse_events.c.speaker)
+    )
+    rows = _fetch(store, query)
+    rows.sort(key=lambda r: (-SEVERITY_RANK.get(r["severity"], 0), r["speaker"]))
+    return rows
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """A cheap fingerprint of what changes which calls a reader may see.
+
+    It moves with every call processed, objected or purged (the counts by state,
+    read from the state index), every objection and every hold or release, also
+    when another process (the CLI) writes, so a cache keyed on it never serves a
+    call that has since become invisible. Reviews are not in it: only the
+    dashboard writes them, and it drops its caches when it does.
+    """
+    by_state = select(calls.c.state, func.count()).group_by(calls.c.state).order_by(calls.c.state)
+    small = select(
+        select(func.max(objections.c.id)).scalar_subquery(),
+        select(func.count()).select_from(objections).scalar_subquery(),
+        select(func.count()).select_from(holds).scalar_subquery(),
+        select(func.max(holds.c.held_at)).scalar_subquery(),
+    )
+    with store.read() as conn:
+        states = tuple(tuple(row) for row in conn.execute(by_state).all())
+        return (states, *conn.execute(small).one())
+
+
+def explain(conn: Connection, query: Select[Any]) -> list[str]:
+    """SQLite's plan for a query (for the benchmark and index tuning)."""
+    compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+    return [str(row[-1]) for row in rows]
+
+
+__all__ = [
+    "LEAGUE_KEYS",
+    "QUALITY_FIGURES",
+    "alert_counts",
+    "alerts",
+    "call_list",
+    "data_version",
+    "distribution",
+    "explain",
+    "filter_options",
+    "kpis",
+    "league_table",
+    "totals_of",
+    "week_start",
+    "weekly_trends",
+]

@@ -1,0 +1,314 @@
+"""The governed query layer: the one path from the tables to any reader.
+
+Every read of call data (export, dashboard, notebooks, subject access) goes
+through :func:`visible_calls`, which admits only processed calls that are not
+objected and not past retention (unless held) — whether or not ``purge`` has run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.engine import Connection
+
+from analytics.errors import NotFoundError
+from analytics.store.core import Store, iso
+from analytics.store.schema import (
+    abuse,
+    abuse_events,
+    calls,
+    holds,
+    objections,
+    pii_counts,
+    quality,
+    rejects,
+    segments,
+)
+
+QUALITY_FIELDS = (
+    "talk_time_agent_s",
+    "talk_time_customer_s",
+    "non_talk_time_s",
+    "longest_silence_s",
+    "overtalk_s",
+    "interruptions",
+    "agent_wpm",
+    "customer_wpm",
+    "greeting",
+    "agent_identified",
+    "closing",
+    "empathy",
+    "hold_etiquette",
+    "sentiment_start",
+    "sentiment_end",
+    "score",
+)
+CALL_FIELDS = (
+    "call_id",
+    "started_at",
+    "agent_id",
+    "team",
+    "language",
+    "duration_s",
+    "channel_layout",
+)
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What a reader asks for; every field narrows, None means any."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    team: str | Sequence[str] | None = None
+    agent: str | Sequence[str] | None = None
+    language: str | Sequence[str] | None = None
+    call_ids: Sequence[str] | None = None
+    flagged: bool | None = None
+
+
+def retention_cutoff(store: Store, now: datetime) -> str:
+    return iso(now - timedelta(days=store.settings.retention_days))
+
+
+def held(call_id_column: Any = calls.c.call_id) -> ColumnElement[bool]:
+    return exists(select(holds.c.call_id).where(holds.c.call_id == call_id_column))
+
+
+def not_expired(store: Store, now: datetime) -> ColumnElement[bool]:
+    return or_(calls.c.started_at >= retention_cutoff(store, now), held())
+
+
+def not_objected() -> ColumnElement[bool]:
+    by_call = exists(select(objections.c.id).where(objections.c.call_id == calls.c.call_id))
+    by_caller = exists(
+        select(objections.c.id).where(
+            objections.c.caller_hash.is_not(None), objections.c.caller_hash == calls.c.caller_hash
+        )
+    )
+    # The state already says "objected"; the tables are checked too, so a read that
+    # races an objection still never shows the call.
+    return and_(calls.c.state != "objected", ~by_call, ~by_caller)
+
+
+def visible(store: Store, now: datetime) -> ColumnElement[bool]:
+    """The one governance predicate: processed, not objected, not expired unless held."""
+    return and_(calls.c.state == "done", not_objected(), not_expired(store, now))
+
+
+def _one_or_many(column: Any, value: str | Sequence[str]) -> ColumnElement[bool]:
+    if isinstance(value, str):
+        return column == value  # type: ignore[no-any-return]
+    return column.in_(list(value))  # type: ignore[no-any-return]
+
+
+def apply_filter(query: Select[Any], flt: CallFilter) -> Select[Any]:
+    if flt.since is not None:
+        query = query.where(calls.c.started_at >= iso(flt.since))
+    if flt.until is not None:
+        query = query.where(calls.c.started_at < iso(flt.until))
+    if flt.team:
+        query = query.where(_one_or_many(calls.c.team, flt.team))
+    if flt.agent:
+        query = query.where(_one_or_many(calls.c.agent_id, flt.agent))
+    if flt.language:
+        query = query.where(_one_or_many(calls.c.language, flt.language))
+    if flt.call_ids is not None:
+        query = query.where(calls.c.call_id.in_(list(flt.call_ids)))
+    if flt.flagged is not None:
+        query = query.where(abuse.c.flagged == flt.flagged)
+    return query
+
+
+def visible_calls(store: Store, now: datetime, flt: CallFilter | None = None) -> Select[Any]:
+    """Calls joined with their quality and abuse summary, governed and filtered."""
+    query = (
+        select(
+            *[calls.c[name] for name in CALL_FIELDS],
+            calls.c.language_probability,
+            calls.c.redacted_audio_path,
+            *[quality.c[name] for name in QUALITY_FIELDS],
+            quality.c.breakdown_json,
+            abuse.c.flagged.label("abuse_flagged"),
+            abuse.c.severity.label("abuse_severity"),
+            abuse.c.reviewed.label("abuse_reviewed"),
+        )
+        .select_from(
+            calls.outerjoin(quality, quality.c.call_id == calls.c.call_id).outerjoin(
+                abuse, abuse.c.call_id == calls.c.call_id
+            )
+        )
+        .where(visible(store, now))
+    )
+    return apply_filter(query, flt or CallFilter()).order_by(calls.c.started_at, calls.c.call_id)
+
+
+def _segments_by_call(conn: Connection, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in call_ids}
+    rows = conn.execute(
+        select(segments)
+        .where(segments.c.call_id.in_(call_ids))
+        .order_by(segments.c.call_id, segments.c.idx)
+    ).mappings()
+    for row in rows:
+        found[row["call_id"]].append(
+            {
+                "speaker": row["speaker"],
+                "start": row["start_s"],
+                "end": row["end_s"],
+                "text": row["text"],
+            }
+        )
+    return found
+
+
+def _pii_by_call(conn: Connection, call_ids: list[str]) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {cid: {} for cid in call_ids}
+    for row in conn.execute(
+        select(pii_counts).where(pii_counts.c.call_id.in_(call_ids))
+    ).mappings():
+        found[row["call_id"]][row["entity_type"]] = row["count"]
+    return found
+
+
+def _events_by_call(conn: Connection, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in call_ids}
+    rows = conn.execute(
+        select(abuse_events)
+        .where(abuse_events.c.call_id.in_(call_ids))
+        .order_by(abuse_events.c.call_id, abuse_events.c.idx)
+    ).mappings()
+    for row in rows:
+        found[row["call_id"]].append(
+            {
+                "speaker": row["speaker"],
+                "start": row["start_s"],
+                "end": row["end_s"],
+                "category": row["category"],
+                "severity": row["severity"],
+                "text": row["text"],
+            }
+        )
+    return found
+
+
+def _record(row: Any, segs: list[Any], pii: dict[str, int], events: list[Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {name: row[name] for name in CALL_FIELDS}
+    record["segments"] = segs
+    record["pii"] = pii
+    record["quality"] = {name: row[name] for name in QUALITY_FIELDS}
+    for flag in ("greeting", "agent_identified", "closing", "empathy", "hold_etiquette"):
+        if record["quality"][flag] is not None:
+            record["quality"][flag] = bool(record["quality"][flag])
+    record["quality"]["breakdown"] = json.loads(row["breakdown_json"] or "[]")
+    record["abuse"] = {
+        "flagged": bool(row["abuse_flagged"]),
+        "severity": row["abuse_severity"] or "none",
+        "events": events,
+    }
+    return record
+
+
+def iter_call_records(
+    store: Store, now: datetime, flt: CallFilter | None = None, batch_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """One nested record per visible call, in the export schema of DESIGN.md."""
+    with store.read() as conn:
+        result = conn.execute(visible_calls(store, now, flt)).mappings()
+        while batch := result.fetchmany(batch_size):
+            ids = [row["call_id"] for row in batch]
+            segs = _segments_by_call(conn, ids)
+            pii = _pii_by_call(conn, ids)
+            events = _events_by_call(conn, ids)
+            for row in batch:
+                cid = row["call_id"]
+                yield _record(row, segs[cid], pii[cid], events[cid])
+
+
+def get_call(store: Store, call_id: str, now: datetime) -> dict[str, Any]:
+    """One visible call with everything about it; NotFoundError when not visible."""
+    records = list(iter_call_records(store, now, CallFilter(call_ids=[call_id])))
+    if not records:
+        raise NotFoundError(
+            f"call {call_id}: no such call visible (unknown, objected, expired or unprocessed)"
+        )
+    return records[0]
+
+
+def call_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> list[dict[str, Any]]:
+    """Flat rows (one per visible call) for tables and DataFrames."""
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(visible_calls(store, now, flt)).mappings()]
+
+
+def segment_rows(
+    store: Store, now: datetime, flt: CallFilter | None = None
+) -> list[dict[str, Any]]:
+    """One row per redacted segment of the visible calls."""
+    ids = (
+        select(calls.c.call_id)
+        .select_from(calls.outerjoin(abuse, abuse.c.call_id == calls.c.call_id))
+        .where(visible(store, now))
+    )
+    ids = apply_filter(ids, flt or CallFilter())
+    query = (
+        select(
+            segments.c.call_id,
+            calls.c.started_at,
+            calls.c.agent_id,
+            calls.c.team,
+            calls.c.language,
+            segments.c.idx.label("segment"),
+            segments.c.speaker,
+            segments.c.start_s.label("start"),
+            segments.c.end_s.label("end"),
+            segments.c.text,
+            segments.c.loudness_db,
+        )
+        .select_from(segments.join(calls, calls.c.call_id == segments.c.call_id))
+        .where(segments.c.call_id.in_(ids.scalar_subquery()))
+        .order_by(calls.c.started_at, segments.c.call_id, segments.c.idx)
+    )
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def pii_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> list[dict[str, Any]]:
+    ids = apply_filter(select(calls.c.call_id).where(visible(store, now)), flt or CallFilter())
+    query = select(pii_counts).where(pii_counts.c.call_id.in_(ids.scalar_subquery()))
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def status(store: Store, now: datetime) -> dict[str, Any]:
+    """Counts per state (expired-but-not-purged counted as expired) and the rejects."""
+    cutoff = retention_cutoff(store, now)
+    with store.read() as conn:
+        rows = conn.execute(select(calls.c.state, calls.c.started_at, held().label("held"))).all()
+        reject_rows = conn.execute(
+            select(rejects.c.source, rejects.c.row, rejects.c.reason).order_by(rejects.c.id)
+        ).all()
+        hold_count = conn.execute(select(holds.c.call_id)).all()
+    counts: dict[str, int] = {}
+    for state, started_at, is_held in rows:
+        if (
+            state not in ("objected", "expired", "rejected")
+            and started_at
+            and started_at < cutoff
+            and not is_held
+        ):
+            state = "expired"
+        counts[state] = counts.get(state, 0) + 1
+    return {
+        "counts": counts,
+        "holds": len(hold_count),
+        "rejects": [
+            {"source": src, "row": row or None, "reason": reason}
+            for src, row, reason in reject_rows
+        ],
+    }

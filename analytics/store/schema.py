@@ -1,0 +1,207 @@
+"""Tables and versioned migrations.
+
+There is no column for raw transcript text anywhere: ``segments.text`` and
+``abuse_events.text`` hold redacted text only (the write functions accept only
+``RedactedTranscript`` records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+metadata = MetaData()
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String, primary_key=True),
+    Column("state", String, nullable=False, index=True),
+    Column("started_at", String),  # ISO 8601, UTC, second precision: sorts as text
+    Column("agent_id", String),
+    Column("team", String),
+    Column("caller_hash", String, index=True),
+    Column("channel_layout", String),
+    Column("language", String),  # from metadata, then the detected one
+    Column("language_probability", Float),
+    Column("duration_s", Float),
+    Column("channels", Integer),
+    Column("sample_rate", Integer),
+    Column("codec", String),
+    Column("audio_sha256", String, unique=True),
+    Column("audio_path", String),  # relative to the workspace
+    Column("source_name", String),
+    Column("redacted_audio_path", String),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("imported_at", String),
+    Column("processed_at", String),
+    Column("updated_at", String),
+)
+Index("ix_calls_started", calls.c.started_at)
+Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("speaker", String, nullable=False),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("text", Text, nullable=False),  # redacted
+    Column("loudness_db", Float),
+)
+
+pii_counts = Table(
+    "pii_counts",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("entity_type", String, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+quality = Table(
+    "quality",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("talk_time_agent_s", Float),
+    Column("talk_time_customer_s", Float),
+    Column("non_talk_time_s", Float),
+    Column("longest_silence_s", Float),
+    Column("overtalk_s", Float),
+    Column("interruptions", Integer),
+    Column("agent_wpm", Float),
+    Column("customer_wpm", Float),
+    Column("greeting", Boolean),
+    Column("agent_identified", Boolean),
+    Column("closing", Boolean),
+    Column("empathy", Boolean),
+    Column("hold_etiquette", Boolean),
+    Column("sentiment_start", Float),
+    Column("sentiment_end", Float),
+    Column("score", Integer, index=True),
+    Column("breakdown_json", Text),
+)
+
+abuse = Table(
+    "abuse",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("flagged", Boolean, nullable=False, index=True),
+    Column("severity", String, nullable=False),
+    Column("reviewed", Boolean, nullable=False, default=False),
+    Column("reviewed_by", String),
+    Column("reviewed_at", String),
+    Column("review_comment", Text),
+)
+
+abuse_events = Table(
+    "abuse_events",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("speaker", String, nullable=False),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("category", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("text", Text, nullable=False),  # redacted
+    Column("matched", String),
+    Column("shouted", Boolean),
+)
+
+objections = Table(
+    "objections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String, index=True),
+    Column("caller_hash", String, index=True),
+    Column("filed_at", String, nullable=False),
+    Column("actor", String),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("call_id", String, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("held_at", String, nullable=False),
+    Column("actor", String),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("row", Integer, nullable=False, default=0),  # 0: not a CSV row
+    Column("reason", Text, nullable=False),
+    Column("first_seen", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    UniqueConstraint("source", "row", "reason", name="uq_rejects"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False, index=True),
+    Column("call_id", String),
+    Column("detail", Text),  # JSON, never personal data
+    Column("prev_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("password_hash", String, nullable=False),
+    Column("created_at", String, nullable=False),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Append-only: a released workspace is migrated by running the steps it lacks.
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "initial schema", _v1_initial),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(conn: Connection) -> int:
+    return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply pending migrations in order; returns the versions applied."""
+    current = schema_version(conn)
+    applied = []
+    for version, _name, step in MIGRATIONS:
+        if version > current:
+            step(conn)
+            conn.execute(text(f"PRAGMA user_version = {version}"))
+            applied.append(version)
+    return applied

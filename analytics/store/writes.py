@@ -1,0 +1,276 @@
+"""Writes: calls, rejects and the results of processing.
+
+Only ``RedactedTranscript`` records are accepted: a raw transcript given here is
+refused with :class:`UnredactedTextError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from analytics.errors import UnredactedTextError
+from analytics.models import AudioInfo, CallAnalysis, CallMetadata, CallState, Reject
+from analytics.models import RedactedTranscript as _Redacted
+from analytics.store.core import iso
+from analytics.store.schema import (
+    abuse,
+    abuse_events,
+    calls,
+    holds,
+    pii_counts,
+    quality,
+    rejects,
+    segments,
+)
+
+DERIVED_TABLES = (segments, pii_counts, quality, abuse_events, abuse)
+
+
+def call_row(conn: Connection, call_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(calls).where(calls.c.call_id == call_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def call_id_for_sha(conn: Connection, sha256: str) -> str | None:
+    return conn.execute(
+        select(calls.c.call_id).where(calls.c.audio_sha256 == sha256)
+    ).scalar_one_or_none()
+
+
+def insert_call(
+    conn: Connection,
+    meta: CallMetadata,
+    *,
+    info: AudioInfo | None,
+    sha256: str,
+    audio_path: str | None,
+    source_name: str,
+    state: CallState,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(calls).values(
+            call_id=meta.call_id,
+            state=state,
+            started_at=iso(meta.started_at),
+            agent_id=meta.agent_id,
+            team=meta.team,
+            caller_hash=meta.caller_hash,
+            channel_layout=meta.channel_layout,
+            language=meta.language,
+            duration_s=info.duration_s if info else None,
+            channels=info.channels if info else None,
+            sample_rate=info.sample_rate if info else None,
+            codec=info.codec if info else None,
+            audio_sha256=sha256,
+            audio_path=audio_path,
+            source_name=source_name,
+            attempts=0,
+            imported_at=iso(now),
+            updated_at=iso(now),
+        )
+    )
+    if meta.legal_hold:
+        add_hold(conn, meta.call_id, "legal_hold set in the metadata", actor="ingest", now=now)
+
+
+def add_hold(conn: Connection, call_id: str, reason: str, *, actor: str, now: datetime) -> bool:
+    """Put a hold on a call; False if it already had one."""
+    if conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first():
+        return False
+    conn.execute(
+        insert(holds).values(call_id=call_id, reason=reason, held_at=iso(now), actor=actor)
+    )
+    return True
+
+
+def record_reject(conn: Connection, reject: Reject, now: datetime) -> None:
+    """Record a reject once per (source, row, reason); a re-run only refreshes it."""
+    row = reject.row or 0
+    found = conn.execute(
+        select(rejects.c.id).where(
+            rejects.c.source == reject.source,
+            rejects.c.row == row,
+            rejects.c.reason == reject.reason,
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        conn.execute(
+            insert(rejects).values(
+                source=reject.source,
+                row=row,
+                reason=reject.reason,
+                first_seen=iso(now),
+                last_seen=iso(now),
+            )
+        )
+    else:
+        conn.execute(update(rejects).where(rejects.c.id == found).values(last_seen=iso(now)))
+
+
+def set_state(
+    conn: Connection, call_id: str, state: CallState, now: datetime, error: str | None = None
+) -> None:
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id)
+        .values(state=state, error=error, updated_at=iso(now))
+    )
+
+
+def claim(conn: Connection, call_id: str, now: datetime) -> bool:
+    """Move a pending call to processing; False if someone else took it."""
+    result = conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id, calls.c.state == "pending")
+        .values(state="processing", attempts=calls.c.attempts + 1, updated_at=iso(now))
+    )
+    return result.rowcount == 1
+
+
+def requeue_interrupted(conn: Connection, now: datetime) -> int:
+    """Calls left in ``processing`` by a crashed run go back to pending."""
+    result = conn.execute(
+        update(calls)
+        .where(calls.c.state == "processing")
+        .values(state="pending", updated_at=iso(now))
+    )
+    return result.rowcount
+
+
+def delete_derived(conn: Connection, call_id: str) -> None:
+    for table in DERIVED_TABLES:
+        conn.execute(delete(table).where(table.c.call_id == call_id))
+
+
+def save_analysis(
+    conn: Connection,
+    call_id: str,
+    analysis: CallAnalysis,
+    *,
+    now: datetime,
+    redacted_audio_path: str | None,
+) -> None:
+    """Store everything derived from one call in the caller's transaction.
+
+    Raises:
+        UnredactedTextError: the transcript did not come out of redaction.
+    """
+    transcript = analysis.transcript
+    if not isinstance(transcript, _Redacted):
+        raise UnredactedTextError(
+            f"call {call_id}: the store accepts only redacted transcripts",
+            call_id=call_id,
+        )
+    delete_derived(conn, call_id)  # a re-run replaces, never duplicates
+    if transcript.segments:
+        conn.execute(
+            insert(segments),
+            [
+                {
+                    "call_id": call_id,
+                    "idx": idx,
+                    "speaker": seg.speaker,
+                    "start_s": seg.start,
+                    "end_s": seg.end,
+                    "text": seg.text,
+                    "loudness_db": seg.loudness_db,
+                }
+                for idx, seg in enumerate(transcript.segments)
+            ],
+        )
+    if transcript.pii_counts:
+        conn.execute(
+            insert(pii_counts),
+            [
+                {"call_id": call_id, "entity_type": kind, "count": count}
+                for kind, count in sorted(transcript.pii_counts.items())
+            ],
+        )
+    report = analysis.quality
+    figures = {k: v for k, v in asdict(report).items() if k != "breakdown"}
+    conn.execute(
+        insert(quality).values(
+            call_id=call_id,
+            breakdown_json=json.dumps([asdict(item) for item in report.breakdown]),
+            **figures,
+        )
+    )
+    conn.execute(
+        insert(abuse).values(
+            call_id=call_id,
+            flagged=analysis.abuse.flagged,
+            severity=analysis.abuse.severity,
+            reviewed=False,
+        )
+    )
+    if analysis.abuse.events:
+        conn.execute(
+            insert(abuse_events),
+            [
+                {
+                    "call_id": call_id,
+                    "idx": idx,
+                    "speaker": ev.speaker,
+                    "start_s": ev.start,
+                    "end_s": ev.end,
+                    "category": ev.category,
+                    "severity": ev.severity,
+                    "text": ev.text,
+                    "matched": ev.matched,
+                    "shouted": ev.shouted,
+                }
+                for idx, ev in enumerate(analysis.abuse.events)
+            ],
+        )
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id)
+        .values(
+            state="done",
+            error=None,
+            language=transcript.language,
+            language_probability=transcript.language_probability,
+            redacted_audio_path=redacted_audio_path,
+            processed_at=iso(now),
+            updated_at=iso(now),
+        )
+    )
+
+
+def tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -> None:
+    """Keep only what stops a deleted call from coming back: its id, hash and state."""
+    delete_derived(conn, call_id)
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id)
+        .values(
+            state=state,
+            agent_id=None,
+            team=None,
+            caller_hash=None,
+            language=None,
+            language_probability=None,
+            audio_path=None,
+            redacted_audio_path=None,
+            source_name=None,
+            error=None,
+            updated_at=iso(now),
+        )
+    )
+
+
+def count_by_state(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(calls.c.state, func.count()).group_by(calls.c.state)).all()
+    return {state: int(count) for state, count in rows}
+
+
+def workspace_path(home: Path, relative: str | None) -> Path | None:
+    return home / relative if relative else None

@@ -1,0 +1,49 @@
+"""Entry point served by ``streamlit run``: login gate, navigation, guarded pages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repo root.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import auth_ui, runtime  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# (key, file, title, icon): every page is registered for everyone signed in, so a
+# URL to a forbidden page reaches its guard (which refuses and audits) instead of
+# silently falling back; the sidebar lists only the pages the role may open.
+PAGES = (
+    ("overview", "overview.py", "Overview", ":material/dashboard:"),
+    ("agents", "agents.py", "Agents & teams", ":material/groups:"),
+    ("alerts", "alerts.py", "Abuse alerts", ":material/report:"),
+    ("call_review", "call_review.py", "Call review", ":material/graphic_eq:"),
+    ("governance", "governance.py", "Governance", ":material/shield_person:"),
+)
+
+st.set_page_config(page_title="callqa", page_icon=":material/support_agent:", layout="wide")
+runtime.store()  # open the workspace (and apply retention) before anything is shown
+
+user = auth_ui.current_user()
+if user is None:
+    page = st.navigation(
+        [st.Page(auth_ui.login_page, title="Sign in", url_path="login", default=True)],
+        position="hidden",
+    )
+else:
+    from analytics.auth import allowed_pages
+
+    home = (allowed_pages(user.role) or ["overview"])[0]
+    pages = {
+        key: st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=key, default=key == home)
+        for key, file, title, icon in PAGES
+    }
+    page = st.navigation(list(pages.values()), position="hidden")
+    auth_ui.sidebar(user, pages)
+auth_ui.note_page(page.url_path)
+page.run()

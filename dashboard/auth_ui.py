@@ -1,0 +1,128 @@
+"""Login, the signed-in sidebar, page guards and once-per-view auditing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from analytics import audit, auth
+from analytics.errors import AuthError
+from dashboard import runtime
+
+USER_KEY = "callqa_user"
+_AUDITED_KEY = "_callqa_audited"
+
+ROLE_LABELS = {
+    "quality_manager": "Quality manager",
+    "trainer": "Trainer",
+    "data_scientist": "Data scientist",
+    "dpo": "DPO",
+}
+
+
+def current_user() -> auth.User | None:
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, auth.User) else None
+
+
+def login_page() -> None:
+    """The only page a visitor who has not signed in can open."""
+    _, middle, _ = st.columns([1, 1.2, 1])
+    with middle:
+        st.title("callqa")
+        st.caption("Call quality and analytics — authorised staff only.")
+        with st.form("login", border=True):
+            name = st.text_input("User name", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
+        if submitted:
+            try:
+                user = auth.login(runtime.store(), name.strip(), password)
+            except AuthError:
+                st.error("Sign-in failed: unknown user or wrong password.")
+            else:
+                st.session_state[USER_KEY] = user
+                st.rerun()
+        st.caption(
+            "Accounts are created by an administrator with "
+            "`callqa user add NAME --role ROLE`."
+        )
+
+
+def logout() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def sidebar(user: auth.User, pages: Mapping[str, Any]) -> None:
+    """Brand, the pages this role may open, and who is signed in."""
+    with st.sidebar:
+        st.markdown("## callqa")
+        st.caption("Privacy-first call quality")
+        for key in auth.allowed_pages(user.role):
+            st.page_link(pages[key])
+        st.divider()
+        st.markdown(f"**{user.name}**  \n{ROLE_LABELS.get(user.role, user.role)}")
+        st.button("Sign out", on_click=logout, width="stretch")
+        st.caption("Transcripts and audio are redacted. Every call view is audited.")
+
+
+def _audited() -> dict[str, Any]:
+    state = st.session_state.get(_AUDITED_KEY)
+    if state is None:
+        state = st.session_state[_AUDITED_KEY] = {"page": None, "view": None, "done": set()}
+    return state  # type: ignore[no-any-return]
+
+
+def note_page(page: str) -> None:
+    """Called by the app on every run: arriving on another page starts a new view."""
+    state = _audited()
+    if state["page"] != page:
+        state.update(page=page, view=None, done=set())
+
+
+def audit_once(
+    user: auth.User,
+    action: str,
+    call_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    *,
+    view: str,
+) -> bool:
+    """Audit an action once per view (not on every rerun); True when it was written.
+
+    A view is what a page shows (e.g. call ``c1`` on the call review page):
+    reruns of the same view write nothing; opening another call, or leaving the
+    page and coming back, starts a new view.
+    """
+    state = _audited()
+    if state["view"] != view:
+        state.update(view=view, done=set())
+    if (action, call_id) in state["done"]:
+        return False
+    audit.log_event(runtime.store(), user.name, action, call_id, detail)
+    state["done"].add((action, call_id))
+    return True
+
+
+def require(page: str) -> auth.User:
+    """The signed-in user if their role may open ``page``; otherwise refuse and stop."""
+    user = current_user()
+    if user is None:  # the app shows only the login page then; belt and braces
+        st.error("Please sign in.")
+        st.stop()
+    if not auth.can(user.role, page):
+        audit_once(
+            user,
+            "access_denied",
+            detail={"page": page, "role": user.role},
+            view=f"denied:{page}",
+        )
+        st.error(
+            f"Access refused: the {ROLE_LABELS.get(user.role, user.role)} role may not open "
+            "this page. The attempt has been recorded in the audit log."
+        )
+        st.stop()
+    return user

@@ -1,0 +1,196 @@
+"""The store of the served workspace and the cached reads the pages draw from.
+
+Every cached function is keyed on the workspace, the filter, the minute (the
+retention cut-off moves with time) and :func:`aggregates.data_version` — a
+fingerprint that moves with every processed call, objection, hold, purge and
+review, also when the CLI writes — so a cache never shows a call that has
+since become invisible. The TTL only bounds memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from analytics.config import load_settings
+from analytics.store import Store, iso, utcnow
+from analytics.store import aggregates as agg
+from analytics.store.reads import CallFilter
+
+log = logging.getLogger(__name__)
+
+TTL_S = 60
+OPTIONS_TTL_S = 300
+
+try:  # The governance module ships with callqa; the guard only names a broken install.
+    from analytics import governance
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    governance = None  # type: ignore[assignment]
+    GOVERNANCE_MISSING = f"analytics.governance cannot be imported ({exc})"
+else:
+    GOVERNANCE_MISSING = ""
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(home: str) -> Store:
+    """One store per server process; retention is applied once when it opens."""
+    settings = load_settings(home=home)
+    store = Store.open(settings)
+    if governance is not None:
+        report = governance.purge(store, actor="dashboard")
+        log.info("dashboard start: %s", report.summary())
+    else:
+        log.warning("dashboard start without purge: %s", GOVERNANCE_MISSING)
+    return store
+
+
+def store() -> Store:
+    return _open_store(str(load_settings().home.resolve()))
+
+
+def now() -> datetime:
+    """The time reads are made at, to the minute (so cache keys repeat within a minute)."""
+    return utcnow().replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filter bar's choice, hashable for the cache; None / () means any."""
+
+    since: date | None = None
+    until: date | None = None  # inclusive
+    teams: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    def call_filter(self, **extra: Any) -> CallFilter:
+        until = (
+            datetime.combine(self.until + timedelta(days=1), time(), tzinfo=now().tzinfo)
+            if self.until
+            else None
+        )
+        since = datetime.combine(self.since, time(), tzinfo=now().tzinfo) if self.since else None
+        return CallFilter(
+            since=since,
+            until=until,
+            team=list(self.teams) or None,
+            agent=list(self.agents) or None,
+            language=list(self.languages) or None,
+            **extra,
+        )
+
+
+def version() -> tuple[Any, ...]:
+    return agg.data_version(store())
+
+
+def _key() -> tuple[str, str, tuple[Any, ...]]:
+    the_store = store()
+    return str(the_store.settings.home), iso(now()), agg.data_version(the_store)
+
+
+# The leading underscore keeps the store out of the cache key (it is not hashable);
+# ``home`` stands for it.
+
+
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _filter_options(_store: Store, home: str, at: str, ver: tuple[Any, ...]) -> dict[str, Any]:
+    return agg.filter_options(_store, datetime.fromisoformat(at))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _weekly(
+    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters
+) -> list[dict[str, Any]]:
+    return agg.weekly_trends(_store, datetime.fromisoformat(at), flt.call_filter())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _league(
+    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, by: str
+) -> list[dict[str, Any]]:
+    return agg.league_table(_store, datetime.fromisoformat(at), flt.call_filter(), by=by)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _distribution(
+    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, figure: str, width: float
+) -> list[dict[str, Any]]:
+    return agg.distribution(
+        _store, datetime.fromisoformat(at), flt.call_filter(), figure=figure, bin_width=width
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _alert_counts(
+    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters
+) -> list[dict[str, Any]]:
+    return agg.alert_counts(_store, datetime.fromisoformat(at), flt.call_filter())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _alerts(
+    _store: Store,
+    home: str,
+    at: str,
+    ver: tuple[Any, ...],
+    flt: Filters,
+    severities: tuple[str, ...],
+    speakers: tuple[str, ...],
+    reviewed: bool | None,
+) -> list[dict[str, Any]]:
+    return agg.alerts(
+        _store,
+        datetime.fromisoformat(at),
+        flt.call_filter(),
+        severities=list(severities) or None,
+        speakers=list(speakers) or None,
+        reviewed=reviewed,
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _call_list(
+    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, limit: int
+) -> list[dict[str, Any]]:
+    return agg.call_list(_store, datetime.fromisoformat(at), flt.call_filter(), limit=limit)
+
+
+def filter_options() -> dict[str, Any]:
+    return _filter_options(store(), *_key())
+
+
+def weekly(flt: Filters) -> list[dict[str, Any]]:
+    return _weekly(store(), *_key(), flt)
+
+
+def league(flt: Filters, by: str) -> list[dict[str, Any]]:
+    return _league(store(), *_key(), flt, by)
+
+
+def distribution(flt: Filters, figure: str, width: float) -> list[dict[str, Any]]:
+    return _distribution(store(), *_key(), flt, figure, width)
+
+
+def alert_counts(flt: Filters) -> list[dict[str, Any]]:
+    return _alert_counts(store(), *_key(), flt)
+
+
+def alerts(
+    flt: Filters, severities: tuple[str, ...], speakers: tuple[str, ...], reviewed: bool | None
+) -> list[dict[str, Any]]:
+    return _alerts(store(), *_key(), flt, severities, speakers, reviewed)
+
+
+def call_list(flt: Filters, limit: int = 200) -> list[dict[str, Any]]:
+    return _call_list(store(), *_key(), flt, limit)
+
+
+def after_write() -> None:
+    """Drop the cached reads after this session wrote (a review)."""
+    for cached in (_weekly, _league, _distribution, _alert_counts, _alerts, _call_list):
+        cached.clear()

@@ -1,0 +1,94 @@
+"""Shared fixtures: a temporary workspace, a fixed clock, and real audio files.
+
+``make_audio`` writes a genuine encoded recording (tone, noise, then silence) with
+PyAV, in the format its suffix names: .wav, .flac, .mp3, .ogg/.opus (Opus), .m4a (AAC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from analytics.config import Settings, load_settings
+from analytics.store import Store
+from factories import NOW
+
+# suffix -> (container format, codec, sample format the encoder takes)
+AUDIO_FORMATS: dict[str, tuple[str, str, str]] = {
+    ".wav": ("wav", "pcm_s16le", "s16"),
+    ".flac": ("flac", "flac", "s16"),
+    ".mp3": ("mp3", "libmp3lame", "s16p"),
+    ".ogg": ("ogg", "libopus", "s16"),
+    ".opus": ("ogg", "libopus", "s16"),
+    ".m4a": ("ipod", "aac", "fltp"),
+}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def tone_noise_silence(seconds: float, rate: int, channels: int, seed: int = 0) -> np.ndarray:
+    """(channels, samples) float32 in [-1, 1]: 40 % tone, 20 % noise, 40 % silence."""
+    n = max(1, round(seconds * rate))
+    t = np.arange(n) / rate
+    rng = np.random.default_rng(seed)
+    out = np.zeros((channels, n), dtype=np.float32)
+    tone_end, noise_end = int(n * 0.4), int(n * 0.6)
+    for ch in range(channels):
+        freq = 440.0 * (1.5**ch)  # a different pitch per channel
+        out[ch, :tone_end] = 0.4 * np.sin(2 * np.pi * freq * t[:tone_end])
+        out[ch, tone_end:noise_end] = 0.2 * rng.standard_normal(noise_end - tone_end)
+    return np.clip(out, -1.0, 1.0)
+
+
+def _as_format(samples: np.ndarray, sample_fmt: str) -> np.ndarray:
+    if sample_fmt.startswith("s16"):
+        ints = (samples * 32767).astype(np.int16)
+        # packed formats are one interleaved row; planar ones one row per channel
+        return ints if sample_fmt.endswith("p") else ints.T.reshape(1, -1)
+    return samples if sample_fmt.endswith("p") else samples.T.reshape(1, -1)
+
+
+def make_audio(
+    path: Path, seconds: float = 1.0, rate: int = 16000, channels: int = 1, seed: int = 0
+) -> Path:
+    """Write a real recording at ``path``; the suffix picks the format."""
+    container_fmt, codec, sample_fmt = AUDIO_FORMATS[path.suffix.lower()]
+    if codec == "libopus" and rate not in OPUS_RATES:
+        raise ValueError(f"Opus cannot encode {rate} Hz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layout = "mono" if channels == 1 else "stereo"
+    samples = _as_format(tone_noise_silence(seconds, rate, channels, seed), sample_fmt)
+    with av.open(str(path), "w", format=container_fmt) as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        stream.format = sample_fmt  # type: ignore[union-attr]
+        frame = av.AudioFrame.from_ndarray(samples, format=sample_fmt, layout=layout)
+        frame.sample_rate = rate
+        frame.pts = 0
+        frame.time_base = Fraction(1, rate)
+        for packet in stream.encode(frame):  # type: ignore[union-attr]
+            out.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # env={} so that a CALLQA_* variable of the developer never leaks into a test
+    return load_settings(tmp_path / "home", env={})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    with Store.open(settings) as opened:
+        yield opened

@@ -1,0 +1,197 @@
+"""The pipeline: every pending call through the stages, resumable, never storing raw text."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pipeline_fakes import PLANTED, FakeTranscriber, fake_engines, write_call
+from sqlalchemy import func, select
+
+from analytics import governance
+from analytics.errors import UnredactedTextError, UsageError
+from analytics.ingest import ingest
+from analytics.models import RawSegment, RawTranscript
+from analytics.pipeline import process, single_run
+from analytics.store import Store, call_rows, get_call
+from analytics.store.schema import calls, segments
+from analytics.store.writes import save_analysis, set_state
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ingest_calls(store: Store, folder: Path, n: int, now) -> list[str]:
+    for i in range(n):
+        write_call(folder / f"call-{i}.wav", seed=i)
+    report = ingest(store, [folder], now=now)
+    assert not report.rejects
+    return sorted(report.imported)
+
+
+def _workspace_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+
+
+def test_process_stores_only_redacted_results(store: Store, tmp_path: Path, now) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 3, now)
+    report = process(store, engines=fake_engines(), now=now)
+    assert sorted(report.done) == ids and not report.failed
+    record = get_call(store, ids[0], now)
+    assert [s["speaker"] for s in record["segments"]] == ["agent", "customer"]
+    assert "<PERSON>" in record["segments"][0]["text"]
+    assert record["pii"] == {"PERSON": 2, "PHONE_NUMBER": 2}
+    assert record["quality"]["score"] is not None
+    store.checkpoint()
+    blob = _workspace_bytes(store.settings.home)
+    for value in PLANTED:
+        assert value.encode() not in blob
+    rows = call_rows(store, now)
+    assert all((store.settings.home / row["redacted_audio_path"]).is_file() for row in rows)
+
+
+def test_store_refuses_a_raw_transcript(store: Store, tmp_path: Path, now) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 1, now)
+    analysis = process.__globals__["analyse_call"]  # the real function, used below with fakes
+    assert callable(analysis)
+    raw = RawTranscript(ids[0], "en", 1.0, 1.0, (RawSegment("agent", 0, 1, "Zoltan"),))
+    from factories import make_analysis
+
+    from analytics.models import CallAnalysis
+
+    good = make_analysis(ids[0])
+    bad = CallAnalysis(transcript=raw, quality=good.quality, abuse=good.abuse)  # type: ignore[arg-type]
+    with pytest.raises(UnredactedTextError) as caught, store.write() as conn:
+        save_analysis(conn, ids[0], bad, now=now, redacted_audio_path=None)
+    assert "Zoltan" not in str(caught.value)
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(segments)).scalar_one() == 0
+
+
+def test_a_call_that_fails_to_decode_is_marked_and_the_others_go_on(
+    store: Store, tmp_path: Path, now
+) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 2, now)
+    with store.read() as conn:
+        broken = conn.execute(
+            select(calls.c.audio_path).where(calls.c.call_id == ids[0])
+        ).scalar_one()
+    (store.settings.home / broken).write_bytes(b"RIFF....WAVEjunk" * 10)
+    report = process(store, engines=fake_engines(), now=now)
+    assert report.done == [ids[1]]
+    assert ids[0] in report.failed
+    with store.read() as conn:
+        state, error = conn.execute(
+            select(calls.c.state, calls.c.error).where(calls.c.call_id == ids[0])
+        ).one()
+    assert state == "failed" and error
+    again = process(store, engines=fake_engines(), now=now, retry_failed=True)
+    assert ids[0] in again.failed  # still broken, still reported, nothing duplicated
+
+
+def test_calls_left_processing_by_a_crash_are_done_once(store: Store, tmp_path: Path, now) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 2, now)
+    with store.write() as conn:
+        set_state(conn, ids[0], "processing", now)
+    report = process(store, engines=fake_engines(), now=now)
+    assert report.requeued == 1 and sorted(report.done) == ids
+    process(store, engines=fake_engines(), now=now)  # nothing pending: a no-op
+    with store.read() as conn:
+        per_call = dict(
+            conn.execute(
+                select(segments.c.call_id, func.count()).group_by(segments.c.call_id)
+            ).all()
+        )
+    assert per_call == {ids[0]: 2, ids[1]: 2}
+
+
+def test_an_objection_filed_during_processing_wins(store: Store, tmp_path: Path, now) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 1, now)
+
+    class ObjectingTranscriber(FakeTranscriber):
+        def transcribe(self, call_id, channels, language=None):  # type: ignore[no-untyped-def]
+            governance.object_calls(store, call_id=call_id, now=now)
+            return super().transcribe(call_id, channels, language)
+
+    engines = fake_engines()
+    engines.transcriber = ObjectingTranscriber()  # type: ignore[assignment]
+    report = process(store, engines=engines, now=now)
+    assert report.skipped == ids and not report.done
+    assert call_rows(store, now) == []
+    assert not any(store.settings.redacted_audio_dir.iterdir())
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(segments)).scalar_one() == 0
+
+
+def test_calls_past_retention_are_never_processed(store: Store, tmp_path: Path, now) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 2, now)
+    later = now + timedelta(days=store.settings.retention_days + 1)
+    report = process(store, engines=fake_engines(), now=later)
+    assert report.done == []
+    with store.read() as conn:
+        states = set(conn.execute(select(calls.c.state).where(calls.c.call_id.in_(ids))).scalars())
+    assert states == {"expired"}  # purged at the start of process
+
+
+def test_one_process_run_per_workspace(store: Store) -> None:
+    with single_run(store.settings), pytest.raises(UsageError, match="another"):
+        process(store, engines=fake_engines())
+
+
+def test_unknown_executor_is_a_usage_error(store: Store) -> None:
+    with pytest.raises(UsageError, match="executor"):
+        process(store, engines=fake_engines(), executor="spark")
+
+
+_RUNNER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from datetime import datetime
+    from analytics.config import load_settings
+    from analytics.pipeline import process
+    from analytics.store import Store
+    from pipeline_fakes import fake_engines
+    store = Store.open(load_settings({home!r}, env={{}}))
+    process(store, engines=fake_engines(delay_s=0.4), workers=1, now=datetime.fromisoformat({now!r}))
+    """
+)
+
+
+def test_sigkill_during_process_then_rerun_loses_and_duplicates_nothing(
+    store: Store, tmp_path: Path, now
+) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 8, now)
+    script = _RUNNER.format(
+        tests=str(REPO / "tests"), home=str(store.settings.home), now=now.isoformat()
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLQA_")}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO)
+    deadline = time.monotonic() + 60
+    db = store.settings.db_path
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db, timeout=30) as raw:
+            done = raw.execute("select count(*) from calls where state='done'").fetchone()[0]
+        if done >= 2:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert 2 <= done < len(ids), "the kill must land mid-run"
+    rerun = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, timeout=120)
+    assert rerun.returncode == 0
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("pragma integrity_check").fetchone()[0] == "ok"
+        states = dict(raw.execute("select state, count(*) from calls group by state").fetchall())
+        per_call = raw.execute("select call_id, count(*) from segments group by call_id").fetchall()
+        quality_rows = raw.execute("select count(*) from quality").fetchone()[0]
+    assert states == {"done": len(ids)}
+    assert sorted(per_call) == [(cid, 2) for cid in ids]
+    assert quality_rows == len(ids)
