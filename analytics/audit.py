@@ -118,30 +118,39 @@ def entries(
 
 
 def verify(store: Store) -> list[AuditProblem]:
-    """Walk the chain; every broken link is reported with its row id."""
+    """Walk the chain; every broken link is reported with its row id.
+
+    A changed row fails its own hash; a removed row breaks the link of the row
+    after it, and the gap in ids names the rows missing. (Removing the newest
+    rows leaves a shorter valid chain: the chain cannot see its own tail.)
+    """
     problems: list[AuditProblem] = []
     expected_prev = GENESIS
+    previous_id = 0
     with store.read() as conn:
         rows = conn.execute(select(audit).order_by(audit.c.id)).mappings()
         for row in rows:
-            if row["prev_hash"] != expected_prev:
-                problems.append(
-                    AuditProblem(
-                        row["id"],
-                        "does not follow the row before it (a row was removed or changed)",
-                    )
-                )
-            digest = _digest(
-                row["prev_hash"],
-                row["at"],
-                row["actor"],
-                row["action"],
-                row["call_id"],
-                row["detail"],
-            )
-            if digest != row["hash"]:
-                problems.append(
-                    AuditProblem(row["id"], "its content does not match its hash (changed)")
-                )
+            problems.extend(_check_row(row, expected_prev, previous_id))
             expected_prev = row["hash"]
+            previous_id = row["id"]
+    return problems
+
+
+def _check_row(row: Any, expected_prev: str, previous_id: int) -> list[AuditProblem]:
+    problems = []
+    gap = row["id"] - previous_id - 1
+    if row["prev_hash"] != expected_prev or gap:
+        missing = (
+            f"rows {previous_id + 1}-{row['id'] - 1} are missing"
+            if gap > 1
+            else f"row {previous_id + 1} is missing"
+            if gap == 1
+            else "the row before it was changed"
+        )
+        problems.append(AuditProblem(row["id"], f"does not follow the row before it ({missing})"))
+    digest = _digest(
+        row["prev_hash"], row["at"], row["actor"], row["action"], row["call_id"], row["detail"]
+    )
+    if digest != row["hash"]:
+        problems.append(AuditProblem(row["id"], "its content does not match its hash (changed)"))
     return problems

@@ -29,14 +29,75 @@ log = logging.getLogger(__name__)
 Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
 
+# The export schema of DESIGN.md, key for key (a public contract: checks compare keys).
+EXPORT_KEYS = (
+    "call_id",
+    "started_at",
+    "agent_id",
+    "team",
+    "language",
+    "duration_s",
+    "channel_layout",
+    "segments",
+    "pii",
+    "quality",
+    "abuse",
+)
+SEGMENT_KEYS = ("speaker", "start", "end", "text")
+QUALITY_KEYS = (
+    "talk_time_agent_s",
+    "talk_time_customer_s",
+    "non_talk_time_s",
+    "longest_silence_s",
+    "overtalk_s",
+    "interruptions",
+    "agent_wpm",
+    "customer_wpm",
+    "greeting",
+    "agent_identified",
+    "closing",
+    "empathy",
+    "score",
+)
+ABUSE_KEYS = ("flagged", "severity", "events")
+EVENT_KEYS = ("speaker", "start", "end", "category", "text")
+
+
+def export_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A governed call record cut to the export schema (the store's records hold more)."""
+    abuse = record["abuse"]
+    return {
+        **{key: record[key] for key in EXPORT_KEYS[:7]},
+        "segments": [{key: seg[key] for key in SEGMENT_KEYS} for seg in record["segments"]],
+        "pii": dict(record["pii"]),
+        "quality": {key: record["quality"][key] for key in QUALITY_KEYS},
+        "abuse": {
+            "flagged": abuse["flagged"],
+            "severity": abuse["severity"],
+            "events": [{key: ev[key] for key in EVENT_KEYS} for ev in abuse["events"]],
+        },
+    }
+
+
+def flat_columns(pii_types: Iterable[str]) -> list[str]:
+    """The CSV/Parquet columns, in order (also when no call is exported)."""
+    return [
+        *EXPORT_KEYS[:7],
+        *(f"quality_{key}" for key in QUALITY_KEYS),
+        "abuse_flagged",
+        "abuse_severity",
+        "abuse_event_count",
+        "abuse_events",
+        *(f"pii_{kind}" for kind in pii_types),
+        "segments",
+    ]
+
 
 def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
     """One flat row of a nested export record."""
     row = {k: v for k, v in record.items() if k not in ("segments", "pii", "quality", "abuse")}
     for name, value in record["quality"].items():
-        row[f"quality_{name}"] = (
-            json.dumps(value, ensure_ascii=False) if name == "breakdown" else value
-        )
+        row[f"quality_{name}"] = value
     row["abuse_flagged"] = record["abuse"]["flagged"]
     row["abuse_severity"] = record["abuse"]["severity"]
     row["abuse_event_count"] = len(record["abuse"]["events"])
@@ -76,10 +137,9 @@ def _write_csv(records: list[dict[str, Any]], out: Path) -> int:
     pii_types = sorted({kind for record in records for kind in record["pii"]})
     rows = [flatten(record, pii_types) for record in records]
     with _atomic(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        writer = csv.DictWriter(handle, fieldnames=flat_columns(pii_types))
+        writer.writeheader()
+        writer.writerows(rows)
     return len(rows)
 
 
@@ -89,7 +149,9 @@ def _write_parquet(
     import pandas as pd  # heavy: only when exporting Parquet
 
     pii_types = sorted({kind for record in records for kind in record["pii"]})
-    calls = pd.DataFrame([flatten(record, pii_types) for record in records])
+    calls = pd.DataFrame(
+        [flatten(record, pii_types) for record in records], columns=flat_columns(pii_types)
+    )
     if not calls.empty:
         calls["started_at"] = pd.to_datetime(calls["started_at"], utc=True)
     segs = pd.DataFrame(segment_rows(store, now, flt))
@@ -116,7 +178,7 @@ def export_calls(
         raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     now = now or utcnow()
     flt = flt or CallFilter()
-    records = iter_call_records(store, now, flt)
+    records = (export_record(record) for record in iter_call_records(store, now, flt))
     if fmt == "jsonl":
         count = _write_jsonl(records, out)
     elif fmt == "csv":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from analytics.models import CHANNEL_LAYOUTS
 from analytics.store import Store, iso, iter_call_records, utcnow
 from analytics.store.reads import CallFilter, held, retention_cutoff
 from analytics.store.schema import calls, holds, objections, rejects
-from analytics.store.writes import add_hold, call_row, delete_derived, tombstone
+from analytics.store.writes import add_hold, call_row, tombstone
 from analytics.workspace import hash_caller
 
 log = logging.getLogger(__name__)
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 # Files younger than this are never swept as orphans: an ingest may be between
 # copying a recording and committing its row.
@@ -59,6 +62,20 @@ class PurgeReport:
         )
 
 
+# What a tombstone still holds beyond its id, content hash and state; an erasure
+# blanks it too (retention must not need it: the call is gone).
+_ERASED_METADATA = (
+    "started_at",
+    "channel_layout",
+    "duration_s",
+    "channels",
+    "sample_rate",
+    "codec",
+    "imported_at",
+    "processed_at",
+)
+
+
 @dataclass
 class ErasureReport:
     erased: list[str] = field(default_factory=list)
@@ -72,6 +89,10 @@ def _remove(home: Path, relative: str | None) -> bool:
     existed = path.exists()
     path.unlink(missing_ok=True)
     return existed
+
+
+# Tombstoned calls: only their id and content hash are left.
+_DELETED_STATES = {"expired": "already purged", "objected": "objected or erased, its data deleted"}
 
 
 def _is_held(conn: Connection, call_id: str) -> bool:
@@ -120,10 +141,12 @@ def object_calls(
                 files.append(row["audio_path"])
             tombstone(conn, row["call_id"], "objected", now)
             if keep_recording:
+                # The recording kept under hold is still the caller's data: keep the
+                # link so subject access finds it and erasure can say it was kept.
                 conn.execute(
                     update(calls)
                     .where(calls.c.call_id == row["call_id"])
-                    .values(audio_path=row["audio_path"])
+                    .values(audio_path=row["audio_path"], caller_hash=row["caller_hash"])
                 )
         audit.record(
             conn,
@@ -169,8 +192,10 @@ def hold(
         row = call_row(conn, call_id)
         if row is None:
             raise NotFoundError(f"call {call_id}: no such call")
-        if row["state"] == "expired":
-            raise GovernanceError(f"call {call_id}: already purged, nothing left to hold")
+        if row["state"] in _DELETED_STATES and not _is_held(conn, call_id):
+            raise GovernanceError(
+                f"call {call_id}: {_DELETED_STATES[row['state']]}, nothing left to hold"
+            )
         added = add_hold(conn, call_id, reason.strip(), actor=actor, now=now)
         if added:
             audit.record(conn, actor, "hold", call_id, {}, now=now)
@@ -234,7 +259,11 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
         ).all()
         for call_id, audio_path in objected_kept:
             files.append(("recording", audio_path))
-            conn.execute(update(calls).where(calls.c.call_id == call_id).values(audio_path=None))
+            conn.execute(
+                update(calls)
+                .where(calls.c.call_id == call_id)
+                .values(audio_path=None, caller_hash=None)
+            )
         report.rejects = conn.execute(
             delete(rejects).where(rejects.c.last_seen < retention_cutoff(store, now))
         ).rowcount
@@ -309,13 +338,22 @@ def purge_status(store: Store, now: datetime | None = None) -> dict[str, Any]:
 # --- subject rights -----------------------------------------------------------------
 
 
+def _kept(store: Store, now: datetime) -> Any:
+    """Not past retention, or held."""
+    return or_(calls.c.started_at >= retention_cutoff(store, now), held())
+
+
 def _caller_calls(
     conn: Connection, store: Store, caller_hash: str, now: datetime
 ) -> list[dict[str, Any]]:
-    """What is still kept about a caller: not purged, and not past retention unless held."""
-    kept = or_(calls.c.started_at >= retention_cutoff(store, now), held())
+    """What is still kept about a caller: not purged, and not past retention unless held.
+
+    An objected call still linked to the caller is one whose recording a hold keeps.
+    """
     rows = conn.execute(
-        select(calls).where(calls.c.caller_hash == caller_hash, calls.c.state != "expired", kept)
+        select(calls)
+        .where(calls.c.caller_hash == caller_hash, calls.c.state != "expired", _kept(store, now))
+        .order_by(calls.c.started_at, calls.c.call_id)
     ).mappings()
     return [dict(row) for row in rows]
 
@@ -364,6 +402,20 @@ def subject_access(
     return len(entries)
 
 
+def _erase_row(conn: Connection, call_id: str, now: datetime) -> None:
+    """Delete a call's data but keep a bare tombstone (id, content hash, state).
+
+    Without it the next ingest of the same folder would import the erased
+    recording again as a new call.
+    """
+    tombstone(conn, call_id, "objected", now)
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id)
+        .values({name: None for name in _ERASED_METADATA})
+    )
+
+
 def subject_erase(
     store: Store, caller_id: str, *, now: datetime | None = None, actor: str = "cli"
 ) -> ErasureReport:
@@ -381,8 +433,7 @@ def subject_erase(
                 report.kept_on_hold.append(row["call_id"])
                 continue
             files += [row["audio_path"], row["redacted_audio_path"]]
-            delete_derived(conn, row["call_id"])
-            conn.execute(delete(calls).where(calls.c.call_id == row["call_id"]))
+            _erase_row(conn, row["call_id"], now)
             report.erased.append(row["call_id"])
         audit.record(
             conn,
@@ -403,6 +454,25 @@ def subject_erase(
 EDITABLE = ("started_at", "agent_id", "team", "caller_id", "channel_layout", "language")
 
 
+def _rectified_value(store: Store, name: str, value: str) -> tuple[str, Any]:
+    """The column and stored value for one edited field; UsageError when invalid."""
+    from analytics.ingest import parse_started_at  # ingest owns the parsing rules
+
+    value = value.strip()
+    if name == "started_at":
+        try:
+            return "started_at", iso(parse_started_at(value))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if name == "caller_id":
+        return "caller_hash", hash_caller(store.key, value) if value else None
+    if name == "channel_layout" and value not in CHANNEL_LAYOUTS:
+        raise UsageError(f"channel_layout must be one of {', '.join(CHANNEL_LAYOUTS)}")
+    if name == "language" and value and not _LANGUAGE.fullmatch(value.lower()):
+        raise UsageError(f"language {value!r} is not a language code such as fr or en")
+    return name, (value.lower() if name == "language" else value) or None
+
+
 def rectify(
     store: Store,
     call_id: str,
@@ -411,34 +481,38 @@ def rectify(
     now: datetime | None = None,
     actor: str = "cli",
 ) -> list[str]:
-    """Correct a call's metadata; returns the names of the fields changed."""
-    from analytics.ingest import parse_started_at  # ingest owns the parsing rules
+    """Correct a call's metadata; returns the names of the fields changed.
 
+    Only calls still kept can be edited: not objected, erased or purged, and not
+    past retention unless held (an edit must not bring an expired call back).
+    """
     now = now or utcnow()
     values: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in EDITABLE:
             raise UsageError(f"{name} cannot be edited (editable: {', '.join(EDITABLE)})")
-        if name == "started_at":
-            values["started_at"] = iso(parse_started_at(value))
-        elif name == "caller_id":
-            values["caller_hash"] = hash_caller(store.key, value)
-        elif name == "channel_layout" and value not in CHANNEL_LAYOUTS:
-            raise UsageError(f"channel_layout must be one of {', '.join(CHANNEL_LAYOUTS)}")
-        else:
-            values[name] = value or None
+        column, stored = _rectified_value(store, name, value)
+        values[column] = stored
     if not values:
         raise UsageError("nothing to change")
     with store.write() as conn:
-        row = call_row(conn, call_id)
-        if row is None or row["state"] in ("objected", "expired"):
-            raise NotFoundError(f"call {call_id}: no such call")
+        kept = conn.execute(
+            select(calls.c.call_id).where(
+                calls.c.call_id == call_id,
+                calls.c.state.not_in(tuple(_DELETED_STATES)),
+                _kept(store, now),
+            )
+        ).first()
+        if kept is None:
+            raise NotFoundError(
+                f"call {call_id}: no such call (unknown, objected, erased or past retention)"
+            )
         conn.execute(
             update(calls).where(calls.c.call_id == call_id).values(updated_at=iso(now), **values)
         )
         audit.record(conn, actor, "rectify", call_id, {"fields": sorted(changes)}, now=now)
         caller_objected = (
-            "caller_hash" in values
+            values.get("caller_hash") is not None
             and conn.execute(
                 select(exists().where(objections.c.caller_hash == values["caller_hash"]))
             ).scalar()

@@ -8,14 +8,15 @@ its row is committed, so a re-run after a kill finds every good file once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import logging
 import os
 import re
-import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -26,11 +27,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
+from analytics import audit
 from analytics.errors import InputError
+from analytics.governance import hold, object_calls
 from analytics.models import CHANNEL_LAYOUTS, AudioInfo, CallMetadata, ChannelLayout, Reject
 from analytics.store import Store, iso
 from analytics.store.schema import holds, objections
-from analytics.store.writes import call_id_for_sha, call_row, insert_call, record_reject
+from analytics.store.writes import (
+    call_id_for_sha,
+    call_row,
+    clear_rejects,
+    insert_call,
+    record_reject,
+)
 from analytics.workspace import hash_caller
 
 log = logging.getLogger(__name__)
@@ -96,25 +105,38 @@ class IngestReport:
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Reject], int]:
     """Files named directly, and audio files found in folders (recursively).
 
-    Returns (files, rejects for paths that do not exist, count of non-audio files skipped).
+    Returns (files, rejects for paths that cannot be read as files, count of
+    non-audio files skipped). A broken link or a special file (FIFO, socket) with an
+    audio suffix in a folder is a reject, not silently skipped: it was meant as a
+    recording.
     """
     files: list[Path] = []
-    missing: list[Reject] = []
+    unusable: list[Reject] = []
     skipped = 0
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if not child.is_file() or child.name.startswith("."):
+                if child.name.startswith(".") or child.is_dir():
                     continue
-                if child.suffix.lower() in AUDIO_SUFFIXES:
+                if child.suffix.lower() not in AUDIO_SUFFIXES:
+                    skipped += child.is_file()
+                elif child.is_file():
                     files.append(child)
                 else:
-                    skipped += 1
+                    unusable.append(Reject(str(child), _not_a_file_reason(child)))
         elif path.is_file():
             files.append(path)
         else:
-            missing.append(Reject(str(path), "no such file or folder"))
-    return files, missing, skipped
+            unusable.append(Reject(str(path), _not_a_file_reason(path)))
+    return files, unusable, skipped
+
+
+def _not_a_file_reason(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return "cannot read the file (broken link)"
+    if path.exists():
+        return "cannot read the file (not a regular file)"
+    return "no such file or folder"
 
 
 # --- metadata CSV ------------------------------------------------------------------
@@ -150,11 +172,12 @@ def parse_started_at(value: str) -> datetime:
         raise ValueError("started_at is empty")
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # OverflowError: year 1 or 9999 with an offset falls off the calendar in UTC
         raise ValueError(f"started_at {text!r} is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _clean(value: str | None) -> str | None:
@@ -182,7 +205,7 @@ def parse_row(row_number: int, fields: dict[str, str], base: Path) -> MetadataRo
     started = _clean(fields.get("started_at"))
     return MetadataRow(
         row=row_number,
-        recording=(base / recording).resolve(),
+        recording=_resolve(base, recording),
         call_id=_clean(fields.get("call_id")),
         started_at=parse_started_at(started) if started else None,
         agent_id=_clean(fields.get("agent_id")),
@@ -193,6 +216,13 @@ def parse_row(row_number: int, fields: dict[str, str], base: Path) -> MetadataRo
         objection=parse_bool(fields.get("objection") or "", "objection"),
         legal_hold=parse_bool(fields.get("legal_hold") or "", "legal_hold"),
     )
+
+
+def _resolve(base: Path, recording: str) -> Path:
+    try:
+        return (base / recording).resolve()
+    except (OSError, ValueError):  # a NUL byte, a name too long...
+        raise ValueError(f"recording {recording!r} is not a usable path") from None
 
 
 def read_metadata(path: Path) -> tuple[list[MetadataRow], list[Reject]]:
@@ -223,44 +253,53 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
     rejects: list[Reject] = []
     header: list[str] | None = None
     seen: dict[Path, int] = {}
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue  # blank line
-            if header is None:
-                header = [v.strip().lstrip("\ufeff").lower() for v in values]
-                if "recording" not in header:
-                    reason = "the metadata CSV has no 'recording' column"
-                    return [], [Reject(source, reason, row=reader.line_num)], excluded
-                continue
-            line = reader.line_num
-            if len(values) > len(header):
-                reason = f"{len(values)} fields but the header has {len(header)}"
-                rejects.append(Reject(source, reason, row=line))
-                continue
-            fields = dict(zip(header, values, strict=False))
-            try:
-                parsed = parse_row(line, fields, path.parent)
-            except ValueError as exc:
-                named = _clean(fields.get("recording"))
-                reason = str(exc) if not named else f"{exc} (recording {named} not imported)"
-                rejects.append(Reject(source, reason, row=line))
-                if named:
-                    excluded.add((path.parent / named).resolve())
-                continue
-            if parsed.recording in seen:
-                rejects.append(
-                    Reject(
-                        source,
-                        f"recording already named on line {seen[parsed.recording]}",
-                        row=line,
-                    )
-                )
-                continue
-            seen[parsed.recording] = line
-            rows.append(parsed)
-    except csv.Error as exc:
-        rejects.append(Reject(source, f"malformed CSV ({exc})", row=reader.line_num))
+
+    def exclude(named: str | None) -> None:
+        # a row we could not read may have carried an objection: never import its
+        # recording with default metadata
+        if named:
+            with contextlib.suppress(ValueError):
+                excluded.add(_resolve(path.parent, named))
+
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the size limit: skip that row only
+            rejects.append(Reject(source, f"malformed CSV ({exc})", row=reader.line_num))
+            continue
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        if header is None:
+            header = [v.strip().lstrip("\ufeff").lower() for v in values]
+            if "recording" not in header:
+                reason = "the metadata CSV has no 'recording' column"
+                return [], [Reject(source, reason, row=reader.line_num)], excluded
+            continue
+        line = reader.line_num
+        fields = dict(zip(header, values, strict=False))
+        named = _clean(fields.get("recording"))
+        if len(values) > len(header):
+            reason = f"{len(values)} fields but the header has {len(header)}"
+            if named:
+                reason += f" (recording {named} not imported)"
+            rejects.append(Reject(source, reason, row=line))
+            exclude(named)
+            continue
+        try:
+            parsed = parse_row(line, fields, path.parent)
+        except ValueError as exc:
+            reason = str(exc) if not named else f"{exc} (recording {named} not imported)"
+            rejects.append(Reject(source, reason, row=line))
+            exclude(named)
+            continue
+        if parsed.recording in seen:
+            reason = f"recording already named on line {seen[parsed.recording]}"
+            rejects.append(Reject(source, reason, row=line))
+            continue
+        seen[parsed.recording] = line
+        rows.append(parsed)
     if header is None:
         return [], [Reject(source, "the metadata CSV is empty")], excluded
     return rows, rejects, excluded
@@ -278,9 +317,11 @@ def probe(path: Path) -> AudioInfo:
         raise InputError(source, f"cannot read the file ({exc.strerror})") from None
     if size == 0:
         raise InputError(source, "empty file")
-    if not os.access(path, os.R_OK):
-        raise InputError(source, "cannot read the file (permission denied)")
-    if truncated := _riff_truncation(path, size):
+    try:
+        truncated = _riff_truncation(path, size)
+    except OSError as exc:
+        raise InputError(source, f"cannot read the file ({exc.strerror})") from None
+    if truncated:
         raise InputError(source, truncated)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
@@ -297,6 +338,8 @@ def probe(path: Path) -> AudioInfo:
             container_name = container.format.name
     except InputError:
         raise
+    except PermissionError as exc:  # PyAV's own PermissionError is one too
+        raise InputError(source, f"cannot read the file ({exc.strerror})") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         reason = (
             "not an audio file or corrupt"
@@ -352,7 +395,10 @@ def _riff_truncation(path: Path, size: int) -> str | None:
         head = handle.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
-    announced = int.from_bytes(head[4:8], "little") + 8
+    field = int.from_bytes(head[4:8], "little")
+    if field in (0, 0xFFFFFFFF):
+        return None  # written by a streaming recorder that never knew the length
+    announced = field + 8
     if announced > size and size < announced * _TRUNCATION_TOLERANCE:
         return f"truncated: {size} bytes of the {announced} its header announces"
     return None
@@ -368,25 +414,83 @@ def sha256_of(path: Path) -> str:
 
 # --- import -------------------------------------------------------------------------
 
+_TEMP_PREFIX = ".import-"
+_STALE_TEMP_S = 3600.0  # a temp copy without a writer's pid is stale after this
+
+
+def _recording_path(store: Store, source: Path, sha: str) -> Path:
+    suffix = source.suffix.lower() or ".audio"
+    return Path("recordings") / sha[:2] / f"{sha}{suffix}"
+
 
 def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
-    """Copy a recording under its hash (atomic); returns its path relative to home."""
-    suffix = source.suffix.lower() or ".audio"
-    relative = Path("recordings") / sha[:2] / f"{sha}{suffix}"
+    """Copy a recording under its hash (atomic); returns its path relative to home.
+
+    The copy is hashed as it is written: a file that changed since it was probed
+    is refused rather than stored under a hash that is not its own.
+    """
+    relative = _recording_path(store, source, sha)
     target = store.settings.home / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".import-")
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                shutil.copyfileobj(src, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    if target.exists():  # a run killed after the rename left it; the rename made it whole
+        return str(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # the pid in the name lets a later run tell a dead writer's leftovers from a live one's
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha:
+            raise InputError(str(source), "the file changed while it was being imported")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return str(relative)
+
+
+def _discard_copy(store: Store, source: Path, sha: str) -> None:
+    """Remove a copy a killed run left for a recording that must now not be kept."""
+    (store.settings.home / _recording_path(store, source, sha)).unlink(missing_ok=True)
+
+
+def _writer_alive(name: str) -> bool | None:
+    """Whether the process that wrote a temp file still runs (None: name has no pid)."""
+    pid_text = name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
+    if not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def sweep_stale_temps(store: Store) -> int:
+    """Delete temp copies left by ingests that were killed mid-copy; returns the count."""
+    removed = 0
+    now = time.time()
+    for tmp in store.settings.recordings_dir.glob(f"*/{_TEMP_PREFIX}*"):
+        alive = _writer_alive(tmp.name)
+        try:
+            stale = alive is False or (alive is None and now - tmp.stat().st_mtime > _STALE_TEMP_S)
+        except FileNotFoundError:
+            continue
+        if stale:
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("removed %d temp files left by an interrupted ingest", removed)
+    return removed
 
 
 def resolve_metadata(
@@ -436,37 +540,68 @@ def _is_held(store: Store, call_id: str) -> bool:
         )
 
 
+def _read_sha(path: Path) -> str:
+    try:
+        return sha256_of(path)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file ({exc.strerror})") from None
+
+
 def import_one(
     store: Store, path: Path, row: MetadataRow | None, now: datetime, report: IngestReport
 ) -> None:
     """Import one recording, or raise InputError with the reason."""
     source = str(path)
-    info = probe(path)
-    sha = sha256_of(path)
+    if path.stat().st_size == 0:
+        raise InputError(source, "empty file")
+    # Hash first: a recording already imported is not decoded again (fast re-runs).
+    sha = _read_sha(path)
     with store.read() as conn:
         existing = call_id_for_sha(conn, sha)
     if existing is not None:
+        _apply_row_to_existing(store, existing, row, now, report)
         report.already_imported.append(existing)
         return
+    info = probe(path)
     meta = resolve_metadata(store, path, row, info)
     with store.read() as conn:
         clash = call_row(conn, meta.call_id)
     if clash is not None:
         raise InputError(source, f"call_id {meta.call_id!r} already names another recording")
     if meta.objection or is_objected(store, meta):
-        _insert(store, meta, info, sha, None, path, "objected", now)
+        _discard_copy(store, path, sha)
+        _insert(store, meta, info, sha, None, path, "objected", now, report)
         report.objected.append(meta.call_id)
         return
     cutoff = now - timedelta(days=store.settings.retention_days)
     if meta.started_at < cutoff and not meta.legal_hold and not _is_held(store, meta.call_id):
+        _discard_copy(store, path, sha)
         raise InputError(
             source,
             f"past retention: started {iso(meta.started_at)}, older than "
             f"{store.settings.retention_days} days and not under a legal hold",
         )
     relative = _copy_into_workspace(store, path, sha)
-    _insert(store, meta, info, sha, relative, path, "pending", now)
-    report.imported.append(meta.call_id)
+    if _insert(store, meta, info, sha, relative, path, "pending", now, report):
+        report.imported.append(meta.call_id)
+
+
+def _apply_row_to_existing(
+    store: Store, call_id: str, row: MetadataRow | None, now: datetime, report: IngestReport
+) -> None:
+    """A metadata row naming a recording already imported still carries its objection
+    and its legal hold: both are applied; the other fields are left (use rectify)."""
+    if row is None or not (row.objection or row.legal_hold):
+        return
+    with store.read() as conn:
+        state = (call_row(conn, call_id) or {}).get("state")
+    if state in (None, "objected", "expired"):
+        return
+    if row.objection:
+        object_calls(store, call_id=call_id, now=now, actor="ingest")
+        report.objected.append(call_id)
+    elif not _is_held(store, call_id):
+        hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
 
 
 def _insert(
@@ -478,7 +613,9 @@ def _insert(
     path: Path,
     state: str,
     now: datetime,
-) -> None:
+    report: IngestReport,
+) -> bool:
+    """Insert the call row; False when a concurrent ingest committed the same recording."""
     # An objected call keeps no copy and no metadata beyond what stops re-import.
     if state == "objected":
         meta = replace(meta, agent_id=None, team=None, caller_hash=None, legal_hold=False)
@@ -494,11 +631,17 @@ def _insert(
                 state=state,  # type: ignore[arg-type]
                 now=now,
             )
+            clear_rejects(conn, str(path))
     except IntegrityError:
-        # Another ingest committed the same recording or call id in between.
-        raise InputError(
-            str(path), f"call_id {meta.call_id!r} or this recording was imported concurrently"
-        ) from None
+        with store.read() as conn:
+            existing = call_id_for_sha(conn, sha)
+        if existing is None:
+            raise InputError(
+                str(path), f"call_id {meta.call_id!r} was just imported by another ingest"
+            ) from None
+        report.already_imported.append(existing)  # same recording, imported concurrently
+        return False
+    return True
 
 
 def ingest(
@@ -508,17 +651,44 @@ def ingest(
     *,
     now: datetime | None = None,
     progress: bool = False,
+    actor: str = "cli",
 ) -> IngestReport:
-    """Import recordings from files, folders and metadata rows."""
+    """Import recordings from files, folders and metadata rows.
+
+    Every input is judged on its own: a bad one becomes a reject (recorded in the
+    database, shown by ``status``) and the others go on.
+    """
     now = now or datetime.now(UTC)
     report = IngestReport()
+    sweep_stale_temps(store)
     rows: list[MetadataRow] = []
     excluded: set[Path] = set()
     if metadata is not None:
         rows, csv_rejects, excluded = read_metadata_full(metadata)
         report.rejects.extend(csv_rejects)
-    files, missing, report.skipped_files = discover(paths)
-    report.rejects.extend(missing)
+    files, unusable, report.skipped_files = discover(paths)
+    report.rejects.extend(unusable)
+    for path, row in _candidates(files, rows, excluded, progress):
+        if row is not None and not path.is_file():
+            reason = f"recording {path} not found"
+            report.rejects.append(Reject(str(metadata), reason, row=row.row))
+            continue
+        try:
+            import_one(store, path, row, now, report)
+        except InputError as exc:
+            reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
+            report.rejects.append(Reject(exc.source, reason))
+        except OSError as exc:  # vanished or unreadable mid-way, or the workspace disk
+            report.rejects.append(Reject(str(path), f"cannot import ({exc.strerror or exc})"))
+    _record_outcome(store, report, metadata, now, actor)
+    log.info("ingest: %s", report.summary())
+    return report
+
+
+def _candidates(
+    files: list[Path], rows: list[MetadataRow], excluded: set[Path], progress: bool
+) -> Iterable[tuple[Path, MetadataRow | None]]:
+    """Each recording once, with its CSV row if one names it; behind a progress bar."""
     by_path = {row.recording: row for row in rows}
     candidates: list[tuple[Path, MetadataRow | None]] = []
     listed: set[Path] = set()
@@ -529,27 +699,31 @@ def ingest(
         listed.add(resolved)
         candidates.append((file, by_path.get(resolved)))
     candidates.extend((row.recording, row) for row in rows if row.recording not in listed)
-    bar = tqdm(candidates, desc="ingest", unit="file", disable=not progress, dynamic_ncols=True)
-    for path, row in bar:
-        if row is not None and not path.is_file():
-            reason = f"recording {path} not found"
-            report.rejects.append(Reject(str(metadata), reason, row=row.row))
-            continue
-        try:
-            import_one(store, path, row, now, report)
-        except InputError as exc:
-            reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
-            report.rejects.append(Reject(exc.source, reason))
-    _record_rejects(store, report.rejects, now)
-    log.info("ingest: %s", report.summary())
-    return report
+    return tqdm(  # type: ignore[no-any-return]
+        candidates, desc="ingest", unit="file", disable=not progress, dynamic_ncols=True
+    )
 
 
-def _record_rejects(store: Store, found: list[Reject], now: datetime) -> None:
-    if not found:
-        return
+def _record_outcome(
+    store: Store, report: IngestReport, metadata: Path | None, now: datetime, actor: str
+) -> None:
     with store.write() as conn:
-        for reject in found:
+        if metadata is not None:
+            # the CSV's rows are judged afresh each run: a fixed row loses its old reject
+            clear_rejects(conn, str(metadata))
+        for reject in report.rejects:
             record_reject(conn, reject, now)
-    for reject in found:
+        audit.record(
+            conn,
+            actor,
+            "ingest",
+            detail={
+                "imported": len(report.imported),
+                "already_imported": len(report.already_imported),
+                "objected": len(report.objected),
+                "rejected": len(report.rejects),
+            },
+            now=now,
+        )
+    for reject in report.rejects:
         log.info("rejected %s", reject.describe())

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import time
 import traceback
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
+EngineFactory = Callable[[Settings, int], "Engines"]
 
 
 @dataclass
@@ -250,6 +250,7 @@ def process(
     store: Store,
     *,
     engines: Engines | None = None,
+    engine_factory: EngineFactory | None = None,
     workers: int | None = None,
     executor: str = "local",
     now: datetime | None = None,
@@ -262,7 +263,7 @@ def process(
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")
     if executor == "ray":
-        _require_ray()
+        _import_ray()
     settings = store.settings
     workers = max(1, workers or settings.workers)
     now = now or utcnow()
@@ -280,15 +281,69 @@ def process(
         todo = pending_calls(store, now)
         if not todo:
             return report
-        engines = engines or build_engines(settings, workers)
         started = time.perf_counter()
-        _run(store, todo, engines, workers, now, progress, report)
+        if executor == "ray":
+            _run_ray(store, todo, engine_factory or build_engines, workers, now, progress, report)
+        else:
+            engines = engines or (engine_factory or build_engines)(settings, workers)
+            _run_local(store, todo, engines, workers, now, progress, report)
         report.wall_s = time.perf_counter() - started
     log.info("process: %s", report.summary())
     return report
 
 
-def _run(
+class AnalysisFailed(CallqaError):
+    """A call failed in a worker process; the message is the worker's reason."""
+
+
+def _claim_all(store: Store, todo: list[Call], now: datetime, report: ProcessReport) -> list[Call]:
+    claimed = []
+    for call in todo:
+        with store.write() as conn:
+            if claim(conn, call.call_id, now):
+                claimed.append(call)
+            else:
+                report.skipped.append(call.call_id)
+    return claimed
+
+
+def _bar(claimed: list[Call], progress: bool) -> Any:
+    total = round(sum(call.duration_s for call in claimed))
+    return tqdm(
+        total=total, unit="s audio", desc="process", disable=not progress, dynamic_ncols=True
+    )
+
+
+def _record_success(
+    store: Store,
+    call: Call,
+    analysis: CallAnalysis,
+    seconds: float,
+    now: datetime,
+    report: ProcessReport,
+    bar: Any,
+) -> None:
+    if not _store_result(store, call, analysis, now):
+        report.skipped.append(call.call_id)
+        return
+    report.done.append(call.call_id)
+    report.audio_s += call.duration_s
+    for stage, spent in analysis.timings_s.items():
+        report.stage_s[stage] = report.stage_s.get(stage, 0.0) + spent
+    bar.set_postfix_str(f"{call.call_id} {seconds:.1f}s")
+
+
+def _record_failure(
+    store: Store, call: Call, exc: BaseException, now: datetime, report: ProcessReport
+) -> None:
+    reason = _fail(store, call, exc, now)
+    if reason is None:
+        report.skipped.append(call.call_id)
+    else:
+        report.failed[call.call_id] = reason
+
+
+def _run_local(
     store: Store,
     todo: list[Call],
     engines: Engines,
@@ -297,40 +352,21 @@ def _run(
     progress: bool,
     report: ProcessReport,
 ) -> None:
-    total_audio = sum(call.duration_s for call in todo)
-    bar = tqdm(
-        total=round(total_audio),
-        unit="s audio",
-        desc="process",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+    """Calls on a thread pool sharing one set of engines (CTranslate2 releases the GIL)."""
+    claimed = _claim_all(store, todo, now, report)
+    bar = _bar(claimed, progress)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callqa") as pool:
-        futures: dict[Future[Any], Call] = {}
-        for call in todo:
-            with store.write() as conn:
-                if not claim(conn, call.call_id, now):
-                    report.skipped.append(call.call_id)
-                    continue
-            futures[pool.submit(_timed, analyse_call, call, engines, store.settings)] = call
-        for future, call in futures.items():
+        futures = [
+            (pool.submit(_timed, analyse_call, call, engines, store.settings), call)
+            for call in claimed
+        ]
+        for future, call in futures:
             try:
                 analysis, seconds = future.result()
             except Exception as exc:
-                reason = _fail(store, call, exc, now)
-                if reason is None:
-                    report.skipped.append(call.call_id)
-                else:
-                    report.failed[call.call_id] = reason
+                _record_failure(store, call, exc, now, report)
             else:
-                if _store_result(store, call, analysis, now):
-                    report.done.append(call.call_id)
-                    report.audio_s += call.duration_s
-                    for stage, spent in analysis.timings_s.items():
-                        report.stage_s[stage] = report.stage_s.get(stage, 0.0) + spent
-                    bar.set_postfix_str(f"{call.call_id} {seconds:.1f}s")
-                else:
-                    report.skipped.append(call.call_id)
+                _record_success(store, call, analysis, seconds, now, report, bar)
             bar.update(round(call.duration_s))
     bar.close()
 
@@ -341,14 +377,62 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - mark
 
 
-def _require_ray() -> None:
+class _RayWorker:
+    """One Ray actor: its own engines, analysing calls; only redacted results leave it."""
+
+    def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
+        self.settings = settings
+        self.engines = engine_factory(settings, 1)
+
+    def analyse(self, call: Call) -> tuple[CallAnalysis | None, str | None, float]:
+        mark = time.perf_counter()
+        try:
+            return analyse_call(call, self.engines, self.settings), None, time.perf_counter() - mark
+        except CallqaError as exc:
+            return None, str(exc), time.perf_counter() - mark
+        except Exception as exc:
+            return None, f"{type(exc).__name__} during processing", time.perf_counter() - mark
+
+
+def _import_ray() -> Any:
     try:
-        import ray  # noqa: F401
+        import ray
     except ImportError:
-        raise UsageError(
-            "the ray executor needs Ray: pip install 'ray>=2' (the local executor needs nothing more)"
-        ) from None
-    raise UsageError(
-        "the ray executor is not available in this release; use --executor local "
-        f"(workers share the {os.cpu_count()} cores of this machine)"
-    )
+        raise UsageError("the ray executor needs Ray: pip install 'callqa[ray]'") from None
+    return ray
+
+
+def _run_ray(
+    store: Store,
+    todo: list[Call],
+    engine_factory: EngineFactory,
+    workers: int,
+    now: datetime,
+    progress: bool,
+    report: ProcessReport,
+) -> None:
+    """Each call on a Ray actor (own process, own engines); results stored here."""
+    ray = _import_ray()
+    from ray.util import ActorPool
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        actor_class = ray.remote(num_cpus=1)(_RayWorker)
+        pool = ActorPool(
+            [actor_class.remote(store.settings, engine_factory) for _ in range(workers)]
+        )
+        claimed = _claim_all(store, todo, now, report)
+        bar = _bar(claimed, progress)
+        results = pool.map(lambda actor, call: actor.analyse.remote(call), claimed)
+        for call, (analysis, reason, seconds) in zip(claimed, results, strict=True):
+            if analysis is None:
+                _record_failure(store, call, AnalysisFailed(reason or "failed"), now, report)
+            else:
+                _record_success(store, call, analysis, seconds, now, report, bar)
+            bar.update(round(call.duration_s))
+        bar.close()
+    finally:
+        if started_ray:
+            ray.shutdown()

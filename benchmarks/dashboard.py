@@ -62,16 +62,24 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 USER, PASSWORD = "bench-qm", "bench-password-1"
-TEAMS = [f"{city}-{n}" for city in ("Niort", "Lyon", "Lille", "Nantes", "Paris") for n in (1, 2, 3, 4)]
+TEAMS = [
+    f"{city}-{n}" for city in ("Niort", "Lyon", "Lille", "Nantes", "Paris") for n in (1, 2, 3, 4)
+]
 SEVERITIES = ("low", "medium", "high")
 CATEGORIES = ("insult", "threat", "profanity", "harassment")
 BATCH = 5000
 
 
-def _call_rows(n: int, now: datetime, rng: random.Random, key: bytes) -> dict[str, list[dict[str, Any]]]:
+def _call_rows(
+    n: int, now: datetime, rng: random.Random, key: bytes
+) -> dict[str, list[dict[str, Any]]]:
     agents = [(f"A{100 + i}", TEAMS[i % len(TEAMS)]) for i in range(300)]
     tables: dict[str, list[dict[str, Any]]] = {
-        "calls": [], "quality": [], "abuse": [], "abuse_events": [], "segments": []
+        "calls": [],
+        "quality": [],
+        "abuse": [],
+        "abuse_events": [],
+        "segments": [],
     }
     for i in range(n):
         call_id = f"bench-{i:06d}"
@@ -121,7 +129,14 @@ def _call_rows(n: int, now: datetime, rng: random.Random, key: bytes) -> dict[st
                 "sentiment_end": rng.uniform(-1, 1),
                 "score": max(0, min(100, int(rng.gauss(74, 12)))),
                 "breakdown_json": json.dumps(
-                    [{"name": "greeting", "weight": 10, "earned": 10, "reason": "greeted the caller"}]
+                    [
+                        {
+                            "name": "greeting",
+                            "weight": 10,
+                            "earned": 10,
+                            "reason": "greeted the caller",
+                        }
+                    ]
                 ),
             }
         )
@@ -197,11 +212,18 @@ def fill(store: Store, n: int, now: datetime, seed: int = 7) -> dict[str, int]:
                 for row in by_caller
             ],
         )
-        old = [row["call_id"] for row in tables["calls"] if row["started_at"] < iso(now - timedelta(days=183))]
+        old = [
+            row["call_id"]
+            for row in tables["calls"]
+            if row["started_at"] < iso(now - timedelta(days=183))
+        ]
         held = old[: max(1, len(old) // 10)]
         conn.execute(
             insert(holds),
-            [{"call_id": cid, "reason": "dispute", "held_at": iso(now), "actor": "bench"} for cid in held],
+            [
+                {"call_id": cid, "reason": "dispute", "held_at": iso(now), "actor": "bench"}
+                for cid in held
+            ],
         )
     return {
         "calls": n,

@@ -46,8 +46,7 @@ def login_page() -> None:
                 st.session_state[USER_KEY] = user
                 st.rerun()
         st.caption(
-            "Accounts are created by an administrator with "
-            "`callqa user add NAME --role ROLE`."
+            "Accounts are created by an administrator with `callqa user add NAME --role ROLE`."
         )
 
 

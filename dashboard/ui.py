@@ -22,7 +22,7 @@ def md_escape(text: str) -> str:
 def clock(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes:02d}:{secs:02d}"
 
 
@@ -102,13 +102,24 @@ def _span(span: Any, first: date | None, last: date | None) -> tuple[date | None
     return (None if since == first else since), (None if until in (last, None) else until)
 
 
-def kpi_row(totals: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
-    """The four headline figures, with the change over the last week when known."""
+def week_deltas(weeks: list[dict[str, Any]]) -> dict[str, float]:
+    """Change of each rate from the week before to the last complete week."""
+    if len(weeks) < 3:
+        return {}
+    before, last_full = weeks[-3], weeks[-2]  # weeks[-1] is still filling up
+    return {
+        name: last_full[name] - before[name]
+        for name in ("avg_score", "abuse_rate", "non_talk_ratio")
+        if last_full[name] is not None and before[name] is not None
+    }
+
+
+def kpi_row(totals: dict[str, Any], deltas: dict[str, float] | None = None) -> None:
+    """The four headline figures, with the last week's change when known."""
+    deltas = deltas or {}
 
     def delta(name: str, scale: float = 1.0, suffix: str = "") -> str | None:
-        if not previous or previous.get(name) is None or totals.get(name) is None:
-            return None
-        return f"{(totals[name] - previous[name]) * scale:+.1f}{suffix}"
+        return f"{deltas[name] * scale:+.1f}{suffix} last week" if name in deltas else None
 
     cols = st.columns(4)
     cols[0].metric("Calls", f"{totals['calls']:,}", border=True)

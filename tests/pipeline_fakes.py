@@ -103,3 +103,8 @@ def write_call(
         samples[ch, start : start + int(0.6 * rate)] = 0.3 * rng.standard_normal(int(0.6 * rate))
     path.parent.mkdir(parents=True, exist_ok=True)
     return encode(samples, path, rate)
+
+
+def fake_engine_factory(settings: object, workers: int) -> Engines:
+    """Engines for a worker process (the Ray executor builds one set per actor)."""
+    return fake_engines()

@@ -195,3 +195,26 @@ def test_sigkill_during_process_then_rerun_loses_and_duplicates_nothing(
     assert states == {"done": len(ids)}
     assert sorted(per_call) == [(cid, 2) for cid in ids]
     assert quality_rows == len(ids)
+
+
+@pytest.mark.slow
+def test_the_ray_executor_processes_every_call_once(store: Store, tmp_path: Path, now) -> None:
+    import pipeline_fakes
+    import ray  # a dev dependency: make test installs it
+
+    # The actors cannot import the tests folder: ship the fakes by value.
+    ray.cloudpickle.register_pickle_by_value(pipeline_fakes)
+    ids = _ingest_calls(store, tmp_path / "in", 3, now)
+    report = process(
+        store, executor="ray", workers=2, engine_factory=pipeline_fakes.fake_engine_factory, now=now
+    )
+    assert sorted(report.done) == ids and not report.failed
+    with store.read() as conn:
+        per_call = dict(
+            conn.execute(
+                select(segments.c.call_id, func.count()).group_by(segments.c.call_id)
+            ).all()
+        )
+    assert per_call == dict.fromkeys(ids, 2)
+    for value in PLANTED:
+        assert value not in str(get_call(store, ids[0], now))

@@ -6,13 +6,14 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
 
 Phrase = tuple[str, ...]
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "redact"
 
 
 def phrase(text: str) -> Phrase:
@@ -86,7 +87,7 @@ class Lexicon:
 
 
 def _data_text(name: str) -> str:
-    return resources.files("analytics").joinpath("data", "redact", name).read_text(encoding="utf-8")
+    return (DATA_DIR / name).read_text(encoding="utf-8")
 
 
 def _word_list(name: str) -> frozenset[str]:

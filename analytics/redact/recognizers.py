@@ -68,17 +68,9 @@ _IBAN_SHAPE = re.compile(r"[a-z]{2}\d{2}[a-z0-9]{10,30}")
 _YEAR = re.compile(r"(19|20)\d\d")
 
 
-def _result(entity: str, start: int, end: int, score: float, recognizer: str) -> RecognizerResult:
-    return RecognizerResult(
-        entity,
-        start,
-        end,
-        score,
-        recognition_metadata={
-            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer,
-        },
-    )
+def _result(entity: str, start: int, end: int, score: float) -> RecognizerResult:
+    # The analyzer adds the recognizer's name and id to the metadata.
+    return RecognizerResult(entity, start, end, score)
 
 
 class _TokenRecognizer(EntityRecognizer):
@@ -126,7 +118,7 @@ class SpokenNumberRecognizer(_TokenRecognizer):
             typed = classify_run(run, context)
             if typed:
                 entity, score = typed
-                results.append(_result(entity, run.start, run.end, score, self.name))
+                results.append(_result(entity, run.start, run.end, score))
         return results
 
 
@@ -212,7 +204,7 @@ class SpokenEmailRecognizer(_TokenRecognizer):
             if domain_end is not None and local_start is not None:
                 start, end = tokens[local_start].start, tokens[domain_end - 1].end
                 results.append(
-                    _result(EMAIL_ADDRESS, start, end, 0.9 if strong else 0.8, self.name)
+                    _result(EMAIL_ADDRESS, start, end, 0.9 if strong else 0.8)
                 )
         return results
 
@@ -324,7 +316,7 @@ class StreetAddressRecognizer(_TokenRecognizer):
                 continue
             first, last, score = found
             results.append(
-                _result(ADDRESS, tokens[first].start, tokens[last - 1].end, score, self.name)
+                _result(ADDRESS, tokens[first].start, tokens[last - 1].end, score)
             )
             index = last
         return results
@@ -447,7 +439,7 @@ class NameRecognizer(_TokenRecognizer):
             spans.extend(self._before_closing(tokens, index))
             spans.extend(self._known_name(tokens, index))
         return [
-            _result(PERSON, tokens[first].start, tokens[last - 1].end, score, self.name)
+            _result(PERSON, tokens[first].start, tokens[last - 1].end, score)
             for first, last, score in spans
         ]
 
@@ -561,7 +553,7 @@ class DateOfBirthRecognizer(_TokenRecognizer):
                 first, last = span
                 results.append(
                     _result(
-                        DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85, self.name
+                        DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85
                     )
                 )
         return results

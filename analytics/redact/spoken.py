@@ -341,7 +341,10 @@ def _read_element(
         return word, position + 1
     if len(word) <= 3 and word.isascii() and not lexicon.is_plain_word(word):
         # "ab 123 cd", "fr76": short letter groups count when glued to digits.
-        next_digit = position + 1 < len(tokens) and tokens[position + 1].is_digits
+        after = position + 1
+        if after < len(tokens) and tokens[after].text in _RUN_SEPARATORS:
+            after += 1
+        next_digit = after < len(tokens) and tokens[after].is_digits
         if previous_digit or next_digit:
             return word, position + 1
     return None

@@ -115,6 +115,11 @@ def record_reject(conn: Connection, reject: Reject, now: datetime) -> None:
         conn.execute(update(rejects).where(rejects.c.id == found).values(last_seen=iso(now)))
 
 
+def clear_rejects(conn: Connection, source: str) -> None:
+    """Forget the rejects of a source judged afresh (imported now, or a CSV re-read)."""
+    conn.execute(delete(rejects).where(rejects.c.source == source))
+
+
 def set_state(
     conn: Connection, call_id: str, state: CallState, now: datetime, error: str | None = None
 ) -> None:

@@ -1,0 +1,173 @@
+"""The real pipeline end to end: real Whisper, real Presidio, real SQLite, real files.
+
+The leak test plants personal data in synthetic calls, keeps (in memory, in this
+test only) what Whisper really heard, and then scans every file of the workspace —
+database bytes, WAL, free pages, redacted audio, config — every export format, and
+the logs at DEBUG level: no planted value that Whisper heard may be found.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analytics.cli import cli
+from analytics.config import load_settings
+from analytics.export import export_calls, segments_path
+from analytics.ingest import ingest
+from analytics.models import RawTranscript
+from analytics.pipeline import Engines, build_engines, process
+from analytics.store import Store, get_call, utcnow
+from analytics.synth import Turn, synthesize_call
+
+pytestmark = pytest.mark.slow
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "audio"
+
+# (what is said, a pattern that finds it however the ASR wrote it)
+PLANTED: dict[str, str] = {
+    "phone": r"0\W{0,3}6\W{0,3}4\W{0,3}7\W{0,3}8\W{0,3}3\W{0,3}2\W{0,3}9\W{0,3}1\W{0,3}5",
+    "policy": r"4\W{0,3}8\W{0,3}2\W{0,3}7\W{0,3}3\W{0,3}9\W{0,3}1\W{0,3}5",
+    "email": r"smith\W{0,3}(at|@)\W{0,3}gmail",
+    "surname": r"\bkowalski\b",
+    "card": r"4\W{0,3}9\W{0,3}7\W{0,3}0\W{0,3}1\W{0,3}2\W{0,3}3\W{0,3}4",
+}
+CALLS = {
+    "leak-1": (
+        Turn("agent", "Good morning, roadside assistance, how can I help you?"),
+        Turn("customer", "Hello, my name is Anna Kowalski and my car broke down."),
+        Turn("agent", "I am sorry to hear that. What is your phone number?"),
+        Turn("customer", "It is 0 6 4 7 8 3 2 9 1 5."),
+        Turn("agent", "Thank you. And your policy number?"),
+        Turn("customer", "My policy number is 4 8 2 7 3 9 1 5."),
+        Turn("agent", "A tow truck is on its way. Goodbye."),
+    ),
+    "leak-2": (
+        Turn("agent", "Hello, travel assistance, you are speaking with Mark."),
+        Turn("customer", "Hi, please send the claim form to john dot smith at gmail dot com."),
+        Turn("agent", "Of course. Can you confirm your card number for the refund?"),
+        Turn("customer", "The card number is 4 9 7 0 1 2 3 4 5 6 7 8 9 0 1 2."),
+        Turn("agent", "Thank you, goodbye."),
+    ),
+}
+
+
+class RecordingTranscriber:
+    """Wraps the real transcriber and keeps what it heard, in memory, for the test."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.heard: list[RawTranscript] = []
+
+    def transcribe(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raw = self.real.transcribe(*args, **kwargs)  # type: ignore[attr-defined]
+        self.heard.append(raw)
+        return raw
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
+    settings = load_settings(tmp_path_factory.mktemp("engines-home"), env={})
+    return build_engines(settings, settings.workers)
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path, engines: Engines) -> Iterator[Store]:
+    settings = load_settings(tmp_path / "home", env={})
+    with Store.open(settings) as store:
+        yield store
+
+
+def _scan(blob: str) -> set[str]:
+    return {name for name, pattern in PLANTED.items() if re.search(pattern, blob, re.IGNORECASE)}
+
+
+def _files_text(root: Path) -> str:
+    return "\n".join(p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file())
+
+
+def test_no_planted_value_reaches_disk_exports_or_logs(
+    workspace: Store, engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for call_id, turns in CALLS.items():
+        synthesize_call(turns, folder / f"{call_id}.wav", layout="agent_left", language="en")
+    recorder = RecordingTranscriber(engines.transcriber)
+    spy = Engines(recorder, engines.redactor, engines.quality_config, engines.abuse_config)  # type: ignore[arg-type]
+    ingest(workspace, [folder])
+    report = process(workspace, engines=spy)
+    assert sorted(report.done) == sorted(CALLS)
+
+    heard = _scan(" ".join(seg.text for raw in recorder.heard for seg in raw.segments))
+    assert len(heard) >= 3, f"Whisper should hear most planted values, heard {sorted(heard)}"
+
+    out = tmp_path / "exports"
+    for fmt in ("jsonl", "csv", "parquet"):
+        export_calls(workspace, fmt, out / f"calls.{fmt}")
+    assert segments_path(out / "calls.parquet").exists()
+    workspace.checkpoint()
+    leaks = {
+        "workspace files": _scan(_files_text(workspace.settings.home)) & heard,
+        "exports": _scan(_files_text(out)) & heard,
+        "logs": _scan(caplog.text) & heard,
+    }
+    assert leaks == {"workspace files": set(), "exports": set(), "logs": set()}
+    counts: dict[str, int] = {}
+    for call_id in CALLS:
+        for kind, n in get_call(workspace, call_id, utcnow())["pii"].items():
+            counts[kind] = counts.get(kind, 0) + n
+    assert counts.get("PHONE_NUMBER", 0) >= 1 and counts.get("PERSON", 0) >= 1
+
+
+def test_real_clips_through_the_cli(tmp_path: Path) -> None:
+    """`callqa run` on the shared clips, then export: the contract of DESIGN.md."""
+    home = tmp_path / "home"
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text(
+        "recording,call_id,channel_layout,agent_id,team,started_at\n"
+        f"{SHARED / 'jfk.flac'},jfk,mono,A1,T1,{utcnow().isoformat()}\n"
+        f"{SHARED / 'stereo_diarization.wav'},st,agent_left,A2,T1,{utcnow().isoformat()}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--home", str(home), "run", "--metadata", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "calls.jsonl"
+    result = runner.invoke(
+        cli, ["--home", str(home), "export", "--format", "jsonl", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    records = {r["call_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(records) == {"jfk", "st"}
+    assert set(records["jfk"]) >= {
+        "call_id", "started_at", "agent_id", "team", "language", "duration_s",
+        "channel_layout", "segments", "pii", "quality", "abuse",
+    }  # fmt: skip
+    assert records["jfk"]["language"] == "en"
+    assert {s["speaker"] for s in records["jfk"]["segments"]} == {"unknown"}
+    agent = " ".join(
+        s["text"] for s in records["st"]["segments"] if s["speaker"] == "agent"
+    ).lower()
+    customer = " ".join(
+        s["text"] for s in records["st"]["segments"] if s["speaker"] == "customer"
+    ).lower()
+    assert "wizard" in agent and "horizon" in customer
+    assert (
+        records["st"]["quality"]["talk_time_agent_s"]
+        > records["st"]["quality"]["talk_time_customer_s"]
+        > 0
+    )
+    redacted = list((home / "redacted-audio").iterdir())
+    assert len(redacted) == 2
