@@ -8,7 +8,9 @@ addressed to someone) and regex patterns (``espèce de …``, ``va te faire …`
 without a swear word such as ``je sais où vous trouver`` / ``I know where you live``).
 Strong but civil complaints (``c'est inadmissible``, ``I want to speak to your manager``)
 match nothing. Events are attributed to the segment's speaker: customer → agent is the
-staff-protection case, agent → customer a quality case.
+staff-protection case, agent → customer a quality case. A segment is also read together
+with the same speaker's next one when it follows closely, since the ASR may cut a sentence
+in two; such an event spans both segments.
 
 Severity: ``low`` is swearing not aimed at anyone or a mild put-down (``vous êtes nuls``);
 ``medium`` an insult, a veiled threat or a sexual remark; ``high`` a strong insult, a
@@ -26,6 +28,8 @@ key                    default    meaning
 flag_min_severity      medium     lowest call severity that sets ``flagged``
 shout_db               8.0        dB above the speaker's median segment loudness
 shout_min_segments     3          measured segments a speaker needs for a median
+join_gap_s             1.5        a speaker's next segment this close is also read
+                                  together with the segment (sentences cut by the ASR)
 fuzzy                  true       match ASR near-misses of lexicon words
 fuzzy_min_len          6          word length for edit distance 1
 fuzzy2_min_len         9          word length for edit distance 2
@@ -70,6 +74,8 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
 _APOSTROPHES = re.compile(r"[\u2019\u2018`´'\-\u2010\u2011\u2013\u2014]")
 _NOT_WORD = re.compile(r"[^a-z0-9_*\s]+")
 _RUNS = re.compile(r"([a-z])\1{2,}")
+_DOUBLES = re.compile(r"([a-z])\1+")
+_REGEX_DOUBLES = re.compile(r"(?<!\\)([a-z])\1+")  # not the "b" of an escape like \bb
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class AbuseConfig:
     flag_min_severity: Severity = "medium"
     shout_db: float = 8.0
     shout_min_segments: int = 3
+    join_gap_s: float = 1.5
     fuzzy: bool = True
     fuzzy_min_len: int = 6
     fuzzy2_min_len: int = 9
@@ -97,7 +104,7 @@ class AbuseConfig:
         known = {"extra_terms", "extra_patterns", "data_dir"} | {
             f"extra_terms_{lang}" for lang in LANGUAGES
         }
-        scalars = {"flag_min_severity", "shout_db", "shout_min_segments", "fuzzy"}
+        scalars = {"flag_min_severity", "shout_db", "shout_min_segments", "fuzzy", "join_gap_s"}
         scalars |= {"fuzzy_min_len", "fuzzy2_min_len"}
         unknown = set(section) - known - scalars
         if unknown:
@@ -106,8 +113,9 @@ class AbuseConfig:
         try:
             if "flag_min_severity" in section:
                 values["flag_min_severity"] = _severity(str(section["flag_min_severity"]))
-            if "shout_db" in section:
-                values["shout_db"] = float(section["shout_db"])
+            for key in ("shout_db", "join_gap_s"):
+                if key in section:
+                    values[key] = float(section[key])
             for key in ("shout_min_segments", "fuzzy_min_len", "fuzzy2_min_len"):
                 if key in section:
                     values[key] = int(section[key])
@@ -134,10 +142,26 @@ def detect_abuse(transcript: RedactedTranscript, config: AbuseConfig | None = No
     config = config or AbuseConfig.default()
     rules = _compiled(config).for_language(transcript.language)
     loud = _shouted_segments(transcript.segments, config)
+    segments = transcript.segments
+    normalised = [normalise(s.text, rules.fillers) for s in segments]
+    hits = [rules.match(text) for text in normalised]
     events: list[AbuseEvent] = []
-    for index, segment in enumerate(transcript.segments):
-        hits = rules.match(normalise(segment.text, rules.fillers))
-        events.extend(_segment_events(segment, hits, shouted=index in loud))
+    for index, segment in enumerate(segments):
+        events.extend(_segment_events(segment, hits[index], shouted=index in loud))
+    # A sentence the ASR cut in two ("je sais où" | "vous habitez"): read neighbours together.
+    for i, j in _neighbours(segments, config.join_gap_s):
+        alone = {(h.category, h.name) for h in hits[i] + hits[j]}
+        both = rules.match(f"{normalised[i]} {normalised[j]}")
+        new = [h for h in both if (h.category, h.name) not in alone]
+        if new:
+            joined = RedactedSegment(
+                speaker=segments[i].speaker,
+                start=segments[i].start,
+                end=segments[j].end,
+                text=f"{segments[i].text} {segments[j].text}",
+            )
+            events.extend(_segment_events(joined, new, shouted=bool({i, j} & loud)))
+    events.sort(key=lambda e: (e.start, ABUSE_CATEGORIES.index(e.category)))
     none: Severity = "none"
     severity = max((e.severity for e in events), key=_RANK.__getitem__, default=none)
     flagged = severity != "none" and _RANK[severity] >= _RANK[config.flag_min_severity]
@@ -156,7 +180,19 @@ def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
     text = text.replace("œ", "oe").replace("æ", "ae")
     text = _NOT_WORD.sub(" ", _APOSTROPHES.sub(" ", text))
     text = _RUNS.sub(r"\1", text)
-    return " ".join(token for token in text.split() if token not in fillers)
+    text = " ".join(token for token in text.split() if token not in fillers)
+    for filler in (f for f in fillers if " " in f):  # "you know", "i mean"
+        text = re.sub(rf"(?:^| ){re.escape(filler)}(?= |$)", "", text).strip()
+    return text
+
+
+def squeeze(text: str) -> str:
+    """Doubled letters made single: ASR writes "regreter", "trrouver", "vraimeent"."""
+    return _DOUBLES.sub(r"\1", text)
+
+
+def _squeeze_regex(source: str) -> str:
+    return _REGEX_DOUBLES.sub(r"\1", source)
 
 
 # -- events -------------------------------------------------------------------------------
@@ -194,6 +230,18 @@ def _segment_events(segment: RedactedSegment, hits: list[Hit], shouted: bool) ->
             )
         )
     return events
+
+
+def _neighbours(segments: Sequence[RedactedSegment], max_gap_s: float) -> list[tuple[int, int]]:
+    """Pairs of indexes: a segment and the same speaker's next one, close enough in time."""
+    pairs = []
+    for i, segment in enumerate(segments):
+        for j in range(i + 1, len(segments)):
+            if segments[j].speaker == segment.speaker:
+                if segments[j].start - segment.end <= max_gap_s:
+                    pairs.append((i, j))
+                break
+    return pairs
 
 
 def _shouted_segments(segments: Sequence[RedactedSegment], config: AbuseConfig) -> set[int]:
@@ -240,6 +288,15 @@ class Pattern:
     regex: re.Pattern[str]
     category: AbuseCategory
     severity: Severity
+    squeezed: re.Pattern[str] | None = None  # the regex for squeezed text
+
+    def first_match(self, text: str, squeezed_text: str) -> tuple[str, int] | None:
+        """(the text it matched in, where) on the text, else on its squeezed form."""
+        for regex, where in ((self.regex, text), (self.squeezed, squeezed_text)):
+            found = regex.search(where) if regex is not None else None
+            if found:
+                return where, found.start()
+        return None
 
 
 @dataclass(frozen=True)
@@ -249,25 +306,34 @@ class Rules:
     terms: tuple[Term, ...]
     patterns: tuple[Pattern, ...]
     frames: re.Pattern[str] | None
+    frames_squeezed: re.Pattern[str] | None
     reported: re.Pattern[str] | None
     fillers: frozenset[str]
     allow: frozenset[str]
     fuzzy: tuple[int, int] | None  # (min length for distance 1, for distance 2)
 
+    @functools.cached_property
+    def by_initial(self) -> Mapping[str, tuple[Term, ...]]:
+        index: dict[str, list[Term]] = {}
+        for term in self.terms:
+            index.setdefault(term.words[0][0][:1], []).append(term)
+        return {initial: tuple(terms) for initial, terms in index.items()}
+
     def match(self, text: str) -> list[Hit]:
         tokens = text.split()
         hits: list[Hit] = []
         entries: set[str] = set()
-        for position in range(len(tokens)):
-            for term in self.terms:
+        for position, token in enumerate(tokens):
+            # every way a term can match keeps the token's first letter (see _near)
+            for term in self.by_initial.get(token[:1], ()):
                 if term.entry not in entries and (hit := self._term_hit(term, tokens, position)):
                     hits.append(hit)
                     entries.add(term.entry)
+        squeezed = squeeze(text)
         for pattern in self.patterns:
-            for found in pattern.regex.finditer(text):
-                if not self._reported(text[: found.start()].split()):
-                    hits.append(Hit(pattern.category, pattern.severity, pattern.name))
-                    break
+            found = pattern.first_match(text, squeezed)
+            if found and not self._reported(found[0][: found[1]].split()):
+                hits.append(Hit(pattern.category, pattern.severity, pattern.name))
         return hits
 
     def _term_hit(self, term: Term, tokens: list[str], position: int) -> Hit | None:
@@ -317,9 +383,10 @@ class Rules:
         return False
 
     def _addressed(self, before: list[str]) -> bool:
-        if self.frames is None:
+        if self.frames is None or self.frames_squeezed is None:
             return False
-        return bool(self.frames.search(" ".join(before[-7:])))
+        text = " ".join(before[-7:])
+        return bool(self.frames.search(text) or self.frames_squeezed.search(squeeze(text)))
 
     def _reported(self, before: list[str]) -> bool:
         if self.reported is None:
@@ -431,13 +498,12 @@ def _rules(
         return [item for s in settings for item in s.get(key, [])]
 
     frames, intensifiers = joined("frames"), joined("intensifiers")
-    frame_re = None
+    frame_re = frame_squeezed = None
     if frames:
-        frame_alt = "|".join(sorted({re.escape(f) for f in frames}, key=len, reverse=True))
-        fill_alt = (
-            "|".join(sorted({re.escape(w) for w in intensifiers}, key=len, reverse=True)) or "(?!)"
+        frame_re = _frame_regex(frames, intensifiers)
+        frame_squeezed = _frame_regex(
+            [squeeze(f) for f in frames], [squeeze(w) for w in intensifiers]
         )
-        frame_re = re.compile(rf"(?:^|\s)(?:{frame_alt})(?:\s(?:{fill_alt})){{0,3}}$")
     reported = joined("reported")
     reported_re = None
     if reported:
@@ -446,11 +512,19 @@ def _rules(
         terms=tuple(terms),
         patterns=tuple(patterns),
         frames=frame_re,
+        frames_squeezed=frame_squeezed,
         reported=reported_re,
         fillers=frozenset(joined("fillers")),
         allow=frozenset(joined("allow")),
         fuzzy=fuzzy,
     )
+
+
+def _frame_regex(frames: list[str], intensifiers: list[str]) -> re.Pattern[str]:
+    """An address frame, then up to three intensifiers, at the end of the text."""
+    frame_alt = "|".join(sorted({re.escape(f) for f in frames}, key=len, reverse=True))
+    fill_alt = "|".join(sorted({re.escape(w) for w in intensifiers}, key=len, reverse=True))
+    return re.compile(rf"(?:^|\s)(?:{frame_alt})(?:\s(?:{fill_alt or '(?!)'})){{0,3}}$")
 
 
 def _read_terms(path: Path) -> list[Term]:
@@ -494,6 +568,7 @@ def _pattern(item: Mapping[str, Any], source: Path) -> Pattern:
         return Pattern(
             name=name,
             regex=re.compile(regex),
+            squeezed=re.compile(_squeeze_regex(regex)),
             category=_category(str(item["category"]), f"{source}: {name}"),
             severity=_severity(str(item["severity"]), f"{source}: {name}"),
         )

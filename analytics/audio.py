@@ -44,6 +44,9 @@ FRAME_S = 0.02
 FLOOR_BELOW_PEAK_DB = 45.0
 SILENCE_DBFS = -70.0
 
+# Two channels this correlated are one recording copied twice, not two parties.
+DUAL_MONO_CORRELATION = 0.98
+
 BLEEP_FREQ_HZ = 1000.0
 BLEEP_LEVEL = 0.2  # about -17 dBFS peak: clearly audible, never louder than speech
 
@@ -171,15 +174,24 @@ def speaker_channels(audio: DecodedAudio, layout: ChannelLayout) -> dict[Speaker
 
     ``agent_left``: agent on channel 0, customer on channel 1; ``agent_right`` the
     reverse. A mono layout, or a mono file whatever the layout, gives one ``unknown``
-    speaker holding the mix.
+    speaker holding the mix. So does a "dual mono" file (the same signal on both
+    channels, as many converted recordings are): it has no second party to separate.
     """
     samples = audio.samples
-    if layout == "mono" or samples.shape[0] == 1:
+    if layout == "mono" or samples.shape[0] == 1 or is_dual_mono(samples):
         return {"unknown": samples.mean(axis=0, dtype=np.float32)}
     left, right = samples[0], samples[1]
     if layout == "agent_right":
         return {"agent": right, "customer": left}
     return {"agent": left, "customer": right}
+
+
+def is_dual_mono(samples: np.ndarray) -> bool:
+    """True when both channels carry the same signal (correlation ≥ DUAL_MONO_CORRELATION)."""
+    if samples.shape[0] != 2 or min(np.std(samples[0]), np.std(samples[1])) == 0:
+        return False
+    correlation = np.corrcoef(samples[0], samples[1])[0, 1]
+    return bool(correlation >= DUAL_MONO_CORRELATION)
 
 
 # --- speech activity -----------------------------------------------------------------------
@@ -212,6 +224,31 @@ def speech_activity(
     return SpeechActivity(duration_s=duration_s, intervals=intervals)
 
 
+def suppress_bleed(
+    channels: Mapping[Speaker, np.ndarray], sample_rate: int = SAMPLE_RATE
+) -> dict[Speaker, np.ndarray]:
+    """Copies of the channels with the other party's bleed silenced.
+
+    A frame where another channel is BLEED_MARGIN_DB louder is that party leaking in
+    (a headset hearing the other side): it is zeroed so the VAD and Whisper skip it.
+    """
+    if len(channels) < 2:
+        return dict(channels)
+    hop = max(1, int(FRAME_S * sample_rate))
+    levels = {spk: _frame_db(np.asarray(x, np.float32), hop) for spk, x in channels.items()}
+    cleaned: dict[Speaker, np.ndarray] = {}
+    for speaker, samples in channels.items():
+        own = levels[speaker]
+        bleed = np.zeros(len(own), dtype=bool)
+        for other, other_levels in levels.items():
+            if other != speaker:
+                n = min(len(own), len(other_levels))
+                bleed[:n] |= other_levels[:n] - own[:n] >= BLEED_MARGIN_DB
+        keep = np.repeat(~bleed, hop)[: len(samples)]
+        cleaned[speaker] = np.where(keep, samples, 0.0).astype(np.float32)
+    return cleaned
+
+
 def _to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     if sample_rate == SAMPLE_RATE:
         return np.asarray(samples, dtype=np.float32)
@@ -220,9 +257,8 @@ def _to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 
-def _frame_db(samples: np.ndarray) -> np.ndarray:
-    """Level of each FRAME_S frame in dBFS."""
-    hop = int(FRAME_S * SAMPLE_RATE)
+def _frame_db(samples: np.ndarray, hop: int = int(FRAME_S * SAMPLE_RATE)) -> np.ndarray:
+    """Level of each ``hop``-sample frame (default FRAME_S at 16 kHz) in dBFS."""
     n_frames = int(np.ceil(len(samples) / hop))
     padded = np.zeros(n_frames * hop, dtype=np.float32)
     padded[: len(samples)] = samples

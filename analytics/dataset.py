@@ -37,6 +37,21 @@ from analytics.store import CallFilter, Store, call_rows, iter_call_records, pii
 from analytics.store.core import utcnow
 from analytics.store.reads import QUALITY_FIELDS
 
+__all__ = [
+    "ABUSE_EVENT_COLUMNS",
+    "CALL_COLUMNS",
+    "RUBRIC_COLUMNS",
+    "SEGMENT_COLUMNS",
+    "SEVERITY_DTYPE",
+    "as_call_dtypes",
+    "as_segment_dtypes",
+    "load_abuse_events",
+    "load_calls",
+    "load_rubric",
+    "load_segments",
+    "to_moment",
+]
+
 log = logging.getLogger(__name__)
 
 Home = str | Path | Settings | None
@@ -55,6 +70,7 @@ _CALL_KEYS: dict[str, Any] = {
     "team": "category",
     "language": "category",
 }
+_EVENT_KEYS = ("speaker", "start", "end", "category", "severity", "text")
 _QUALITY_BOOLS = ("greeting", "agent_identified", "closing", "empathy", "hold_etiquette")
 _QUALITY_INTS = ("interruptions", "score")
 
@@ -92,6 +108,7 @@ RUBRIC_COLUMNS: dict[str, Any] = {
     "item": "category",
     "weight": "float64",
     "earned": "float64",
+    "applicable": "boolean",
     "missed": "boolean",
     "reason": "string",
 }
@@ -182,8 +199,10 @@ def load_rubric(
 ) -> pd.DataFrame:
     """One row per rubric item of each visible call's quality score.
 
-    ``missed`` is true when the agent earned less than the item's weight; ``reason``
-    is the explanation a trainer reads out (filters as :func:`load_calls`).
+    ``applicable`` is false for an item that did not count for this call (weight 0,
+    e.g. hold etiquette when nobody was put on hold); ``missed`` is true when an
+    applicable item earned less than its weight; ``reason`` is the explanation a
+    trainer reads out (filters as :func:`load_calls`).
 
     Returns:
         Columns :data:`RUBRIC_COLUMNS`.
@@ -197,6 +216,7 @@ def load_rubric(
             "item": item["name"],
             "weight": item["weight"],
             "earned": item["earned"],
+            "applicable": item["weight"] > 0,
             "missed": item["earned"] < item["weight"],
             "reason": item.get("reason", ""),
         }
@@ -229,14 +249,27 @@ def load_abuse_events(
             {
                 **{key: record[key] for key in _CALL_KEYS},
                 "event": idx,
-                **{key: event[key] for key in ("speaker", "start", "end", "category")},
-                "severity": event["severity"],
-                "text": event["text"],
+                **{key: event[key] for key in _EVENT_KEYS},
             }
             for record in iter_call_records(store, _now(now), flt)
             for idx, event in enumerate(record["abuse"]["events"])
         ]
     return _typed_frame(events, ABUSE_EVENT_COLUMNS)
+
+
+def as_call_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a flat call table with :func:`load_calls` dtypes on the columns it has.
+
+    For writers of the same fields (the Parquet export), so files read back with
+    the dtypes of :func:`load_calls`. ``pii_*`` and ``abuse_event_count`` become
+    Int64; other unknown columns are left alone.
+    """
+    return _apply_dtypes(frame, CALL_COLUMNS)
+
+
+def as_segment_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a segment table with :func:`load_segments` dtypes on the columns it has."""
+    return _apply_dtypes(frame, SEGMENT_COLUMNS)
 
 
 def to_moment(value: str | date | datetime) -> datetime:
@@ -308,21 +341,6 @@ def _apply_dtypes(frame: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFra
         elif str(name).startswith("pii_") or name == "abuse_event_count":
             frame[name] = frame[name].astype("Int64")
     return frame
-
-
-def as_call_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a flat call table with :func:`load_calls` dtypes on the columns it has.
-
-    For writers of the same fields (the Parquet export), so files read back with
-    the dtypes of :func:`load_calls`. ``pii_*`` and ``abuse_event_count`` become
-    Int64; other unknown columns are left alone.
-    """
-    return _apply_dtypes(frame, CALL_COLUMNS)
-
-
-def as_segment_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a segment table with :func:`load_segments` dtypes on the columns it has."""
-    return _apply_dtypes(frame, SEGMENT_COLUMNS)
 
 
 def _as_dtype(series: pd.Series, dtype: Any) -> pd.Series:

@@ -16,6 +16,7 @@ from pathlib import Path
 from analytics import auth
 from analytics.errors import CallqaError
 from analytics.ingest import ingest
+from analytics.models import ChannelLayout
 from analytics.pipeline import process
 from analytics.store import Store, iso, utcnow
 from analytics.synth import Turn, synthesize_call
@@ -107,7 +108,7 @@ def build_corpus(folder: Path, n_calls: int, now: datetime) -> Path:
         team, agent = agents[index % len(agents)]
         name = f"demo-{index:03d}.wav"
         if not (folder / name).exists():
-            layout = "agent_right" if index % 4 == 3 else "agent_left"
+            layout: ChannelLayout = "agent_right" if index % 4 == 3 else "agent_left"
             synthesize_call(
                 turns, folder / name, layout=layout, language=language, sample_rate=16000
             )

@@ -148,15 +148,16 @@ def _write_parquet(
 ) -> int:
     import pandas as pd  # heavy: only when exporting Parquet
 
+    from analytics.dataset import as_call_dtypes, as_segment_dtypes
+
+    # the dtypes of analytics.load_calls()/load_segments(): the files read back alike
     pii_types = sorted({kind for record in records for kind in record["pii"]})
-    calls = pd.DataFrame(
-        [flatten(record, pii_types) for record in records], columns=flat_columns(pii_types)
+    calls = as_call_dtypes(
+        pd.DataFrame(
+            [flatten(record, pii_types) for record in records], columns=flat_columns(pii_types)
+        )
     )
-    if not calls.empty:
-        calls["started_at"] = pd.to_datetime(calls["started_at"], utc=True)
-    segs = pd.DataFrame(segment_rows(store, now, flt))
-    if not segs.empty:
-        segs["started_at"] = pd.to_datetime(segs["started_at"], utc=True)
+    segs = as_segment_dtypes(pd.DataFrame(segment_rows(store, now, flt)))
     with _atomic(out) as tmp:
         calls.to_parquet(tmp, index=False)
     with _atomic(segments_path(out)) as tmp:

@@ -134,7 +134,7 @@ def object_calls(
         for row in rows:
             report.calls.append(row["call_id"])
             files.append(row["redacted_audio_path"])
-            keep_recording = _is_held(conn, row["call_id"])
+            keep_recording = bool(row["audio_path"]) and _is_held(conn, row["call_id"])
             if keep_recording:
                 report.recordings_kept_on_hold.append(row["call_id"])
             else:
@@ -226,8 +226,16 @@ def holds_list(store: Store) -> list[dict[str, Any]]:
 # --- retention ------------------------------------------------------------------------
 
 
-def _expired_unheld(store: Store, now: datetime) -> Any:
-    return and_(calls.c.started_at < retention_cutoff(store, now), ~held())
+def _due_for_purge(store: Store, now: datetime) -> Any:
+    """Calls with data left, past retention and not held.
+
+    Objected calls are already tombstones (a recording a hold keeps is handled apart).
+    """
+    return and_(
+        calls.c.state.not_in(("expired", "objected")),
+        calls.c.started_at < retention_cutoff(store, now),
+        ~held(),
+    )
 
 
 def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> PurgeReport:
@@ -241,24 +249,21 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
     report = PurgeReport()
     files: list[tuple[str, str | None]] = []
     with store.write() as conn:
-        expired = (
-            conn.execute(
-                select(calls).where(calls.c.state != "expired", _expired_unheld(store, now))
-            )
-            .mappings()
-            .all()
-        )
+        expired = conn.execute(select(calls).where(_due_for_purge(store, now))).mappings().all()
         for row in expired:
             files += [("recording", row["audio_path"]), ("redacted", row["redacted_audio_path"])]
             tombstone(conn, row["call_id"], "expired", now)
             report.calls += 1
         objected_kept = conn.execute(
             select(calls.c.call_id, calls.c.audio_path).where(
-                calls.c.state == "objected", calls.c.audio_path.is_not(None), ~held()
+                calls.c.state == "objected",
+                or_(calls.c.audio_path.is_not(None), calls.c.caller_hash.is_not(None)),
+                ~held(),
             )
         ).all()
         for call_id, audio_path in objected_kept:
-            files.append(("recording", audio_path))
+            if audio_path:
+                files.append(("recording", audio_path))
             conn.execute(
                 update(calls)
                 .where(calls.c.call_id == call_id)
@@ -319,13 +324,7 @@ def _sweep_orphans(store: Store) -> int:
 def purge_status(store: Store, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     with store.read() as conn:
-        waiting = len(
-            conn.execute(
-                select(calls.c.call_id).where(
-                    calls.c.state != "expired", _expired_unheld(store, now)
-                )
-            ).all()
-        )
+        waiting = len(conn.execute(select(calls.c.call_id).where(_due_for_purge(store, now))).all())
     last = audit.entries(store, limit=1, action="purge")
     return {
         "retention_days": store.settings.retention_days,

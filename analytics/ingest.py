@@ -10,27 +10,38 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import functools
 import hashlib
 import io
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from analytics import audit
 from analytics.errors import InputError
 from analytics.governance import hold, object_calls
-from analytics.models import CHANNEL_LAYOUTS, AudioInfo, CallMetadata, ChannelLayout, Reject
+from analytics.models import (
+    CHANNEL_LAYOUTS,
+    AudioInfo,
+    CallMetadata,
+    CallState,
+    ChannelLayout,
+    Reject,
+)
 from analytics.store import Store, iso
 from analytics.store.schema import holds, objections
 from analytics.store.writes import (
@@ -180,6 +191,12 @@ def parse_started_at(value: str) -> datetime:
         raise ValueError(f"started_at {text!r} is not an ISO 8601 date-time") from None
 
 
+def shown(value: str) -> str:
+    """A name as it may appear in a one-line message: quoted and escaped if it has
+    line breaks or other control characters."""
+    return value if value.isprintable() else repr(value)
+
+
 def _clean(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
@@ -283,14 +300,14 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
         if len(values) > len(header):
             reason = f"{len(values)} fields but the header has {len(header)}"
             if named:
-                reason += f" (recording {named} not imported)"
+                reason += f" (recording {shown(named)} not imported)"
             rejects.append(Reject(source, reason, row=line))
             exclude(named)
             continue
         try:
             parsed = parse_row(line, fields, path.parent)
         except ValueError as exc:
-            reason = str(exc) if not named else f"{exc} (recording {named} not imported)"
+            reason = f"{exc} (recording {shown(named)} not imported)" if named else str(exc)
             rejects.append(Reject(source, reason, row=line))
             exclude(named)
             continue
@@ -324,7 +341,25 @@ def probe(path: Path) -> AudioInfo:
     if truncated:
         raise InputError(source, truncated)
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        # A short probe first: FFmpeg's default reads up to 5 MB to guess what the
+        # full decode below tells us anyway. Whatever it cannot read gets the full probe.
+        return _decode_all(path, _FAST_PROBE)
+    except InputError:
+        return _decode_all(path, {})
+
+
+_FAST_PROBE = {"probesize": "8192"}
+
+
+def _decode_all(path: Path, options: dict[str, str]) -> AudioInfo:
+    source = str(path)
+    opened = False
+    decoded_samples = 0
+    rate = 0
+    declared: float | None = None
+    try:
+        with av.open(str(path), metadata_errors="ignore", options=options) as container:
+            opened = True
             if not container.streams.audio:
                 raise InputError(source, "not an audio file (no audio stream)")
             stream = container.streams.audio[0]
@@ -332,7 +367,6 @@ def probe(path: Path) -> AudioInfo:
             rate = stream.codec_context.sample_rate or stream.rate or 0
             channels = stream.codec_context.channels
             declared = _declared_duration(container, stream)
-            decoded_samples = 0
             for frame in container.decode(stream):
                 decoded_samples += frame.samples
             container_name = container.format.name
@@ -341,13 +375,23 @@ def probe(path: Path) -> AudioInfo:
     except PermissionError as exc:  # PyAV's own PermissionError is one too
         raise InputError(source, f"cannot read the file ({exc.strerror})") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        reason = (
-            "not an audio file or corrupt"
-            if isinstance(exc, av.error.InvalidDataError)
-            else "corrupt audio"
-        )
-        raise InputError(source, f"{reason} ({type(exc).__name__})") from None
+        raise InputError(
+            source, _decode_failure(exc, opened, decoded_samples, rate, declared)
+        ) from None
     return _check_audio(source, decoded_samples, rate, channels, declared, codec, container_name)
+
+
+def _decode_failure(
+    exc: Exception, opened: bool, decoded_samples: int, rate: int, declared: float | None
+) -> str:
+    kind = type(exc).__name__
+    if not opened:
+        return f"not an audio file or corrupt ({kind})"
+    if decoded_samples and rate:
+        done = decoded_samples / rate
+        of = f" of {declared:.1f} s announced" if declared else ""
+        return f"truncated or corrupt: decoding stopped after {done:.1f} s{of} ({kind})"
+    return f"corrupt audio ({kind})"
 
 
 def _declared_duration(
@@ -369,12 +413,12 @@ def _check_audio(
     codec: str,
     container_name: str,
 ) -> AudioInfo:
-    if not rate or not (MIN_RATE <= rate <= MAX_RATE):
+    if decoded_samples == 0 or not rate:
+        raise InputError(source, "not an audio file or corrupt (no audio could be decoded)")
+    if not (MIN_RATE <= rate <= MAX_RATE):
         raise InputError(source, f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
     if channels not in (1, 2):
         raise InputError(source, f"{channels} channels: only mono and stereo are supported")
-    if decoded_samples == 0:
-        raise InputError(source, "no audio could be decoded (empty or corrupt)")
     duration = decoded_samples / rate
     if declared and declared > 0.5 and duration < declared * _TRUNCATION_TOLERANCE:
         raise InputError(
@@ -426,7 +470,8 @@ def _recording_path(store: Store, source: Path, sha: str) -> Path:
 def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
     """Copy a recording under its hash (atomic); returns its path relative to home.
 
-    The copy is hashed as it is written: a file that changed since it was probed
+    Not yet flushed to disk: :class:`_Batch` does that for all its copies at once,
+    before it commits their rows. The copy is hashed as it is written: a file that changed since it was probed
     is refused rather than stored under a hash that is not its own.
     """
     relative = _recording_path(store, source, sha)
@@ -442,8 +487,6 @@ def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
             for block in iter(lambda: src.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
         if digest.hexdigest() != sha:
             raise InputError(str(source), "the file changed while it was being imported")
         os.replace(tmp, target)
@@ -521,15 +564,28 @@ def resolve_metadata(
     )
 
 
-def is_objected(store: Store, meta: CallMetadata) -> bool:
+@dataclass(frozen=True)
+class _Gates:
+    """What the database says about a call about to be imported."""
+
+    clash: bool  # its call_id already names another recording
+    objected: bool  # an objection names the call or its caller
+    held: bool  # a litigation hold names it
+
+
+def _gates(store: Store, meta: CallMetadata) -> _Gates:
     with store.read() as conn:
-        query = select(objections.c.id).where(objections.c.call_id == meta.call_id)
-        if conn.execute(query).first():
-            return True
-        if meta.caller_hash:
-            query = select(objections.c.id).where(objections.c.caller_hash == meta.caller_hash)
-            return conn.execute(query).first() is not None
-    return False
+        clash = call_row(conn, meta.call_id) is not None
+        by_call = select(objections.c.id).where(objections.c.call_id == meta.call_id)
+        objected = conn.execute(by_call).first() is not None
+        if meta.caller_hash and not objected:
+            by_caller = select(objections.c.id).where(objections.c.caller_hash == meta.caller_hash)
+            objected = conn.execute(by_caller).first() is not None
+        held = (
+            conn.execute(select(holds.c.call_id).where(holds.c.call_id == meta.call_id)).first()
+            is not None
+        )
+    return _Gates(clash=clash, objected=objected, held=held)
 
 
 def _is_held(store: Store, call_id: str) -> bool:
@@ -547,34 +603,170 @@ def _read_sha(path: Path) -> str:
         raise InputError(str(path), f"cannot read the file ({exc.strerror})") from None
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """A call ready to be inserted; its recording (if kept) is copied, not yet flushed."""
+
+    meta: CallMetadata
+    info: AudioInfo
+    sha: str
+    relative: str | None  # None: objected, no copy kept
+    path: Path
+
+    @property
+    def state(self) -> CallState:
+        return "objected" if self.relative is None else "pending"
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2): one flush of a whole file system, much cheaper than N fsyncs."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def _flush_to_disk(store: Store, files: list[Path]) -> None:
+    """Make the copies durable before any row names them (a power cut after the
+    commit must not leave a row pointing at a file whose bytes never reached disk)."""
+    if not files:
+        return
+    syncfs = _syncfs()
+    if syncfs is not None:
+        fd = os.open(store.settings.recordings_dir, os.O_RDONLY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in [*files, *{f.parent for f in files}]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _Batch:
+    """Calls committed together: their copies flushed once, their rows in one transaction.
+
+    A kill before the commit leaves copies without rows; the next run finds each
+    copy in place (same hash, same name) and commits its row. Batches stay small and
+    short so that progress is committed steadily.
+    """
+
+    MAX_CALLS = 32
+    MAX_SECONDS = 2.0
+
+    def __init__(self, store: Store, now: datetime, report: IngestReport) -> None:
+        self.store = store
+        self.now = now
+        self.report = report
+        self.staged: list[_Staged] = []
+        self.started = 0.0
+
+    def has(self, sha: str | None = None, call_id: str | None = None) -> bool:
+        return any(s.sha == sha or s.meta.call_id == call_id for s in self.staged)
+
+    def add(self, staged: _Staged) -> None:
+        if not self.staged:
+            self.started = time.monotonic()
+        self.staged.append(staged)
+        if (
+            len(self.staged) >= self.MAX_CALLS
+            or time.monotonic() - self.started >= self.MAX_SECONDS
+        ):
+            self.commit()
+
+    def commit(self) -> None:
+        staged, self.staged = self.staged, []
+        if not staged:
+            return
+        home = self.store.settings.home
+        _flush_to_disk(self.store, [home / s.relative for s in staged if s.relative])
+        try:
+            with self.store.write() as conn:
+                for call in staged:
+                    _insert_row(conn, call, self.now)
+        except IntegrityError:
+            # a concurrent ingest committed one of them: go one by one to see which
+            for call in staged:
+                self._commit_one(call)
+            return
+        for call in staged:
+            self._count(call)
+
+    def _commit_one(self, call: _Staged) -> None:
+        try:
+            with self.store.write() as conn:
+                _insert_row(conn, call, self.now)
+        except IntegrityError:
+            with self.store.read() as conn:
+                existing = call_id_for_sha(conn, call.sha)
+            if existing is None:
+                reason = f"call_id {call.meta.call_id!r} was just imported by another ingest"
+                self.report.rejects.append(Reject(str(call.path), reason))
+            else:
+                self.report.already_imported.append(existing)
+            return
+        self._count(call)
+
+    def _count(self, call: _Staged) -> None:
+        target = self.report.objected if call.state == "objected" else self.report.imported
+        target.append(call.meta.call_id)
+
+
+def _insert_row(conn: Connection, call: _Staged, now: datetime) -> None:
+    meta = call.meta
+    if call.state == "objected":
+        # an objected call keeps no copy and no metadata beyond what stops re-import
+        meta = replace(meta, agent_id=None, team=None, caller_hash=None, legal_hold=False)
+    insert_call(
+        conn,
+        meta,
+        info=call.info if call.state != "objected" else None,
+        sha256=call.sha,
+        audio_path=call.relative,
+        source_name=call.path.name if call.state != "objected" else None,  # type: ignore[arg-type]
+        state=call.state,
+        now=now,
+    )
+    clear_rejects(conn, str(call.path))
+
+
 def import_one(
-    store: Store, path: Path, row: MetadataRow | None, now: datetime, report: IngestReport
+    store: Store, path: Path, row: MetadataRow | None, now: datetime, batch: _Batch
 ) -> None:
-    """Import one recording, or raise InputError with the reason."""
+    """Probe, gate and copy one recording and stage its row; InputError if it is refused."""
     source = str(path)
     if path.stat().st_size == 0:
         raise InputError(source, "empty file")
     # Hash first: a recording already imported is not decoded again (fast re-runs).
     sha = _read_sha(path)
+    if batch.has(sha=sha):
+        batch.commit()  # the same content twice in one run: let the database decide
     with store.read() as conn:
         existing = call_id_for_sha(conn, sha)
     if existing is not None:
-        _apply_row_to_existing(store, existing, row, now, report)
-        report.already_imported.append(existing)
+        _apply_row_to_existing(store, existing, row, now, batch.report)
+        batch.report.already_imported.append(existing)
         return
     info = probe(path)
     meta = resolve_metadata(store, path, row, info)
-    with store.read() as conn:
-        clash = call_row(conn, meta.call_id)
-    if clash is not None:
+    if batch.has(call_id=meta.call_id):
+        batch.commit()
+    gates = _gates(store, meta)
+    if gates.clash:
         raise InputError(source, f"call_id {meta.call_id!r} already names another recording")
-    if meta.objection or is_objected(store, meta):
+    if meta.objection or gates.objected:
         _discard_copy(store, path, sha)
-        _insert(store, meta, info, sha, None, path, "objected", now, report)
-        report.objected.append(meta.call_id)
+        batch.add(_Staged(meta, info, sha, None, path))
         return
     cutoff = now - timedelta(days=store.settings.retention_days)
-    if meta.started_at < cutoff and not meta.legal_hold and not _is_held(store, meta.call_id):
+    if meta.started_at < cutoff and not meta.legal_hold and not gates.held:
         _discard_copy(store, path, sha)
         raise InputError(
             source,
@@ -582,8 +774,7 @@ def import_one(
             f"{store.settings.retention_days} days and not under a legal hold",
         )
     relative = _copy_into_workspace(store, path, sha)
-    if _insert(store, meta, info, sha, relative, path, "pending", now, report):
-        report.imported.append(meta.call_id)
+    batch.add(_Staged(meta, info, sha, relative, path))
 
 
 def _apply_row_to_existing(
@@ -602,46 +793,6 @@ def _apply_row_to_existing(
         report.objected.append(call_id)
     elif not _is_held(store, call_id):
         hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
-
-
-def _insert(
-    store: Store,
-    meta: CallMetadata,
-    info: AudioInfo,
-    sha: str,
-    relative: str | None,
-    path: Path,
-    state: str,
-    now: datetime,
-    report: IngestReport,
-) -> bool:
-    """Insert the call row; False when a concurrent ingest committed the same recording."""
-    # An objected call keeps no copy and no metadata beyond what stops re-import.
-    if state == "objected":
-        meta = replace(meta, agent_id=None, team=None, caller_hash=None, legal_hold=False)
-    try:
-        with store.write() as conn:
-            insert_call(
-                conn,
-                meta,
-                info=info if state != "objected" else None,
-                sha256=sha,
-                audio_path=relative,
-                source_name=path.name if state != "objected" else None,  # type: ignore[arg-type]
-                state=state,  # type: ignore[arg-type]
-                now=now,
-            )
-            clear_rejects(conn, str(path))
-    except IntegrityError:
-        with store.read() as conn:
-            existing = call_id_for_sha(conn, sha)
-        if existing is None:
-            raise InputError(
-                str(path), f"call_id {meta.call_id!r} was just imported by another ingest"
-            ) from None
-        report.already_imported.append(existing)  # same recording, imported concurrently
-        return False
-    return True
 
 
 def ingest(
@@ -668,18 +819,20 @@ def ingest(
         report.rejects.extend(csv_rejects)
     files, unusable, report.skipped_files = discover(paths)
     report.rejects.extend(unusable)
+    batch = _Batch(store, now, report)
     for path, row in _candidates(files, rows, excluded, progress):
         if row is not None and not path.is_file():
-            reason = f"recording {path} not found"
+            reason = f"recording {shown(str(path))} not found"
             report.rejects.append(Reject(str(metadata), reason, row=row.row))
             continue
         try:
-            import_one(store, path, row, now, report)
+            import_one(store, path, row, now, batch)
         except InputError as exc:
             reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
             report.rejects.append(Reject(exc.source, reason))
         except OSError as exc:  # vanished or unreadable mid-way, or the workspace disk
             report.rejects.append(Reject(str(path), f"cannot import ({exc.strerror or exc})"))
+    batch.commit()
     _record_outcome(store, report, metadata, now, actor)
     log.info("ingest: %s", report.summary())
     return report

@@ -26,7 +26,7 @@ Party = Literal["agent", "customer"]
 ESPEAK = "espeak-ng"
 NORMAL_PEAK = 0.15  # normal speech peaks here, leaving headroom for shouting
 SHOUT_GAIN_DB = 14.0
-VOICED_LEVEL = 1e-3  # espeak's silence is digital zero; anything above is voice
+VOICED_LEVEL = 1e-3  # -43 dB below the peak: below this is espeak's silence or fade
 DEFAULT_VOICES = {"en": ("en+m3", "en+f3"), "fr": ("fr+m3", "fr+f3")}
 
 
@@ -125,11 +125,12 @@ def _speak(text: str, voice: str, speed: int, sample_rate: int) -> np.ndarray:
     if result.returncode != 0 or not result.stdout:
         raise CallqaError(f"{ESPEAK} failed for voice {voice!r} (exit {result.returncode})")
     speech = decode(io.BytesIO(result.stdout), sample_rate).samples[0]
-    voiced = np.flatnonzero(np.abs(speech) > VOICED_LEVEL)
-    if len(voiced) == 0:
+    peak = float(np.abs(speech).max())
+    if peak == 0.0:
         raise CallqaError(f"{ESPEAK} produced silence for voice {voice!r}")
-    speech = speech[voiced[0] : voiced[-1] + 1]
-    return (speech * (NORMAL_PEAK / np.abs(speech).max())).astype(np.float32)
+    speech = speech * (NORMAL_PEAK / peak)
+    voiced = np.flatnonzero(np.abs(speech) > VOICED_LEVEL)
+    return speech[voiced[0] : voiced[-1] + 1].astype(np.float32)
 
 
 def _add_at(track: np.ndarray, speech: np.ndarray, offset: int) -> np.ndarray:

@@ -15,13 +15,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from analytics.audio import suppress_bleed
 from analytics.errors import ModelError
 from analytics.models import RawSegment, RawTranscript, Speaker, Word
 
@@ -39,7 +40,7 @@ VERIFIED_MARKER = ".sha256"
 
 # VAD for transcription: pad speech generously (Whisper needs the word edges) and drop
 # only clear silences, so no word is cut.
-TRANSCRIBE_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
+TRANSCRIBE_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 400}
 # Whisper's window: the unit of encoder work.
 WINDOW_S = 30
 # A pause this long between a speaker's words starts a new segment.
@@ -243,42 +244,37 @@ class Transcriber:
         channels: Mapping[Speaker, np.ndarray],
         language: str | None = None,
     ) -> RawTranscript:
-        """Transcribe every channel and merge the segments by start time.
+        """Transcribe a call, each speaker from their own channel.
 
-        Each channel's speech (Silero VAD) is cut into windows of at most 30 s; the
-        windows of all channels are decoded together in batches, so a stereo call costs
-        about as many encoder passes as it has 30 s of speech in total. Times are mapped
-        back to the call, and each channel's words are split into segments at pauses.
+        Speech is found on each channel (Silero VAD) and the pieces of all channels are
+        laid end to end in conversation order (:func:`pack_speech`), so Whisper reads a
+        dense dialogue and a call costs one encoder pass per 30 s of speech, whatever its
+        channels. Windows are decoded in batches; each word is then mapped back to its
+        speaker and call time, and each speaker's words are split into segments at pauses.
 
         Args:
             call_id: for logs only.
             channels: one 16 kHz float32 array per speaker.
-            language: ISO code; None detects it once (agent channel, else the loudest)
-                and uses it for every channel.
+            language: ISO code; None detects it once, from the first window (the start
+                of the conversation), and uses it for every window.
 
         Thread-safe: with ``num_workers=N``, N calls can be transcribed at once.
         """
         started = time.perf_counter()
         duration = max((len(x) for x in channels.values()), default=0) / SAMPLE_RATE
         packed = pack_speech(channels)
-        if language:
-            probability = 1.0
-        elif packed.windows:
-            language, probability = self._detect_language(packed)
-        else:
-            language, probability = "en", 0.0
-        words = self._decode(packed, language)
+        words, language, probability = self._decode(packed, language)
         segments = sorted(
             (seg for speaker, ws in words.items() for seg in split_at_pauses(speaker, ws)),
             key=lambda seg: (seg.start, seg.end),
         )
         logger.info(
-            "call %s: language %s (p=%.2f), %d windows, %s, %d segments in %.2fs",
+            "call %s: language %s (p=%.2f), %d pieces in %d windows, %d segments in %.2fs",
             call_id,
             language,
             probability,
+            len(packed.pieces),
             len(packed.windows),
-            ", ".join(f"{spk}: {len(ws)} words" for spk, ws in words.items()) or "no speech",
             len(segments),
             time.perf_counter() - started,
         )
@@ -290,126 +286,202 @@ class Transcriber:
             segments=tuple(segments),
         )
 
-    def _detect_language(self, packed: PackedSpeech) -> tuple[str, float]:
-        """Detect on the first window of the agent channel, else of the loudest channel."""
-        window = _language_window(packed)
-        language, probability, _ = self.model.detect_language(
-            packed.audio[window.start : window.end]
-        )
-        return str(language), float(probability)
-
-    def _decode(self, packed: PackedSpeech, language: str) -> dict[Speaker, list[Word]]:
-        """Words of each speaker, timed on the call."""
-        words: dict[Speaker, list[Word]] = {w.speaker: [] for w in packed.windows}
+    def _decode(
+        self, packed: PackedSpeech, language: str | None
+    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+        """Words of each speaker timed on the call, the language and its probability."""
+        words: dict[Speaker, list[Word]] = {piece.speaker: [] for piece in packed.pieces}
         if not packed.windows:
-            return words
+            return words, language or "en", 1.0 if language else 0.0
         options: dict[str, Any] = {
-            "language": language,
             "beam_size": self.beam_size,
             "word_timestamps": True,
             "vad_filter": False,
         }
         if self.batch_size > 1:
-            from faster_whisper import BatchedInferencePipeline
-
             # A pipeline per call: it keeps per-run state, and it is only a thin wrapper.
-            pipeline = BatchedInferencePipeline(self.model)
-            clips = [
-                {"start": w.start / SAMPLE_RATE, "end": w.end / SAMPLE_RATE} for w in packed.windows
-            ]
+            pipeline = _CallPipeline(self.model, detect=language is None)
             segments, _ = pipeline.transcribe(
-                packed.audio, clip_timestamps=clips, batch_size=self.batch_size, **options
-            )
-            for segment in segments:
-                for word in segment.words or ():
-                    packed.add_word(words, word)
-            return words
-        for window in packed.windows:
-            segments, _ = self.model.transcribe(
-                packed.audio[window.start : window.end],
-                condition_on_previous_text=False,
+                packed.audio,
+                language=language or "en",  # replaced by the detected one when detecting
+                clip_timestamps=[
+                    {"start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE}
+                    for start, end in packed.windows
+                ],
+                batch_size=self.batch_size,
                 **options,
             )
             for segment in segments:
-                for word in segment.words or ():
-                    packed.add_word(words, word, window)
-        return words
+                packed.add_words(words, segment.words or ())
+            if language is None:
+                language, probability = pipeline.detected
+                return words, language, probability
+            return words, language, 1.0
+        return self._decode_sequentially(packed, language, options, words)
+
+    def _decode_sequentially(
+        self,
+        packed: PackedSpeech,
+        language: str | None,
+        options: dict[str, Any],
+        words: dict[Speaker, list[Word]],
+    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+        probability = 1.0
+        for start, end in packed.windows:
+            segments, info = self.model.transcribe(
+                packed.audio[start:end],
+                language=language,
+                condition_on_previous_text=False,
+                **options,
+            )
+            if language is None:
+                language, probability = info.language, info.language_probability
+            for segment in segments:
+                packed.add_words(words, segment.words or (), offset_s=start / SAMPLE_RATE)
+        return words, language or "en", probability
+
+
+class _LanguageTap:
+    """Stands in for the CTranslate2 model inside the pipeline: the first window's
+    language, detected from the encoder output the batch computes anyway, is used for
+    every window (instead of Whisper's separate detection pass)."""
+
+    def __init__(self, ct2_model: Any) -> None:
+        self._ct2_model = ct2_model
+        self.result: list[tuple[str, float]] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ct2_model, name)
+
+    def detect_language(self, encoder_output: Any) -> list[list[tuple[str, float]]]:
+        results = self._ct2_model.detect_language(encoder_output)
+        if self.result is None:
+            self.result = results[0]
+        return [self.result] * len(results)
+
+
+class _ModelView:
+    """The WhisperModel as the pipeline sees it: its CTranslate2 model is tapped."""
+
+    def __init__(self, model: Any, tap: _LanguageTap) -> None:
+        self._model = model
+        self.model = tap
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+class _CallPipeline:
+    """faster-whisper's BatchedInferencePipeline, detecting the language for free."""
+
+    def __new__(cls, model: Any, detect: bool) -> Any:
+        from faster_whisper import BatchedInferencePipeline
+
+        class Pipeline(BatchedInferencePipeline):  # type: ignore[misc]
+            def __init__(self) -> None:
+                multilingual = detect and bool(model.model.is_multilingual)
+                self.tap = _LanguageTap(model.model) if multilingual else None
+                super().__init__(_ModelView(model, self.tap) if self.tap else model)
+
+            @property
+            def detected(self) -> tuple[str, float]:
+                if self.tap is None or self.tap.result is None:
+                    return "en", 1.0 if self.tap is None else 0.0
+                token, probability = self.tap.result[0]
+                return token[2:-2], float(probability)
+
+            def generate_segment_batched(self, features: Any, tokenizer: Any, options: Any) -> Any:
+                pending = self.tap is not None and self.tap.result is None
+                output = super().generate_segment_batched(
+                    features, tokenizer, replace(options, multilingual=pending)
+                )
+                if pending:
+                    # Later batches and the word splitting use the detected language.
+                    tokenizer.language_code = self.detected[0]
+                    tokenizer.language = tokenizer.tokenizer.token_to_id(f"<|{self.detected[0]}|>")
+                return output
+
+        return Pipeline()
 
 
 @dataclass(frozen=True)
-class SpeechWindow:
-    """Up to 30 s of one channel's speech, as a span of the packed audio."""
+class SpeechPiece:
+    """A stretch of one speaker's speech, copied into the packed audio."""
 
     speaker: Speaker
-    start: int  # samples in the packed audio
-    end: int
-    speech_offset: float  # seconds into this channel's speech-only stream
-    time_map: Any  # faster_whisper.vad.SpeechTimestampsMap of the channel
+    packed_start: int  # samples in the packed audio
+    call_start: int  # samples in the call
+    length: int
 
 
 @dataclass(frozen=True)
 class PackedSpeech:
-    """The speech of all channels, silence removed, laid end to end in windows."""
+    """The speech of all channels, silences removed, in conversation order.
+
+    ``windows`` are ``(start, end)`` sample spans of ``audio`` of at most 30 s, each a
+    run of whole pieces.
+    """
 
     audio: np.ndarray
-    windows: tuple[SpeechWindow, ...]
+    pieces: tuple[SpeechPiece, ...]
+    windows: tuple[tuple[int, int], ...]
 
-    def window_at(self, packed_s: float) -> SpeechWindow:
-        starts = [w.start for w in self.windows]
+    def piece_at(self, packed_s: float) -> SpeechPiece:
+        starts = [p.packed_start for p in self.pieces]
         index = max(0, bisect.bisect_right(starts, packed_s * SAMPLE_RATE) - 1)
-        return self.windows[index]
+        return self.pieces[index]
 
-    def add_word(
-        self, words: dict[Speaker, list[Word]], word: Any, window: SpeechWindow | None = None
+    def add_words(
+        self, words: dict[Speaker, list[Word]], recognised: Any, offset_s: float = 0.0
     ) -> None:
-        """Map a recognised word from packed (or window) time to call time."""
-        base = 0.0 if window is None else window.start / SAMPLE_RATE
-        middle = base + (word.start + word.end) / 2
-        window = window or self.window_at(middle)
-        shift = window.speech_offset - window.start / SAMPLE_RATE
-        chunk = window.time_map.get_chunk_index(middle + shift)
-        start, end = (
-            window.time_map.get_original_time(base + t + shift, chunk)
-            for t in (word.start, word.end)
-        )
-        text = word.word.strip()
-        if text:
-            words[window.speaker].append(
-                Word(start=start, end=end, text=text, probability=round(float(word.probability), 4))
+        """Map recognised words from packed time (+ ``offset_s``) to speaker and call time."""
+        for word in recognised:
+            text = word.word.strip()
+            if not text:
+                continue
+            # Both ends are mapped through the piece holding the middle of the word.
+            piece = self.piece_at(offset_s + (word.start + word.end) / 2)
+            shift = offset_s + (piece.call_start - piece.packed_start) / SAMPLE_RATE
+            words[piece.speaker].append(
+                Word(
+                    start=round(max(0.0, word.start + shift), 3),
+                    end=round(max(0.0, word.end + shift), 3),
+                    text=text,
+                    probability=round(float(word.probability), 4),
+                )
             )
 
 
 def pack_speech(channels: Mapping[Speaker, np.ndarray]) -> PackedSpeech:
-    """Cut each channel's speech (Silero VAD) into ≤30 s windows and lay them end to end.
+    """Find each channel's speech (Silero VAD) and lay it end to end by start time.
 
-    The agent's windows come first, so language detection looks at the agent.
+    Channel bleed (the other party faintly heard on a channel) is silenced first, so it
+    is not transcribed twice. Windows of up to 30 s are runs of whole pieces.
     """
-    from faster_whisper.vad import (
-        SpeechTimestampsMap,
-        VadOptions,
-        collect_chunks,
-        get_speech_timestamps,
-    )
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     vad = VadOptions(**TRANSCRIBE_VAD, max_speech_duration_s=WINDOW_S)
-    pieces: list[np.ndarray] = []
-    windows: list[SpeechWindow] = []
-    position = 0
-    for speaker in sorted(channels, key=_SPEAKER_ORDER.index):
-        samples = np.asarray(channels[speaker], dtype=np.float32)
-        chunks = get_speech_timestamps(samples, vad) if np.any(samples) else []
-        if not chunks:
+    found: list[tuple[int, int, Speaker, np.ndarray]] = []
+    for speaker, samples in suppress_bleed(channels).items():
+        if not np.any(samples):
             continue
-        time_map = SpeechTimestampsMap(chunks, SAMPLE_RATE, time_precision=3)
-        audio_chunks, metadata = collect_chunks(samples, chunks, max_duration=WINDOW_S)
-        for audio, meta in zip(audio_chunks, metadata, strict=True):
-            windows.append(
-                SpeechWindow(speaker, position, position + len(audio), meta["offset"], time_map)
-            )
-            pieces.append(audio)
-            position += len(audio)
-    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-    return PackedSpeech(audio=audio, windows=tuple(windows))
+        for chunk in get_speech_timestamps(samples, vad):
+            order = _SPEAKER_ORDER.index(speaker)
+            found.append((chunk["start"], order, speaker, samples[chunk["start"] : chunk["end"]]))
+    found.sort(key=lambda item: (item[0], item[1]))
+    pieces: list[SpeechPiece] = []
+    windows: list[tuple[int, int]] = []
+    position = window_start = 0
+    for call_start, _, speaker, audio in found:
+        if position + len(audio) - window_start > WINDOW_S * SAMPLE_RATE:
+            windows.append((window_start, position))
+            window_start = position
+        pieces.append(SpeechPiece(speaker, position, call_start, len(audio)))
+        position += len(audio)
+    if position > window_start:
+        windows.append((window_start, position))
+    packed = np.concatenate([item[3] for item in found]) if found else np.zeros(0, np.float32)
+    return PackedSpeech(packed.astype(np.float32, copy=False), tuple(pieces), tuple(windows))
 
 
 def split_at_pauses(speaker: Speaker, words: list[Word]) -> list[RawSegment]:
@@ -434,14 +506,3 @@ def _segment(speaker: Speaker, words: list[Word]) -> RawSegment:
         text=" ".join(w.text for w in words),
         words=tuple(words),
     )
-
-
-def _language_window(packed: PackedSpeech) -> SpeechWindow:
-    agent = [w for w in packed.windows if w.speaker == "agent"]
-    if agent:
-        return agent[0]
-
-    def energy(window: SpeechWindow) -> float:
-        return float(np.sum(np.square(packed.audio[window.start : window.end], dtype=np.float64)))
-
-    return max(packed.windows, key=energy)

@@ -39,6 +39,8 @@ def server_command(port: int, *, headless: bool = True) -> list[str]:
         "none",
         "--client.toolbarMode",
         "viewer",
+        "--theme.primaryColor",
+        "#1f6feb",
     ]
 
 

@@ -31,8 +31,11 @@ runtime.store()  # open the workspace (and apply retention) before anything is s
 
 user = auth_ui.current_user()
 if user is None:
+    # Every page URL shows the login form, so a link to any page asks to sign in
+    # first and then opens that page (where its guard decides).
     page = st.navigation(
-        [st.Page(auth_ui.login_page, title="Sign in", url_path="login", default=True)],
+        [st.Page(auth_ui.login_page, title="Sign in", url_path="login", default=True)]
+        + [st.Page(auth_ui.login_page, title="Sign in", url_path=key) for key, *_ in PAGES],
         position="hidden",
     )
 else:
@@ -45,5 +48,4 @@ else:
     }
     page = st.navigation(list(pages.values()), position="hidden")
     auth_ui.sidebar(user, pages)
-auth_ui.note_page(page.url_path)
 page.run()

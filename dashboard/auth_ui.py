@@ -51,8 +51,10 @@ def login_page() -> None:
 
 
 def logout() -> None:
+    """Forget the user and everything they chose (Streamlit's own keys stay)."""
     for key in list(st.session_state.keys()):
-        del st.session_state[key]
+        if not str(key).startswith("$$"):
+            del st.session_state[key]
 
 
 def sidebar(user: auth.User, pages: Mapping[str, Any]) -> None:
@@ -76,7 +78,7 @@ def _audited() -> dict[str, Any]:
 
 
 def note_page(page: str) -> None:
-    """Called by the app on every run: arriving on another page starts a new view."""
+    """Arriving on another page starts a new view (called on every run of a page)."""
     state = _audited()
     if state["page"] != page:
         state.update(page=page, view=None, done=set())
@@ -107,10 +109,14 @@ def audit_once(
 
 
 def require(page: str) -> auth.User:
-    """The signed-in user if their role may open ``page``; otherwise refuse and stop."""
+    """The signed-in user if their role may open ``page``; otherwise refuse and stop.
+
+    Every page starts with it, so it also marks the start of a new page view.
+    """
+    note_page(page)
     user = current_user()
-    if user is None:  # the app shows only the login page then; belt and braces
-        st.error("Please sign in.")
+    if user is None:  # the app routes visitors to the login form; belt and braces
+        login_page()
         st.stop()
     if not auth.can(user.role, page):
         audit_once(

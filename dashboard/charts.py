@@ -135,4 +135,6 @@ def timeline(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> al
             tooltip=["category", "severity"],
         )
     )
+    if marks.empty:
+        return alt.layer(bars).properties(height=130)
     return alt.layer(flags, bars).properties(height=130).resolve_scale(color="independent")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from analytics.config import Settings
 from dashboard import runtime
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$])")
@@ -44,43 +46,62 @@ def _day(value: str | None) -> date | None:
     return datetime.fromisoformat(value).date() if value else None
 
 
-def _seed(key: str, value: Any) -> None:
-    """Give a keyed widget its remembered value when it is first drawn on a page."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+_FILTER_VALUES = "_callqa_filter_values"
+
+
+def _remember(key: str) -> None:
+    st.session_state[_FILTER_VALUES][key] = st.session_state[key]
+
+
+def _restore(key: str, default: Any) -> dict[str, Any]:
+    """Give a filter widget its remembered value; on_change keeps the memory current.
+
+    Streamlit forgets a widget's state on a page that does not draw it, so the
+    filters' values live under a key of their own and are written back before
+    each widget is drawn on whichever page.
+    """
+    remembered = st.session_state.setdefault(_FILTER_VALUES, {})
+    st.session_state[key] = remembered.get(key, default)
+    return {"key": key, "on_change": _remember, "args": (key,)}
 
 
 def filter_bar() -> runtime.Filters:
     """Dates, teams, agents, languages; the choice follows the user across pages."""
     options = runtime.filter_options()
-    saved: runtime.Filters = st.session_state.get(_FILTER_STATE, runtime.Filters())
     first, last = _day(options["first"]), _day(options["last"])
     cols = st.columns([1.3, 1.2, 1.4, 0.8])
     span: Any = ()
     if first and last:
-        _seed("f_dates", (max(saved.since or first, first), min(saved.until or last, last)))
         with cols[0]:
-            span = st.date_input(
-                "Dates", key="f_dates", min_value=first, max_value=last, format="YYYY-MM-DD"
+            widget = _restore("f_dates", (first, last))
+            st.session_state["f_dates"] = tuple(
+                min(max(day, first), last) for day in st.session_state["f_dates"]
             )
-    _seed("f_teams", [t for t in saved.teams if t in options["teams"]])
+            span = st.date_input(
+                "Dates", min_value=first, max_value=last, format="YYYY-MM-DD", **widget
+            )
     with cols[1]:
-        teams = st.multiselect("Team", options["teams"], key="f_teams", placeholder="All teams")
+        widget = _restore("f_teams", [])
+        st.session_state["f_teams"] = [
+            t for t in st.session_state["f_teams"] if t in options["teams"]
+        ]
+        teams = st.multiselect("Team", options["teams"], placeholder="All teams", **widget)
     pool = (
         sorted({a for t in teams for a in options["agents_by_team"].get(t, [])})
         if teams
         else options["agents"]
     )
-    _seed("f_agents", list(saved.agents))
-    # Agents of a team just removed from the filter leave the selection.
-    st.session_state["f_agents"] = [a for a in st.session_state["f_agents"] if a in pool]
     with cols[2]:
-        agents = st.multiselect("Agent", pool, key="f_agents", placeholder="All agents")
-    _seed("f_languages", [x for x in saved.languages if x in options["languages"]])
-    with cols[-1]:
-        languages = st.multiselect(
-            "Language", options["languages"], key="f_languages", placeholder="All"
-        )
+        widget = _restore("f_agents", [])
+        # Agents of a team just removed from the filter leave the selection.
+        st.session_state["f_agents"] = [a for a in st.session_state["f_agents"] if a in pool]
+        agents = st.multiselect("Agent", pool, placeholder="All agents", **widget)
+    with cols[3]:
+        widget = _restore("f_languages", [])
+        st.session_state["f_languages"] = [
+            x for x in st.session_state["f_languages"] if x in options["languages"]
+        ]
+        languages = st.multiselect("Language", options["languages"], placeholder="All", **widget)
     since, until = _span(span, first, last)
     chosen = runtime.Filters(
         since=since,
@@ -109,7 +130,7 @@ def week_deltas(weeks: list[dict[str, Any]]) -> dict[str, float]:
     before, last_full = weeks[-3], weeks[-2]  # weeks[-1] is still filling up
     return {
         name: last_full[name] - before[name]
-        for name in ("avg_score", "abuse_rate", "non_talk_ratio")
+        for name in ("calls", "avg_score", "abuse_rate", "non_talk_ratio")
         if last_full[name] is not None and before[name] is not None
     }
 
@@ -122,7 +143,8 @@ def kpi_row(totals: dict[str, Any], deltas: dict[str, float] | None = None) -> N
         return f"{deltas[name] * scale:+.1f}{suffix} last week" if name in deltas else None
 
     cols = st.columns(4)
-    cols[0].metric("Calls", f"{totals['calls']:,}", border=True)
+    calls_delta = f"{deltas['calls']:+,.0f} last week" if "calls" in deltas else None
+    cols[0].metric("Calls", f"{totals['calls']:,}", calls_delta, delta_color="off", border=True)
     cols[1].metric(
         "Average score", num(totals["avg_score"]), delta("avg_score", suffix=" pts"), border=True
     )
@@ -140,3 +162,17 @@ def kpi_row(totals: dict[str, Any], deltas: dict[str, float] | None = None) -> N
         delta_color="inverse",
         border=True,
     )
+
+
+def redacted_audio_file(settings: Settings, relative: str | None) -> Path | None:
+    """The redacted audio of a call, only if it is a file in the redacted-audio folder.
+
+    The original recording is never served, whatever the row says.
+    """
+    if not relative:
+        return None
+    folder = settings.redacted_audio_dir.resolve()
+    path = (settings.home / relative).resolve()
+    if path.parent != folder or not path.is_file():
+        return None
+    return path

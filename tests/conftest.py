@@ -14,10 +14,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from factories import NOW
 
 from analytics.config import Settings, load_settings
 from analytics.store import Store
-from factories import NOW
 
 # suffix -> (container format, codec, sample format the encoder takes)
 AUDIO_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -65,12 +65,12 @@ def make_audio(
     samples = _as_format(tone_noise_silence(seconds, rate, channels, seed), sample_fmt)
     with av.open(str(path), "w", format=container_fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
-        stream.format = sample_fmt  # type: ignore[union-attr]
+        stream.format = sample_fmt  # type: ignore[union-attr,assignment]
         frame = av.AudioFrame.from_ndarray(samples, format=sample_fmt, layout=layout)
         frame.sample_rate = rate
         frame.pts = 0
         frame.time_base = Fraction(1, rate)
-        for packet in stream.encode(frame):  # type: ignore[union-attr]
+        for packet in stream.encode(frame):  # type: ignore[union-attr,arg-type]
             out.mux(packet)
         for packet in stream.encode(None):  # type: ignore[union-attr]
             out.mux(packet)

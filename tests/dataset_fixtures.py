@@ -36,29 +36,42 @@ from analytics.store import Store, utcnow
 from analytics.store.writes import insert_call, save_analysis
 from analytics.workspace import hash_caller
 
-# (name, weight): the parts of a quality score, 100 in all.
+# (name, default weight) as analytics.quality scores them; the score is
+# 100 x earned / sum of the weights of the items that apply to the call.
 RUBRIC = (
-    ("greeting", 10.0),
-    ("agent_identified", 10.0),
+    ("greeting", 15.0),
+    ("agent_identified", 15.0),
+    ("closing", 15.0),
     ("empathy", 15.0),
     ("hold_etiquette", 10.0),
-    ("interruptions", 15.0),
-    ("silence", 10.0),
+    ("dead_air", 10.0),
+    ("interruptions", 10.0),
     ("pace", 10.0),
-    ("closing", 10.0),
-    ("sentiment", 10.0),
 )
 REASONS = {
-    "greeting": ("greeted the caller", "no greeting in the first 10 s"),
-    "agent_identified": ("gave their name", "did not give their name"),
-    "empathy": ("acknowledged the problem", "no empathy phrase"),
-    "hold_etiquette": ("announced the hold", "long silence not announced"),
-    "interruptions": ("let the caller finish", "interrupted the caller"),
-    "silence": ("no long silence", "silences over 5 s"),
-    "pace": ("pace 120-170 wpm", "spoke too fast"),
-    "closing": ("closed the call", "no closing formula"),
-    "sentiment": ("caller ended calmer", "caller ended more upset"),
+    "greeting": ("the agent greeted the customer", "no greeting in the agent's opening"),
+    "agent_identified": (
+        "the agent said who they are",
+        "the agent did not introduce themself in the opening",
+    ),
+    "closing": ("the agent closed the call politely", "no closing formula at the end"),
+    "empathy": (
+        "the agent acknowledged the customer's situation",
+        "no empathy phrase from the agent",
+    ),
+    "hold_etiquette": (
+        "1 of 1 long silence(s) announced beforehand",
+        "0 of 1 long silence(s) announced beforehand",
+    ),
+    "dead_air": ("longest unannounced silence 4.0 s", "longest unannounced silence 24.0 s"),
+    "interruptions": (
+        "the agent interrupted the customer 0 time(s)",
+        "the agent interrupted the customer 2 time(s)",
+    ),
+    "pace": ("agent pace 150 words/min", "agent pace 198 words/min"),
 }
+NOT_SCORED = "not scored: no silence of 15 s or more: nothing to announce"
+PARTIAL = {"dead_air": 0.3, "interruptions": 1 / 3}  # share earned when missed
 
 # agent -> (team, rubric items they tend to miss)
 AGENTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -66,7 +79,7 @@ AGENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "A102": ("Niort-Auto", ("empathy", "interruptions")),
     "A201": ("Niort-Sinistres", ("agent_identified", "hold_etiquette")),
     "A202": ("Niort-Sinistres", ("pace",)),
-    "A301": ("Lyon-Voyage", ("greeting", "silence")),
+    "A301": ("Lyon-Voyage", ("greeting", "dead_air")),
     "A302": ("Lyon-Voyage", ()),
 }
 ABUSE_RATE = {"Niort-Auto": 0.1, "Niort-Sinistres": 0.35, "Lyon-Voyage": 0.08}
@@ -159,6 +172,13 @@ def _abuse(
     return events, texts
 
 
+def _rubric_item(name: str, weight: float, missed: bool, long_silence: bool) -> RubricItem:
+    if name == "hold_etiquette" and not long_silence:
+        return RubricItem(name, 0.0, 0.0, NOT_SCORED)  # nothing to announce: does not count
+    earned = round(weight * PARTIAL.get(name, 0.0), 2) if missed else weight
+    return RubricItem(name, weight, earned, REASONS[name][1 if missed else 0])
+
+
 def realistic_analysis(
     rng: random.Random, call_id: str, agent_id: str, team: str, *, language: str = "fr"
 ) -> CallAnalysis:
@@ -179,19 +199,10 @@ def realistic_analysis(
             pii[kind] = pii.get(kind, 0) + 1
     long_silence = rng.random() < 0.4
     missed = {name for name, _w in RUBRIC if rng.random() < (0.7 if name in weak else 0.08)}
-    if not long_silence:
-        missed.discard("hold_etiquette")
-    if flagged:
-        missed.add("sentiment")
     breakdown = tuple(
-        RubricItem(
-            name,
-            weight,
-            0.0 if name in missed else weight,
-            REASONS[name][1] if name in missed else REASONS[name][0],
-        )
-        for name, weight in RUBRIC
+        _rubric_item(name, weight, name in missed, long_silence) for name, weight in RUBRIC
     )
+    applicable = sum(item.weight for item in breakdown)
     talk_agent = round(duration * rng.uniform(0.35, 0.5), 1)
     talk_customer = round(duration * rng.uniform(0.25, 0.45), 1)
     quality = QualityReport(
@@ -199,7 +210,12 @@ def realistic_analysis(
         talk_time_customer_s=talk_customer,
         non_talk_time_s=round(max(duration - talk_agent - talk_customer, 0.0), 1),
         longest_silence_s=round(
-            rng.uniform(6.0, 25.0) if long_silence else rng.uniform(0.5, 4.0), 1
+            rng.uniform(15.0, 28.0)
+            if long_silence
+            else rng.uniform(11.0, 14.5)
+            if "dead_air" in missed
+            else rng.uniform(0.5, 4.0),
+            1,
         ),
         overtalk_s=round(rng.uniform(0.0, 12.0), 1),
         interruptions=rng.randint(2, 6) if "interruptions" in missed else rng.randint(0, 1),
@@ -212,7 +228,7 @@ def realistic_analysis(
         hold_etiquette=("hold_etiquette" not in missed) if long_silence else None,
         sentiment_start=round(rng.uniform(-0.8, 0.1), 2),
         sentiment_end=round(rng.uniform(-0.9, -0.3) if flagged else rng.uniform(-0.2, 0.8), 2),
-        score=int(sum(item.earned for item in breakdown)),
+        score=round(100 * sum(item.earned for item in breakdown) / applicable),
         breakdown=breakdown,
     )
     severity: Severity = max(

@@ -15,9 +15,11 @@ recogniser's own word lists.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from analytics.models import RawSegment, RawTranscript, Speaker
 
@@ -75,13 +77,70 @@ def segment(speaker: Speaker, *parts: Part) -> EvalSegment:
 # --- spoken forms ---------------------------------------------------------------------
 
 FR_UNITS = ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"]
-FR_TEENS = ["dix", "onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit", "dix-neuf"]
+FR_TEENS = [
+    "dix",
+    "onze",
+    "douze",
+    "treize",
+    "quatorze",
+    "quinze",
+    "seize",
+    "dix-sept",
+    "dix-huit",
+    "dix-neuf",
+]
 FR_TENS = {2: "vingt", 3: "trente", 4: "quarante", 5: "cinquante", 6: "soixante"}
 EN_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-EN_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-EN_TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy", 8: "eighty", 9: "ninety"}
-FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
-EN_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+EN_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+EN_TENS = {
+    2: "twenty",
+    3: "thirty",
+    4: "forty",
+    5: "fifty",
+    6: "sixty",
+    7: "seventy",
+    8: "eighty",
+    9: "ninety",
+}
+FR_MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+EN_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 
 
 def fr_number(n: int) -> str:
@@ -185,38 +244,170 @@ def luhn_complete(body: str) -> str:
 
 # Deliberately mixed: some of these are in the gazetteer, many are not.
 FR_FIRST = [
-    "jean", "marie", "nicolas", "sophie", "julien", "céline", "maëlle", "gaëtan", "soizic",
-    "yannick", "killian", "anaïs", "loïc", "enzo", "maïwenn", "ilyes", "rémi", "solène",
-    "bastien", "ophélie", "kévin", "aurore", "thibault", "nadège", "corentin", "morgane",
-    "amine", "fatoumata", "youssef", "lætitia", "gwenaël", "héloïse",
+    "jean",
+    "marie",
+    "nicolas",
+    "sophie",
+    "julien",
+    "céline",
+    "maëlle",
+    "gaëtan",
+    "soizic",
+    "yannick",
+    "killian",
+    "anaïs",
+    "loïc",
+    "enzo",
+    "maïwenn",
+    "ilyes",
+    "rémi",
+    "solène",
+    "bastien",
+    "ophélie",
+    "kévin",
+    "aurore",
+    "thibault",
+    "nadège",
+    "corentin",
+    "morgane",
+    "amine",
+    "fatoumata",
+    "youssef",
+    "lætitia",
+    "gwenaël",
+    "héloïse",
 ]
 FR_LAST = [
-    "dupont", "martin", "lefebvre", "moreau", "kowalski", "ferreira", "le goff", "diallo",
-    "traoré", "pereira", "benali", "nguyen", "lemaire", "quéméner", "charpentier", "fontaine",
-    "le bihan", "marchetti", "haddad", "rousseau", "bouvier", "tessier", "le floch", "perrin",
-    "vasseur", "ollivier", "kerbrat", "mahé", "garnier", "boucher",
+    "dupont",
+    "martin",
+    "lefebvre",
+    "moreau",
+    "kowalski",
+    "ferreira",
+    "le goff",
+    "diallo",
+    "traoré",
+    "pereira",
+    "benali",
+    "nguyen",
+    "lemaire",
+    "quéméner",
+    "charpentier",
+    "fontaine",
+    "le bihan",
+    "marchetti",
+    "haddad",
+    "rousseau",
+    "bouvier",
+    "tessier",
+    "le floch",
+    "perrin",
+    "vasseur",
+    "ollivier",
+    "kerbrat",
+    "mahé",
+    "garnier",
+    "boucher",
 ]
 EN_FIRST = [
-    "john", "mary", "james", "emma", "oliver", "siobhan", "declan", "priya", "liam", "aoife",
-    "connor", "megan", "rhys", "niamh", "callum", "sarah", "gareth", "imogen", "hamish", "zara",
+    "john",
+    "mary",
+    "james",
+    "emma",
+    "oliver",
+    "siobhan",
+    "declan",
+    "priya",
+    "liam",
+    "aoife",
+    "connor",
+    "megan",
+    "rhys",
+    "niamh",
+    "callum",
+    "sarah",
+    "gareth",
+    "imogen",
+    "hamish",
+    "zara",
 ]
 EN_LAST = [
-    "smith", "johnson", "o'brien", "patel", "murphy", "mcallister", "fitzgerald", "okafor",
-    "henderson", "walsh", "kaur", "brennan", "whitfield", "thompson", "gallagher", "ashworth",
+    "smith",
+    "johnson",
+    "o'brien",
+    "patel",
+    "murphy",
+    "mcallister",
+    "fitzgerald",
+    "okafor",
+    "henderson",
+    "walsh",
+    "kaur",
+    "brennan",
+    "whitfield",
+    "thompson",
+    "gallagher",
+    "ashworth",
 ]
 FR_STREETS = [
-    "des lilas", "victor hugo", "de la république", "jean jaurès", "du général de gaulle",
-    "pasteur", "des écoles", "de la gare", "du moulin", "des acacias", "gambetta",
-    "de la libération", "saint-martin", "des tilleuls", "du stade", "de verdun",
+    "des lilas",
+    "victor hugo",
+    "de la république",
+    "jean jaurès",
+    "du général de gaulle",
+    "pasteur",
+    "des écoles",
+    "de la gare",
+    "du moulin",
+    "des acacias",
+    "gambetta",
+    "de la libération",
+    "saint-martin",
+    "des tilleuls",
+    "du stade",
+    "de verdun",
 ]
-FR_STREET_TYPES = ["rue", "rue", "rue", "avenue", "boulevard", "allée", "impasse", "chemin", "place", "route"]
+FR_STREET_TYPES = [
+    "rue",
+    "rue",
+    "rue",
+    "avenue",
+    "boulevard",
+    "allée",
+    "impasse",
+    "chemin",
+    "place",
+    "route",
+]
 FR_CITIES = [
-    ("75011", "paris"), ("69003", "lyon"), ("13008", "marseille"), ("31000", "toulouse"),
-    ("44000", "nantes"), ("35000", "rennes"), ("79000", "niort"), ("33000", "bordeaux"),
-    ("42000", "saint-étienne"), ("67000", "strasbourg"), ("21200", "beaune"),
-    ("29200", "brest"), ("59000", "lille"), ("06000", "nice"), ("13100", "aix-en-provence"),
+    ("75011", "paris"),
+    ("69003", "lyon"),
+    ("13008", "marseille"),
+    ("31000", "toulouse"),
+    ("44000", "nantes"),
+    ("35000", "rennes"),
+    ("79000", "niort"),
+    ("33000", "bordeaux"),
+    ("42000", "saint-étienne"),
+    ("67000", "strasbourg"),
+    ("21200", "beaune"),
+    ("29200", "brest"),
+    ("59000", "lille"),
+    ("06000", "nice"),
+    ("13100", "aix-en-provence"),
 ]
-EN_STREETS = ["baker", "high", "church", "station", "victoria", "mill", "park", "queens", "king edward", "green"]
+EN_STREETS = [
+    "baker",
+    "high",
+    "church",
+    "station",
+    "victoria",
+    "mill",
+    "park",
+    "queens",
+    "king edward",
+    "green",
+]
 EN_STREET_TYPES = ["street", "road", "lane", "avenue", "drive", "close"]
 EN_CITIES = ["london", "bristol", "manchester", "leeds", "dublin", "glasgow", "cardiff", "york"]
 EMAIL_DOMAINS = [("gmail", "com"), ("orange", "fr"), ("free", "fr"), ("hotmail", "fr"),
@@ -334,7 +525,7 @@ def make_nir(rng: random.Random, language: str) -> str:
         return groups(nir, [1, 2, 2, 2, 3, 3, 2])
     if style == 1:
         return nir
-    return groups(nir, [1, 2, 2, 2, 3, 3]) + " clé " + nir[13:]
+    return groups(nir[:13], [1, 2, 2, 2, 3, 3]) + " clé " + nir[13:]
 
 
 def make_card(rng: random.Random, language: str) -> str:
@@ -393,7 +584,9 @@ def make_dob(rng: random.Random, language: str) -> str:
         if style == 0:
             return f"{day} {FR_MONTHS[month - 1]} {year}"
         if style == 1:
-            return f"{fr_number(day) if day > 1 else 'premier'} {FR_MONTHS[month - 1]} {fr_year(year)}"
+            return (
+                f"{fr_number(day) if day > 1 else 'premier'} {FR_MONTHS[month - 1]} {fr_year(year)}"
+            )
         return f"{day:02d} {month:02d} {year}"
     if style == 0:
         return f"{EN_MONTHS[month - 1]} {day} {year}"
@@ -475,6 +668,14 @@ FR_FILLERS = [
     "C: le 12 mars j'avais déjà appelé pour le même problème",
     "A: votre garantie couvre le rapatriement jusqu'à 500 kilomètres",
     "C: on a crevé le pneu arrière vers 14 h 30",
+    "C: mon fils a 12 ans et ma fille 8 ans",
+    "C: j'ai appelé 3 fois depuis 9 h ce matin",
+    "A: le garage ferme à 18 h je vous rappelle dans 10 minutes",
+    "C: la facture fait 1250 euros pour le remorquage",
+    "C: c'est un contrat tous risques avec l'option véhicule de remplacement",
+    "A: vous êtes à combien de kilomètres de chez vous",
+    "C: on a roulé 300 kilomètres depuis paris",
+    "C: c'est une peugeot 308 de 2019",
 ]
 FR_CLOSINGS = ["A: je vous souhaite une bonne journée au revoir", "C: merci au revoir"]
 
@@ -515,39 +716,209 @@ EN_FILLERS = [
     "C: i paid 200 euros to the garage",
     "C: yes that's right thank you so much",
     "A: is everybody safe",
+    "C: my son is 12 and my daughter is 8",
+    "C: we were on the a7 motorway near junction 14",
+    "C: our flight is at 6 pm tomorrow",
+    "A: i'll call you back in 20 minutes",
+    "C: it's a 2018 ford focus",
+    "C: we drove about 400 kilometres today",
 ]
 EN_CLOSINGS = ["A: have a good day goodbye", "C: thanks bye"]
 
 # Hand-written lines: harder or unusual phrasings, each with its planted values.
 HAND_WRITTEN: list[tuple[str, list[EvalSegment]]] = [
-    ("fr", [segment("customer", "alors c'est", ("PHONE_NUMBER", "zéro six douze trente-quatre cinquante-six soixante-dix-huit quatre-vingt-dix"))]),
-    ("fr", [segment("customer", "mon portable", ("PHONE_NUMBER", "06 12 34 56 78"), "et le fixe", ("PHONE_NUMBER", "01 45 67 89 12"))]),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "alors c'est",
+                (
+                    "PHONE_NUMBER",
+                    "zéro six douze trente-quatre cinquante-six soixante-dix-huit quatre-vingt-dix",
+                ),
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "mon portable",
+                ("PHONE_NUMBER", "06 12 34 56 78"),
+                "et le fixe",
+                ("PHONE_NUMBER", "01 45 67 89 12"),
+            )
+        ],
+    ),
     ("fr", [segment("customer", "mon nom c'est", ("PERSON", "dupont"), ("PERSON", "d u p o n t"))]),
-    ("fr", [segment("customer", "c'est", ("PERSON", "le floch"), "je vous épelle", ("PERSON", "l e f l o c h"))]),
-    ("fr", [segment("customer", "l'immatriculation c'est", ("LICENSE_PLATE", "f g comme gérard 4 5 6 h k"))]),
-    ("fr", [segment("customer", "mon mail", ("EMAIL_ADDRESS", "marie tiret claire point durand arobase gmail point com"))]),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "c'est",
+                ("PERSON", "le floch"),
+                "je vous épelle",
+                ("PERSON", "l e f l o c h"),
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "l'immatriculation c'est",
+                ("LICENSE_PLATE", "f g comme gérard 4 5 6 h k"),
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "mon mail",
+                ("EMAIL_ADDRESS", "marie tiret claire point durand arobase gmail point com"),
+            )
+        ],
+    ),
     ("fr", [segment("customer", "envoyez à", ("EMAIL_ADDRESS", "jp.lemaire@free.fr"), "merci")]),
-    ("fr", [segment("agent", "quel est votre numéro de contrat"), segment("customer", "attendez je cherche"), segment("customer", ("POLICY_NUMBER", "4 5 7 8 9 1 2 3"))]),
-    ("fr", [segment("customer", "mon numéro de dossier c'est le"), segment("customer", ("CLAIM_NUMBER", "2025 004 567"))]),
-    ("fr", [segment("customer", "j'habite", ("ADDRESS", "14 bis rue du général leclerc 79000 niort"))]),
-    ("fr", [segment("customer", "au", ("ADDRESS", "trois impasse des rosiers à saint-herblain"), "voilà")]),
-    ("fr", [segment("customer", "ma date de naissance c'est le", ("DATE_OF_BIRTH", "premier avril mille neuf cent soixante-dix-huit"))]),
+    (
+        "fr",
+        [
+            segment("agent", "quel est votre numéro de contrat"),
+            segment("customer", "attendez je cherche"),
+            segment("customer", ("POLICY_NUMBER", "4 5 7 8 9 1 2 3")),
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment("customer", "mon numéro de dossier c'est le"),
+            segment("customer", ("CLAIM_NUMBER", "2025 004 567")),
+        ],
+    ),
+    (
+        "fr",
+        [segment("customer", "j'habite", ("ADDRESS", "14 bis rue du général leclerc 79000 niort"))],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer", "au", ("ADDRESS", "trois impasse des rosiers à saint-herblain"), "voilà"
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "ma date de naissance c'est le",
+                ("DATE_OF_BIRTH", "premier avril mille neuf cent soixante-dix-huit"),
+            )
+        ],
+    ),
     ("fr", [segment("customer", "je suis né en", ("DATE_OF_BIRTH", "1962"))]),
     ("fr", [segment("customer", "carte vitale", ("FR_NIR", "2 84 05 2a 004 123 45"))]),
     ("fr", [segment("customer", "le cryptogramme c'est le", ("CREDIT_CARD", "123"))]),
-    ("fr", [segment("customer", "c'est", ("PHONE_NUMBER", "+33 6 47 83 29 15"), "ou", ("PHONE_NUMBER", "0033 6 12 34 56 78"))]),
-    ("fr", [segment("customer", "iban", ("IBAN_CODE", "f r soixante-seize trente mille six zéro zéro zéro zéro un un deux trois quatre cinq six sept huit neuf zéro un huit neuf"))]),
-    ("fr", [segment("agent", "madame", ("PERSON", "quéméner"), "votre dossier", ("CLAIM_NUMBER", "s 7841236"), "est bien enregistré")]),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "c'est",
+                ("PHONE_NUMBER", "+33 6 47 83 29 15"),
+                "ou",
+                ("PHONE_NUMBER", "0033 6 12 34 56 78"),
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "customer",
+                "iban",
+                (
+                    "IBAN_CODE",
+                    "f r soixante-seize trente mille six zéro zéro zéro zéro un un deux trois quatre cinq six sept huit neuf zéro un huit neuf",
+                ),
+            )
+        ],
+    ),
+    (
+        "fr",
+        [
+            segment(
+                "agent",
+                "madame",
+                ("PERSON", "quéméner"),
+                "votre dossier",
+                ("CLAIM_NUMBER", "s 7841236"),
+                "est bien enregistré",
+            )
+        ],
+    ),
     ("fr", [segment("customer", "mon mari", ("PERSON", "gwenaël kerbrat"), "va vous rappeler")]),
-    ("fr", [segment("customer", "ma voiture a une plaque étrangère", ("LICENSE_PLATE", "1234 ab 75"))]),
-    ("en", [segment("customer", "it's", ("PHONE_NUMBER", "oh seven nine double one two three four five six seven"))]),
-    ("en", [segment("customer", "my email", ("EMAIL_ADDRESS", "siobhan underscore walsh at outlook dot com"))]),
+    (
+        "fr",
+        [segment("customer", "ma voiture a une plaque étrangère", ("LICENSE_PLATE", "1234 ab 75"))],
+    ),
+    (
+        "en",
+        [
+            segment(
+                "customer",
+                "it's",
+                ("PHONE_NUMBER", "oh seven nine double one two three four five six seven"),
+            )
+        ],
+    ),
+    (
+        "en",
+        [
+            segment(
+                "customer",
+                "my email",
+                ("EMAIL_ADDRESS", "siobhan underscore walsh at outlook dot com"),
+            )
+        ],
+    ),
     ("en", [segment("customer", "that's", ("PERSON", "mcallister"), "m c a l l i s t e r")]),
     ("en", [segment("customer", "i live at", ("ADDRESS", "221 baker street london"))]),
-    ("en", [segment("customer", "date of birth", ("DATE_OF_BIRTH", "third of june nineteen seventy two"))]),
-    ("en", [segment("agent", "could i have your policy number"), segment("customer", ("POLICY_NUMBER", "p a 458 221"))]),
+    (
+        "en",
+        [
+            segment(
+                "customer", "date of birth", ("DATE_OF_BIRTH", "third of june nineteen seventy two")
+            )
+        ],
+    ),
+    (
+        "en",
+        [
+            segment("agent", "could i have your policy number"),
+            segment("customer", ("POLICY_NUMBER", "p a 458 221")),
+        ],
+    ),
     ("en", [segment("customer", "the plate is", ("LICENSE_PLATE", "ab12 cde"))]),
-    ("en", [segment("customer", "card", ("CREDIT_CARD", "4970 1012 3456 7890"), "expiry", ("CREDIT_CARD", "12 27"))]),
+    (
+        "en",
+        [
+            segment(
+                "customer",
+                "card",
+                ("CREDIT_CARD", "4970 1012 3456 7890"),
+                "expiry",
+                ("CREDIT_CARD", "12 27"),
+            )
+        ],
+    ),
 ]
 
 # The spelled names in two hand-written lines are planted as PERSON too: fix the
@@ -618,6 +989,101 @@ def generate_calls(seed: int = SEED, calls_per_language: int = 30) -> list[EvalC
 
 def planted_counts(calls: Iterable[EvalCall]) -> Counter[str]:
     return Counter(p.entity_type for call in calls for seg in call.segments for p in seg.planted)
+
+
+@dataclass
+class TypeScore:
+    planted: int = 0
+    redacted: int = 0  # every letter and digit covered by some redacted entity
+    typed: int = 0  # ... by entities of the planted type
+    predicted: int = 0  # entities predicted with this type
+    predicted_true: int = 0  # ... that overlap a planted value
+
+    @property
+    def recall(self) -> float:
+        return self.redacted / self.planted if self.planted else 1.0
+
+    @property
+    def typed_recall(self) -> float:
+        return self.typed / self.planted if self.planted else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.predicted_true / self.predicted if self.predicted else 1.0
+
+
+@dataclass
+class EvalReport:
+    scores: dict[str, TypeScore]
+    segments: int
+    chars: int
+    seconds: float
+    misses: list[tuple[str, str]]  # (entity type, segment text) of values left readable
+
+    def total(self) -> TypeScore:
+        total = TypeScore()
+        for score in self.scores.values():
+            total.planted += score.planted
+            total.redacted += score.redacted
+            total.typed += score.typed
+            total.predicted += score.predicted
+            total.predicted_true += score.predicted_true
+        return total
+
+    def table(self) -> str:
+        lines = [
+            f"{'type':15} {'planted':>7} {'recall':>7} {'typed':>7} {'pred':>5} {'precision':>9}"
+        ]
+        for entity, score in [*sorted(self.scores.items()), ("ALL", self.total())]:
+            lines.append(
+                f"{entity:15} {score.planted:7d} {score.recall:7.3f} {score.typed_recall:7.3f} "
+                f"{score.predicted:5d} {score.precision:9.3f}"
+            )
+        return "\n".join(lines)
+
+
+def _covered(text: str, start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
+    needed = {i for i in range(start, end) if text[i].isalnum()}
+    for first, last in spans:
+        needed -= set(range(first, last))
+    return not needed
+
+
+def evaluate(redactor: Any, calls: Sequence[EvalCall]) -> EvalReport:
+    """Recall per planted type and precision per predicted type of ``redactor``.
+
+    A planted value is *redacted* when every letter and digit of it is covered by
+    some entity (whatever its type: nothing readable remains); *typed* when covered
+    by entities of its own type. A predicted entity is *true* when it overlaps some
+    planted value.
+    """
+    scores: dict[str, TypeScore] = {}
+    misses: list[tuple[str, str]] = []
+    segments = chars = 0
+    began = time.perf_counter()
+    found_per_call = [redactor.analyze_transcript(call.transcript()) for call in calls]
+    seconds = time.perf_counter() - began
+    for call, found in zip(calls, found_per_call, strict=True):
+        for seg, entities in zip(call.segments, found, strict=True):
+            segments += 1
+            chars += len(seg.text)
+            all_spans = [(e.start, e.end) for e in entities]
+            for value in seg.planted:
+                score = scores.setdefault(value.entity_type, TypeScore())
+                score.planted += 1
+                if _covered(seg.text, value.start, value.end, all_spans):
+                    score.redacted += 1
+                else:
+                    misses.append((value.entity_type, seg.text))
+                typed = [(e.start, e.end) for e in entities if e.entity_type == value.entity_type]
+                if _covered(seg.text, value.start, value.end, typed):
+                    score.typed += 1
+            for entity in entities:
+                score = scores.setdefault(entity.entity_type, TypeScore())
+                score.predicted += 1
+                if any(p.start < entity.end and entity.start < p.end for p in seg.planted):
+                    score.predicted_true += 1
+    return EvalReport(scores, segments, chars, seconds, misses)
 
 
 if __name__ == "__main__":

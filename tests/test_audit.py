@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from datetime import timedelta
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from factories import NOW, add_call
 
 from analytics import audit, governance
 from analytics.cli import cli
 from analytics.config import Settings
 from analytics.store import Store
-from factories import NOW, add_call
 
 CALLER = "06 12 34 56 78"
 
@@ -58,7 +59,7 @@ def test_every_operation_is_chained_and_verifies(store: Store) -> None:
         "view_call",
     ]
     assert rows[0]["prev_hash"] == audit.GENESIS
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after["prev_hash"] == before["hash"]
         assert after["id"] == before["id"] + 1
     assert audit.verify(store) == []
@@ -169,4 +170,4 @@ def test_cli_lists_entries_oldest_first(store: Store, home: Path) -> None:
     assert code == 0, out
     lines = out.strip().splitlines()
     assert len(lines) == 3
-    assert ["release", "purge", "view_call"] == [line.split()[3] for line in lines]
+    assert [line.split()[3] for line in lines] == ["release", "purge", "view_call"]

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dataset_fixtures import BuiltWorkspace, add_processed_call, build_workspace, realistic_analysis
+from dataset_fixtures import (
+    RUBRIC,
+    BuiltWorkspace,
+    add_processed_call,
+    build_workspace,
+    realistic_analysis,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
@@ -31,6 +37,7 @@ from analytics.dataset import (
 from analytics.errors import NotFoundError, UsageError
 from analytics.export import export_calls
 from analytics.governance import hold, object_calls, purge, release
+from analytics.quality import RUBRIC_ITEMS
 from analytics.store import Store, iso
 from analytics.store.schema import objections
 
@@ -181,13 +188,23 @@ def test_pii_columns_count_the_placeholders_in_the_segments(
             assert getattr(row, column) == expected, (row.call_id, column)
 
 
-def test_score_is_the_sum_of_rubric_points(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
+def test_rubric_explains_the_score(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
     rubric = load_rubric(built.home, now=NOW)
-    earned = rubric.groupby("call_id", observed=True)["earned"].sum()
-    scores = calls.set_index("call_id")["quality_score"]
-    assert (earned.reindex(scores.index).astype(int) == scores.astype(int)).all()
-    assert rubric["missed"].any() and not rubric["missed"].all()
+    # As analytics.quality scores: 100 x earned / weight of the items that apply.
+    sums = rubric.groupby("call_id", observed=True)[["earned", "weight"]].sum()
+    expected = (100 * sums["earned"] / sums["weight"]).round().astype(int)
+    scores = calls.set_index("call_id")["quality_score"].astype(int)
+    assert (expected.reindex(scores.index) == scores).all()
+    assert (rubric["applicable"] == (rubric["weight"] > 0)).all()
+    assert (~rubric["applicable"]).any()  # hold etiquette without a hold
+    assert not rubric.loc[~rubric["applicable"], "missed"].any()
     assert (rubric["missed"] == (rubric["earned"] < rubric["weight"])).all()
+    assert rubric["missed"].any() and not rubric["missed"].all()
+
+
+def test_fixture_rubric_items_are_the_scorers_items() -> None:
+    # Keeps the fixture (and so the coaching notebook's test data) true to analytics.quality.
+    assert [name for name, _weight in RUBRIC] == list(RUBRIC_ITEMS)
 
 
 def test_abuse_events_match_the_flagged_calls(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
@@ -238,10 +255,10 @@ def test_since_until_accept_strings_dates_and_datetimes(
 
 
 def test_until_is_exclusive(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
-    first = calls.iloc[-1]
-    moment = first["started_at"].to_pydatetime()
-    assert first["call_id"] not in set(load_calls(built.home, until=moment, now=NOW)["call_id"])
-    assert first["call_id"] in set(load_calls(built.home, since=moment, now=NOW)["call_id"])
+    last = calls.iloc[-1]
+    moment = last["started_at"].to_pydatetime()
+    assert last["call_id"] not in set(load_calls(built.home, until=moment, now=NOW)["call_id"])
+    assert last["call_id"] in set(load_calls(built.home, since=moment, now=NOW)["call_id"])
 
 
 @pytest.mark.parametrize(
@@ -254,9 +271,12 @@ def test_until_is_exclusive(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
     ],
 )
 def test_team_and_agent_filters(
-    built: BuiltWorkspace, calls: pd.DataFrame, team: object, agent: object
+    built: BuiltWorkspace,
+    calls: pd.DataFrame,
+    team: str | list[str] | None,
+    agent: str | list[str] | None,
 ) -> None:
-    frame = load_calls(built.home, team=team, agent=agent, now=NOW)  # type: ignore[arg-type]
+    frame = load_calls(built.home, team=team, agent=agent, now=NOW)
     keep = pd.Series(True, index=calls.index)
     if team is not None:
         keep &= calls["team"].isin([team] if isinstance(team, str) else team)
@@ -265,9 +285,8 @@ def test_team_and_agent_filters(
     assert keep.sum() > 0
     assert list(frame["call_id"]) == list(calls.loc[keep, "call_id"])
     for loader in (load_segments, load_rubric):
-        assert set(loader(built.home, team=team, agent=agent, now=NOW)["call_id"]) == set(
-            frame["call_id"]
-        )  # type: ignore[operator]
+        narrowed = loader(built.home, team=team, agent=agent, now=NOW)
+        assert set(narrowed["call_id"]) == set(frame["call_id"])
 
 
 def test_home_may_be_a_path_a_string_settings_or_the_environment(
@@ -514,3 +533,11 @@ def test_a_hold_placed_before_expiry_keeps_the_call_visible(tmp_path: Path) -> N
         release(store, "old", now=later, actor="test")
     assert load_calls(home, now=later).empty
     assert load_segments(home, now=later).empty
+
+
+def test_the_package_re_exports_the_loaders() -> None:
+    import analytics
+    import analytics.dataset
+
+    assert analytics.load_calls is analytics.dataset.load_calls
+    assert analytics.load_segments is analytics.dataset.load_segments

@@ -483,3 +483,36 @@ def test_synthetic_call_timing(language: str, layout: str, tmp_path: Path) -> No
     assert report.interruptions == planted
     assert report.greeting and report.agent_identified and report.empathy
     assert report.agent_wpm is not None and 80 < report.agent_wpm < 250
+
+
+# -- every phrase of the data files is recognised -----------------------------------------
+
+
+def _phrases() -> list[tuple[str, str, str]]:
+    import tomllib
+
+    from analytics.quality import DATA_DIR
+
+    out = []
+    for language in ("fr", "en"):
+        table = tomllib.loads((DATA_DIR / f"phrases_{language}.toml").read_text("utf-8"))
+        for check, phrases in table.items():
+            out += [(language, check, p) for p in phrases]
+    return out
+
+
+@pytest.mark.parametrize(("language", "check", "phrase"), _phrases())
+def test_every_phrase_is_recognised(language: str, check: str, phrase: str) -> None:
+    text = phrase.replace("{name}", "<PERSON>").replace("{word}", "julie").replace("...", "")
+    spoken = seg("agent", 0.5, 3.0, text.upper())  # case and accents do not matter
+    after = seg("agent", 25.0, 26.0, "ok")  # 22 s later: a long silence after the phrase
+    t = transcript(spoken, after, language=language)
+    report = compute_quality(t, from_segments(t))
+    found = {
+        "greeting": report.greeting,
+        "agent_identified": report.agent_identified,
+        "closing": report.closing,
+        "empathy": report.empathy,
+        "hold": report.hold_etiquette,
+    }
+    assert found[check] is True

@@ -74,7 +74,7 @@ class RedactConfig:
         default_factory=lambda: MappingProxyType({})
     )
     patterns: tuple[PatternSpec, ...] = ()
-    neighbour_words: int = 20
+    neighbour_words: int = 12
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedactConfig:
@@ -89,7 +89,7 @@ class RedactConfig:
         min_score = _number(table.get("min_score", 0.4), "min_score")
         if not 0 <= min_score <= 1:
             raise ConfigError("[redact] min_score: must be between 0 and 1")
-        neighbours = table.get("neighbour_words", 20)
+        neighbours = table.get("neighbour_words", 12)
         if not isinstance(neighbours, int) or isinstance(neighbours, bool) or neighbours < 0:
             raise ConfigError("[redact] neighbour_words: must be a whole number >= 0")
         models = dict(DEFAULT_MODELS)

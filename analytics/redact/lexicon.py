@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -13,6 +13,7 @@ from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
 
 Phrase = tuple[str, ...]
+PhraseIndex = Mapping[str, tuple[Phrase, ...]]  # first word → phrases, longest first
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "redact"
 
 
@@ -29,20 +30,28 @@ def phrases(entries: Iterable[str]) -> tuple[Phrase, ...]:
     return tuple(sorted((p for p in unique if p), key=len, reverse=True))
 
 
+def index_phrases(entries: Iterable[str]) -> PhraseIndex:
+    """Phrases keyed by their first word, for a fast longest match."""
+    index: dict[str, list[Phrase]] = {}
+    for entry in phrases(entries):
+        index.setdefault(entry[0], []).append(entry)
+    return MappingProxyType({word: tuple(found) for word, found in index.items()})
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Word lists shared by the recognisers (all lower case)."""
 
     context_words: Mapping[str, tuple[Phrase, ...]]
-    name_before: tuple[Phrase, ...]
+    name_before: PhraseIndex
     name_weak_before: frozenset[Phrase]
-    name_after: tuple[Phrase, ...]
+    name_after: PhraseIndex
     fillers: frozenset[str]
     first_names: frozenset[str]
     surnames: frozenset[str]
     stop_words: frozenset[str]
     common_words: frozenset[str]
-    street_types: tuple[Phrase, ...]
+    street_types: PhraseIndex
     street_types_after: frozenset[str]
     number_suffixes: frozenset[str]
     name_particles: frozenset[str]
@@ -53,16 +62,29 @@ class Lexicon:
     hundreds: frozenset[str]
     thousands: frozenset[str]
     repeat: Mapping[str, int]
-    separators: tuple[Phrase, ...]
+    separators: PhraseIndex
     plus: frozenset[str]
     months: frozenset[str]
     ordinals: frozenset[str]
     date_joiners: frozenset[str]
     email_at: frozenset[str]
     email_dot: frozenset[str]
-    email_joiners: tuple[Phrase, ...]
+    email_joiners: PhraseIndex
     tlds: frozenset[str]
-    spelling_like: tuple[Phrase, ...]
+    spelling_like: PhraseIndex
+    location_before: PhraseIndex
+
+    @cached_property
+    def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
+        """Context phrases keyed by first word: (phrase, entity type), longest first."""
+        index: dict[str, list[tuple[Phrase, str]]] = {}
+        for entity, entries in self.context_words.items():
+            for entry in entries:
+                index.setdefault(entry[0], []).append((entry, entity))
+        return {
+            word: tuple(sorted(found, key=lambda pair: len(pair[0]), reverse=True))
+            for word, found in index.items()
+        }
 
     def is_number_word(self, word: str) -> bool:
         return (
@@ -104,15 +126,15 @@ def default_lexicon() -> Lexicon:
     context = {entity: phrases(words) for entity, words in data["context_words"].items()}
     return Lexicon(
         context_words=MappingProxyType(context),
-        name_before=phrases(names["before"]),
+        name_before=index_phrases(names["before"]),
         name_weak_before=frozenset(phrases(names["weak_before"])),
-        name_after=phrases(names["after"]),
+        name_after=index_phrases(names["after"]),
         fillers=frozenset(names["fillers"]),
         first_names=_word_list("first_names.txt"),
         surnames=_word_list("surnames.txt"),
         stop_words=frozenset(FR_STOP_WORDS | EN_STOP_WORDS),
         common_words=_word_list("common_words.txt"),
-        street_types=phrases(address["street_types"]),
+        street_types=index_phrases(address["street_types"]),
         street_types_after=frozenset(address["street_types_after"]),
         number_suffixes=frozenset(address["number_suffixes"]),
         name_particles=frozenset(address["name_particles"]),
@@ -123,14 +145,15 @@ def default_lexicon() -> Lexicon:
         hundreds=frozenset(numbers["hundreds"]),
         thousands=frozenset(numbers["thousands"]),
         repeat=MappingProxyType(numbers["repeat"]),
-        separators=phrases(numbers["separators"]),
+        separators=index_phrases(numbers["separators"]),
         plus=frozenset(numbers["plus"]),
         months=frozenset(dates["months"]),
         ordinals=frozenset(dates["ordinals"]),
         date_joiners=frozenset(dates["joiners"]),
         email_at=frozenset(email["at"]),
         email_dot=frozenset(email["dot"]),
-        email_joiners=phrases(email["joiners"]),
+        email_joiners=index_phrases(email["joiners"]),
         tlds=frozenset(email["tlds"]),
-        spelling_like=phrases(data["spelling"]["like"]),
+        spelling_like=index_phrases(data["spelling"]["like"]),
+        location_before=index_phrases(data["location"]["before"]),
     )

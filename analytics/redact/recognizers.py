@@ -46,6 +46,7 @@ POLICY_NUMBER = "POLICY_NUMBER"
 CLAIM_NUMBER = "CLAIM_NUMBER"
 DATE_OF_BIRTH = "DATE_OF_BIRTH"
 ID_NUMBER = "ID_NUMBER"
+CARD_CODE = "CARD_CODE"  # a context type only: security code / expiry → CREDIT_CARD
 
 RUN_ENTITIES = (
     PHONE_NUMBER,
@@ -66,6 +67,28 @@ _OLD_FR_PLATE = re.compile(r"\d{1,4}[a-z]{1,3}\d{2}")
 _UK_PLATE = re.compile(r"[a-z]{2}\d{2}[a-z]{3}")
 _IBAN_SHAPE = re.compile(r"[a-z]{2}\d{2}[a-z0-9]{10,30}")
 _YEAR = re.compile(r"(19|20)\d\d")
+_NAME_PARTICLES = frozenset(
+    {"le", "la", "de", "du", "des", "van", "von", "da", "di", "del", "mac", "ben", "el", "al"}
+)
+_ANSWERS = frozenset(
+    {
+        "oui",
+        "non",
+        "ouais",
+        "ok",
+        "okay",
+        "voilà",
+        "voila",
+        "merci",
+        "yes",
+        "yeah",
+        "no",
+        "thanks",
+        "bonjour",
+        "hello",
+    }
+)
+_CLOCK_TIME = re.compile(r"\d{1,2}h(\d{2})?")
 
 
 def _result(entity: str, start: int, end: int, score: float) -> RecognizerResult:
@@ -114,7 +137,11 @@ class SpokenNumberRecognizer(_TokenRecognizer):
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         results = []
         for run in find_runs(tokens, self.lexicon):
-            context = nearest_context(hits, run.first, run.last)
+            # A short value ("123", "2019") takes its type only from words right next to it.
+            short = len(run.symbols) <= 5
+            context = nearest_context(
+                hits, run.first, run.last, before=5 if short else 10, after=0 if short else 4
+            )
             typed = classify_run(run, context)
             if typed:
                 entity, score = typed
@@ -125,12 +152,14 @@ class SpokenNumberRecognizer(_TokenRecognizer):
 def classify_run(run: Run, context: str | None) -> tuple[str, float] | None:
     """The entity type and score of a run of dictated symbols, or None."""
     symbols, digits = run.symbols, run.digits
+    if _CLOCK_TIME.fullmatch(symbols):
+        return None  # "14 h 30"
     if _IBAN_SHAPE.fullmatch(symbols):
         return IBAN_CODE, 1.0 if iban_valid(symbols) else 0.85
     if _SIV_PLATE.fullmatch(symbols):
         return LICENSE_PLATE, 0.9
     if context and _fits_context(run, context):
-        return context, 0.85
+        return (CREDIT_CARD if context == CARD_CODE else context), 0.85
     return _classify_by_shape(run, symbols, digits)
 
 
@@ -144,7 +173,9 @@ def _fits_context(run: Run, context: str) -> bool:
     if context == FR_NIR:
         return 12 <= size <= 15 and len(digits) >= 11
     if context == CREDIT_CARD:
-        return (12 <= len(digits) <= 19 or 3 <= len(digits) <= 4) and len(letters) == 0
+        return 12 <= len(digits) <= 19 and len(letters) == 0
+    if context == CARD_CODE:
+        return 3 <= len(digits) <= 4 and len(letters) == 0
     if context == LICENSE_PLATE:
         return 4 <= size <= 10 and len(digits) >= 1
     if context in (POLICY_NUMBER, CLAIM_NUMBER):
@@ -203,9 +234,7 @@ class SpokenEmailRecognizer(_TokenRecognizer):
             local_start = self._local_start(tokens, index - 1) if domain_end else None
             if domain_end is not None and local_start is not None:
                 start, end = tokens[local_start].start, tokens[domain_end - 1].end
-                results.append(
-                    _result(EMAIL_ADDRESS, start, end, 0.9 if strong else 0.8)
-                )
+                results.append(_result(EMAIL_ADDRESS, start, end, 0.9 if strong else 0.8))
         return results
 
     def _is_part(self, token: Token) -> bool:
@@ -242,20 +271,28 @@ class SpokenEmailRecognizer(_TokenRecognizer):
             return None
         if self.lexicon.is_plain_word(tokens[position].text) and len(tokens[position].text) > 1:
             return None
+        # One bare word may join a one-word local part said without its dot ("jean
+        # dupont arobase …"), never one already dotted ("mail jean.dupont@…").
         start, bare_words = position, 0
         while start > 0 and position - start < 30:
             joiner = self._joiner_before(tokens, start)
             if joiner and start - joiner - 1 >= 0 and self._is_part(tokens[start - joiner - 1]):
                 start -= joiner + 1
+                bare_words = 1
                 continue
             previous = tokens[start - 1]
             spelled = len(previous.text) == 1 and previous.is_word and not previous.elided
             single = len(tokens[start].text) == 1
-            if (spelled and single) or (
-                bare_words < 1
-                and self._is_part(previous)
-                and not self.lexicon.is_plain_word(previous.text)
-                and not previous.elided
+            initial = spelled and bare_words < 1  # "j dupont arobase …"
+            if (
+                (spelled and single)
+                or initial
+                or (
+                    bare_words < 1
+                    and self._is_part(previous)
+                    and not self.lexicon.is_plain_word(previous.text)
+                    and not previous.elided
+                )
             ):
                 bare_words += 0 if spelled and single else 1
                 start -= 1
@@ -315,9 +352,7 @@ class StreetAddressRecognizer(_TokenRecognizer):
                 index += 1
                 continue
             first, last, score = found
-            results.append(
-                _result(ADDRESS, tokens[first].start, tokens[last - 1].end, score)
-            )
+            results.append(_result(ADDRESS, tokens[first].start, tokens[last - 1].end, score))
             index = last
         return results
 
@@ -328,21 +363,23 @@ class StreetAddressRecognizer(_TokenRecognizer):
         if not size:
             return None
         street_word = tokens[index].text
-        number_start = self._number_before(tokens, index)
+        candidates = []
         if street_word in self.lexicon.street_types_after:
-            english = self._english_street(tokens, index)
+            english = self._english_street(tokens, index)  # "22 baker street"
             if english is not None:
-                first = english
-                last = self._city_after(tokens, index + size)
-                return first, last, 0.85
+                candidates.append((english, self._city_after(tokens, index + size), 0.85))
+        number_start = self._number_before(tokens, index)
         name_end = self._name_after(tokens, index + size, limit=5)
-        if name_end == index + size:
-            return None
         in_context = nearest_context(hits, index, index + 1, before=8, types=frozenset({ADDRESS}))
-        if number_start is None and not (street_word in self._STRONG or in_context):
+        if name_end > index + size and (
+            number_start is not None or street_word in self._STRONG or in_context
+        ):
+            first = number_start if number_start is not None else index
+            score = 0.85 if number_start is not None else 0.7
+            candidates.append((first, self._city_after(tokens, name_end), score))
+        if not candidates:
             return None
-        first = number_start if number_start is not None else index
-        return first, self._city_after(tokens, name_end), 0.85 if number_start is not None else 0.7
+        return max(candidates, key=lambda found: (found[1] - found[0], found[2]))
 
     def _number_before(self, tokens: Sequence[Token], index: int) -> int | None:
         """Start of a house number ("12", "douze", "5 bis") ending right before ``index``."""
@@ -373,10 +410,15 @@ class StreetAddressRecognizer(_TokenRecognizer):
         return None
 
     def _is_name_word(self, token: Token) -> bool:
-        return token.is_word and (
-            not self.lexicon.is_plain_word(token.text)
-            or token.text in self.lexicon.first_names
-            or token.text in self.lexicon.surnames
+        """A word of a street or town name: not a stop word ("station" and "moulin" are)."""
+        word = token.text
+        return (
+            token.is_word
+            and len(word) > 1
+            and not token.elided
+            and word not in self.lexicon.stop_words
+            and word not in self.lexicon.fillers
+            and word not in _ANSWERS
         )
 
     def _name_after(self, tokens: Sequence[Token], position: int, limit: int) -> int:
@@ -433,7 +475,7 @@ class NameRecognizer(_TokenRecognizer):
         super().__init__(lexicon, (PERSON,), language)
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
-        spans: list[tuple[int, int, float]] = []
+        spans: list[tuple[int, int, float]] = list(self._spelled_out(tokens))
         for index in range(len(tokens)):
             spans.extend(self._after_trigger(tokens, index))
             spans.extend(self._before_closing(tokens, index))
@@ -442,6 +484,19 @@ class NameRecognizer(_TokenRecognizer):
             _result(PERSON, tokens[first].start, tokens[last - 1].end, score)
             for first, last, score in spans
         ]
+
+    def _spelled_out(self, tokens: Sequence[Token]) -> list[tuple[int, int, float]]:
+        """A word followed by its spelling ("le floch … l e f l o c h") is a name."""
+        spans = []
+        for run in find_runs(tokens, self.lexicon):
+            if run.digits or run.single_letters < 3:
+                continue
+            for end in range(run.first, max(0, run.first - 8), -1):
+                for size in (1, 2, 3):
+                    words = tokens[max(0, end - size) : end]
+                    if len(words) == size and "".join(w.text for w in words) == run.letters:
+                        spans.append((end - size, end, 0.85))
+        return spans
 
     def _is_known(self, word: str) -> bool:
         return word in self.lexicon.first_names or word in self.lexicon.surnames
@@ -469,9 +524,17 @@ class NameRecognizer(_TokenRecognizer):
             if self._name_word(tokens[end], known_only=known_only and words == 0):
                 end += 1
                 words += 1
-                if end + 1 < len(tokens) and tokens[end].text == "-":
-                    if self._name_word(tokens[end + 1], known_only=False):
-                        end += 2
+                hyphenated = end + 1 < len(tokens) and tokens[end].text == "-"
+                if hyphenated and self._name_word(tokens[end + 1], known_only=False):
+                    end += 2
+                continue
+            particle = tokens[end].text in _NAME_PARTICLES and not known_only
+            if (
+                particle
+                and end + 1 < len(tokens)
+                and self._name_word(tokens[end + 1], known_only=False)
+            ):
+                end += 1  # "le goff", "de la fontaine": the next word is taken next turn
                 continue
             break
         if known_only and end > position:
@@ -508,13 +571,20 @@ class NameRecognizer(_TokenRecognizer):
         return [(position, end, 0.8 if weak else 0.85)]
 
     def _before_closing(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
-        if not match_phrase(tokens, index, self.lexicon.name_after) or index == 0:
+        """The agent's name before "à votre écoute": "héloïse le goff à votre écoute"."""
+        if index == 0 or not match_phrase(tokens, index, self.lexicon.name_after):
             return []
         first = index
-        while first > 0 and index - first < 2:
-            if not self._name_word(tokens[first - 1], known_only=False):
+        while first > 0 and index - first < 4:
+            previous = tokens[first - 1]
+            if self._name_word(previous, known_only=False) or (
+                previous.text in _NAME_PARTICLES and first < index
+            ):
+                first -= 1
+            else:
                 break
-            first -= 1
+        while first < index and tokens[first].text in _NAME_PARTICLES:
+            first += 1
         return [(first, index, 0.75)] if first < index else []
 
     def _known_name(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
@@ -552,9 +622,7 @@ class DateOfBirthRecognizer(_TokenRecognizer):
             if span:
                 first, last = span
                 results.append(
-                    _result(
-                        DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85
-                    )
+                    _result(DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85)
                 )
         return results
 
@@ -595,6 +663,44 @@ class DateOfBirthRecognizer(_TokenRecognizer):
         while last > first and tokens[last - 1].text in self.lexicon.date_joiners:
             last -= 1
         return (first, last) if numbers else None
+
+
+class PlaceRecognizer(_TokenRecognizer):
+    """The place a caller is at, named after "près de", "direction", "near"...
+
+    spaCy rarely finds lower-case town names; where a caller broke down is personal
+    data too.
+    """
+
+    def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
+        super().__init__(lexicon, (LOCATION,), language)
+
+    def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
+        results = []
+        for index in range(len(tokens)):
+            size = match_phrase(tokens, index, self.lexicon.location_before)
+            if not size:
+                continue
+            first = end = index + size
+            while end < len(tokens) and end - first < 4:
+                token = tokens[end]
+                if (
+                    token.is_word
+                    and len(token.text) > 1
+                    and not self.lexicon.is_plain_word(token.text)
+                ):
+                    end += 1
+                elif token.text == "-" or token.text in ("sur", "en", "saint", "le", "la"):
+                    if end == first or end + 1 >= len(tokens):
+                        break
+                    end += 1
+                else:
+                    break
+            while end > first and not tokens[end - 1].is_word:
+                end -= 1
+            if end > first:
+                results.append(_result(LOCATION, tokens[first].start, tokens[end - 1].end, 0.6))
+        return results
 
 
 class OfflineEmailRecognizer(EmailRecognizer):

@@ -11,27 +11,29 @@ what a run is from its shape and from the context words around it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from analytics.redact.lexicon import Lexicon, Phrase
+from analytics.redact.lexicon import Lexicon, Phrase, PhraseIndex
 
-_TOKEN = re.compile(r"\d+|[^\W\d_]+|[@+._/\-]")
+_TOKEN = re.compile(r"\d+|[^\W\d_]+|[@+._/\-]|\n")
 _APOSTROPHES = "'’"
 _SYMBOLS = frozenset("@+._/-")
 _RUN_SEPARATORS = frozenset("-/.")
 _ASCII_LETTER = re.compile(r"[a-z]")
 _WEAK_NUMBER_WORDS = frozenset({"oh", "o", "un", "une", "one"})
+_WEAK_LETTERS = frozenset({"i", "a", "y"})
+_PLATE_START = re.compile(r"[a-z]{2}\d{3}")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a named tuple: cheaper to build than a dataclass
     """A word, a digit group or a symbol, lower-cased, with its span in the text."""
 
     text: str
     start: int
     end: int
-    elided: bool = False  # "c'est": a letter glued to an apostrophe, never a spelled letter
+    elided: bool = False  # touches an apostrophe ("c'est", "it's"): never a spelled letter
 
     @property
     def is_digits(self) -> bool:
@@ -43,17 +45,29 @@ class Token:
 
 
 def tokenize(text: str) -> tuple[Token, ...]:
-    """Split text into lower-cased tokens; apostrophes and hyphens split words."""
+    """Split text into lower-cased tokens; apostrophes and hyphens split words.
+
+    A line break is a token of its own: it marks a change of speaker between
+    neighbouring segments, which no run, name or address crosses.
+    """
     tokens = []
     for match in _TOKEN.finditer(text):
-        end = match.end()
-        elided = end < len(text) and text[end] in _APOSTROPHES
-        tokens.append(Token(match.group().lower(), match.start(), end, elided))
+        start, end = match.span()
+        elided = (end < len(text) and text[end] in _APOSTROPHES) or (
+            start > 0 and text[start - 1] in _APOSTROPHES
+        )
+        tokens.append(Token(match.group().lower(), start, end, elided))
     return tuple(tokens)
 
 
-def match_phrase(tokens: Sequence[Token], index: int, candidates: Sequence[Phrase]) -> int:
+def match_phrase(
+    tokens: Sequence[Token], index: int, candidates: Sequence[Phrase] | PhraseIndex
+) -> int:
     """Length in tokens of the first (longest) candidate phrase starting at ``index``."""
+    if index >= len(tokens):
+        return 0
+    if isinstance(candidates, Mapping):
+        candidates = candidates.get(tokens[index].text, ())
     for candidate in candidates:
         size = len(candidate)
         if index + size <= len(tokens) and all(
@@ -74,12 +88,7 @@ class ContextHit:
 
 def find_context(tokens: Sequence[Token], lexicon: Lexicon) -> tuple[ContextHit, ...]:
     """Every context phrase of every entity type, longest match per position."""
-    by_first_word: dict[str, list[tuple[Phrase, str]]] = {}
-    for entity, entries in lexicon.context_words.items():
-        for entry in entries:
-            by_first_word.setdefault(entry[0], []).append((entry, entity))
-    for entries_of_word in by_first_word.values():
-        entries_of_word.sort(key=lambda pair: len(pair[0]), reverse=True)
+    by_first_word = lexicon.context_index
     hits = []
     index = 0
     while index < len(tokens):
@@ -266,41 +275,62 @@ def find_runs(tokens: Sequence[Token], lexicon: Lexicon) -> tuple[Run, ...]:
 
 
 def _read_run(tokens: Sequence[Token], index: int, lexicon: Lexicon) -> Run | None:
-    symbols: list[str] = []
+    elements: list[tuple[str, int]] = []  # (symbols, index after the element)
     position = index
-    last_end = index
-    single_letters = 0
     if tokens[index].text == "+" or tokens[index].text in lexicon.plus:
-        element = _read_element(tokens, index + 1, lexicon, previous_digit=False)
+        element = _read_element(tokens, index + 1, lexicon, "")
         if element is None or not element[0][0].isdigit():
             return None
-        symbols.append("+")
+        elements.append(("+", index + 1))
         position = index + 1
     while position < len(tokens):
-        previous_digit = bool(symbols) and symbols[-1][-1].isdigit()
-        element = _read_element(tokens, position, lexicon, previous_digit)
+        previous = elements[-1][0] if elements else ""
+        element = _read_element(tokens, position, lexicon, previous)
         if element is None:
-            gap = _separator_length(tokens, position, lexicon) if symbols else 0
-            if gap and _read_element(tokens, position + gap, lexicon, previous_digit):
+            element = _plate_end(tokens, position, elements)
+        if element is None:
+            gap = _separator_length(tokens, position, lexicon) if elements else 0
+            if gap and _read_element(tokens, position + gap, lexicon, previous):
                 position += gap
                 continue
             break
-        text, after = element
-        symbols.append(text)
-        if text.isalpha() and len(text) == 1:
-            single_letters += 1
-        position = last_end = after
-    if not symbols or last_end == index:
+        elements.append(element)
+        position = element[1]
+    # "… 4 5 6 i think", "a 2018 ford": a pronoun or article next to digits is not a
+    # spelled letter.
+    while len(elements) > 1 and elements[-1][0] in _WEAK_LETTERS and not elements[-2][0].isalpha():
+        elements.pop()
+    if len(elements) > 1 and elements[0][0] in _WEAK_LETTERS and not _is_letter(elements[1][0]):
+        index = elements[0][1]
+        elements.pop(0)
+    if not elements or elements[-1][0] == "+":
         return None
-    first_token = tokens[index]
+    last = elements[-1][1]
+    symbols = [text for text, _ in elements]
+    single_letters = sum(1 for text in symbols if text.isalpha() and len(text) == 1)
     return Run(
-        "".join(symbols),
-        index,
-        last_end,
-        first_token.start,
-        tokens[last_end - 1].end,
-        single_letters,
+        "".join(symbols), index, last, tokens[index].start, tokens[last - 1].end, single_letters
     )
+
+
+def _is_letter(symbols: str) -> bool:
+    return len(symbols) == 1 and symbols.isalpha()
+
+
+def _plate_end(
+    tokens: Sequence[Token], position: int, elements: Sequence[tuple[str, int]]
+) -> tuple[str, int] | None:
+    """The last two letters of "ch 696 my", even when they spell a common word."""
+    said = "".join(text for text, _ in elements)
+    if not _PLATE_START.fullmatch(said):
+        return None
+    if position < len(tokens) and tokens[position].text in _RUN_SEPARATORS:
+        position += 1
+    if position < len(tokens):
+        word = tokens[position].text
+        if len(word) == 2 and word.isascii() and word.isalpha() and not tokens[position].elided:
+            return word, position + 1
+    return None
 
 
 def _separator_length(tokens: Sequence[Token], position: int, lexicon: Lexicon) -> int:
@@ -310,9 +340,12 @@ def _separator_length(tokens: Sequence[Token], position: int, lexicon: Lexicon) 
 
 
 def _read_element(
-    tokens: Sequence[Token], position: int, lexicon: Lexicon, previous_digit: bool
+    tokens: Sequence[Token], position: int, lexicon: Lexicon, previous: str
 ) -> tuple[str, int] | None:
-    """One dictated element at ``position``: digits, a spoken number, a letter or a code."""
+    """One dictated element at ``position``: digits, a spoken number, a letter or a code.
+
+    ``previous`` is the element said just before ("" at the start of a run).
+    """
     if position >= len(tokens):
         return None
     token = tokens[position]
@@ -320,14 +353,17 @@ def _read_element(
     if token.is_digits:
         return word, position + 1
     if word in lexicon.repeat and position + 1 < len(tokens):
-        repeated = _read_element(tokens, position + 1, lexicon, previous_digit)
+        repeated = _read_element(tokens, position + 1, lexicon, previous)
         if repeated and len(repeated[0]) == 1:
             return repeated[0] * lexicon.repeat[word], repeated[1]
         return None
     if lexicon.is_number_word(word) or word in lexicon.units:
-        # "oh", "un", "une", "one" are digits only when more digits follow: otherwise
-        # they are an interjection, an article or a spelled letter.
-        weak = word in _WEAK_NUMBER_WORDS and not _continues(tokens, position + 1, lexicon)
+        # "oh", "un", "une", "one" are digits only among digits: otherwise they are an
+        # interjection, an article or a spelled letter.
+        digit_by_digit = len(previous) == 1 and previous.isdigit()
+        weak = word in _WEAK_NUMBER_WORDS and not (
+            digit_by_digit or _continues(tokens, position + 1, lexicon)
+        )
         if not weak:
             return parse_number(tokens, position, lexicon)
         if word != "o":
@@ -339,22 +375,52 @@ def _read_element(
         if like and position + like + 1 < len(tokens):
             return word, position + like + 2  # "b comme bernard"
         return word, position + 1
-    if len(word) <= 3 and word.isascii() and not lexicon.is_plain_word(word):
-        # "ab 123 cd", "fr76": short letter groups count when glued to digits.
+    if len(word) <= 3 and word.isascii():
+        # "ab 123 cd", "fr76": short letter groups count next to digits; a group that
+        # is also a word ("le", "ta") only when glued to them ("le130ep", "ay-843-ta").
         after = position + 1
         if after < len(tokens) and tokens[after].text in _RUN_SEPARATORS:
             after += 1
         next_digit = after < len(tokens) and tokens[after].is_digits
-        if previous_digit or next_digit:
+        previous_digit = previous[-1:].isdigit()
+        glued = _glued(tokens, position - 1, position) if previous_digit else False
+        glued = glued or (next_digit and _glued(tokens, position, after))
+        plate = not previous and _siv_ahead(tokens, position)  # "ma 800 gp"
+        if (previous_digit or next_digit) and (glued or plate or not lexicon.is_plain_word(word)):
             return word, position + 1
     return None
+
+
+def _siv_ahead(tokens: Sequence[Token], position: int) -> bool:
+    """Two letters, three digits, two letters from ``position`` (a French plate)."""
+    said = [token.text for token in tokens[position : position + 5] if token.text not in "-"]
+    return (
+        len(said) >= 3
+        and len(said[0]) == 2
+        and len(said[1]) == 3
+        and said[1].isdigit()
+        and len(said[2]) == 2
+        and said[2].isalpha()
+    )
+
+
+def _glued(tokens: Sequence[Token], first: int, last: int) -> bool:
+    """Tokens first..last touch each other (no space between them)."""
+    if first < 0 or last >= len(tokens):
+        return False
+    return all(tokens[i].end == tokens[i + 1].start for i in range(first, last))
 
 
 def _continues(tokens: Sequence[Token], position: int, lexicon: Lexicon) -> bool:
     if position >= len(tokens):
         return False
     word = tokens[position].text
-    return tokens[position].is_digits or word in lexicon.units or lexicon.is_number_word(word)
+    return (
+        tokens[position].is_digits
+        or word in lexicon.units
+        or word in lexicon.repeat
+        or lexicon.is_number_word(word)
+    )
 
 
 # --- checksums ------------------------------------------------------------------------

@@ -62,7 +62,10 @@ def _sums() -> list[Any]:
         func.sum(
             case(((abuse.c.flagged.is_(True)) & (abuse.c.reviewed.is_(False)), 1), else_=0)
         ).label("unreviewed"),
-        func.sum(quality.c.non_talk_time_s).label("non_talk_s"),
+        # Only calls with a known length count, so the ratio stays a share of time.
+        func.sum(
+            case((calls.c.duration_s.is_not(None), quality.c.non_talk_time_s), else_=None)
+        ).label("non_talk_s"),
         func.sum(calls.c.duration_s).label("duration_s"),
     ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +16,7 @@ st.title("Agents & teams")
 flt = ui.filter_bar()
 
 RATE = st.column_config.ProgressColumn
-LEAGUE_COLUMNS = {
+LEAGUE_COLUMNS: dict[str, Any] = {
     "rank": st.column_config.NumberColumn("#", width="small"),
     "team": "Team",
     "agent": "Agent",

@@ -3,7 +3,6 @@ its reasons, the abuse events, and the redacted audio (never the recording)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -27,18 +26,6 @@ SPEAKER_AVATARS = {
     "customer": ":material/person:",
     "unknown": ":material/help:",
 }
-
-
-def redacted_audio(row: dict[str, Any]) -> Path | None:
-    """The call's redacted audio file, only if it lies in the redacted-audio folder."""
-    relative = row.get("redacted_audio_path")
-    if not relative:
-        return None
-    folder = store.settings.redacted_audio_dir.resolve()
-    path = (store.settings.home / relative).resolve()
-    if folder not in path.parents or not path.is_file():
-        return None
-    return path
 
 
 st.title("Call review")
@@ -96,7 +83,7 @@ cols[2].metric(
 cols[3].metric("Non-talk", f"{ui.num(quality['non_talk_time_s'])} s", border=True)
 
 st.subheader("Redacted audio")
-audio_path = redacted_audio(row)
+audio_path = ui.redacted_audio_file(store.settings, row["redacted_audio_path"])
 if audio_path is None:
     st.caption("No redacted audio for this call.")
 else:
@@ -112,9 +99,12 @@ else:
         else None
     )
     listening = st.session_state.get("cr_listen") == call_id
-    if not listening and st.button("Listen to the redacted audio", icon=":material/play_arrow:"):
-        st.session_state["cr_listen"] = call_id
-        listening = True
+    if not listening:
+        st.button(
+            "Listen to the redacted audio",
+            icon=":material/play_arrow:",
+            on_click=lambda: st.session_state.update(cr_listen=call_id),
+        )
     if listening:
         start_s = segments[start_at]["start"] if start_at is not None else 0
         auth_ui.audit_once(user, "play_audio", call_id, {"redacted": True}, view=f"call:{call_id}")

@@ -1,0 +1,197 @@
+"""A small workspace for the dashboard tests: visible calls, alerts, redacted audio,
+users of every role, and calls that must never be shown (objected, expired) carrying
+planted personal-looking values.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from factories import NOW, add_call
+from sqlalchemy import insert, update
+
+from analytics import auth
+from analytics.audio import encode
+from analytics.config import Settings, load_settings
+from analytics.store import Store
+from analytics.store.schema import calls, objections
+from analytics.workspace import hash_caller
+
+REPO = Path(__file__).resolve().parents[1]
+# The dashboard package is not installed with `analytics`: import it from the repo.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+PASSWORDS = {
+    "quality_manager": "qm-password-1",
+    "trainer": "trainer-password-1",
+    "data_scientist": "ds-password-1",
+    "dpo": "dpo-password-1",
+}
+USERS = {role: f"{role.replace('_', '-')}-user" for role in PASSWORDS}
+
+# Values that look like personal data and sit only in calls nobody may see.
+PLANTED = (
+    "Zoé Planquée",
+    "06 99 88 77 66",
+    "planted.secret@example.org",
+    "AGENT-OBJ-LEAK",
+    "Team-Leak",
+    "FR76 3000 6000 0112 3456 7890 189",
+    "Rue du Secret",
+)
+HIDDEN_CALLER = "+33 6 11 22 33 44"
+AUDIO_CALL = "c-audio"
+FLAGGED_CUSTOMER = "c-abuse-customer"
+FLAGGED_AGENT = "c-abuse-agent"
+HELD_OLD = "c-held-old"
+HIDDEN_CALLS = ("x-objected-call", "x-objected-caller", "x-expired")
+PLACEHOLDER_TEXT = "bonjour <PERSON> à votre écoute, votre contrat <CONTRACT_ID>"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    settings: Settings
+    visible: tuple[str, ...]
+    hidden: tuple[str, ...]
+
+
+def _planted_texts() -> tuple[tuple[str, str], ...]:
+    return (
+        ("agent", f"bonjour {PLANTED[0]} votre numéro {PLANTED[1]}"),
+        ("customer", f"mon mail {PLANTED[2]} et mon IBAN {PLANTED[5]}"),
+        ("agent", f"j'habite {PLANTED[6]}"),
+    )
+
+
+def build_workspace(home: Path) -> Workspace:
+    """Fill ``home`` and return what is in it; users are added for every role."""
+    settings = load_settings(home=home, env={})
+    store = Store.open(settings)
+    visible: list[str] = []
+    for i in range(12):
+        call_id = f"c{i:02d}"
+        add_call(
+            store,
+            call_id,
+            started_at=NOW - timedelta(days=2 + i * 5),
+            agent_id=f"A10{i % 4}",
+            team=("Niort-1", "Lyon-2")[i % 2],
+            score=55 + 3 * i,
+            language="fr" if i % 3 else "en",
+            texts=(
+                ("agent", PLACEHOLDER_TEXT),
+                ("customer", "ma voiture est en panne à <LOCATION>"),
+                ("agent", "je comprends, une dépanneuse arrive, au revoir"),
+            ),
+        )
+        visible.append(call_id)
+    add_call(
+        store,
+        FLAGGED_CUSTOMER,
+        started_at=NOW - timedelta(days=1),
+        agent_id="A100",
+        team="Niort-1",
+        abuse_severity="high",
+        score=40,
+        texts=(
+            ("agent", "bonjour <PERSON> à votre écoute"),
+            ("customer", "espèce d'incapable, je vais venir vous chercher"),
+            ("agent", "je vous demande de rester courtois"),
+        ),
+    )
+    add_call(
+        store,
+        FLAGGED_AGENT,
+        started_at=NOW - timedelta(days=3),
+        agent_id="A101",
+        team="Lyon-2",
+        abuse_severity="low",
+        score=50,
+    )
+    add_call(
+        store, AUDIO_CALL, started_at=NOW - timedelta(hours=5), agent_id="A102", team="Niort-1"
+    )
+    add_call(
+        store,
+        HELD_OLD,
+        started_at=NOW - timedelta(days=250),
+        agent_id="A103",
+        team="Lyon-2",
+        legal_hold=True,
+    )
+    visible += [FLAGGED_CUSTOMER, FLAGGED_AGENT, AUDIO_CALL, HELD_OLD]
+    _add_redacted_audio(store, AUDIO_CALL)
+    _add_hidden_calls(store)
+    for role, password in PASSWORDS.items():
+        auth.add_user(store, USERS[role], role, password, actor="test", now=NOW)
+    _set_durations(store)
+    store.close()
+    return Workspace(settings=settings, visible=tuple(visible), hidden=HIDDEN_CALLS)
+
+
+def _add_redacted_audio(store: Store, call_id: str) -> None:
+    """A short tone stands in for the bleeped audio of the call."""
+    rate = 16_000
+    t = np.arange(rate * 2) / rate
+    samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+    path = store.settings.redacted_audio_dir / f"{call_id}.ogg"
+    encode(samples, path, rate)
+    with store.write() as conn:
+        conn.execute(
+            update(calls)
+            .where(calls.c.call_id == call_id)
+            .values(redacted_audio_path=str(path.relative_to(store.settings.home)))
+        )
+
+
+def _add_hidden_calls(store: Store) -> None:
+    """Processed calls whose derived data is still there, but which no reader may see.
+
+    The objection rows are written directly (as if an objection raced the
+    processing), so only the governed predicate stands between them and a page.
+    """
+    objected_call, objected_caller, expired = HIDDEN_CALLS
+    for call_id, started, caller in (
+        (objected_call, NOW - timedelta(days=2), None),
+        (objected_caller, NOW - timedelta(days=4), HIDDEN_CALLER),
+        (expired, NOW - timedelta(days=300), None),
+    ):
+        add_call(
+            store,
+            call_id,
+            started_at=started,
+            agent_id=PLANTED[3],
+            team=PLANTED[4],
+            caller_id=caller,
+            abuse_severity="high",
+            score=99,
+            texts=_planted_texts(),
+        )
+    with store.write() as conn:
+        conn.execute(
+            insert(objections),
+            [
+                {
+                    "call_id": objected_call,
+                    "caller_hash": None,
+                    "filed_at": "2026-11-24T00:00:00+00:00",
+                    "actor": "test",
+                },
+                {
+                    "call_id": None,
+                    "caller_hash": hash_caller(store.key, HIDDEN_CALLER),
+                    "filed_at": "2026-11-24T00:00:00+00:00",
+                    "actor": "test",
+                },
+            ],
+        )
+
+
+def _set_durations(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(update(calls).values(duration_s=12.0))

@@ -1,0 +1,447 @@
+"""The Streamlit dashboard through AppTest: login, every page for every role,
+refusals, auditing once per view, reviews, the redacted audio, and no hidden call
+anywhere on a page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_fixtures import (
+    AUDIO_CALL,
+    FLAGGED_AGENT,
+    FLAGGED_CUSTOMER,
+    HELD_OLD,
+    HIDDEN_CALLS,
+    PASSWORDS,
+    PLANTED,
+    USERS,
+    Workspace,
+    build_workspace,
+)
+from streamlit.testing.v1 import AppTest
+
+from analytics import audit, auth
+from analytics.store import Store
+from analytics.store import aggregates as agg
+from analytics.store.core import utcnow
+from dashboard import APP_PATH, ui
+
+PAGE_FILES = {
+    "overview": "pages/overview.py",
+    "agents": "pages/agents.py",
+    "alerts": "pages/alerts.py",
+    "call_review": "pages/call_review.py",
+    "governance": "pages/governance.py",
+}
+TITLES = {
+    "overview": "Overview",
+    "agents": "Agents & teams",
+    "alerts": "Abuse alerts",
+    "call_review": "Call review",
+    "governance": "Governance",
+}
+LINK_LABELS = {v: k for k, v in TITLES.items()}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return build_workspace(tmp_path_factory.mktemp("dash") / "ws")
+
+
+@pytest.fixture
+def home(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
+    return workspace.settings.home
+
+
+@pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace of its own, for tests that write or count audit rows."""
+    workspace = build_workspace(tmp_path / "ws")
+    monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
+    return workspace.settings.home
+
+
+@pytest.fixture
+def store_of() -> Iterator[Any]:
+    opened: list[Store] = []
+
+    def open_store(home: Path) -> Store:
+        from analytics.config import load_settings
+
+        opened.append(Store.open(load_settings(home=home, env={})))
+        return opened[-1]
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(str(APP_PATH), default_timeout=60).run()
+
+
+def sign_in(role: str, password: str | None = None) -> AppTest:
+    at = new_app()
+    name_box, password_box = at.text_input[0], at.text_input[1]
+    assert (name_box.label, password_box.label) == ("User name", "Password")
+    name_box.input(USERS[role])
+    password_box.input(PASSWORDS[role] if password is None else password)
+    at.button[0].click().run()
+    return at
+
+
+def open_page(at: AppTest, page: str, **params: str) -> AppTest:
+    at.switch_page(PAGE_FILES[page])
+    at.query_params.clear()
+    at.query_params.update(params)
+    return at.run()
+
+
+def nodes(at: AppTest, kind: str) -> list[Any]:
+    return [node for node in at._tree if getattr(node, "type", None) == kind]
+
+
+def titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def page_bytes(at: AppTest) -> bytes:
+    """Everything the page sends to the browser (text, tables as Arrow, charts' data)."""
+    return b"".join(
+        node.proto.SerializeToString() for node in at._tree if getattr(node, "proto", None)
+    )
+
+
+def audit_rows(home: Path, store_of: Any, action: str) -> list[dict[str, Any]]:
+    return audit.entries(store_of(home), action=action)
+
+
+# --- login ---------------------------------------------------------------------------
+
+
+def test_visitor_sees_only_the_login_form(home: Path) -> None:
+    at = new_app()
+    assert not at.exception
+    assert titles(at) == ["callqa"]
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert nodes(at, "page_link") == []
+    assert at.metric.len == 0
+
+
+def test_login_failure_is_refused_and_audited(own_home: Path, store_of: Any) -> None:
+    at = sign_in("quality_manager", password="not-the-password")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Sign-in failed: unknown user or wrong password."]
+    assert titles(at) == ["callqa"] and nodes(at, "page_link") == []
+    (failed,) = audit_rows(own_home, store_of, "login_failed")
+    assert failed["actor"] == USERS["quality_manager"]
+    assert "not-the-password" not in json.dumps(failed)
+    assert audit_rows(own_home, store_of, "login") == []
+
+
+@pytest.mark.parametrize("role", auth.ROLES)
+def test_login_lands_on_the_first_allowed_page_with_only_allowed_links(
+    home: Path, role: str
+) -> None:
+    at = sign_in(role)
+    assert not at.exception
+    allowed = auth.allowed_pages(role)
+    assert titles(at) == [TITLES[allowed[0]]]
+    links = [LINK_LABELS[link.proto.label] for link in nodes(at, "page_link")]
+    assert links == allowed
+    assert USERS[role] in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_sign_out_returns_to_the_login_form(home: Path) -> None:
+    at = sign_in("data_scientist")
+    at.sidebar.button[0].click().run()
+    assert titles(at) == ["callqa"]
+    assert nodes(at, "page_link") == []
+
+
+# --- permissions -----------------------------------------------------------------------
+
+ROLE_PAGE = [(role, page) for role in auth.ROLES for page in auth.PAGES]
+
+
+@pytest.mark.parametrize(("role", "page"), ROLE_PAGE)
+def test_every_page_for_every_role_renders_or_refuses(home: Path, role: str, page: str) -> None:
+    at = open_page(sign_in(role), page)
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    if auth.can(role, page):
+        assert TITLES[page] in titles(at)
+        assert not errors
+    else:
+        assert titles(at) == []
+        assert len(errors) == 1 and errors[0].startswith("Access refused")
+        assert at.metric.len == 0 and at.dataframe.len == 0
+
+
+def test_trainer_opening_governance_is_refused_once_in_the_audit(
+    own_home: Path, store_of: Any
+) -> None:
+    at = open_page(sign_in("trainer"), "governance")
+    at.run()  # a rerun of the same view must not audit again
+    assert next(e.value for e in at.error).startswith("Access refused")
+    (denied,) = audit_rows(own_home, store_of, "access_denied")
+    assert denied["actor"] == USERS["trainer"]
+    assert json.loads(denied["detail"]) == {"page": "governance", "role": "trainer"}
+    # Leaving and coming back is a new attempt.
+    open_page(at, "alerts")
+    open_page(at, "governance")
+    assert len(audit_rows(own_home, store_of, "access_denied")) == 2
+    assert audit.verify(store_of(own_home)) == []
+
+
+# --- overview and agents ----------------------------------------------------------------
+
+
+def test_overview_kpis_match_the_aggregates_and_follow_the_team_filter(
+    home: Path, store_of: Any
+) -> None:
+    store = store_of(home)
+    at = sign_in("quality_manager")
+    expected = agg.kpis(store, utcnow())
+    shown = metrics(at)
+    assert shown["Calls"] == f"{expected['calls']:,}" == "16"
+    assert shown["Average score"] == f"{expected['avg_score']:,.1f}"
+    assert shown["Abuse rate"] == f"{expected['abuse_rate'] * 100:.2f} %"
+    assert shown["Non-talk ratio"] == f"{expected['non_talk_ratio'] * 100:.1f} %"
+    assert len(nodes(at, "vega_lite_chart")) == 4
+    team = at.multiselect(key="f_teams")
+    assert team.options == ["Lyon-2", "Niort-1"]
+    team.select("Lyon-2").run()
+    niort_free = agg.kpis(store, utcnow(), at.session_state["_callqa_filters"].call_filter())
+    assert metrics(at)["Calls"] == str(niort_free["calls"]) == "8"
+    # The agent list narrows to the team's agents.
+    assert at.multiselect(key="f_agents").options == ["A101", "A103"]
+
+
+def test_filters_follow_the_user_to_the_agents_page(home: Path) -> None:
+    at = sign_in("quality_manager")
+    at.multiselect(key="f_teams").select("Niort-1").run()
+    open_page(at, "agents")
+    assert at.multiselect(key="f_teams").value == ["Niort-1"]
+    teams_table = at.dataframe[0].value
+    assert list(teams_table["team"]) == ["Niort-1"]
+
+
+def test_agents_page_league_tables_and_drill_down(home: Path, store_of: Any) -> None:
+    at = open_page(sign_in("quality_manager"), "agents")
+    teams_table, agents_table = at.dataframe[0].value, at.dataframe[1].value
+    assert set(teams_table["team"]) == {"Lyon-2", "Niort-1"}
+    assert agents_table.empty  # every agent has fewer than 10 calls here
+    at.slider(key="min_calls").set_value(1).run()
+    agents_table = at.dataframe[1].value
+    league = agg.league_table(store_of(home), utcnow(), by="agent")
+    assert list(agents_table["agent"]) == [row["agent"] for row in league]
+    at.selectbox(key="drill_agent").select("A102").run()
+    calls = at.dataframe[-1].value
+    assert AUDIO_CALL in set(calls["call_id"])
+    assert set(calls["call_id"]) <= {f"c{i:02d}" for i in range(12)} | {AUDIO_CALL}
+    # Opening one of them switches to the call review with the call in the URL.
+    at.selectbox(key="drill_call").select(AUDIO_CALL)
+    next(b for b in at.button if b.label == "Open in call review").click().run()
+    assert titles(at) == ["Call review"]
+    assert at.selectbox(key="cr_call").value == AUDIO_CALL
+
+
+def test_data_scientist_drill_down_has_no_link_to_single_calls(home: Path) -> None:
+    at = open_page(sign_in("data_scientist"), "agents")
+    at.selectbox(key="drill_agent").select("A100").run()
+    assert not [b for b in at.button if b.label == "Open in call review"]
+
+
+# --- alerts ------------------------------------------------------------------------------
+
+
+def test_alerts_are_listed_newest_first_and_filtered(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "alerts")
+    table = at.dataframe[0].value
+    assert list(table["call_id"]) == [FLAGGED_CUSTOMER, FLAGGED_AGENT]
+    assert list(table["severity"]) == ["high", "low"]
+    assert list(table["speakers"]) == ["customer", "customer"]
+    assert metrics(at)["Alerts awaiting review"] == "2"
+    at.multiselect(key="al_severity").select("high").run()
+    assert list(at.dataframe[0].value["call_id"]) == [FLAGGED_CUSTOMER]
+    # A trainer reads alerts; closing them is for quality managers.
+    assert [f for f in nodes(at, "form")] == []
+    assert "a quality manager closes them" in " ".join(c.value for c in at.caption)
+
+
+def test_quality_manager_marks_an_alert_reviewed_with_a_comment(
+    own_home: Path, store_of: Any
+) -> None:
+    at = open_page(sign_in("quality_manager"), "alerts")
+    at.selectbox(key="al_call").select(FLAGGED_AGENT)
+    at.text_area[0].input("agent debriefed by the team lead")
+    next(b for b in at.button if b.label == "Mark reviewed").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [f"Alert on call {FLAGGED_AGENT} marked reviewed."]
+    assert list(at.dataframe[0].value["call_id"]) == [FLAGGED_CUSTOMER]  # only open ones left
+    assert metrics(at)["Alerts awaiting review"] == "1"
+    at.segmented_control(key="al_status").set_value("Reviewed").run()
+    table = at.dataframe[0].value
+    assert list(table["call_id"]) == [FLAGGED_AGENT]
+    assert list(table["review_comment"]) == ["agent debriefed by the team lead"]
+    (entry,) = audit_rows(own_home, store_of, "review_abuse")
+    assert (entry["actor"], entry["call_id"]) == (USERS["quality_manager"], FLAGGED_AGENT)
+
+
+def test_an_empty_review_comment_is_refused(own_home: Path, store_of: Any) -> None:
+    at = open_page(sign_in("quality_manager"), "alerts")
+    next(b for b in at.button if b.label == "Mark reviewed").click().run()
+    assert [e.value for e in at.error] == [f"call {FLAGGED_CUSTOMER}: a review needs a comment"]
+    assert audit_rows(own_home, store_of, "review_abuse") == []
+
+
+# --- call review -----------------------------------------------------------------------
+
+
+def test_call_review_shows_redacted_transcript_breakdown_and_events(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "call_review", call=FLAGGED_CUSTOMER)
+    assert not at.exception
+    assert at.selectbox(key="cr_call").value == FLAGGED_CUSTOMER
+    shown = metrics(at)
+    assert (shown["Quality score"], shown["Abuse"]) == ("40", "High")
+    speakers = [m.proto.name for m in nodes(at, "chat_message")]
+    assert speakers == ["agent", "customer", "agent"]
+    text = " ".join(m.value for m in at.markdown)
+    assert r"\<PERSON\>" in text  # the placeholder, escaped so that it shows literally
+    assert "abuse" in text and "espèce d'incapable" in text
+    breakdown = at.dataframe[0].value
+    assert list(breakdown["reason"]) == ["greeted the caller"]
+    events = at.dataframe[-1].value
+    assert list(events[["speaker", "category", "severity"]].iloc[0]) == [
+        "customer",
+        "insult",
+        "high",
+    ]
+    assert len(nodes(at, "vega_lite_chart")) == 1  # the timeline
+
+
+def test_call_view_is_audited_once_per_view(own_home: Path, store_of: Any) -> None:
+    at = open_page(sign_in("trainer"), "call_review", call="c03")
+    at.run()
+    at.run()
+    views = audit_rows(own_home, store_of, "view_call")
+    assert [(v["actor"], v["call_id"]) for v in views] == [(USERS["trainer"], "c03")]
+    at.selectbox(key="cr_call").select("c04").run()
+    at.selectbox(key="cr_call").select("c03").run()
+    views = audit_rows(own_home, store_of, "view_call")
+    assert [v["call_id"] for v in views] == ["c03", "c04", "c03"]
+
+
+def test_redacted_audio_plays_from_a_segment_and_is_audited_once(
+    own_home: Path, store_of: Any
+) -> None:
+    at = open_page(sign_in("quality_manager"), "call_review", call=AUDIO_CALL)
+    assert nodes(at, "audio") == []  # nothing is sent before the user asks to listen
+    assert audit_rows(own_home, store_of, "play_audio") == []
+    next(b for b in at.button if b.label == "Listen to the redacted audio").click().run()
+    (player,) = nodes(at, "audio")
+    assert player.proto.url.endswith(".oga") and player.proto.start_time == 0
+    at.selectbox(key=f"cr_seek_{AUDIO_CALL}").set_value(2).run()
+    (player,) = nodes(at, "audio")
+    assert player.proto.start_time == 8  # segment #2 starts at 8 s
+    (played,) = audit_rows(own_home, store_of, "play_audio")
+    assert (played["actor"], played["call_id"]) == (USERS["quality_manager"], AUDIO_CALL)
+
+
+@pytest.mark.parametrize(
+    ("relative", "served"),
+    [
+        ("redacted-audio/c-audio.ogg", True),
+        ("recordings/c-audio.ogg", False),  # an original recording: never
+        ("redacted-audio/../recordings/c-audio.ogg", False),
+        ("/etc/passwd", False),
+        ("redacted-audio/missing.ogg", False),
+        (None, False),
+    ],
+)
+def test_only_files_in_the_redacted_audio_folder_are_served(
+    workspace: Workspace, relative: str | None, served: bool
+) -> None:
+    settings = workspace.settings
+    original = settings.recordings_dir / "c-audio.ogg"
+    original.write_bytes(b"not to be served")
+    found = ui.redacted_audio_file(settings, relative)
+    assert (found is not None) == served
+    if found is not None:
+        assert found.parent == settings.redacted_audio_dir.resolve()
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_CALLS)
+def test_hidden_calls_cannot_be_opened_even_by_id(
+    own_home: Path, store_of: Any, hidden: str
+) -> None:
+    at = open_page(sign_in("quality_manager"), "call_review", call=hidden)
+    assert [w.value for w in at.warning] == [
+        f"Call {hidden} is not available: unknown, not processed, objected or expired."
+    ]
+    assert audit_rows(own_home, store_of, "view_call") == []
+    body = page_bytes(at)
+    for value in PLANTED:
+        assert value.encode() not in body
+
+
+def test_held_call_past_retention_is_still_reviewable(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "call_review", call=HELD_OLD)
+    assert not at.warning and metrics(at)["Quality score"] == "80"
+
+
+# --- governance ------------------------------------------------------------------------
+
+
+def test_governance_shows_objections_holds_purge_and_audit(own_home: Path) -> None:
+    at = open_page(sign_in("dpo"), "governance")
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Objections"] == "2" and shown["Litigation holds"] == "1"
+    assert shown["Expired, awaiting purge"] == "0"  # the dashboard purged when it started
+    assert shown["Last purge"] != "never"
+    objections, holds, log = (df.value for df in at.dataframe)
+    assert sorted(objections["by"]) == ["call", "caller"]
+    assert list(holds["call_id"]) == [HELD_OLD]
+    assert {"login", "purge", "user_add"} <= set(log["action"])
+    next(b for b in at.button if b.label == "Verify the audit chain").click().run()
+    assert [s.value for s in at.success] == [
+        "The audit chain is intact: every entry follows the one before it."
+    ]
+    at.selectbox(key="gv_action").select("login").run()
+    assert set(at.dataframe[2].value["action"]) == {"login"}
+
+
+def test_governance_reports_a_tampered_audit_log(own_home: Path, store_of: Any) -> None:
+    store = store_of(own_home)
+    with store.write() as conn:
+        conn.exec_driver_sql("UPDATE audit SET actor = 'someone-else' WHERE id = 1")
+    at = open_page(sign_in("dpo"), "governance")
+    next(b for b in at.button if b.label == "Verify the audit chain").click().run()
+    assert [e.value for e in at.error] == ["The audit log was altered: 1 problem(s)."]
+
+
+# --- nothing hidden, anywhere -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", auth.ROLES)
+def test_no_planted_value_on_any_page_of_any_role(home: Path, role: str) -> None:
+    at = sign_in(role)
+    for page in auth.allowed_pages(role):
+        open_page(at, page)
+        body = page_bytes(at)
+        assert body, page
+        # The DPO's objection list names objected calls by id, by design.
+        hidden_ids = () if page == "governance" else HIDDEN_CALLS
+        for value in (*PLANTED, *hidden_ids):
+            assert value.encode() not in body, (role, page, value)

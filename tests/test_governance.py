@@ -1,0 +1,701 @@
+"""Objections, retention and purge, holds, subject rights and rectification.
+
+Library tests first, then the CLI (CliRunner on ``analytics.cli.cli``). Calls come
+from ``factories`` (processed without models), from ``add_recorded_call`` (with
+recording and redacted-audio files carrying a marker), or from real small WAV files
+through the real ingest and the real pipeline with fake engines.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import sqlite3
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from factories import NOW, add_call
+from governance_fixtures import (
+    add_recorded_call,
+    files_containing,
+    ingest_rows,
+    read_archive,
+    read_everything,
+)
+from pipeline_fakes import fake_engines
+
+from analytics import audit, governance
+from analytics.cli import cli
+from analytics.config import Settings, load_settings
+from analytics.errors import GovernanceError, NotFoundError, UsageError
+from analytics.pipeline import process
+from analytics.store import Store, call_rows, get_call, iter_call_records, segment_rows
+
+CALLER = "06 12 34 56 78"
+CALLER_OTHER_FORM = "+33 6 12 34 56 78"  # the same number, as another system writes it
+OTHER = "07 99 88 77 66"
+DAY = timedelta(days=1)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _visible(store: Store, now=NOW) -> set[str]:  # type: ignore[no-untyped-def]
+    return {r["call_id"] for r in iter_call_records(store, now)}
+
+
+def _count(store: Store, table: str, call_id: str) -> int:
+    with sqlite3.connect(store.settings.db_path) as conn:
+        return conn.execute(
+            f"SELECT count(*) FROM {table} WHERE call_id = ?", (call_id,)
+        ).fetchone()[0]
+
+
+def _derived_rows(store: Store, call_id: str) -> int:
+    tables = ("segments", "pii_counts", "quality", "abuse", "abuse_events")
+    return sum(_count(store, t, call_id) for t in tables)
+
+
+def _call_row(store: Store, call_id: str) -> dict | None:  # type: ignore[type-arg]
+    with sqlite3.connect(store.settings.db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def _ingest_and_process(store: Store, folder: Path, rows: list[dict[str, str]], seed: int = 0):  # type: ignore[no-untyped-def]
+    report = ingest_rows(store, folder, rows, NOW, seed=seed)
+    process(store, engines=fake_engines(), now=NOW)
+    return report
+
+
+def _row(
+    name: str, call_id: str, caller: str = "", age_days: int = 1, **extra: str
+) -> dict[str, str]:
+    return {
+        "recording": name,
+        "call_id": call_id,
+        "started_at": (NOW - age_days * DAY).isoformat(),
+        "caller_id": caller,
+        **extra,
+    }
+
+
+# --- objections ------------------------------------------------------------------------
+
+
+def test_object_by_call_deletes_everything_derived_and_the_files(
+    store: Store, tmp_path: Path
+) -> None:
+    _ingest_and_process(store, tmp_path / "in", [_row("a.wav", "a"), _row("b.wav", "b")])
+    row = _call_row(store, "a")
+    assert row and row["state"] == "done" and row["redacted_audio_path"]
+    recording = store.settings.home / row["audio_path"]
+    redacted = store.settings.home / row["redacted_audio_path"]
+    assert recording.exists() and redacted.exists() and _derived_rows(store, "a") > 0
+
+    report = governance.object_calls(store, call_id="a", now=NOW)
+
+    assert report.calls == ["a"] and report.recordings_kept_on_hold == []
+    assert not recording.exists() and not redacted.exists()
+    assert _derived_rows(store, "a") == 0
+    assert _visible(store) == {"b"}
+    with pytest.raises(NotFoundError):
+        get_call(store, "a", NOW)
+    tomb = _call_row(store, "a")
+    assert tomb and tomb["state"] == "objected" and tomb["caller_hash"] is None
+    assert tomb["agent_id"] is None and tomb["audio_path"] is None
+    entry = audit.entries(store, action="object")[0]
+    assert entry["call_id"] == "a" and json.loads(entry["detail"]) == {"by": "call", "calls": 1}
+
+
+def test_object_held_call_keeps_only_the_recording_until_release(store: Store) -> None:
+    add_recorded_call(store, "h", marker="MK-held", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    governance.hold(store, "h", "dispute 2026/118", now=NOW)
+    recording = store.settings.home / _call_row(store, "h")["audio_path"]  # type: ignore[index]
+
+    report = governance.object_calls(store, call_id="h", now=NOW)
+
+    assert report.recordings_kept_on_hold == ["h"]
+    assert recording.exists()
+    assert _derived_rows(store, "h") == 0 and _visible(store) == set()
+    assert files_containing(store.settings.db_path.parent, "MK-held") == [recording]
+    # still the caller's data: access shows the kept recording, erase says it stays
+    entries, blobs = _access(store, CALLER, store.settings.home.parent / "a.zip")
+    assert [(e["call_id"], e["state"], e["analysis"]) for e in entries] == [("h", "objected", None)]
+    assert list(blobs) == [f"recordings/{recording.name}"]
+    assert governance.subject_erase(store, CALLER, now=NOW).kept_on_hold == ["h"]
+
+    governance.release(store, "h", now=NOW)
+
+    assert not recording.exists()
+    assert files_containing(store.settings.home, "MK-held") == []
+    assert _call_row(store, "h")["caller_hash"] is None  # type: ignore[index]
+    assert _access(store, CALLER, store.settings.home.parent / "b.zip") == ([], {})
+
+
+def test_object_by_caller_matches_any_number_format_and_gates_future_ingest(
+    store: Store, tmp_path: Path
+) -> None:
+    add_call(store, "c1", caller_id=CALLER)
+    add_call(store, "c2", caller_id="0612345678")
+    add_call(store, "o1", caller_id=OTHER)
+
+    report = governance.object_calls(store, caller_id=CALLER_OTHER_FORM, now=NOW)
+
+    assert sorted(report.calls) == ["c1", "c2"]
+    assert _visible(store) == {"o1"}
+    later = ingest_rows(
+        store,
+        tmp_path / "in",
+        [_row("n1.wav", "n1", caller="0033612345678"), _row("n2.wav", "n2", caller=OTHER)],
+        NOW,
+    )
+    assert later.objected == ["n1"] and later.imported == ["n2"]
+    assert _call_row(store, "n1")["audio_path"] is None  # type: ignore[index]
+    assert len(list(store.settings.recordings_dir.rglob("*.wav"))) == 1  # n2 only
+    done = process(store, engines=fake_engines(), now=NOW)
+    assert done.done == ["n2"]
+    assert _visible(store) == {"o1", "n2"}
+
+
+def test_object_by_call_id_before_ingest_gates_that_call(store: Store, tmp_path: Path) -> None:
+    report = governance.object_calls(store, call_id="future", now=NOW)
+    assert report.calls == []
+    found = ingest_rows(store, tmp_path / "in", [_row("f.wav", "future")], NOW)
+    assert found.objected == ["future"] and found.imported == []
+    assert process(store, engines=fake_engines(), now=NOW).done == []
+
+
+def test_calls_of_an_objected_caller_stay_hidden_even_if_written_around_ingest(
+    store: Store,
+) -> None:
+    governance.object_calls(store, caller_id=CALLER, now=NOW)
+    add_call(store, "sneaked", caller_id=CALLER)  # bypasses the ingest gate
+    assert _visible(store) == set()
+    assert call_rows(store, NOW) == [] and segment_rows(store, NOW) == []
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"call_id": "a", "caller_id": CALLER}])
+def test_object_needs_exactly_one_target(store: Store, kwargs: dict[str, str]) -> None:
+    with pytest.raises(UsageError):
+        governance.object_calls(store, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_objected_call_queued_for_processing_is_never_analysed(
+    store: Store, tmp_path: Path
+) -> None:
+    ingest_rows(store, tmp_path / "in", [_row("q.wav", "q")], NOW)
+    governance.object_calls(store, call_id="q", now=NOW)
+    report = process(store, engines=fake_engines(), now=NOW)
+    assert report.done == [] and _derived_rows(store, "q") == 0
+    assert list(store.settings.redacted_audio_dir.iterdir()) == []
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("age", "shown"),
+    [(timedelta(days=183), True), (timedelta(days=183, seconds=1), False), (400 * DAY, False)],
+)
+def test_reads_exclude_expired_calls_before_any_purge(
+    store: Store, tmp_path: Path, age: timedelta, shown: bool
+) -> None:
+    add_call(store, "x", started_at=NOW - age, caller_id=CALLER)
+    seen = read_everything(store, NOW, tmp_path, ["x"], [CALLER])
+    for path, ids in seen.ids.items():
+        assert ids == ({"x"} if shown else set()), path
+
+
+def test_retention_days_comes_from_settings(tmp_path: Path) -> None:
+    with Store.open(load_settings(tmp_path / "h", env={"CALLQA_RETENTION_DAYS": "30"})) as store:
+        add_call(store, "young", started_at=NOW - 29 * DAY)
+        add_call(store, "old", started_at=NOW - 31 * DAY)
+        assert _visible(store) == {"young"}
+        assert governance.purge(store, now=NOW).calls == 1
+
+
+def test_purge_deletes_expired_unheld_calls_and_reports_counts(store: Store) -> None:
+    add_recorded_call(store, "old", marker="MK-old", started_at=NOW - 200 * DAY, now=NOW)
+    add_recorded_call(store, "held", marker="MK-hold", started_at=NOW - 200 * DAY, now=NOW)
+    add_recorded_call(store, "young", marker="MK-young", started_at=NOW - DAY, now=NOW)
+    add_recorded_call(
+        store, "oldpending", marker="MK-pend", started_at=NOW - 300 * DAY, now=NOW, state="pending"
+    )
+    governance.hold(store, "held", "case 7", now=NOW)
+
+    report = governance.purge(store, now=NOW)
+
+    assert (report.calls, report.recordings, report.redacted_audio) == (2, 2, 1)
+    assert _visible(store) == {"held", "young"}
+    for gone in ("old", "oldpending"):
+        assert _call_row(store, gone)["state"] == "expired"  # type: ignore[index]
+        assert _derived_rows(store, gone) == 0
+    assert files_containing(store.settings.home, "MK-old") == []
+    assert files_containing(store.settings.home, "MK-pend") == []
+    assert len(files_containing(store.settings.home, "MK-hold")) >= 3  # db, recording, redacted
+    detail = json.loads(audit.entries(store, action="purge")[0]["detail"])
+    assert detail == {
+        "calls": 2,
+        "recordings": 2,
+        "redacted_audio": 1,
+        "rejects": 0,
+        "orphan_files": 0,
+    }
+    assert governance.purge(store, now=NOW).calls == 0  # idempotent
+
+
+def test_release_applies_retention_at_once(store: Store) -> None:
+    add_call(store, "held", started_at=NOW - 300 * DAY, legal_hold=True)
+    assert _visible(store) == {"held"}
+    assert governance.purge(store, now=NOW).calls == 0
+    report = governance.release(store, "held", now=NOW)
+    assert report.calls == 1 and _visible(store) == set()
+    assert _call_row(store, "held")["state"] == "expired"  # type: ignore[index]
+    actions = [e["action"] for e in audit.entries(store)]
+    assert actions[:2] == ["purge", "release"]
+
+
+def test_release_of_a_young_call_keeps_it(store: Store) -> None:
+    add_call(store, "c", legal_hold=True)
+    assert governance.release(store, "c", now=NOW).calls == 0
+    assert _visible(store) == {"c"}
+    assert _visible(store, NOW + 183 * DAY) == set()
+
+
+def test_hold_added_later_keeps_a_call_past_retention(store: Store) -> None:
+    add_call(store, "c", started_at=NOW - 100 * DAY)
+    assert governance.hold(store, "c", "appeal", now=NOW) is True
+    assert governance.hold(store, "c", "appeal again", now=NOW) is False
+    later = NOW + 400 * DAY
+    assert governance.purge(store, now=later).calls == 0
+    assert _visible(store, later) == {"c"}
+    assert [h["call_id"] for h in governance.holds_list(store)] == ["c"]
+
+
+def test_ingest_legal_hold_keeps_an_old_recording(store: Store, tmp_path: Path) -> None:
+    found = _ingest_and_process(
+        store,
+        tmp_path / "in",
+        [_row("h.wav", "h", age_days=400, legal_hold="true"), _row("o.wav", "o", age_days=400)],
+    )
+    assert found.imported == ["h"] and "past retention" in found.rejects[0].reason
+    assert governance.purge(store, now=NOW).calls == 0
+    assert _visible(store) == {"h"}
+
+
+@pytest.mark.parametrize(
+    ("call_id", "prepare", "error", "message"),
+    [
+        ("nope", None, NotFoundError, "no such call"),
+        ("gone", "purge", GovernanceError, "already purged"),
+        ("obj", "object", GovernanceError, "nothing left to hold"),
+    ],
+)
+def test_hold_refuses_what_cannot_be_held(
+    store: Store, call_id: str, prepare: str | None, error: type[Exception], message: str
+) -> None:
+    add_call(store, "gone", started_at=NOW - 300 * DAY)
+    add_call(store, "obj")
+    governance.purge(store, now=NOW)
+    governance.object_calls(store, call_id="obj", now=NOW)
+    with pytest.raises(error, match=message):
+        governance.hold(store, call_id, "case", now=NOW)
+    assert governance.holds_list(store) == []
+
+
+def test_hold_needs_a_reason_and_release_needs_a_hold(store: Store) -> None:
+    add_call(store, "c")
+    with pytest.raises(UsageError):
+        governance.hold(store, "c", "   ", now=NOW)
+    with pytest.raises(NotFoundError, match="no hold"):
+        governance.release(store, "c", now=NOW)
+
+
+def test_purge_sweeps_old_orphan_files_only(store: Store) -> None:
+    import os
+
+    orphan = store.settings.recordings_dir / "ab" / "orphan.wav"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    old = NOW.timestamp() - 2 * governance.ORPHAN_GRACE_S
+    os.utime(orphan, (old, old))
+    fresh = store.settings.redacted_audio_dir / "fresh.ogg"
+    fresh.write_bytes(b"y")  # an ingest or process may be about to commit its row
+    assert governance.purge(store, now=NOW).orphan_files == 1
+    assert not orphan.exists() and fresh.exists()
+
+
+def test_purge_status_counts_what_awaits_purge(store: Store) -> None:
+    add_call(store, "old", started_at=NOW - 200 * DAY)
+    add_call(store, "young")
+    found = governance.purge_status(store, now=NOW)
+    assert found["expired_awaiting_purge"] == 1 and found["last_purge"] is None
+    governance.purge(store, now=NOW)
+    found = governance.purge_status(store, now=NOW)
+    assert found["expired_awaiting_purge"] == 0 and found["last_purge"]["calls"] == 1
+
+
+# --- no readable remains ---------------------------------------------------------------
+
+
+def _plant(store: Store) -> None:
+    add_recorded_call(
+        store, "v", marker="MK-VICTIM", started_at=NOW - 200 * DAY, now=NOW, caller_id=CALLER
+    )
+    add_recorded_call(store, "k", marker="MK-KEEP", started_at=NOW - DAY, now=NOW, caller_id=OTHER)
+
+
+@pytest.mark.parametrize("how", ["purge", "object_call", "object_caller", "erase"])
+def test_no_remains_in_any_byte_of_the_workspace(store: Store, how: str) -> None:
+    _plant(store)
+    home = store.settings.home
+    assert len(files_containing(home, "MK-VICTIM")) >= 3  # db or wal, recording, redacted
+
+    if how == "purge":
+        governance.purge(store, now=NOW)
+    elif how == "object_call":
+        governance.object_calls(store, call_id="v", now=NOW)
+    elif how == "object_caller":
+        governance.object_calls(store, caller_id=CALLER, now=NOW)
+    else:
+        governance.subject_erase(store, CALLER, now=NOW)
+
+    assert files_containing(home, "MK-VICTIM") == []  # db, -wal, -shm, recordings, audio
+    store.close()
+    assert files_containing(home, "MK-VICTIM") == []
+    assert len(files_containing(home, "MK-KEEP")) >= 3
+    with Store.open(load_settings(home, env={})) as again:
+        assert _visible(again) == {"k"}
+
+
+# --- subject rights --------------------------------------------------------------------
+
+
+def _access(store: Store, caller: str, out: Path):  # type: ignore[no-untyped-def]
+    governance.subject_access(store, caller, out, now=NOW)
+    return read_archive(out)
+
+
+def test_subject_access_archive_holds_their_calls_and_nothing_else(store: Store) -> None:
+    add_recorded_call(
+        store, "mine", marker="MK-MINE", started_at=NOW - DAY, now=NOW, caller_id=CALLER
+    )
+    add_recorded_call(
+        store, "mine-pending", marker="MK-P", started_at=NOW - DAY, now=NOW,
+        caller_id=CALLER, state="pending",
+    )  # fmt: skip
+    add_recorded_call(
+        store, "mine-held", marker="MK-H", started_at=NOW - 300 * DAY, now=NOW,
+        caller_id=CALLER, legal_hold=True,
+    )  # fmt: skip
+    add_recorded_call(
+        store, "mine-expired", marker="MK-EXP", started_at=NOW - 300 * DAY, now=NOW,
+        caller_id=CALLER,
+    )  # fmt: skip
+    add_recorded_call(
+        store, "theirs", marker="MK-THEIRS", started_at=NOW - DAY, now=NOW, caller_id=OTHER
+    )
+    out = store.settings.home / "requests" / "access.zip"
+
+    count = governance.subject_access(store, CALLER_OTHER_FORM, out, now=NOW)
+
+    assert count == 3
+    entries, blobs = read_archive(out)
+    by_id = {e["call_id"]: e for e in entries}
+    assert sorted(by_id) == ["mine", "mine-held", "mine-pending"]
+    assert by_id["mine-pending"]["analysis"] is None
+    analysis = by_id["mine"]["analysis"]
+    assert analysis["segments"][0]["text"] == "bonjour MK-MINE agent"
+    assert analysis["quality"]["score"] == 80 and analysis["abuse"]["severity"] == "high"
+    assert by_id["mine"]["agent_id"] == "A7" and by_id["mine"]["started_at"]
+    assert len(blobs) == 3 and all(name.startswith("recordings/") for name in blobs)
+    archive_bytes = out.read_bytes() + b"".join(blobs.values()) + json.dumps(entries).encode()
+    for foreign in (b"MK-THEIRS", b"MK-EXP"):
+        assert foreign not in archive_bytes
+    with zipfile.ZipFile(out) as archive:
+        text = archive.read("calls.json").decode()
+    assert CALLER.replace(" ", "") not in text and "caller_hash" not in text
+    assert json.loads(audit.entries(store, action="subject_access")[0]["detail"]) == {"calls": 3}
+
+
+def test_subject_access_for_unknown_caller_is_an_empty_archive(store: Store) -> None:
+    add_call(store, "c", caller_id=OTHER)
+    assert _access(store, CALLER, store.settings.home.parent / "x.zip") == ([], {})
+
+
+def test_subject_erase_deletes_all_unheld_calls_and_says_what_was_kept(store: Store) -> None:
+    add_recorded_call(store, "e1", marker="MK-E1", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    add_recorded_call(store, "e2", marker="MK-E2", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    add_recorded_call(
+        store, "kept", marker="MK-KEPT", started_at=NOW - DAY, now=NOW, caller_id=CALLER
+    )
+    add_recorded_call(store, "other", marker="MK-O", started_at=NOW - DAY, now=NOW, caller_id=OTHER)
+    governance.hold(store, "kept", "court case", now=NOW)
+
+    report = governance.subject_erase(store, CALLER_OTHER_FORM, now=NOW)
+
+    assert sorted(report.erased) == ["e1", "e2"] and report.kept_on_hold == ["kept"]
+    assert _visible(store) == {"kept", "other"}
+    for marker in ("MK-E1", "MK-E2"):
+        assert files_containing(store.settings.home, marker) == []
+    tomb = _call_row(store, "e1")
+    assert tomb is not None and tomb["state"] == "objected"
+    assert tomb["started_at"] is None and tomb["caller_hash"] is None
+    assert json.loads(audit.entries(store, action="subject_erase")[0]["detail"]) == {
+        "erased": 2,
+        "kept_on_hold": 1,
+    }
+
+
+def test_erased_recording_is_not_imported_again(store: Store, tmp_path: Path) -> None:
+    rows = [_row("e.wav", "e", caller=CALLER)]
+    _ingest_and_process(store, tmp_path / "in", rows)
+    assert governance.subject_erase(store, CALLER, now=NOW).erased == ["e"]
+    again = ingest_rows(store, tmp_path / "in", rows, NOW)  # the source folder still has it
+    assert again.imported == [] and again.already_imported == ["e"]
+    assert process(store, engines=fake_engines(), now=NOW).done == []
+    assert list(store.settings.recordings_dir.rglob("*.wav")) == []
+
+
+# --- rectification ---------------------------------------------------------------------
+
+
+def test_rectify_changes_metadata_and_audits_field_names_only(store: Store) -> None:
+    add_call(store, "c", caller_id=OTHER)
+    changed = governance.rectify(
+        store,
+        "c",
+        {"agent_id": "A9", "team": "Lyon", "language": "EN", "started_at": "2026-11-20 08:00"},
+        now=NOW,
+    )
+    assert changed == ["agent_id", "language", "started_at", "team"]
+    record = get_call(store, "c", NOW)
+    assert (record["agent_id"], record["team"], record["language"]) == ("A9", "Lyon", "en")
+    assert record["started_at"] == "2026-11-20T08:00:00+00:00"
+    entry = audit.entries(store, action="rectify")[0]
+    assert entry["call_id"] == "c"
+    assert json.loads(entry["detail"]) == {"fields": changed}
+
+
+def test_rectify_caller_id_is_stored_hashed_and_moves_the_call(store: Store) -> None:
+    add_call(store, "c", caller_id=OTHER)
+    governance.rectify(store, "c", {"caller_id": CALLER}, now=NOW)
+    entries, _ = _access(store, CALLER, store.settings.home.parent / "a.zip")
+    assert [e["call_id"] for e in entries] == ["c"]
+    assert _access(store, OTHER, store.settings.home.parent / "b.zip") == ([], {})
+    assert not files_containing(store.settings.home, "612345678")
+
+
+def test_rectify_to_an_objected_caller_objects_the_call(store: Store) -> None:
+    governance.object_calls(store, caller_id=CALLER, now=NOW)
+    add_call(store, "c", caller_id=OTHER)
+    governance.rectify(store, "c", {"caller_id": CALLER}, now=NOW)
+    assert _visible(store) == set() and _derived_rows(store, "c") == 0
+
+
+def test_rectify_started_at_into_the_past_hides_the_call(store: Store) -> None:
+    add_call(store, "c")
+    governance.rectify(store, "c", {"started_at": (NOW - 200 * DAY).isoformat()}, now=NOW)
+    assert _visible(store) == set()
+    with pytest.raises(NotFoundError):  # and it cannot be edited back to life
+        governance.rectify(store, "c", {"started_at": NOW.isoformat()}, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"audio_path": "x"}, "cannot be edited"),
+        ({"started_at": "yesterday"}, "not an ISO 8601"),
+        ({"channel_layout": "left"}, "channel_layout must be"),
+        ({"language": "french!"}, "not a language code"),
+        ({}, "nothing to change"),
+    ],
+)
+def test_rectify_refuses_bad_input(store: Store, changes: dict[str, str], message: str) -> None:
+    add_call(store, "c")
+    with pytest.raises(UsageError, match=message):
+        governance.rectify(store, "c", changes, now=NOW)
+
+
+@pytest.mark.parametrize("call_id", ["nope", "objected", "expired"])
+def test_rectify_refuses_calls_that_are_gone(store: Store, call_id: str) -> None:
+    add_call(store, "objected")
+    add_call(store, "expired", started_at=NOW - 300 * DAY)
+    governance.object_calls(store, call_id="objected", now=NOW)
+    with pytest.raises(NotFoundError):
+        governance.rectify(store, call_id, {"team": "T"}, now=NOW)
+
+
+# --- architecture: one read path -------------------------------------------------------
+
+# Modules that write or govern, and may touch the tables; every other module reads
+# through analytics.store (the governed query layer).
+TABLE_OWNERS = {"ingest.py", "pipeline.py", "governance.py", "audit.py", "auth.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_nothing_outside_the_store_reads_the_tables() -> None:
+    sources = [p for p in (REPO / "analytics").rglob("*.py") if "store" not in p.parts]
+    sources += list((REPO / "dashboard").rglob("*.py")) if (REPO / "dashboard").exists() else []
+    offenders = {}
+    for path in sources:
+        if path.name in TABLE_OWNERS and path.parent.name == "analytics":
+            continue
+        bad = {
+            name
+            for name in _imports(path)
+            if name.startswith(("analytics.store.schema", "sqlite3", "sqlalchemy"))
+        }
+        if bad:
+            offenders[str(path.relative_to(REPO))] = sorted(bad)
+    assert offenders == {}
+
+
+# --- CLI -------------------------------------------------------------------------------
+
+
+def _cli(settings: Settings, *args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli, ["--home", str(settings.home), "--now", NOW.isoformat(), *args], input=input
+    )
+    return result.exit_code, result.output
+
+
+def test_cli_object_by_call_and_by_caller(store: Store, settings: Settings) -> None:
+    add_call(store, "c1", caller_id=CALLER)
+    add_call(store, "c2", caller_id=CALLER)
+    add_call(store, "c3", caller_id=OTHER)
+    code, out = _cli(settings, "object", "--call", "c3")
+    assert code == 0 and "1 calls removed from analysis" in out
+    code, out = _cli(settings, "object", "--caller-id", CALLER)
+    assert code == 0 and "2 calls removed from analysis" in out
+    assert _visible(store) == set()
+    code, out = _cli(settings, "object")
+    assert code == 2 and "exactly one of --call or --caller-id" in out
+
+
+def test_cli_hold_release_purge(store: Store, settings: Settings) -> None:
+    add_call(store, "old", started_at=NOW - 300 * DAY)
+    add_call(store, "older", started_at=NOW - 400 * DAY)
+    code, out = _cli(settings, "hold", "--call", "old", "--reason", "appeal 12/2026")
+    assert (code, out.strip()) == (0, "hold on old")
+    code, out = _cli(settings, "hold", "--call", "old", "--reason", "again")
+    assert code == 0 and "already held" in out
+    code, out = _cli(settings, "purge")
+    assert code == 0 and out.startswith("purged 1 calls")
+    code, out = _cli(settings, "release", "--call", "old")
+    assert code == 0 and "hold on old released; purged 1 calls" in out
+    assert _call_row(store, "old")["state"] == "expired"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("hold", "--call", "ghost", "--reason", "x"), "call ghost: no such call"),
+        (("hold", "--call", "c", "--reason", " "), "a hold needs a reason"),
+        (("release", "--call", "c"), "call c: no hold to release"),
+        (("calls", "edit", "ghost", "--team", "T"), "call ghost: no such call"),
+        (("calls", "edit", "c", "--started-at", "soon"), "not an ISO 8601"),
+        (("calls", "edit", "c"), "give at least one field"),
+    ],
+)
+def test_cli_usage_errors_exit_2_with_a_clear_message(
+    store: Store, settings: Settings, args: tuple[str, ...], message: str
+) -> None:
+    add_call(store, "c")
+    code, out = _cli(settings, *args)
+    assert code == 2
+    assert message in out
+    assert "Traceback" not in out
+
+
+def test_cli_hold_on_a_purged_call_is_refused(store: Store, settings: Settings) -> None:
+    add_call(store, "old", started_at=NOW - 300 * DAY)
+    governance.purge(store, now=NOW)
+    code, out = _cli(settings, "hold", "--call", "old", "--reason", "too late")
+    assert code == 3 and "already purged" in out
+
+
+def test_cli_subject_access_and_erase(store: Store, settings: Settings, tmp_path: Path) -> None:
+    add_recorded_call(store, "m1", marker="MK-M1", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    add_recorded_call(store, "m2", marker="MK-M2", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    add_recorded_call(store, "t1", marker="MK-T1", started_at=NOW - DAY, now=NOW, caller_id=OTHER)
+    governance.hold(store, "m2", "case", now=NOW)
+    out_zip = tmp_path / "access.zip"
+
+    code, out = _cli(settings, "subject", "access", "--caller-id", CALLER, "--out", str(out_zip))
+    assert code == 0 and f"2 calls written to {out_zip}" in out
+    entries, blobs = read_archive(out_zip)
+    assert sorted(e["call_id"] for e in entries) == ["m1", "m2"]
+    assert len(blobs) == 2 and all(b"MK-M" in blob for blob in blobs.values())
+    assert b"MK-T1" not in out_zip.read_bytes() and all(b"MK-T1" not in b for b in blobs.values())
+
+    code, out = _cli(settings, "subject", "access", "--caller-id", CALLER)
+    assert code == 0
+    default = next((settings.home / "subject-requests").glob("access-*.zip"))
+    assert default.name == "access-20261125T120000.zip"
+
+    code, out = _cli(settings, "subject", "erase", "--caller-id", CALLER)
+    assert code == 0
+    assert "1 calls erased" in out
+    assert "1 calls kept under a litigation hold: m2" in out
+    assert _visible(store) == {"m2", "t1"}
+
+
+def test_cli_calls_edit(store: Store, settings: Settings) -> None:
+    add_call(store, "c")
+    code, out = _cli(settings, "calls", "edit", "c", "--team", "Lyon-3", "--language", "en")
+    assert code == 0 and out.strip() == "c: changed language, team"
+    assert get_call(store, "c", NOW)["team"] == "Lyon-3"
+    code, out = _cli(settings, "calls", "edit", "c", "--channel-layout", "sideways")
+    assert code == 2
+
+
+def test_caller_number_never_reaches_db_audit_output_or_logs(
+    store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    number_forms = ("0612345678", "612345678", CALLER, CALLER_OTHER_FORM, "+33612345678")
+    ingest_rows(store, tmp_path / "in", [_row("a.wav", "a", caller=CALLER)], NOW)
+    process(store, engines=fake_engines(), now=NOW)
+    add_call(store, "b", caller_id=CALLER)
+    outputs = []
+    for args in (
+        ("subject", "access", "--caller-id", CALLER, "--out", str(tmp_path / "x.zip")),
+        ("calls", "edit", "b", "--caller-id", CALLER_OTHER_FORM),
+        ("hold", "--call", "b", "--reason", "case"),
+        ("object", "--caller-id", CALLER),
+        ("subject", "erase", "--caller-id", CALLER),
+        ("release", "--call", "b"),
+        ("purge",),
+        ("audit",),
+        ("-vv", "status"),
+    ):
+        code, out = _cli(settings, *args)
+        assert code == 0, (args, out)
+        outputs.append(out)
+    store.close()
+    haystacks = {
+        "output": "\n".join(outputs),
+        "logs": caplog.text,
+        "audit": json.dumps(audit.entries(Store.open(load_settings(settings.home, env={})))),
+    }
+    for form in number_forms:
+        for where, text in haystacks.items():
+            assert form not in text, where
+        assert files_containing(settings.home, form) == []  # db, -wal, -shm, files
+        assert form.encode() not in (tmp_path / "x.zip").read_bytes()
