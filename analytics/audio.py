@@ -128,42 +128,62 @@ def _valid_frames(frames):  # type: ignore[no-untyped-def]
             continue
 
 
-_CODECS = {".wav": "pcm_s16le", ".flac": "flac", ".ogg": "libopus", ".opus": "libopus"}
-_CODECS[".mp3"] = "libmp3lame"
+_CODECS = {
+    ".wav": "pcm_s16le",
+    ".flac": "flac",
+    ".ogg": "libopus",
+    ".opus": "libopus",
+    ".mp3": "libmp3lame",
+}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+OPUS_BIT_RATE = 32000  # per channel: speech stays clear, a minute of stereo is ~0.5 MB
 
 
 def encode(samples: np.ndarray, out_path: Path, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write float32 ``(channels, n)`` samples to ``out_path``; the suffix picks the format.
 
-    ``.wav`` (16-bit PCM), ``.flac``, ``.ogg``/``.opus`` (Opus) and ``.mp3``.
+    ``.wav`` (16-bit PCM), ``.flac``, ``.ogg``/``.opus`` (Opus, re-sampled to 48 kHz when
+    Opus cannot take ``sample_rate``) and ``.mp3``.
+
+    Raises:
+        AudioError: unknown suffix, or FFmpeg could not write the file.
     """
     out_path = Path(out_path)
     codec = _CODECS.get(out_path.suffix.lower())
     if codec is None:
         raise AudioError(f"{out_path}: unsupported output format {out_path.suffix!r}")
     samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+    try:
+        _encode(samples, out_path, sample_rate, codec)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{out_path}: cannot write audio ({_reason(exc)})") from None
+    return out_path
+
+
+def _encode(samples: np.ndarray, out_path: Path, sample_rate: int, codec: str) -> None:
     layout = "mono" if samples.shape[0] == 1 else "stereo"
-    container_format = "ogg" if codec == "libopus" else None
-    with av.open(str(out_path), mode="w", format=container_format) as container:
+    is_opus = codec == "libopus"
+    rate = 48000 if is_opus and sample_rate not in OPUS_RATES else sample_rate
+    with av.open(str(out_path), mode="w", format="ogg" if is_opus else None) as container:
         stream: av.audio.stream.AudioStream = container.add_stream(  # type: ignore[call-overload,assignment]
-            codec, rate=sample_rate, layout=layout
+            codec, rate=rate, layout=layout
         )
-        if codec == "libopus":
-            stream.bit_rate = 32000 * samples.shape[0]
+        if is_opus:
+            stream.bit_rate = OPUS_BIT_RATE * samples.shape[0]
         frame = av.AudioFrame.from_ndarray(
             np.clip(samples, -1.0, 1.0), format="fltp", layout=layout
         )
         frame.sample_rate = sample_rate
+        # The resampler also cuts the audio into the frame size the encoder needs.
         resampler = av.AudioResampler(
             format=stream.format.name,
             layout=layout,
-            rate=sample_rate,
+            rate=rate,
             frame_size=stream.frame_size or None,
         )
         for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
             container.mux(stream.encode(chunk))
         container.mux(stream.encode(None))
-    return out_path
 
 
 # --- speakers ------------------------------------------------------------------------------
@@ -400,7 +420,7 @@ def bleep(
     try:
         encode(samples, Path(tmp_name), audio.sample_rate)
         os.replace(tmp_name, out_path)
-    except (av.error.FFmpegError, OSError) as exc:
+    except OSError as exc:
         raise AudioError(f"{out_path}: cannot write bleeped audio ({_reason(exc)})") from None
     finally:
         if os.path.exists(tmp_name):

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
@@ -43,7 +43,7 @@ from analytics.models import (
     Reject,
 )
 from analytics.store import Store, iso
-from analytics.store.schema import holds, objections
+from analytics.store.schema import calls, holds, objections
 from analytics.store.writes import (
     call_id_for_sha,
     call_row,
@@ -335,7 +335,7 @@ def probe(path: Path) -> AudioInfo:
     if size == 0:
         raise InputError(source, "empty file")
     try:
-        truncated = _riff_truncation(path, size)
+        truncated = _container_truncation(path, size)
     except OSError as exc:
         raise InputError(source, f"cannot read the file ({exc.strerror})") from None
     if truncated:
@@ -433,18 +433,54 @@ def _check_audio(
     )
 
 
-def _riff_truncation(path: Path, size: int) -> str | None:
-    """A WAV whose RIFF header announces more bytes than the file has was cut short."""
+def _container_truncation(path: Path, size: int) -> str | None:
+    """Truncation that decoding alone does not reveal, from the container's own framing."""
     with path.open("rb") as handle:
         head = handle.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            return _riff_truncation(head, size)
+        if head[:4] == b"OggS":
+            handle.seek(max(0, size - _OGG_TAIL))
+            return _ogg_truncation(handle.read())
+    return None
+
+
+# A RIFF size may miss the pad byte or its own 8-byte header; anything more is missing.
+_RIFF_SLACK = 8
+
+
+def _riff_truncation(head: bytes, size: int) -> str | None:
+    """A WAV whose RIFF header announces more bytes than the file has was cut short."""
     field = int.from_bytes(head[4:8], "little")
     if field in (0, 0xFFFFFFFF):
         return None  # written by a streaming recorder that never knew the length
     announced = field + 8
-    if announced > size and size < announced * _TRUNCATION_TOLERANCE:
+    if size + _RIFF_SLACK < announced:
         return f"truncated: {size} bytes of the {announced} its header announces"
+    return None
+
+
+_OGG_TAIL = 1 << 16  # an Ogg page is at most 65,307 bytes
+_OGG_EOS = 0x04
+
+
+def _ogg_truncation(tail: bytes) -> str | None:
+    """An Ogg stream ends with a whole page flagged end-of-stream; a cut one does not.
+
+    (Ogg announces no length: a truncated file decodes cleanly, only shorter.)
+    """
+    start = tail.rfind(b"OggS")
+    while start >= 0:
+        header = tail[start : start + 27]
+        if len(header) == 27 and header[4] == 0:  # version 0: a real page header
+            lacing = tail[start + 27 : start + 27 + header[26]]
+            end = start + 27 + header[26] + sum(lacing)
+            if len(lacing) < header[26] or end > len(tail):
+                return "truncated: the last Ogg page is cut short"
+            if not header[5] & _OGG_EOS:
+                return "truncated: the Ogg stream has no end-of-stream page"
+            return None
+        start = tail.rfind(b"OggS", 0, start)
     return None
 
 
@@ -471,8 +507,9 @@ def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
     """Copy a recording under its hash (atomic); returns its path relative to home.
 
     Not yet flushed to disk: :class:`_Batch` does that for all its copies at once,
-    before it commits their rows. The copy is hashed as it is written: a file that changed since it was probed
-    is refused rather than stored under a hash that is not its own.
+    before it commits their rows. The copy is hashed as it is written: a file that
+    changed since it was hashed is refused rather than stored under a hash that is
+    not its own.
     """
     relative = _recording_path(store, source, sha)
     target = store.settings.home / relative
@@ -568,24 +605,45 @@ def resolve_metadata(
 class _Gates:
     """What the database says about a call about to be imported."""
 
-    clash: bool  # its call_id already names another recording
+    clash: bool  # its call_id already names a recording
+    clash_sha: str | None  # ...this one (the content hash of the call that has the id)
     objected: bool  # an objection names the call or its caller
     held: bool  # a litigation hold names it
 
 
+# Built once: one statement answers the three questions (ingest asks them per file).
+_GATES_QUERY = select(
+    exists().where(calls.c.call_id == bindparam("call_id")).label("clash"),
+    select(calls.c.audio_sha256)
+    .where(calls.c.call_id == bindparam("call_id"))
+    .scalar_subquery()
+    .label("clash_sha"),
+    exists()
+    .where(
+        or_(
+            objections.c.call_id == bindparam("call_id"),
+            and_(
+                objections.c.caller_hash.is_not(None),
+                objections.c.caller_hash == bindparam("caller_hash"),
+            ),
+        )
+    )
+    .label("objected"),
+    exists().where(holds.c.call_id == bindparam("call_id")).label("held"),
+)
+
+
 def _gates(store: Store, meta: CallMetadata) -> _Gates:
     with store.read() as conn:
-        clash = call_row(conn, meta.call_id) is not None
-        by_call = select(objections.c.id).where(objections.c.call_id == meta.call_id)
-        objected = conn.execute(by_call).first() is not None
-        if meta.caller_hash and not objected:
-            by_caller = select(objections.c.id).where(objections.c.caller_hash == meta.caller_hash)
-            objected = conn.execute(by_caller).first() is not None
-        held = (
-            conn.execute(select(holds.c.call_id).where(holds.c.call_id == meta.call_id)).first()
-            is not None
-        )
-    return _Gates(clash=clash, objected=objected, held=held)
+        row = conn.execute(
+            _GATES_QUERY, {"call_id": meta.call_id, "caller_hash": meta.caller_hash}
+        ).one()
+    return _Gates(
+        clash=bool(row.clash),
+        clash_sha=row.clash_sha,
+        objected=bool(row.objected),
+        held=bool(row.held),
+    )
 
 
 def _is_held(store: Store, call_id: str) -> bool:
@@ -759,6 +817,9 @@ def import_one(
     if batch.has(call_id=meta.call_id):
         batch.commit()
     gates = _gates(store, meta)
+    if gates.clash and gates.clash_sha == sha:  # another ingest committed it meanwhile
+        batch.report.already_imported.append(meta.call_id)
+        return
     if gates.clash:
         raise InputError(source, f"call_id {meta.call_id!r} already names another recording")
     if meta.objection or gates.objected:
@@ -820,19 +881,21 @@ def ingest(
     files, unusable, report.skipped_files = discover(paths)
     report.rejects.extend(unusable)
     batch = _Batch(store, now, report)
-    for path, row in _candidates(files, rows, excluded, progress):
-        if row is not None and not path.is_file():
-            reason = f"recording {shown(str(path))} not found"
-            report.rejects.append(Reject(str(metadata), reason, row=row.row))
-            continue
-        try:
-            import_one(store, path, row, now, batch)
-        except InputError as exc:
-            reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
-            report.rejects.append(Reject(exc.source, reason))
-        except OSError as exc:  # vanished or unreadable mid-way, or the workspace disk
-            report.rejects.append(Reject(str(path), f"cannot import ({exc.strerror or exc})"))
-    batch.commit()
+    try:
+        for path, row in _candidates(files, rows, excluded, progress):
+            if row is not None and not path.is_file():
+                reason = f"recording {shown(str(path))} not found"
+                report.rejects.append(Reject(str(metadata), reason, row=row.row))
+                continue
+            try:
+                import_one(store, path, row, now, batch)
+            except InputError as exc:
+                reason = exc.reason if row is None else f"{exc.reason} (metadata line {row.row})"
+                report.rejects.append(Reject(exc.source, reason))
+            except OSError as exc:  # vanished or unreadable mid-way, or the workspace disk
+                report.rejects.append(Reject(str(path), f"cannot import ({exc.strerror or exc})"))
+    finally:
+        batch.commit()  # also on Ctrl-C: what was copied and checked is kept
     _record_outcome(store, report, metadata, now, actor)
     log.info("ingest: %s", report.summary())
     return report

@@ -12,7 +12,8 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import auth_ui, runtime  # noqa: E402
+# charts: pandas and Altair are imported while the login form shows, not after it.
+from dashboard import auth_ui, charts, runtime  # noqa: E402, F401
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 # (key, file, title, icon): every page is registered for everyone signed in, so a

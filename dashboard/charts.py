@@ -81,14 +81,16 @@ def alerts_by_severity(counts: list[dict[str, Any]]) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("severity:N", sort=["high", "medium", "low"], title=None),
-            x=alt.X("calls:Q", title="Calls"),
+            x=alt.X("calls:Q", title="Calls", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color("speaker:N", scale=SPEAKER_COLOURS, title="Speaker"),
             tooltip=["severity", "speaker", alt.Tooltip("calls:Q", format=","), "events"],
         )
     )
 
 
-def timeline(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> alt.LayerChart:
+def timeline(
+    segments: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> alt.LayerChart | alt.FacetChart:
     """Who spoke when, with the abuse events marked over it."""
     frame = pd.DataFrame(
         [

@@ -1,15 +1,17 @@
 """The store of the served workspace and the cached reads the pages draw from.
 
-Every cached function is keyed on the workspace, the filter, the minute (the
-retention cut-off moves with time) and :func:`aggregates.data_version` — a
-fingerprint that moves with every processed call, objection, hold, purge and
-review, also when the CLI writes — so a cache never shows a call that has
-since become invisible. The TTL only bounds memory.
+Every cached function is keyed on the workspace, the filter and
+:func:`aggregates.data_version` — a fingerprint that moves with every processed
+call, objection, hold, purge and review (also when the CLI writes) and whenever
+a call crosses the retention cut-off — so a cache never shows a call that has
+since become invisible, and stays warm while nothing changed. The TTL bounds
+memory and the staleness of anything else (a call re-processed in place).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -23,8 +25,8 @@ from analytics.store.reads import CallFilter
 
 log = logging.getLogger(__name__)
 
-TTL_S = 60
-OPTIONS_TTL_S = 300
+TTL_S = 600
+OPTIONS_TTL_S = 900
 
 try:  # The governance module ships with callqa; the guard only names a broken install.
     from analytics import governance
@@ -37,7 +39,11 @@ else:
 
 @st.cache_resource(show_spinner=False)
 def _open_store(home: str) -> Store:
-    """One store per server process; retention is applied once when it opens."""
+    """One store per server process; retention is applied once when it opens.
+
+    The default overview (no filter) is then computed in the background, so the
+    first person to sign in finds it ready.
+    """
     settings = load_settings(home=home)
     store = Store.open(settings)
     if governance is not None:
@@ -45,7 +51,20 @@ def _open_store(home: str) -> Store:
         log.info("dashboard start: %s", report.summary())
     else:
         log.warning("dashboard start without purge: %s", GOVERNANCE_MISSING)
+    # config.toml [dashboard] prewarm = false (or CALLQA_DASHBOARD__PREWARM=false) turns it off.
+    if settings.section("dashboard").get("prewarm", True):
+        threading.Thread(target=_prewarm, args=(store,), name="callqa-prewarm", daemon=True).start()
     return store
+
+
+def _prewarm(store: Store) -> None:
+    try:
+        moment = now()
+        key = (str(store.settings.home), iso(moment), agg.data_version(store, moment))
+        _filter_options(store, *key)
+        _weekly(store, *key, Filters())
+    except Exception:  # a failed warm-up only means a slower first page
+        log.exception("dashboard cache warm-up failed")
 
 
 def store() -> Store:
@@ -84,13 +103,10 @@ class Filters:
         )
 
 
-def version() -> tuple[Any, ...]:
-    return agg.data_version(store())
-
-
 def _key() -> tuple[str, str, tuple[Any, ...]]:
-    the_store = store()
-    return str(the_store.settings.home), iso(now()), agg.data_version(the_store)
+    """(workspace, time of the read, data version); ``at`` is left out of the hash."""
+    the_store, moment = store(), now()
+    return str(the_store.settings.home), iso(moment), agg.data_version(the_store, moment)
 
 
 # The leading underscore keeps the store out of the cache key (it is not hashable);
@@ -98,45 +114,51 @@ def _key() -> tuple[str, str, tuple[Any, ...]]:
 
 
 @st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
-def _filter_options(_store: Store, home: str, at: str, ver: tuple[Any, ...]) -> dict[str, Any]:
-    return agg.filter_options(_store, datetime.fromisoformat(at))
+def _filter_options(_store: Store, home: str, _at: str, ver: tuple[Any, ...]) -> dict[str, Any]:
+    return agg.filter_options(_store, datetime.fromisoformat(_at))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _weekly(
-    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters
 ) -> list[dict[str, Any]]:
-    return agg.weekly_trends(_store, datetime.fromisoformat(at), flt.call_filter())
+    return agg.weekly_trends(_store, datetime.fromisoformat(_at), flt.call_filter())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _league(
-    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, by: str
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters, by: str
 ) -> list[dict[str, Any]]:
-    return agg.league_table(_store, datetime.fromisoformat(at), flt.call_filter(), by=by)
+    return agg.league_table(_store, datetime.fromisoformat(_at), flt.call_filter(), by=by)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _distribution(
-    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, figure: str, width: float
+    _store: Store,
+    home: str,
+    _at: str,
+    ver: tuple[Any, ...],
+    flt: Filters,
+    figure: str,
+    width: float,
 ) -> list[dict[str, Any]]:
     return agg.distribution(
-        _store, datetime.fromisoformat(at), flt.call_filter(), figure=figure, bin_width=width
+        _store, datetime.fromisoformat(_at), flt.call_filter(), figure=figure, bin_width=width
     )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _alert_counts(
-    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters
 ) -> list[dict[str, Any]]:
-    return agg.alert_counts(_store, datetime.fromisoformat(at), flt.call_filter())
+    return agg.alert_counts(_store, datetime.fromisoformat(_at), flt.call_filter())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _alerts(
     _store: Store,
     home: str,
-    at: str,
+    _at: str,
     ver: tuple[Any, ...],
     flt: Filters,
     severities: tuple[str, ...],
@@ -145,7 +167,7 @@ def _alerts(
 ) -> list[dict[str, Any]]:
     return agg.alerts(
         _store,
-        datetime.fromisoformat(at),
+        datetime.fromisoformat(_at),
         flt.call_filter(),
         severities=list(severities) or None,
         speakers=list(speakers) or None,
@@ -155,9 +177,9 @@ def _alerts(
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _call_list(
-    _store: Store, home: str, at: str, ver: tuple[Any, ...], flt: Filters, limit: int
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters, limit: int
 ) -> list[dict[str, Any]]:
-    return agg.call_list(_store, datetime.fromisoformat(at), flt.call_filter(), limit=limit)
+    return agg.call_list(_store, datetime.fromisoformat(_at), flt.call_filter(), limit=limit)
 
 
 def filter_options() -> dict[str, Any]:

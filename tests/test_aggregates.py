@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from factories import NOW
 
 from analytics import audit
 from analytics.errors import NotFoundError, UsageError
-from analytics.governance import hold, object_calls
+from analytics.governance import hold, object_calls, purge
 from analytics.store import CallFilter, Store, call_rows
 from analytics.store import aggregates as agg
 from analytics.store.reviews import mark_reviewed
@@ -203,14 +203,37 @@ def test_call_list_is_newest_first_and_limited(ws_store: Store) -> None:
 
 
 def test_data_version_moves_with_objections_holds_and_purges(fresh: Store) -> None:
-    first = agg.data_version(fresh)
-    assert agg.data_version(fresh) == first
+    first = agg.data_version(fresh, NOW)
+    assert agg.data_version(fresh, NOW + timedelta(hours=1)) == first  # nothing crossed
     object_calls(fresh, call_id="c00", now=NOW)
-    second = agg.data_version(fresh)
+    second = agg.data_version(fresh, NOW)
     assert second != first
     hold(fresh, "c01", "dispute", now=NOW)
-    assert agg.data_version(fresh) != second
+    third = agg.data_version(fresh, NOW)
+    assert third != second
     assert "c00" not in {c["call_id"] for c in agg.call_list(fresh, NOW)}
+    purge(fresh, NOW, actor="test")
+    fourth = agg.data_version(fresh, NOW)
+    assert fourth != third
+    mark_reviewed(fresh, FLAGGED_AGENT, actor="qm", comment="done", now=NOW)
+    assert agg.data_version(fresh, NOW) != fourth
+
+
+def test_data_version_moves_when_a_call_crosses_the_retention_cutoff(fresh: Store) -> None:
+    oldest = min(
+        c["started_at"] for c in agg.call_list(fresh, NOW, limit=100) if c["call_id"] != HELD_OLD
+    )
+    crossing = datetime.fromisoformat(oldest) + timedelta(days=fresh.settings.retention_days)
+    before = agg.data_version(fresh, crossing - timedelta(seconds=1))
+    after = agg.data_version(fresh, crossing + timedelta(seconds=1))
+    assert before != after
+    seen_before = {
+        c["call_id"] for c in agg.call_list(fresh, crossing - timedelta(seconds=1), limit=100)
+    }
+    seen_after = {
+        c["call_id"] for c in agg.call_list(fresh, crossing + timedelta(seconds=1), limit=100)
+    }
+    assert len(seen_before - seen_after) == 1
 
 
 def test_mark_reviewed_records_the_review_and_audits_it(fresh: Store) -> None:

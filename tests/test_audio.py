@@ -371,3 +371,12 @@ def test_bleep_of_a_broken_source_leaves_nothing(tmp_path):
     with pytest.raises(AudioError, match=r"broken\.wav"):
         bleep(broken, [(0.0, 1.0)], tmp_path / "out.ogg")
     assert not (tmp_path / "out.ogg").exists()
+
+
+def test_encode_opus_at_a_rate_opus_lacks_and_bad_suffix(tmp_path):
+    path = encode(_tones(2, 1.0, 22050), tmp_path / "odd.ogg", 22050)
+    audio = decode(path)
+    assert audio.duration_s == pytest.approx(1.0, abs=0.03)
+    assert _peak_hz(audio.samples[1, 2000:14000]) == pytest.approx(880, abs=5)
+    with pytest.raises(AudioError, match="unsupported output format"):
+        encode(_tones(1, 0.1, 16000), tmp_path / "x.aiff")

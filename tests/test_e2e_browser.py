@@ -104,7 +104,9 @@ def page(browser: Any) -> Iterator[Any]:
 def sign_in(page: Any, url: str, role: str, password: str | None = None) -> None:
     page.goto(url)
     page.get_by_role("textbox", name="User name").fill(USERS[role])
-    page.get_by_role("textbox", name="Password").fill(PASSWORDS[role] if password is None else password)
+    page.get_by_role("textbox", name="Password").fill(
+        PASSWORDS[role] if password is None else password
+    )
     page.get_by_role("button", name="Sign in").click()
 
 

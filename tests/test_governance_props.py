@@ -28,7 +28,7 @@ from factories import NOW
 from governance_fixtures import add_recorded_call, ingest_rows, read_everything
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from pipeline_fakes import fake_engines
 
 from analytics import audit, governance
@@ -132,6 +132,21 @@ class GovernanceMachine(RuleBasedStateMachine):
         return call_id in self.objected_ids or caller in self.objected_callers
 
     # --- rules -----------------------------------------------------------------------
+
+    @initialize(
+        processed=st.lists(st.tuples(maybe_caller, ages, st.booleans()), max_size=4),
+        recorded=st.lists(st.tuples(maybe_caller, ages, st.booleans()), min_size=1, max_size=4),
+    )
+    def a_workspace_in_use(
+        self,
+        processed: list[tuple[str | None, int, bool]],
+        recorded: list[tuple[str | None, int, bool]],
+    ) -> None:
+        """Start from calls of every kind, so that every sequence has something to act on."""
+        for caller, age, held in processed:
+            self.add_processed_call(caller, age, held)
+        for caller, age, legal_hold in recorded:
+            self.ingest_recording(caller, age, legal_hold, pre_objected=False)
 
     @rule(caller=maybe_caller, age=ages, held=st.booleans())
     def add_processed_call(self, caller: str | None, age: int, held: bool) -> None:
@@ -323,6 +338,11 @@ class GovernanceMachine(RuleBasedStateMachine):
         for call in erased:
             call.state = "erased"
             self._drop_files(call)
+        # The source folder still has the recordings: ingesting it again brings none back.
+        for row, seed in self.sources:
+            if row["call_id"] in report.erased:
+                again = ingest_rows(self.store, self.tmp / "in", [row], self.now, seed=seed)
+                assert again.already_imported == [row["call_id"]], again
 
     # --- invariants ------------------------------------------------------------------
 

@@ -153,6 +153,9 @@ def _bad_files(folder: Path) -> dict[str, str]:
     _truncate(make_audio(folder / "cut.flac", 2.0, 8000, 1))
     _truncate(make_audio(folder / "cut.mp3", 2.0, 16000, 1))
     _truncate(make_audio(folder / "cut.m4a", 2.0, 16000, 1))
+    _truncate(make_audio(folder / "cut.ogg", 2.0, 16000, 2))  # decodes cleanly, only shorter
+    _truncate(make_audio(folder / "tail.opus", 2.0, 8000, 1), keep=0.999)  # no end page
+    _truncate(make_audio(folder / "tail.wav", 2.0, 8000, 1), keep=0.97)
     _corrupt(make_audio(folder / "garbled.mp3", 2.0, 16000, 1))
     with wave.open(str(folder / "quad.wav"), "wb") as w:  # an unknown channel layout
         w.setnchannels(4)
@@ -174,6 +177,9 @@ def _bad_files(folder: Path) -> dict[str, str]:
         "cut.flac": "truncated",
         "cut.mp3": "truncated",
         "cut.m4a": "corrupt",
+        "cut.ogg": "truncated",
+        "tail.opus": "truncated",
+        "tail.wav": "truncated",
         "garbled.mp3": "",  # corrupt or truncated: only that it is named
         "quad.wav": "4 channels",
         "hifi.wav": "96000 Hz",

@@ -117,3 +117,30 @@ def test_ingest_survives_kill_9(tmp_path: Path) -> None:
     assert on_disk == referenced, "stray or temp files left in the workspace"
     # the bad files are each one reject, however many runs saw them
     assert sorted(Path(s).name for s in reject_sources) == sorted(bad)
+
+
+def test_two_ingests_of_the_same_folder_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = {_fast_wav(folder / f"call{i:03d}.wav", seed=i).stem for i in range(60)}
+    home = tmp_path / "home"
+    procs = [
+        subprocess.Popen(
+            _command(home, folder),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert "0 rejected" in out
+    with sqlite3.connect(home / "callqa.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = [row[0] for row in conn.execute("SELECT call_id FROM calls")]
+    assert sorted(ids) == sorted(good)
+    on_disk = [p for p in (home / "recordings").rglob("*") if p.is_file()]
+    assert len(on_disk) == len(good)

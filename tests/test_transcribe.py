@@ -170,6 +170,32 @@ def test_language_is_detected_once_and_used_for_every_window(tmp_path, monkeypat
     assert result.segments[1].end == pytest.approx(45.0, abs=0.01)
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("fr", "fr"),
+        ("FR", "fr"),
+        ("fr-FR", "fr"),
+        ("en_GB", "en"),
+        ("", None),
+        (None, None),
+        ("klingon", None),
+    ],
+)
+def test_whisper_language(given, expected):
+    assert tr.whisper_language(given) == expected
+
+
+def test_unknown_language_falls_back_to_detection(tmp_path, short_call, caplog):
+    path, _ = short_call
+    transcriber, built = _fake_transcriber(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        result = transcriber.transcribe("c7", speaker_channels(decode(path), "agent_left"), "xx-YY")
+    assert result.language == "fr"  # what the fake detects
+    assert built[0].languages[0] is None
+    assert "unknown language 'xx-YY'" in caplog.text
+
+
 def test_mono_call_is_one_unknown_speaker(tmp_path, short_call):
     path, placed = short_call
     transcriber, _ = _fake_transcriber(tmp_path)

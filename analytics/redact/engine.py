@@ -387,8 +387,9 @@ def _with_window(text: str, window: tuple[str, str]) -> tuple[str, int]:
 def neighbour_context(segments: Sequence[RawSegment], index: int, words: int) -> tuple[str, str]:
     """Words said just before and after segment ``index``, as context.
 
-    Before: the previous segment (the agent's question "votre numéro de contrat ?") and
-    the same speaker's previous segment ("mon numéro de contrat c'est" | "4 5 7 …").
+    Before: the two previous segments (the agent's question "votre numéro de contrat ?",
+    the caller's "attendez je cherche") and the same speaker's previous segment
+    ("mon numéro de contrat c'est" | "4 5 7 …").
     After: the next segment when the same speaker goes on (a number split in two).
     Only a segment of the same speaker right next to this one joins it with a space
     (a value may run across); other boundaries are line breaks.
@@ -396,18 +397,18 @@ def neighbour_context(segments: Sequence[RawSegment], index: int, words: int) ->
     if words <= 0:
         return "", ""
     speaker = segments[index].speaker
-    chosen = [index - 1] if index > 0 else []
+    chosen = {i for i in (index - 2, index - 1) if i >= 0}
     same = next((i for i in range(index - 1, -1, -1) if segments[i].speaker == speaker), None)
-    if same is not None and same != index - 1 and index - same <= 3:
-        chosen.insert(0, same)
+    if same is not None and index - same <= 3:
+        chosen.add(same)
     before_words: list[str] = []
-    for position in chosen:
+    for position in sorted(chosen):
         if before_words:
             before_words.append("\n")
         before_words.extend(segments[position].text.split())
     before = " ".join(before_words[-words:])
     if before:
-        joined = chosen[-1] == index - 1 and segments[index - 1].speaker == speaker
+        joined = segments[index - 1].speaker == speaker
         before += " " if joined else "\n"
     after = ""
     if index + 1 < len(segments) and segments[index + 1].speaker == speaker:

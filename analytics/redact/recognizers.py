@@ -21,6 +21,7 @@ from analytics.redact.spoken import (
     ContextHit,
     Run,
     Token,
+    context_types,
     find_context,
     find_runs,
     iban_valid,
@@ -88,6 +89,8 @@ _ANSWERS = frozenset(
         "hello",
     }
 )
+_WRITTEN_JOINERS = frozenset(".-_")
+_UK_POSTCODE = re.compile(r"[a-z]{1,2}\d[a-z\d]?\d[a-z]{2}")
 _CLOCK_TIME = re.compile(r"\d{1,2}h(\d{2})?")
 
 
@@ -139,18 +142,23 @@ class SpokenNumberRecognizer(_TokenRecognizer):
         for run in find_runs(tokens, self.lexicon):
             # A short value ("123", "2019") takes its type only from words right next to it.
             short = len(run.symbols) <= 5
-            context = nearest_context(
+            contexts = context_types(
                 hits, run.first, run.last, before=5 if short else 10, after=0 if short else 4
             )
-            typed = classify_run(run, context)
+            typed = classify_run(run, contexts)
             if typed:
                 entity, score = typed
                 results.append(_result(entity, run.start, run.end, score))
         return results
 
 
-def classify_run(run: Run, context: str | None) -> tuple[str, float] | None:
-    """The entity type and score of a run of dictated symbols, or None."""
+def classify_run(run: Run, contexts: Sequence[str] = ()) -> tuple[str, float] | None:
+    """The entity type and score of a run of dictated symbols, or None.
+
+    ``contexts`` are the entity types of the context words around the run, nearest
+    first: the nearest one the run's length fits wins ("the membership number on
+    the card is …" is a member number, too short for a card).
+    """
     symbols, digits = run.symbols, run.digits
     if _CLOCK_TIME.fullmatch(symbols):
         return None  # "14 h 30"
@@ -158,8 +166,9 @@ def classify_run(run: Run, context: str | None) -> tuple[str, float] | None:
         return IBAN_CODE, 1.0 if iban_valid(symbols) else 0.85
     if _SIV_PLATE.fullmatch(symbols):
         return LICENSE_PLATE, 0.9
-    if context and _fits_context(run, context):
-        return (CREDIT_CARD if context == CARD_CODE else context), 0.85
+    for context in contexts:
+        if _fits_context(run, context):
+            return (CREDIT_CARD if context == CARD_CODE else context), 0.85
     return _classify_by_shape(run, symbols, digits)
 
 
@@ -207,6 +216,8 @@ def _classify_by_shape(run: Run, symbols: str, digits: str) -> tuple[str, float]
             return CREDIT_CARD, 0.9
     elif len(symbols) == 15 and symbols[:1] in "12" and nir_valid(symbols):
         return FR_NIR, 0.95  # Corsica: 2A / 2B
+    if _UK_POSTCODE.fullmatch(symbols) and len(symbols) >= 5:
+        return ADDRESS, 0.6
     if _UK_PLATE.fullmatch(symbols) or (_OLD_FR_PLATE.fullmatch(symbols) and len(symbols) >= 6):
         return LICENSE_PLATE, 0.6
     if not digits and run.single_letters >= 3:
@@ -238,12 +249,25 @@ class SpokenEmailRecognizer(_TokenRecognizer):
         return results
 
     def _is_part(self, token: Token) -> bool:
-        return (token.is_word or token.is_digits) and token.text not in self.lexicon.fillers
+        return (
+            (token.is_word or token.is_digits)
+            and not (token.elided and len(token.text) == 1)  # the "j" of "j'habite"
+            and token.text not in self.lexicon.fillers
+        )
+
+    def _is_dot(self, tokens: Sequence[Token], position: int) -> bool:
+        """A spoken dot, or a written one inside an address (not a full stop)."""
+        if position <= 0 or position >= len(tokens) - 1:
+            return False
+        token = tokens[position]
+        if token.text in _WRITTEN_JOINERS:
+            return (
+                tokens[position - 1].end == token.start and token.end == tokens[position + 1].start
+            )
+        return token.text in self.lexicon.email_dot
 
     def _dot_length(self, tokens: Sequence[Token], position: int) -> int:
-        if position < len(tokens) and tokens[position].text in self.lexicon.email_dot:
-            return 1
-        return 0
+        return 1 if self._is_dot(tokens, position) else 0
 
     def _domain_end(self, tokens: Sequence[Token], position: int, strong: bool) -> int | None:
         """Index after the domain ("orange point fr"), which must have a dot."""
@@ -306,8 +330,10 @@ class SpokenEmailRecognizer(_TokenRecognizer):
             first = position - size
             if first < 0:
                 continue
-            if size == 1 and tokens[first].text in self.lexicon.email_dot:
+            if size == 1 and self._is_dot(tokens, first):
                 return 1
+            if size == 1 and tokens[first].text in _WRITTEN_JOINERS:
+                continue  # "-" or "_" with spaces around: not part of an address
             if match_phrase(tokens, first, self.lexicon.email_joiners) == size:
                 return size
         return 0
@@ -482,7 +508,7 @@ class NameRecognizer(_TokenRecognizer):
             spans.extend(self._known_name(tokens, index))
         return [
             _result(PERSON, tokens[first].start, tokens[last - 1].end, score)
-            for first, last, score in spans
+            for first, last, score in _union(spans)
         ]
 
     def _spelled_out(self, tokens: Sequence[Token]) -> list[tuple[int, int, float]]:
@@ -607,6 +633,18 @@ class NameRecognizer(_TokenRecognizer):
         return [(index, index + 1, 0.65)]
 
 
+def _union(spans: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Overlapping token spans merged (best score kept): one name, one result."""
+    merged: list[tuple[int, int, float]] = []
+    for first, last, score in sorted(spans):
+        if merged and first < merged[-1][1]:
+            previous = merged[-1]
+            merged[-1] = (previous[0], max(previous[1], last), max(previous[2], score))
+        else:
+            merged.append((first, last, score))
+    return merged
+
+
 class DateOfBirthRecognizer(_TokenRecognizer):
     """A date said after a birth context word: "née le douze mars quatre-vingt-cinq"."""
 
@@ -691,8 +729,11 @@ class PlaceRecognizer(_TokenRecognizer):
                 ):
                     end += 1
                 elif token.text == "-" or token.text in ("sur", "en", "saint", "le", "la"):
-                    if end == first or end + 1 >= len(tokens):
+                    following = tokens[end + 1] if end + 1 < len(tokens) else None
+                    if end == first or following is None or not following.is_word:
                         break
+                    if self.lexicon.is_plain_word(following.text):
+                        break  # "chalon sur une aire": the town ends before "sur"
                     end += 1
                 else:
                     break

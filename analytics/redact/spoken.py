@@ -105,6 +105,43 @@ def find_context(tokens: Sequence[Token], lexicon: Lexicon) -> tuple[ContextHit,
     return tuple(hits)
 
 
+def context_types(
+    hits: Sequence[ContextHit],
+    first: int,
+    last: int,
+    *,
+    before: int = 10,
+    after: int = 4,
+    types: frozenset[str] | None = None,
+) -> list[str]:
+    """Entity types of the context hits around tokens [first, last), nearest first.
+
+    Words said before the value come before words said after it ("mon numéro de
+    contrat c'est le …" is the usual order).
+    """
+    preceding = sorted(
+        (
+            hit
+            for hit in hits
+            if hit.last <= first
+            and first - hit.last <= before
+            and (types is None or hit.entity_type in types)
+        ),
+        key=lambda hit: -hit.last,
+    )
+    following = sorted(
+        (
+            hit
+            for hit in hits
+            if hit.first >= last
+            and hit.first - last <= after
+            and (types is None or hit.entity_type in types)
+        ),
+        key=lambda hit: hit.first,
+    )
+    return [hit.entity_type for hit in (*preceding, *following)]
+
+
 def nearest_context(
     hits: Sequence[ContextHit],
     first: int,
@@ -114,30 +151,9 @@ def nearest_context(
     after: int = 4,
     types: frozenset[str] | None = None,
 ) -> str | None:
-    """The entity type of the context hit nearest to tokens [first, last).
-
-    Words said before the value win over words said after it ("mon numéro de contrat
-    c'est le …" is the usual order).
-    """
-    preceding = [
-        hit
-        for hit in hits
-        if hit.last <= first
-        and first - hit.last <= before
-        and (types is None or hit.entity_type in types)
-    ]
-    if preceding:
-        return max(preceding, key=lambda hit: hit.last).entity_type
-    following = [
-        hit
-        for hit in hits
-        if hit.first >= last
-        and hit.first - last <= after
-        and (types is None or hit.entity_type in types)
-    ]
-    if following:
-        return min(following, key=lambda hit: hit.first).entity_type
-    return None
+    """The entity type of the context hit nearest to tokens [first, last), if any."""
+    found = context_types(hits, first, last, before=before, after=after, types=types)
+    return found[0] if found else None
 
 
 # --- spoken numbers -------------------------------------------------------------------

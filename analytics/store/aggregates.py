@@ -16,8 +16,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.store.core import Store
-from analytics.store.reads import CallFilter, apply_filter, visible
-from analytics.store.schema import abuse, abuse_events, calls, holds, objections, quality
+from analytics.store.reads import CallFilter, apply_filter, retention_cutoff, visible
+from analytics.store.schema import (
+    abuse,
+    abuse_events,
+    audit,
+    calls,
+    holds,
+    objections,
+    quality,
+)
 
 SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
 LEAGUE_KEYS = ("agent", "team")
@@ -336,14 +344,16 @@ def alert_counts(
     return rows
 
 
-def data_version(store: Store) -> tuple[Any, ...]:
+def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
     """A cheap fingerprint of what changes which calls a reader may see.
 
     It moves with every call processed, objected or purged (the counts by state,
-    read from the state index), every objection and every hold or release, also
-    when another process (the CLI) writes, so a cache keyed on it never serves a
-    call that has since become invisible. Reviews are not in it: only the
-    dashboard writes them, and it drops its caches when it does.
+    read from the state index), every objection, every hold or release — also
+    when another process (the CLI) writes — and with time: its last part is the
+    start of the oldest call still inside the retention period, which changes
+    exactly when a call crosses the cut-off. A cache keyed on it never serves a
+    call that has since become invisible, yet stays warm while nothing changes.
+    Reviews move it through their audit entries (read from the action index).
     """
     by_state = select(calls.c.state, func.count()).group_by(calls.c.state).order_by(calls.c.state)
     small = select(
@@ -351,6 +361,10 @@ def data_version(store: Store) -> tuple[Any, ...]:
         select(func.count()).select_from(objections).scalar_subquery(),
         select(func.count()).select_from(holds).scalar_subquery(),
         select(func.max(holds.c.held_at)).scalar_subquery(),
+        select(func.min(calls.c.started_at))
+        .where(calls.c.started_at >= retention_cutoff(store, now))
+        .scalar_subquery(),
+        select(func.max(audit.c.id)).where(audit.c.action == "review_abuse").scalar_subquery(),
     )
     with store.read() as conn:
         states = tuple(tuple(row) for row in conn.execute(by_state).all())

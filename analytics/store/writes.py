@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from analytics.errors import UnredactedTextError
@@ -38,10 +38,11 @@ def call_row(conn: Connection, call_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+_CALL_FOR_SHA = select(calls.c.call_id).where(calls.c.audio_sha256 == bindparam("sha"))
+
+
 def call_id_for_sha(conn: Connection, sha256: str) -> str | None:
-    return conn.execute(
-        select(calls.c.call_id).where(calls.c.audio_sha256 == sha256)
-    ).scalar_one_or_none()
+    return conn.execute(_CALL_FOR_SHA, {"sha": sha256}).scalar_one_or_none()
 
 
 def insert_call(

@@ -27,7 +27,14 @@ cols = st.columns(4)
 cols[0].metric("Objections", f"{len(objections):,}", border=True)
 cols[1].metric("Litigation holds", f"{len(holds):,}", border=True)
 cols[2].metric("Expired, awaiting purge", f"{status['expired_awaiting_purge']:,}", border=True)
-cols[3].metric("Last purge", ui.when(last["at"]) if last else "never", border=True)
+cols[3].metric(
+    "Last purge",
+    last["at"][:10] if last else "never",
+    f"{last.get('calls', 0)} calls removed" if last else None,
+    delta_color="off",
+    delta_arrow="off",
+    border=True,
+)
 st.caption(
     f"Retention: {status.get('retention_days', store.settings.retention_days)} days "
     f"(calls before {ui.when(status.get('cutoff'))} are hidden and purged unless held). "
