@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,16 +36,28 @@ def _configure_logging(verbose: int) -> None:
 class Context:
     def __init__(self, home: str | None, now: str | None) -> None:
         self.home = home
-        self.now: datetime | None = parse_iso(now) if now else None
-        self._store: Store | None = None
+        self.now: datetime | None = _parse_now(now) if now else None
+        self._stores: dict[tuple[tuple[str, Any], ...], Store] = {}
 
     def settings(self, **overrides: Any) -> Settings:
         return load_settings(self.home, **overrides)
 
     def store(self, **overrides: Any) -> Store:
-        if self._store is None:
-            self._store = Store.open(self.settings(**overrides))
-        return self._store
+        """The workspace's store, opened once per set of setting overrides."""
+        key = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
+        if key not in self._stores:
+            self._stores[key] = Store.open(self.settings(**dict(key)))
+        return self._stores[key]
+
+
+def _parse_now(value: str) -> datetime:
+    try:
+        moment = parse_iso(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date-time", param_hint="--now"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def handle_errors(fn: F) -> F:
@@ -58,6 +70,11 @@ def handle_errors(fn: F) -> F:
         except CallqaError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            # A file system refusal (unwritable --home, full disk): one line, no traceback.
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
 

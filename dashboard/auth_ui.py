@@ -39,7 +39,7 @@ def login_page() -> None:
             submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if submitted:
             try:
-                user = auth.login(runtime.store(), name.strip(), password)
+                user = auth.login(runtime.store(), name.strip(), password, now=runtime.now())
             except AuthError:
                 st.error("Sign-in failed: unknown user or wrong password.")
             else:
@@ -103,7 +103,7 @@ def audit_once(
         state.update(view=view, done=set())
     if (action, call_id) in state["done"]:
         return False
-    audit.log_event(runtime.store(), user.name, action, call_id, detail)
+    audit.log_event(runtime.store(), user.name, action, call_id, detail, now=runtime.now())
     state["done"].add((action, call_id))
     return True
 

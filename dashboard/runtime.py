@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
 from analytics.config import load_settings
-from analytics.store import Store, iso, utcnow
+from analytics.store import Store, iso, parse_iso, utcnow
 from analytics.store import aggregates as agg
 from analytics.store.reads import CallFilter
 
@@ -47,7 +47,7 @@ def _open_store(home: str) -> Store:
     settings = load_settings(home=home)
     store = Store.open(settings)
     if governance is not None:
-        report = governance.purge(store, actor="dashboard")
+        report = governance.purge(store, now=now(), actor="dashboard")
         log.info("dashboard start: %s", report.summary())
     else:
         log.warning("dashboard start without purge: %s", GOVERNANCE_MISSING)
@@ -72,8 +72,16 @@ def store() -> Store:
 
 
 def now() -> datetime:
-    """The time reads are made at, to the minute (so cache keys repeat within a minute)."""
-    return utcnow().replace(second=0, microsecond=0)
+    """The time reads are made at, to the second.
+
+    ``[dashboard] now`` (env ``CALLQA_DASHBOARD__NOW``, set by ``serve(now=...)``
+    for the CLI's ``--now``) pins it, for demos and tests.
+    """
+    pinned = load_settings().section("dashboard").get("now")
+    if pinned:
+        moment = pinned if isinstance(pinned, datetime) else parse_iso(str(pinned))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utcnow().replace(microsecond=0)
 
 
 @dataclass(frozen=True)

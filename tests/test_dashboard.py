@@ -22,12 +22,12 @@ from dashboard_fixtures import (
     Workspace,
     build_workspace,
 )
+from factories import NOW
 from streamlit.testing.v1 import AppTest
 
 from analytics import audit, auth
 from analytics.store import Store
 from analytics.store import aggregates as agg
-from analytics.store.core import utcnow
 from dashboard import APP_PATH, ui
 
 PAGE_FILES = {
@@ -55,6 +55,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture
 def home(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
+    monkeypatch.setenv("CALLQA_DASHBOARD__NOW", f'"{NOW.isoformat()}"')  # a fixed clock
     return workspace.settings.home
 
 
@@ -63,6 +64,7 @@ def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A workspace of its own, for tests that write or count audit rows."""
     workspace = build_workspace(tmp_path / "ws")
     monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
+    monkeypatch.setenv("CALLQA_DASHBOARD__NOW", f'"{NOW.isoformat()}"')
     return workspace.settings.home
 
 
@@ -211,7 +213,7 @@ def test_overview_kpis_match_the_aggregates_and_follow_the_team_filter(
 ) -> None:
     store = store_of(home)
     at = sign_in("quality_manager")
-    expected = agg.kpis(store, utcnow())
+    expected = agg.kpis(store, NOW)
     shown = metrics(at)
     assert shown["Calls"] == f"{expected['calls']:,}" == "16"
     assert shown["Average score"] == f"{expected['avg_score']:,.1f}"
@@ -221,7 +223,7 @@ def test_overview_kpis_match_the_aggregates_and_follow_the_team_filter(
     team = at.multiselect(key="f_teams")
     assert team.options == ["Lyon-2", "Niort-1"]
     team.select("Lyon-2").run()
-    niort_free = agg.kpis(store, utcnow(), at.session_state["_callqa_filters"].call_filter())
+    niort_free = agg.kpis(store, NOW, at.session_state["_callqa_filters"].call_filter())
     assert metrics(at)["Calls"] == str(niort_free["calls"]) == "8"
     # The agent list narrows to the team's agents.
     assert at.multiselect(key="f_agents").options == ["A101", "A103"]
@@ -243,7 +245,7 @@ def test_agents_page_league_tables_and_drill_down(home: Path, store_of: Any) -> 
     assert agents_table.empty  # every agent has fewer than 10 calls here
     at.slider(key="min_calls").set_value(1).run()
     agents_table = at.dataframe[1].value
-    league = agg.league_table(store_of(home), utcnow(), by="agent")
+    league = agg.league_table(store_of(home), NOW, by="agent")
     assert list(agents_table["agent"]) == [row["agent"] for row in league]
     at.selectbox(key="drill_agent").select("A102").run()
     calls = at.dataframe[-1].value

@@ -27,6 +27,7 @@ from dashboard_fixtures import (
     USERS,
     build_workspace,
 )
+from factories import NOW
 
 from analytics import audit
 from analytics.config import load_settings
@@ -61,7 +62,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     log_path = workspace.settings.home / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            server_command(port), env=server_env(workspace.settings), stdout=log, stderr=log
+            server_command(port), env=server_env(workspace.settings, NOW), stdout=log, stderr=log
         )
         url = f"http://127.0.0.1:{port}"
         try:

@@ -111,7 +111,13 @@ if auth.can_review(user.role):
         )
         if st.form_submit_button("Mark reviewed", type="primary"):
             try:
-                reviews.mark_reviewed(runtime.store(), call_id, actor=user.name, comment=comment)
+                reviews.mark_reviewed(
+                    runtime.store(),
+                    call_id,
+                    actor=user.name,
+                    comment=comment,
+                    now=runtime.now(),
+                )
             except CallqaError as exc:
                 st.error(str(exc))
             else:
