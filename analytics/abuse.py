@@ -292,11 +292,13 @@ class Pattern:
 
     def first_match(self, text: str, squeezed_text: str) -> tuple[str, int] | None:
         """(the text it matched in, where) on the text, else on its squeezed form."""
-        for regex, where in ((self.regex, text), (self.squeezed, squeezed_text)):
-            found = regex.search(where) if regex is not None else None
-            if found:
-                return where, found.start()
-        return None
+        found = self.regex.search(text)
+        if found:
+            return text, found.start()
+        if self.squeezed is None or squeezed_text == text:
+            return None  # nothing was squeezed: the same text, the same answer
+        found = self.squeezed.search(squeezed_text)
+        return (squeezed_text, found.start()) if found else None
 
 
 @dataclass(frozen=True)
@@ -313,19 +315,20 @@ class Rules:
     fuzzy: tuple[int, int] | None  # (min length for distance 1, for distance 2)
 
     @functools.cached_property
-    def by_initial(self) -> Mapping[str, tuple[Term, ...]]:
-        index: dict[str, list[Term]] = {}
-        for term in self.terms:
-            index.setdefault(term.words[0][0][:1], []).append(term)
-        return {initial: tuple(terms) for initial, terms in index.items()}
+    def index(self) -> TermIndex:
+        return TermIndex.build(self.terms, self.fuzzy)
+
+    @functools.cached_property
+    def _seen(self) -> dict[str, tuple[Term, ...]]:
+        """Terms whose first word each token matches: calls repeat the same words."""
+        return {}
 
     def match(self, text: str) -> list[Hit]:
         tokens = text.split()
         hits: list[Hit] = []
         entries: set[str] = set()
-        for position, token in enumerate(tokens):
-            # every way a term can match keeps the token's first letter (see _near)
-            for term in self.by_initial.get(token[:1], ()):
+        for position in range(len(tokens)):
+            for term in self._terms_at(tokens, position):
                 if term.entry not in entries and (hit := self._term_hit(term, tokens, position)):
                     hits.append(hit)
                     entries.add(term.entry)
@@ -336,33 +339,70 @@ class Rules:
                 hits.append(Hit(pattern.category, pattern.severity, pattern.name))
         return hits
 
+    def _terms_at(self, tokens: list[str], position: int) -> list[Term]:
+        """Terms whose words are the tokens at ``position``."""
+        found = [
+            term
+            for term in self._starting_with(tokens[position])
+            if self._rest_matches(term, tokens, position)
+        ]
+        # ASR sometimes splits one word in two ("en culé", "ass hole").
+        if position + 1 < len(tokens) and len(tokens[position]) > 1:
+            joined = tokens[position] + tokens[position + 1]
+            found += [t for t in self.index.exact_or_open(joined) if len(t.words) == 1]
+        return found
+
+    def _starting_with(self, token: str) -> tuple[Term, ...]:
+        found = self._seen.get(token)
+        if found is None:
+            found = self._lookup(token)
+            if len(self._seen) >= _TOKEN_CACHE_SIZE:
+                self._seen.clear()
+            self._seen[token] = found
+        return found
+
+    def _lookup(self, token: str) -> tuple[Term, ...]:
+        """Terms whose first word matches the token: spelled out, open ending, near-miss."""
+        if token.startswith("_"):  # a redaction placeholder never matches
+            return ()
+        found = set(self.index.exact_or_open(token))
+        if "*" in token:
+            candidates = self.index.by_initial.get(token[:1], ())
+        elif self.fuzzy and token.isalpha() and len(token) >= self.fuzzy[0] - 1:
+            candidates = self.index.fuzzy_by_initial.get(token[:1], ())
+        else:
+            candidates = ()
+        for term in candidates:
+            stem = term.words[0][0]
+            if len(token) + 2 < len(stem) - stem.endswith("*") or (
+                len(token) > len(stem) + 2 and not stem.endswith("*")
+            ):
+                continue  # too far apart in length for edit distance 2
+            # Near-misses only for words worth flagging: mild swearing is not worth the noise.
+            if term not in found and self._word_matches(
+                term.words[0], token, fuzzy=term.severity != "low"
+            ):
+                found.add(term)
+        return tuple(sorted(found, key=self.index.rank.__getitem__))
+
+    def _rest_matches(self, term: Term, tokens: list[str], position: int) -> bool:
+        """The words after the first of a multi-word term, at the following tokens."""
+        rest = term.words[1:]
+        if position + 1 + len(rest) > len(tokens):
+            return False
+        fuzzy = term.severity != "low" and not term.directed
+        return all(
+            self._word_matches(spellings, tokens[position + 1 + k], fuzzy)
+            for k, spellings in enumerate(rest)
+        )
+
     def _term_hit(self, term: Term, tokens: list[str], position: int) -> Hit | None:
-        width = self._match_at(term, tokens, position)
-        if width == 0:
-            return None
         before = tokens[:position]
         if term.directed and not self._addressed(before):
             return None
         if self._reported(before):
             return None
         return Hit(term.category, term.severity, term.name)
-
-    def _match_at(self, term: Term, tokens: list[str], position: int) -> int:
-        """How many tokens the term covers at ``position`` (0: no match)."""
-        n = len(term.words)
-        # Near-misses only for words worth flagging: mild swearing is not worth the noise.
-        fuzzy = term.severity != "low"
-        if position + n <= len(tokens) and all(
-            self._word_matches(spellings, tokens[position + k], fuzzy)
-            for k, spellings in enumerate(term.words)
-        ):
-            return n
-        # ASR sometimes splits one word in two ("en culé", "ass hole").
-        if n == 1 and position + 1 < len(tokens):
-            joined = tokens[position] + tokens[position + 1]
-            if len(tokens[position]) > 1 and self._word_matches(term.words[0], joined, fuzzy=False):
-                return 2
-        return 0
 
     def _word_matches(self, spellings: tuple[str, ...], token: str, fuzzy: bool = True) -> bool:
         if token.startswith("_"):  # a redaction placeholder never matches
@@ -394,6 +434,58 @@ class Rules:
         return bool(self.reported.search(" ".join(before[-8:])))
 
 
+_TOKEN_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class TermIndex:
+    """Terms by their first word, so a token is checked against a few terms, not all."""
+
+    exact: Mapping[str, tuple[Term, ...]]
+    open_ends: Mapping[str, tuple[Term, ...]]  # first word ending in "*", by its stem
+    open_lengths: tuple[int, ...]  # the lengths of those stems
+    by_initial: Mapping[str, tuple[Term, ...]]  # censored tokens ("f***") try these
+    fuzzy_by_initial: Mapping[str, tuple[Term, ...]]  # first words long enough for near-misses
+    rank: Mapping[Term, int]  # lexicon order, so hits come out in a stable order
+
+    @classmethod
+    def build(cls, terms: Sequence[Term], fuzzy: tuple[int, int] | None) -> TermIndex:
+        exact: dict[str, list[Term]] = {}
+        open_ends: dict[str, list[Term]] = {}
+        by_initial: dict[str, list[Term]] = {}
+        fuzzy_by_initial: dict[str, list[Term]] = {}
+        for term in terms:
+            first = term.words[0][0]
+            stem = first.rstrip("*")
+            (open_ends if first.endswith("*") else exact).setdefault(stem, []).append(term)
+            by_initial.setdefault(stem[:1], []).append(term)
+            # Near-misses only for words worth flagging and never for "directed" words:
+            # those are everyday words whose neighbours are too ("boulot" / "boulet").
+            if fuzzy and len(stem) >= fuzzy[0] and term.severity != "low" and not term.directed:
+                fuzzy_by_initial.setdefault(stem[:1], []).append(term)
+
+        def frozen(index: dict[str, list[Term]]) -> dict[str, tuple[Term, ...]]:
+            return {key: tuple(value) for key, value in index.items()}
+
+        return cls(
+            exact=frozen(exact),
+            open_ends=frozen(open_ends),
+            open_lengths=tuple(sorted({len(stem) for stem in open_ends})),
+            by_initial=frozen(by_initial),
+            fuzzy_by_initial=frozen(fuzzy_by_initial),
+            rank={term: rank for rank, term in enumerate(terms)},
+        )
+
+    def exact_or_open(self, token: str) -> tuple[Term, ...]:
+        """Terms whose first word is the token, or a stem the token starts with."""
+        found = self.exact.get(token, ())
+        for length in self.open_lengths:
+            if length > len(token):
+                break
+            found += self.open_ends.get(token[:length], ())
+        return found
+
+
 def _censored_match(token: str, stem: str, open_end: bool) -> bool:
     """``f***`` or ``f*cking`` as written by some ASR: stars stand for letters."""
     shape = re.compile("".join("[a-z]" if ch == "*" else re.escape(ch) for ch in token))
@@ -417,6 +509,16 @@ def _near(token: str, stem: str, open_end: bool, limits: tuple[int, int]) -> boo
     return any(_distance(c, stem, allowed) <= allowed for c in candidates)
 
 
+_VOWELS = frozenset("aeiouy")
+
+
+def _substitution_cost(a: str, b: str) -> int:
+    """ASR confuses a vowel with a vowel, a consonant with a consonant: other swaps cost 2."""
+    if a == b:
+        return 0
+    return 1 if (a in _VOWELS) == (b in _VOWELS) else 2
+
+
 def _distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance, giving up (returning limit + 1) once it exceeds limit."""
     if abs(len(a) - len(b)) > limit:
@@ -425,7 +527,8 @@ def _distance(a: str, b: str, limit: int) -> int:
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+            substitute = previous[j - 1] + _substitution_cost(ca, cb)
+            current.append(min(previous[j] + 1, current[j - 1] + 1, substitute))
         if min(current) > limit:
             return limit + 1
         previous = current

@@ -415,7 +415,7 @@ def dashboard_cmd(obj: Context, port: int) -> None:
     import dashboard
 
     settings = obj.store().settings
-    sys.exit(dashboard.serve(settings, port))
+    sys.exit(dashboard.serve(settings, port, now=obj.now))
 
 
 @cli.command("demo")
@@ -434,7 +434,7 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
         import dashboard
 
         click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
-        sys.exit(dashboard.serve(store.settings, port))
+        sys.exit(dashboard.serve(store.settings, port, now=obj.now))
 
 
 def main() -> None:

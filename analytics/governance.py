@@ -33,6 +33,11 @@ from analytics.workspace import hash_caller
 
 log = logging.getLogger(__name__)
 
+# Where ``callqa subject access`` writes its archives by default, and how long they
+# stay there (the time to answer a request, then the archive is purged).
+ACCESS_ARCHIVE_DIR = "subject-requests"
+ACCESS_ARCHIVE_DAYS = 30
+
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 # Files younger than this are never swept as orphans: an ingest may be between
@@ -53,12 +58,13 @@ class PurgeReport:
     redacted_audio: int = 0
     rejects: int = 0
     orphan_files: int = 0
+    access_archives: int = 0
 
     def summary(self) -> str:
         return (
             f"purged {self.calls} calls, {self.recordings} recordings, "
             f"{self.redacted_audio} redacted audio files, {self.rejects} old rejects, "
-            f"{self.orphan_files} orphan files"
+            f"{self.orphan_files} orphan files, {self.access_archives} old access archives"
         )
 
 
@@ -279,6 +285,7 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
             else:
                 report.redacted_audio += 1
     report.orphan_files = _sweep_orphans(store)
+    report.access_archives = _sweep_access_archives(store, now)
     store.checkpoint()
     with store.write() as conn:
         audit.record(
@@ -292,6 +299,7 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
                 "redacted_audio": report.redacted_audio,
                 "rejects": report.rejects,
                 "orphan_files": report.orphan_files,
+                "access_archives": report.access_archives,
             },
             now=now,
         )
@@ -318,6 +326,21 @@ def _sweep_orphans(store: Store) -> int:
             if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
+    return removed
+
+
+def _sweep_access_archives(store: Store, now: datetime) -> int:
+    """Subject-access archives left in the workspace hold a caller's recordings and
+    transcripts: they go once the caller has had time to fetch them."""
+    folder = store.settings.home / ACCESS_ARCHIVE_DIR
+    if not folder.is_dir():
+        return 0
+    cutoff = now.timestamp() - ACCESS_ARCHIVE_DAYS * 86400
+    removed = 0
+    for path in folder.glob("*.zip"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
     return removed
 
 

@@ -15,7 +15,7 @@ import streamlit as st  # noqa: E402
 # charts: pandas and Altair are imported while the login form shows, not after it.
 from dashboard import auth_ui, charts, runtime  # noqa: E402, F401
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
 # (key, file, title, icon): every page is registered for everyone signed in, so a
 # URL to a forbidden page reaches its guard (which refuses and audits) instead of
 # silently falling back; the sidebar lists only the pages the role may open.
@@ -44,7 +44,7 @@ else:
 
     home = (allowed_pages(user.role) or ["overview"])[0]
     pages = {
-        key: st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=key, default=key == home)
+        key: st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=key, default=key == home)
         for key, file, title, icon in PAGES
     }
     page = st.navigation(list(pages.values()), position="hidden")

@@ -25,8 +25,8 @@ from analytics.store.reads import CallFilter
 
 log = logging.getLogger(__name__)
 
-TTL_S = 600
-OPTIONS_TTL_S = 900
+TTL_S = 300
+OPTIONS_TTL_S = 600
 
 try:  # The governance module ships with callqa; the guard only names a broken install.
     from analytics import governance
@@ -163,6 +163,13 @@ def _alert_counts(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def _alert_totals(
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters
+) -> dict[str, int]:
+    return agg.alert_totals(_store, datetime.fromisoformat(_at), flt.call_filter())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def _alerts(
     _store: Store,
     home: str,
@@ -210,6 +217,10 @@ def alert_counts(flt: Filters) -> list[dict[str, Any]]:
     return _alert_counts(store(), *_key(), flt)
 
 
+def alert_totals(flt: Filters) -> dict[str, int]:
+    return _alert_totals(store(), *_key(), flt)
+
+
 def alerts(
     flt: Filters, severities: tuple[str, ...], speakers: tuple[str, ...], reviewed: bool | None
 ) -> list[dict[str, Any]]:
@@ -222,5 +233,13 @@ def call_list(flt: Filters, limit: int = 200) -> list[dict[str, Any]]:
 
 def after_write() -> None:
     """Drop the cached reads after this session wrote (a review)."""
-    for cached in (_weekly, _league, _distribution, _alert_counts, _alerts, _call_list):
+    for cached in (
+        _weekly,
+        _league,
+        _distribution,
+        _alert_counts,
+        _alert_totals,
+        _alerts,
+        _call_list,
+    ):
         cached.clear()

@@ -114,6 +114,7 @@ def test_hidden_calls_never_reach_any_aggregate(ws_store: Store, flt: CallFilter
         agg.call_list(ws_store, NOW, flt),
         agg.alerts(ws_store, NOW, flt),
         agg.alert_counts(ws_store, NOW, flt),
+        agg.alert_totals(ws_store, NOW, flt),
         agg.filter_options(ws_store, NOW),
     ]
     text = repr(outputs)
@@ -177,6 +178,11 @@ def test_alerts_newest_first_with_speakers_and_filters(ws_store: Store) -> None:
     assert [a["call_id"] for a in agg.alerts(ws_store, NOW, severities=["low"])] == [FLAGGED_AGENT]
     assert agg.alerts(ws_store, NOW, speakers=["agent"]) == []
     assert agg.alerts(ws_store, NOW, reviewed=True) == []
+    assert agg.alert_totals(ws_store, NOW) == {"flagged": 2, "unreviewed": 2}
+    assert agg.alert_totals(ws_store, NOW, CallFilter(team="Lyon-2")) == {
+        "flagged": 1,
+        "unreviewed": 1,
+    }
     counts = agg.alert_counts(ws_store, NOW)
     assert [(c["severity"], c["speaker"], c["calls"]) for c in counts] == [
         ("high", "customer", 1),
@@ -244,6 +250,7 @@ def test_mark_reviewed_records_the_review_and_audits_it(fresh: Store) -> None:
     assert (alert["reviewed_by"], alert["review_comment"]) == (actor, "caller warned")
     assert alert["reviewed_at"] == NOW.isoformat()
     assert agg.kpis(fresh, NOW)["unreviewed"] == 1
+    assert agg.alert_totals(fresh, NOW) == {"flagged": 2, "unreviewed": 1}
     (entry,) = audit.entries(fresh, action="review_abuse")
     assert (entry["actor"], entry["call_id"]) == (actor, FLAGGED_CUSTOMER)
     assert "caller warned" not in entry["detail"]  # only its length is audited

@@ -31,11 +31,11 @@ from analytics.store import aggregates as agg
 from dashboard import APP_PATH, ui
 
 PAGE_FILES = {
-    "overview": "pages/overview.py",
-    "agents": "pages/agents.py",
-    "alerts": "pages/alerts.py",
-    "call_review": "pages/call_review.py",
-    "governance": "pages/governance.py",
+    "overview": "views/overview.py",
+    "agents": "views/agents.py",
+    "alerts": "views/alerts.py",
+    "call_review": "views/call_review.py",
+    "governance": "views/governance.py",
 }
 TITLES = {
     "overview": "Overview",
@@ -179,6 +179,10 @@ ROLE_PAGE = [(role, page) for role in auth.ROLES for page in auth.PAGES]
 def test_every_page_for_every_role_renders_or_refuses(home: Path, role: str, page: str) -> None:
     at = open_page(sign_in(role), page)
     assert not at.exception, at.exception
+    # The app wraps every page: its sidebar lists only the role's pages.
+    assert [LINK_LABELS[link.proto.label] for link in nodes(at, "page_link")] == (
+        auth.allowed_pages(role)
+    )
     errors = [e.value for e in at.error]
     if auth.can(role, page):
         assert TITLES[page] in titles(at)
@@ -447,3 +451,30 @@ def test_no_planted_value_on_any_page_of_any_role(home: Path, role: str) -> None
         hidden_ids = () if page == "governance" else HIDDEN_CALLS
         for value in (*PLANTED, *hidden_ids):
             assert value.encode() not in body, (role, page, value)
+
+
+# --- serving ---------------------------------------------------------------------------
+
+
+def test_serve_runs_streamlit_on_the_app_with_the_workspace(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashboard
+
+    seen: dict[str, Any] = {}
+
+    def fake_call(cmd: list[str], env: dict[str, str]) -> int:
+        seen.update(cmd=cmd, env=env)
+        return 3
+
+    monkeypatch.setattr(dashboard.subprocess, "call", fake_call)
+    assert dashboard.serve(workspace.settings, 8777, now=NOW) == 3
+    cmd, env = seen["cmd"], seen["env"]
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(APP_PATH)
+    flags = dict(zip(cmd[5::2], cmd[6::2], strict=True))
+    assert flags["--server.port"] == "8777"
+    assert flags["--server.headless"] == "true"
+    assert flags["--browser.gatherUsageStats"] == "false"
+    assert env["CALLQA_HOME"] == str(workspace.settings.home.resolve())
+    assert env["CALLQA_DASHBOARD__NOW"] == f'"{NOW.isoformat()}"'
+    assert str(APP_PATH.parents[1]) in env["PYTHONPATH"].split(":")

@@ -244,6 +244,7 @@ def test_purge_deletes_expired_unheld_calls_and_reports_counts(store: Store) -> 
         "redacted_audio": 1,
         "rejects": 0,
         "orphan_files": 0,
+        "access_archives": 0,
     }
     assert governance.purge(store, now=NOW).calls == 0  # idempotent
 
@@ -327,6 +328,23 @@ def test_purge_sweeps_old_orphan_files_only(store: Store) -> None:
     fresh.write_bytes(b"y")  # an ingest or process may be about to commit its row
     assert governance.purge(store, now=NOW).orphan_files == 1
     assert not orphan.exists() and fresh.exists()
+
+
+def test_purge_removes_old_access_archives_from_the_workspace(
+    store: Store, settings: Settings
+) -> None:
+    add_recorded_call(store, "m", marker="MK-ARCH", started_at=NOW - DAY, now=NOW, caller_id=CALLER)
+    folder = settings.home / governance.ACCESS_ARCHIVE_DIR
+    archive = folder / "access-old.zip"
+    governance.subject_access(store, CALLER, archive, now=NOW)
+    governance.subject_erase(store, CALLER, now=NOW)
+    entries, _ = read_archive(archive)  # fetched, not yet purged: it still holds the call
+    assert "MK-ARCH" in json.dumps(entries)
+    assert governance.purge(store, now=NOW).access_archives == 0
+    later = NOW + (governance.ACCESS_ARCHIVE_DAYS + 1) * DAY
+    report = governance.purge(store, now=later)
+    assert report.access_archives == 1 and not archive.exists()
+    assert "1 old access archives" in report.summary()
 
 
 def test_purge_status_counts_what_awaits_purge(store: Store) -> None:

@@ -140,4 +140,4 @@ with drill_tab:
             pick, go = st.columns([3, 1], vertical_alignment="bottom")
             call_id = pick.selectbox("Open a call", [r["call_id"] for r in rows], key="drill_call")
             if go.button("Open in call review", icon=":material/open_in_new:"):
-                st.switch_page("pages/call_review.py", query_params={"call": call_id})
+                st.switch_page("views/call_review.py", query_params={"call": call_id})

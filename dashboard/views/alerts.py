@@ -8,7 +8,6 @@ import streamlit as st
 from analytics import auth
 from analytics.errors import CallqaError
 from analytics.store import reviews
-from analytics.store.aggregates import totals_of
 from dashboard import auth_ui, charts, runtime
 
 user = auth_ui.require("alerts")
@@ -37,9 +36,9 @@ with left:
     if counts:
         st.altair_chart(charts.alerts_by_severity(counts), width="stretch")
 with right:
-    open_total = totals_of(runtime.weekly(flt))["unreviewed"]
+    open_total = runtime.alert_totals(flt)["unreviewed"]
     st.metric("Alerts awaiting review", f"{open_total:,}", border=True)
-    st.metric("Shown below", f"{len(rows):,}", border=True)
+    st.metric("Listed below", f"{len(rows):,}", border=True)
 
 if not rows:
     st.info("No abuse alert matches these choices.")
@@ -100,7 +99,7 @@ call_id = pick.selectbox(
 if auth.can(user.role, "call_review") and go.button(
     "Open in call review", icon=":material/open_in_new:"
 ):
-    st.switch_page("pages/call_review.py", query_params={"call": call_id})
+    st.switch_page("views/call_review.py", query_params={"call": call_id})
 
 if auth.can_review(user.role):
     with st.form("review", clear_on_submit=True):
