@@ -497,9 +497,12 @@ def _censored_match(token: str, stem: str, open_end: bool) -> bool:
 
 def _near(token: str, stem: str, open_end: bool, limits: tuple[int, int]) -> bool:
     """Edit distance 1 (long words: 2) between a token and a lexicon spelling."""
-    # ASR near-misses keep the first letter ("conard", "assole"); real words that differ
-    # by one letter mostly do not ("bigger", "ducking", "piquer").
-    if len(stem) < limits[0] or not token.isalpha() or token[0] != stem[0]:
+    # ASR near-misses keep the start of a word ("conard", "assole"); real words that differ
+    # by one letter mostly do not ("bigger", "slope"). A long word is not an inflection
+    # of a short stem either ("concasseur" is not a "connasse*").
+    if len(stem) < limits[0] or not token.isalpha() or token[:2] != stem[:2]:
+        return False
+    if open_end and len(token) > len(stem) + _MAX_ENDING:
         return False
     allowed = 2 if len(stem) >= limits[1] else 1
     candidates = [token]
@@ -507,6 +510,9 @@ def _near(token: str, stem: str, open_end: bool, limits: tuple[int, int]) -> boo
         # an inflected near-miss: compare the beginning of the token to the stem
         candidates += [token[: len(stem) + k] for k in (-1, 0, 1)]
     return any(_distance(c, stem, allowed) <= allowed for c in candidates)
+
+
+_MAX_ENDING = 3  # "connards", "enfoirées": an open ending adds a few letters at most
 
 
 _VOWELS = frozenset("aeiouy")

@@ -308,7 +308,8 @@ def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
     """Write an archive of everything kept about one caller."""
     store = obj.store()
     stamp = (obj.now or datetime.now()).strftime("%Y%m%dT%H%M%S")
-    target = Path(out) if out else store.settings.home / "subject-requests" / f"access-{stamp}.zip"
+    default_dir = store.settings.home / governance.ACCESS_ARCHIVE_DIR
+    target = Path(out) if out else default_dir / f"access-{stamp}.zip"
     count = governance.subject_access(store, caller_id, target, now=obj.now)
     click.echo(f"{count} calls written to {target}")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -30,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics import audit
 from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UsageError
 from analytics.models import ABUSE_CATEGORIES, CHANNEL_LAYOUTS, SEVERITIES
@@ -158,6 +160,7 @@ def load_calls(
         moment = _now(now)
         rows = call_rows(store, moment, flt)
         pii = pii_rows(store, moment, flt)
+        _audit_load(store, "calls", len(rows))
     frame = _typed_frame(
         [{_call_column(key): value for key, value in row.items()} for row in rows], CALL_COLUMNS
     )
@@ -183,6 +186,7 @@ def load_segments(
     flt = _call_filter(since, until, team, agent)
     with _open_store(home) as store:
         rows = segment_rows(store, _now(now), flt)
+        _audit_load(store, "segments", len({row["call_id"] for row in rows}))
     frame = _typed_frame(rows, SEGMENT_COLUMNS)
     log.debug("loaded %d segments", len(frame))
     return frame
@@ -302,6 +306,14 @@ def _call_filter(since: Moment, until: Moment, team: Names, agent: Names) -> Cal
         until=None if until is None else to_moment(until),
         team=team,
         agent=agent,
+    )
+
+
+def _audit_load(store: Store, table: str, calls: int) -> None:
+    """A notebook read is an export of the redacted dataset: it goes to the audit log."""
+    actor = os.environ.get("USER") or "notebook"
+    audit.log_event(
+        store, actor, "export", detail={"format": "dataframe", "table": table, "calls": calls}
     )
 
 

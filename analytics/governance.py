@@ -101,6 +101,13 @@ def _remove(home: Path, relative: str | None) -> bool:
 _DELETED_STATES = {"expired": "already purged", "objected": "objected or erased, its data deleted"}
 
 
+def _caller_hash(store: Store, caller_id: str) -> str:
+    """The keyed hash of a caller id; a blank one would match every call without caller."""
+    if not caller_id.strip():
+        raise UsageError("the caller id is empty")
+    return hash_caller(store.key, caller_id)
+
+
 def _is_held(conn: Connection, call_id: str) -> bool:
     return (
         conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first() is not None
@@ -125,8 +132,10 @@ def object_calls(
     """
     if (call_id is None) == (caller_id is None):
         raise UsageError("object needs exactly one of --call or --caller-id")
+    if call_id is not None and not call_id.strip():
+        raise UsageError("the call id is empty")
     now = now or utcnow()
-    caller_hash = hash_caller(store.key, caller_id) if caller_id else None
+    caller_hash = _caller_hash(store, caller_id) if caller_id is not None else None
     report = ObjectionReport()
     files: list[str] = []
     with store.write() as conn:
@@ -389,7 +398,7 @@ def subject_access(
     and the recordings. Returns the number of calls in it.
     """
     now = now or utcnow()
-    caller_hash = hash_caller(store.key, caller_id)
+    caller_hash = _caller_hash(store, caller_id)
     with store.read() as conn:
         rows = _caller_calls(conn, store, caller_hash, now)
     ids = [row["call_id"] for row in rows]
@@ -443,7 +452,7 @@ def subject_erase(
 ) -> ErasureReport:
     """Erase every call of a caller and all that derives from it; held calls stay."""
     now = now or utcnow()
-    caller_hash = hash_caller(store.key, caller_id)
+    caller_hash = _caller_hash(store, caller_id)
     report = ErasureReport()
     files: list[str | None] = []
     with store.write() as conn:

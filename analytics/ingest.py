@@ -670,10 +670,11 @@ class _Staged:
     sha: str
     relative: str | None  # None: objected, no copy kept
     path: Path
+    objected: bool = False  # an objected call keeps its recording only under a hold
 
     @property
     def state(self) -> CallState:
-        return "objected" if self.relative is None else "pending"
+        return "objected" if self.objected or self.relative is None else "pending"
 
 
 @functools.cache
@@ -780,8 +781,17 @@ class _Batch:
 def _insert_row(conn: Connection, call: _Staged, now: datetime) -> None:
     meta = call.meta
     if call.state == "objected":
-        # an objected call keeps no copy and no metadata beyond what stops re-import
-        meta = replace(meta, agent_id=None, team=None, caller_hash=None, legal_hold=False)
+        # An objected call keeps no metadata beyond what stops re-import, and no copy
+        # unless a litigation hold keeps the recording (then the caller link stays, so
+        # that subject access and erasure can still find it).
+        kept = call.relative is not None
+        meta = replace(
+            meta,
+            agent_id=None,
+            team=None,
+            caller_hash=meta.caller_hash if kept else None,
+            legal_hold=meta.legal_hold and kept,
+        )
     insert_call(
         conn,
         meta,
@@ -823,8 +833,12 @@ def import_one(
     if gates.clash:
         raise InputError(source, f"call_id {meta.call_id!r} already names another recording")
     if meta.objection or gates.objected:
-        _discard_copy(store, path, sha)
-        batch.add(_Staged(meta, info, sha, None, path))
+        if meta.legal_hold or gates.held:
+            relative = _copy_into_workspace(store, path, sha)
+            batch.add(_Staged(meta, info, sha, relative, path, objected=True))
+        else:
+            _discard_copy(store, path, sha)
+            batch.add(_Staged(meta, info, sha, None, path))
         return
     cutoff = now - timedelta(days=store.settings.retention_days)
     if meta.started_at < cutoff and not meta.legal_hold and not gates.held:

@@ -169,7 +169,7 @@ def pending_calls(store: Store, now: datetime) -> list[Call]:
     """Pending calls that may be processed: never objected, never past retention."""
     query = (
         select(calls)
-        .where(calls.c.state == "pending", not_expired(store, now))
+        .where(calls.c.state == "pending", calls.c.audio_path.is_not(None), not_expired(store, now))
         .order_by(calls.c.started_at, calls.c.call_id)
     )
     with store.read() as conn:

@@ -178,10 +178,27 @@ def test_calls_of_an_objected_caller_stay_hidden_even_if_written_around_ingest(
     assert call_rows(store, NOW) == [] and segment_rows(store, NOW) == []
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"call_id": "a", "caller_id": CALLER}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"call_id": "a", "caller_id": CALLER}, {"caller_id": " "}, {"call_id": ""}],
+)
 def test_object_needs_exactly_one_target(store: Store, kwargs: dict[str, str]) -> None:
+    add_call(store, "no-caller")  # a blank caller id must not match calls without one
     with pytest.raises(UsageError):
         governance.object_calls(store, now=NOW, **kwargs)  # type: ignore[arg-type]
+    assert _visible(store) == {"no-caller"}
+    assert governance.objections_list(store) == []
+
+
+@pytest.mark.parametrize("request_fn", ["subject_access", "subject_erase"])
+def test_subject_requests_need_a_caller_id(store: Store, tmp_path: Path, request_fn: str) -> None:
+    add_call(store, "no-caller")
+    with pytest.raises(UsageError, match="caller id is empty"):
+        if request_fn == "subject_access":
+            governance.subject_access(store, "", tmp_path / "a.zip", now=NOW)
+        else:
+            governance.subject_erase(store, "  ", now=NOW)
+    assert _visible(store) == {"no-caller"}
 
 
 def test_objected_call_queued_for_processing_is_never_analysed(
@@ -717,3 +734,28 @@ def test_caller_number_never_reaches_db_audit_output_or_logs(
             assert form not in text, where
         assert files_containing(settings.home, form) == []  # db, -wal, -shm, files
         assert form.encode() not in (tmp_path / "x.zip").read_bytes()
+
+
+def test_an_objected_row_under_a_legal_hold_keeps_only_the_recording(
+    store: Store, tmp_path: Path
+) -> None:
+    """A hold keeps the recording of an objected call (evidence), and nothing else happens to it."""
+    from conftest import make_audio
+
+    from analytics.ingest import ingest
+
+    make_audio(tmp_path / "in" / "disputed.wav", seconds=1.0, channels=2)
+    csv_path = tmp_path / "in" / "meta.csv"
+    csv_path.write_text(
+        "recording,call_id,started_at,caller_id,objection,legal_hold\n"
+        f"disputed.wav,disputed,{NOW.isoformat()},+33 6 11 22 33 44,true,true\n"
+    )
+    report = ingest(store, [], csv_path, now=NOW)
+    assert report.objected == ["disputed"] and not report.rejects
+    assert [h["call_id"] for h in governance.holds_list(store)] == ["disputed"]
+    kept = list(store.settings.recordings_dir.rglob("*.wav"))
+    assert len(kept) == 1
+    assert process(store, engines=fake_engines(), now=NOW).done == []
+    assert call_rows(store, NOW) == []
+    governance.release(store, "disputed", now=NOW)
+    assert not list(store.settings.recordings_dir.rglob("*.wav"))

@@ -406,7 +406,7 @@ class GovernanceMachine(RuleBasedStateMachine):
     def no_byte_of_the_workspace_holds_a_gone_call(self) -> None:
         """Only a recording a hold keeps may still hold an objected call's marker."""
         gone = [
-            c
+            (c.call_id, c.marker.encode(), c.recording)
             for c in self.calls.values()
             if c.marker and c.state in ("objected", "erased", "expired")
         ]
@@ -415,9 +415,7 @@ class GovernanceMachine(RuleBasedStateMachine):
         for path in self.home.rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
-                leaks = [
-                    c.call_id for c in gone if c.marker.encode() in data and path != c.recording
-                ]  # type: ignore[union-attr]
+                leaks = [cid for cid, mark, kept in gone if mark in data and path != kept]
                 assert leaks == [], path
 
     @invariant()

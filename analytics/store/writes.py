@@ -252,7 +252,12 @@ def save_analysis(
 
 
 def tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -> None:
-    """Keep only what stops a deleted call from coming back: its id, hash and state."""
+    """Delete what was derived from a call and blank its personal metadata.
+
+    What stays stops the call from coming back and lets status count it: its id,
+    content hash, state, and the technical facts of the recording (start, duration,
+    channels, rate, codec, layout, import and processing times).
+    """
     delete_derived(conn, call_id)
     conn.execute(
         update(calls)
