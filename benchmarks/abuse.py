@@ -1,12 +1,15 @@
 """Call-level recall and precision of abuse detection on the labelled sets.
 
-Run: ``python benchmarks/abuse.py``. Prints, for the dev set (used while writing the
-lexicons), the held-out set and the blind set (neither tuned on; see tests/abuse_eval.py
-for how each was made), the figures of ``detect_abuse`` next to a
+Run: ``python benchmarks/abuse.py``. Prints, for every set in tests/data/abuse_eval/ (the
+dev set used while writing the lexicons, the held-out set, and the blind sets, none of
+them tuned on; see tests/abuse_eval.py for how each was made), the figures of
+``detect_abuse`` next to a
 baseline measured in the same run: the same lexicon words as bare keywords (lower-cased
 whole words, no normalisation, patterns, address frames or near-miss matching). Then
 the same sets made noisier (``abuse_eval.asr_noise``: dropped apostrophes and accents,
-fillers, a letter dropped or doubled in some long words), averaged over 10 seeds.
+fillers, a letter dropped or doubled in some long words), averaged over 10 seeds. Last,
+the matching cost per segment (normalising and matching, the per-segment work of the
+pipeline) on every segment of the sets, with the lexicons' token cache cold and warm.
 """
 
 from __future__ import annotations
@@ -21,17 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from abuse_eval import (  # noqa: E402
-    BLIND,
     DEV,
-    HELDOUT,
     Figures,
     LabelledCall,
     asr_noise,
+    eval_sets,
     evaluate,
     load_calls,
 )
 
-from analytics.abuse import DATA_DIR, AbuseConfig, detect_abuse  # noqa: E402
+from analytics.abuse import DATA_DIR, AbuseConfig, detect_abuse, normalise  # noqa: E402
+from analytics.abuse import _compiled as compiled_rules  # noqa: E402
 from analytics.models import AbuseReport, RedactedTranscript  # noqa: E402
 
 
@@ -70,7 +73,8 @@ def main() -> None:
     header = f"{'set':9} {'system':17} {'calls':>5} {'recall':>7} {'precision':>9} {'ms/call':>8}"
     print(header)
     print("-" * len(header))
-    for set_name, path in (("dev", DEV), ("held-out", HELDOUT), ("blind", BLIND)):
+    sets = [(path.stem, path) for path in eval_sets()]
+    for set_name, path in sets:
         calls = load_calls(path)
         results = {}
         for system, detect in systems.items():
@@ -95,7 +99,7 @@ def main() -> None:
         )
     print()
     print("with extra ASR noise (10 seeds):")
-    for set_name, path in (("dev", DEV), ("held-out", HELDOUT), ("blind", BLIND)):
+    for set_name, path in sets:
         calls = load_calls(path)
         for system, detect in systems.items():
             runs = [evaluate([asr_noise(c, seed) for c in calls], detect) for seed in range(10)]
@@ -107,7 +111,7 @@ def main() -> None:
                 f"precision {precision:.3f}"
             )
     print()
-    for set_name, path in (("dev", DEV), ("held-out", HELDOUT), ("blind", BLIND)):
+    for set_name, path in sets:
         calls = load_calls(path)
         by_label: dict[str, list[bool]] = {}
         for call in calls:
@@ -116,6 +120,27 @@ def main() -> None:
             )
         rates = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_label.items()))
         print(f"flagged by language/label ({set_name}): {rates}")
+    print()
+    segment_cost([path for _, path in sets])
+
+
+def segment_cost(paths: list[Path]) -> None:
+    """Microseconds per segment to normalise and match, token cache cold then warm."""
+    texts = [s.text for path in paths for c in load_calls(path) for s in c.transcript.segments]
+    for language in ("fr", "en"):
+        compiled_rules.cache_clear()  # a fresh token cache: the first call of a run
+        rules = compiled_rules(AbuseConfig.default()).for_language(language)
+        timings = []
+        for _ in range(4):
+            started = time.perf_counter()
+            for text in texts:
+                rules.match(normalise(text, rules.fillers))
+            timings.append(time.perf_counter() - started)
+        cold, warm = timings[0], min(timings[1:])
+        print(
+            f"matching ({language} rules, {len(texts)} segments): "
+            f"{1e6 * cold / len(texts):.0f} µs/segment cold, {1e6 * warm / len(texts):.0f} warm"
+        )
 
 
 if __name__ == "__main__":

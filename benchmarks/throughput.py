@@ -60,6 +60,7 @@ def _norm(text: str) -> str:
 
 
 def corpus(folder: Path, n_calls: int) -> list[tuple[Path, str]]:
+    folder.mkdir(parents=True, exist_ok=True)
     items: list[tuple[Path, str]] = [
         (SHARED / "jfk.flac", "mono"),
         (SHARED / "stereo_diarization.wav", "agent_left"),

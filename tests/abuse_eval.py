@@ -1,6 +1,6 @@
 """The labelled abuse sets and their call-level figures, shared by tests and the benchmark.
 
-Three sets under ``tests/data/abuse_eval/``, one JSON object a line: ``call_id``,
+Labelled sets under ``tests/data/abuse_eval/``, one JSON object a line: ``call_id``,
 ``language`` (fr|en), ``label`` (abusive|civil|neutral) and ``segments`` (speaker, start,
 end, text; ASR-style: lower case, little punctuation, fillers, misspellings, redaction
 placeholders). A call is positive when labelled ``abusive``; ``civil`` calls are angry
@@ -11,8 +11,17 @@ but civil complaints (some with mild swearing).
   recall 0.50 and 0.40, precision 1.00), then folded in here and tuned on.
 - ``heldout.jsonl`` (24 calls): written before the lexicons, by the same author, and
   never tuned on.
-- ``blind.jsonl`` (24 calls): written last, after the lexicons, with new phrasing, and
-  never tuned on: the most honest estimate of how the lexicons generalise.
+- ``blind.jsonl`` (24 calls): written after the first lexicons, with new phrasing, and
+  never tuned on. Measured at call recall 0.50 (precision 1.00) before the lexicons were
+  broadened by category, 0.83 after (precision 1.00): still not tuned on.
+- ``blind3.jsonl`` (30 calls: 20 abusive, 10 civil/neutral, half French, half English):
+  written by the second author *before* broadening the lexicons, to cover what the first
+  blind set showed was missing (slang, Quebec French, veiled threats, threats to family,
+  sexual and discriminatory remarks, insults cut across segments, agent mockery) and
+  innocent near-words ("dispute", "queue", "Dick", "we'll come for you"). Measured once
+  before (recall 0.20, precision 0.80) and after (recall 1.00, precision 1.00) broadening.
+- ``blind2.jsonl``, when present, is written by someone else and never read while tuning:
+  the benchmark prints it like the others.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ EVAL_DIR = Path(__file__).parent / "data" / "abuse_eval"
 DEV = EVAL_DIR / "dev.jsonl"
 HELDOUT = EVAL_DIR / "heldout.jsonl"
 BLIND = EVAL_DIR / "blind.jsonl"
+BLIND3 = EVAL_DIR / "blind3.jsonl"
 LABELS = ("abusive", "civil", "neutral")
 
 
@@ -59,6 +69,12 @@ class Figures:
     def precision(self) -> float:
         flagged = self.true_pos + self.false_pos
         return self.true_pos / flagged if flagged else 1.0
+
+
+def eval_sets() -> list[Path]:
+    """Every labelled set in the folder: dev and held-out first, then the blind sets."""
+    order = {"dev": 0, "heldout": 1}
+    return sorted(EVAL_DIR.glob("*.jsonl"), key=lambda p: (order.get(p.stem, 2), p.stem))
 
 
 def load_calls(path: Path) -> list[LabelledCall]:

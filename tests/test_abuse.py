@@ -396,7 +396,7 @@ def test_settings_add_terms_patterns_and_thresholds() -> None:
         "extra_patterns": [
             {
                 "name": "menace de mort",
-                "regex": r"\bvous etes un homme mort\b",
+                "regex": r"\bvous finirez dans le canal\b",
                 "category": "threat",
                 "severity": "high",
                 "language": "fr",
@@ -408,7 +408,7 @@ def test_settings_add_terms_patterns_and_thresholds() -> None:
     assert detect_abuse(call(("customer", "espèce de zouave")), config).events
     assert not detect_abuse(call(("customer", "un zouave")), config).events  # directed only
     assert detect_abuse(call(("customer", "gredins")), config).flagged  # low flags now
-    report = detect_abuse(call(("customer", "vous êtes un homme mort")), config)
+    report = detect_abuse(call(("customer", "vous finirez dans le canal")), config)
     assert report.events[0].matched == "menace de mort"
     assert not detect_abuse(call(("customer", "zouave"), language="en"), config).events
 
@@ -438,10 +438,10 @@ def test_data_dir_is_extendable_without_code(tmp_path: Path) -> None:
     data = tmp_path / "abuse"
     shutil.copytree(DATA_DIR, data)
     with (data / "en" / "lexicon.txt").open("a", encoding="utf-8") as f:
-        f.write("nincompoop* | insult | medium\n")
+        f.write("flibbertigibbet* | insult | medium\n")
     config = AbuseConfig.from_settings(Settings(sections={"abuse": {"data_dir": str(data)}}))
-    assert detect_abuse(call(("customer", "nincompoops"), language="en"), config).flagged
-    assert not detect_abuse(call(("customer", "nincompoops"), language="en")).flagged
+    assert detect_abuse(call(("customer", "flibbertigibbets"), language="en"), config).flagged
+    assert not detect_abuse(call(("customer", "flibbertigibbets"), language="en")).flagged
 
 
 def test_a_broken_data_file_names_the_file(tmp_path: Path) -> None:
@@ -450,6 +450,184 @@ def test_a_broken_data_file_names_the_file(tmp_path: Path) -> None:
     (data / "fr" / "lexicon.txt").write_text("connard | insult\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"lexicon\.txt:1"):
         AbuseConfig.from_settings(Settings(sections={"abuse": {"data_dir": str(data)}}))
+
+
+# -- broader vocabulary: categories the first lexicon missed ------------------------------
+# (text, language, category, severity): slang, Quebec, threats without swear words, threats
+# to family or third parties, sexual and discriminatory remarks, mockery by the agent.
+
+GENERAL_ABUSIVE = [
+    ("t'es vraiment un gros boloss", "fr", "insult", "medium"),
+    ("mais t'es teubé toi", "fr", "insult", "medium"),
+    ("ta mère la pute", "fr", "insult", "high"),
+    ("vieux con va", "fr", "insult", "medium"),
+    ("espèce de tête de bite", "fr", "insult", "medium"),
+    ("t'es ben épais mon ostie de cave", "fr", "insult", "medium"),
+    ("tabarnak de cave", "fr", "insult", "medium"),
+    ("je vous emmerde", "fr", "insult", "high"),
+    ("allez chier", "fr", "insult", "high"),
+    ("vous êtes sourde ou quoi", "fr", "insult", "medium"),
+    ("même un gamin de cinq ans comprendrait", "fr", "insult", "medium"),
+    ("vous êtes des animaux", "fr", "insult", "medium"),
+    ("sale menteur", "fr", "insult", "medium"),
+    ("je vais te démonter la tête", "fr", "threat", "high"),
+    ("je vais vous refaire le portrait", "fr", "threat", "high"),
+    ("si je te croise je te défonce", "fr", "threat", "high"),
+    ("t'es un homme mort", "fr", "threat", "high"),
+    ("vous perdez rien pour attendre", "fr", "threat", "high"),
+    ("on se reverra et vous ferez moins les malins", "fr", "threat", "medium"),
+    ("je sais où habitent vos enfants", "fr", "threat", "high"),
+    ("je connais l'école de tes gosses", "fr", "threat", "high"),
+    ("ton dépanneur je vais le buter", "fr", "threat", "high"),
+    ("qu'est-ce que vous portez là", "fr", "harassment", "medium"),
+    ("votre voix me fait de l'effet", "fr", "harassment", "medium"),
+    ("on pourrait boire un verre après ton service", "fr", "harassment", "medium"),
+    ("donne moi ton 06", "fr", "harassment", "medium"),
+    ("les femmes ça comprend rien à la mécanique", "fr", "harassment", "medium"),
+    ("passez moi un homme", "fr", "harassment", "medium"),
+    ("retourne dans ton bled", "fr", "harassment", "high"),
+    ("vous les arabes vous êtes tous pareils", "fr", "harassment", "high"),
+    ("sale macaque", "fr", "harassment", "high"),
+    ("you little shit", "en", "insult", "medium"),
+    ("you absolute fuckwit", "en", "insult", "medium"),
+    ("you gormless prat", "en", "insult", "medium"),
+    ("are you thick or something", "en", "insult", "medium"),
+    ("go and fuck yourself", "en", "insult", "high"),
+    ("who the hell do you think you are", "en", "insult", "high"),
+    ("it's not rocket science is it, even a child could do it", "en", "insult", "medium"),
+    ("i'm gonna wring your neck", "en", "threat", "high"),
+    ("i'll beat the shit out of you", "en", "threat", "high"),
+    ("i'll have you done over", "en", "threat", "high"),
+    ("i swear i'll come down there and strangle you", "en", "threat", "high"),
+    ("be a shame if something happened to your kids", "en", "threat", "high"),
+    ("i know what school your daughter goes to", "en", "threat", "high"),
+    ("your days are numbered", "en", "threat", "medium"),
+    ("you'd better watch yourself", "en", "threat", "medium"),
+    ("what colour is your underwear", "en", "harassment", "medium"),
+    ("you sound like you'd be fun in bed", "en", "harassment", "medium"),
+    ("have you got a boyfriend", "en", "harassment", "medium"),
+    ("women can't understand anything about cars", "en", "harassment", "high"),
+    ("put a man on the phone", "en", "harassment", "high"),
+    ("go back where you came from", "en", "harassment", "high"),
+    ("you can't even speak english", "en", "harassment", "high"),
+    ("you people are animals", "en", "insult", "medium"),
+]
+
+# Angry but civil, or innocent words close to abusive ones: never an event above swearing.
+GENERAL_NOT_ABUSE = [
+    ("c'est scandaleux vous vous foutez de moi", "fr"),
+    ("je vais porter plainte et changer d'assurance", "fr"),
+    ("je vais écrire au médiateur", "fr"),
+    ("on se reverra au tribunal", "fr"),
+    ("votre service est nul", "fr"),
+    ("on a eu une dispute avec le député", "fr"),
+    ("il y avait une queue énorme au péage", "fr"),
+    ("ma chatte est restée dans la voiture", "fr"),
+    ("j'ai mangé du boudin au relais", "fr"),
+    ("quel animal voyage avec vous", "fr"),
+    ("la pédale de frein ne répond plus", "fr"),
+    ("le moteur ça va chauffer", "fr"),
+    ("faites attention à vos enfants sur la bande d'arrêt d'urgence", "fr"),
+    ("je vais vous faire payer la franchise", "fr"),
+    ("je vais le descendre au garage", "fr"),
+    ("si je vous trouve un garage je vous fais un devis", "fr"),
+    ("je sais où se trouve votre fils, il est à l'hôpital", "fr"),
+    ("je vais chercher votre fille à l'aéroport", "fr"),
+    ("c'est votre portable personnel", "fr"),
+    ("vous êtes mariée ou pacsée pour le contrat famille", "fr"),
+    ("je rentre au pays la semaine prochaine", "fr"),
+    ("les étrangers doivent présenter leur passeport", "fr"),
+    ("vous êtes handicapée vous avez besoin d'un fauteuil", "fr"),
+    ("un ordre de mission pour le dépanneur", "fr"),
+    ("vous pouvez fumer dehors en attendant", "fr"),
+    ("il faut vous réveiller à six heures pour le vol", "fr"),
+    ("je voudrais parler à un monsieur <PERSON>", "fr"),
+    ("this is a joke", "en"),
+    ("i'll take you to court", "en"),
+    ("i'll report you to the ombudsman and leave a bad review", "en"),
+    ("what a freak accident", "en"),
+    ("it's such a simple claim", "en"),
+    ("are you a robot", "en"),
+    ("thank you mary", "en"),
+    ("my old bag got lost at the airport", "en"),
+    ("we'll come for you within the hour", "en"),
+    ("i'll find you a garage", "en"),
+    ("hello i need assistance with my class trip", "en"),
+    ("which bit of the road are you on", "en"),
+    ("my colleague dick is with the kids", "en"),
+    ("i'm travelling to nigeria next week", "en"),
+    ("i was just wandering around the car park", "en"),
+    ("i'm absolutely fuming", "en"),
+    ("mind your step on the hard shoulder", "en"),
+    ("accidents happen that's why you have cover", "en"),
+    ("are you fit to fly", "en"),
+    ("can i have your mobile number", "en"),
+    ("i'd like to see you in person to sort it out", "en"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "category", "severity"), GENERAL_ABUSIVE)
+def test_broader_abuse(text: str, language: str, category: str, severity: str) -> None:
+    report = one(text, language)
+    found = {e.category: e for e in report.events}
+    assert category in found, f"{text!r}: {[(e.category, e.matched) for e in report.events]}"
+    assert found[category].severity == severity
+    assert report.flagged
+
+
+@pytest.mark.parametrize(("text", "language"), GENERAL_NOT_ABUSE)
+def test_broader_civil_and_innocent_words_are_not_abuse(text: str, language: str) -> None:
+    report = one(text, language)
+    worse_than_swearing = [(e.category, e.matched) for e in report.events if e.severity != "low"]
+    assert worse_than_swearing == [] and not report.flagged
+
+
+def test_an_insult_cut_across_two_segments_is_found() -> None:
+    report = detect_abuse(
+        call(("customer", "ça fait deux heures espèce de"), ("customer", "gros incapable"))
+    )
+    assert report.flagged and report.events[0].end == 5.5  # the event spans both segments
+    report = detect_abuse(
+        call(("customer", "well you can go and"), ("customer", "fuck yourself"), language="en")
+    )
+    assert any(e.category == "insult" and e.severity == "high" for e in report.events)
+
+
+def test_agent_mockery_is_attributed_to_the_agent() -> None:
+    report = detect_abuse(call(("agent", "vous êtes bouchée ou quoi"), ("customer", "pardon")))
+    assert report.flagged and {e.speaker for e in report.events} == {"agent"}
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("vous êtes des boulots", "fr"), ("quel boulot", "fr"), ("you re a money", "en")],
+)
+def test_near_misses_of_directed_words_do_not_count(text: str, language: str) -> None:
+    # "boulot" is one letter from "boulet", "money" from "monkey": everyday words.
+    assert one(text, language).events == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("connnard", "fr"),
+        ("enculer", "fr"),
+        ("saloppe", "fr"),
+        ("wankerr", "en"),
+        ("motherfukers", "en"),
+    ],
+)
+def test_near_misses_of_strong_words_still_count(text: str, language: str) -> None:
+    assert one(text, language).flagged
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["ordre", "fumer", "ramasser", "salade", "concasseur", "boutique", "aboutir", "bavarder"],
+)
+def test_common_french_words_are_not_near_misses(word: str) -> None:
+    assert one(word, "fr").events == ()
+    assert one(f"quel {word}", "fr").events == ()
 
 
 # -- the labelled sets --------------------------------------------------------------------
