@@ -7,10 +7,14 @@ words (with inflections, near-miss spellings and "directed only" words that coun
 addressed to someone) and regex patterns (``espèce de …``, ``va te faire …``, threats
 without a swear word such as ``je sais où vous trouver`` / ``I know where you live``).
 Strong but civil complaints (``c'est inadmissible``, ``I want to speak to your manager``)
-match nothing. Events are attributed to the segment's speaker: customer → agent is the
-staff-protection case, agent → customer a quality case. A segment is also read together
-with the same speaker's next one when it follows closely, since the ASR may cut a sentence
-in two; such an event spans both segments.
+match nothing. Near-misses are kept strict (first two letters kept, a vowel swapped only
+for a vowel, never for "directed" words) since most real words have a neighbour in a
+lexicon of several hundred insults. Matching is per token through an index of terms by
+first word, with each distinct token's candidates cached (calls repeat the same words), so
+a segment costs about 0.1-0.2 ms. Events are attributed to the segment's speaker:
+customer → agent is the staff-protection case, agent → customer a quality case. A segment
+is also read together with the same speaker's next one when it follows closely, since the
+ASR may cut a sentence in two; such an event spans both segments.
 
 Severity: ``low`` is swearing not aimed at anyone or a mild put-down (``vous êtes nuls``);
 ``medium`` an insult, a veiled threat or a sexual remark; ``high`` a strong insult, a

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from abuse_eval import BLIND, DEV, HELDOUT, asr_noise, evaluate, load_calls
+from abuse_eval import BLIND, BLIND3, DEV, HELDOUT, asr_noise, evaluate, load_calls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ from analytics.config import Settings
 from analytics.errors import ConfigError
 from analytics.models import SEVERITIES, RedactedSegment, RedactedTranscript
 
-RANK = {s: i for i, s in enumerate(SEVERITIES)}
+RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def call(
@@ -511,6 +511,8 @@ GENERAL_ABUSIVE = [
     ("go back where you came from", "en", "harassment", "high"),
     ("you can't even speak english", "en", "harassment", "high"),
     ("you people are animals", "en", "insult", "medium"),
+    ("je vais revenir avec une batte", "fr", "threat", "high"),
+    ("i'm coming round with my gun", "en", "threat", "high"),
 ]
 
 # Angry but civil, or innocent words close to abusive ones: never an event above swearing.
@@ -563,6 +565,17 @@ GENERAL_NOT_ABUSE = [
     ("are you fit to fly", "en"),
     ("can i have your mobile number", "en"),
     ("i'd like to see you in person to sort it out", "en"),
+    ("je vais prendre un couteau pour couper la corde", "fr"),
+    ("i'll get a hammer and fix it", "en"),
+    ("i'm going with my husband", "en"),
+    ("i know where you are, the truck is on its way", "en"),
+    ("i'll take you up on that", "en"),
+    ("i'll put you down for the three o'clock slot", "en"),
+    ("i'll sort you out with a hire car", "en"),
+    ("i'll put you in touch with them", "en"),
+    ("je sais où vous êtes, le camion arrive", "fr"),
+    ("vous allez le payer combien", "fr"),
+    ("on est des vrais français de Lyon", "fr"),
 ]
 
 
@@ -666,6 +679,18 @@ def test_blind_set_never_flags_civil_or_neutral_calls() -> None:
     # on, so only its precision, the property the design guarantees, is asserted here.
     figures = evaluate(load_calls(BLIND), detect_abuse)
     assert figures.false_alarms == ()
+
+
+def test_second_blind_set_is_broad_and_never_flags_civil_or_neutral_calls() -> None:
+    # Written before the lexicons were broadened (recall 0.20 then; see abuse_eval.py).
+    calls = load_calls(BLIND3)
+    assert len(calls) == 30
+    assert {(c.transcript.language, c.label) for c in calls} == {
+        (lang, label) for lang in ("fr", "en") for label in ("abusive", "civil", "neutral")
+    }
+    others = {c.transcript.call_id for path in (DEV, HELDOUT, BLIND) for c in load_calls(path)}
+    assert not others & {c.transcript.call_id for c in calls}
+    assert evaluate(calls, detect_abuse).false_alarms == ()
 
 
 # -- every data-file entry works ----------------------------------------------------------
