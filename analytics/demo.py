@@ -130,14 +130,10 @@ def build_corpus(folder: Path, n_calls: int, now: datetime) -> Path:
             }
         )
     # One call older than the retention period: ingest refuses it.
-    rows.append(
-        dict(
-            rows[0],
-            call_id="demo-old",
-            started_at=iso(now - timedelta(days=400)),
-            recording=rows[1]["recording"],
-        )
-    )
+    if not (folder / "demo-old.wav").exists():
+        synthesize_call(SCRIPTS[0][1], folder / "demo-old.wav", language="en", speed=160)
+    old = dict(rows[0], call_id="demo-old", recording="demo-old.wav")
+    rows.append(dict(old, started_at=iso(now - timedelta(days=400))))
     with (folder / "metadata.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

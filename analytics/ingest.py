@@ -819,6 +819,13 @@ def import_one(
     with store.read() as conn:
         existing = call_id_for_sha(conn, sha)
     if existing is not None:
+        if row is not None and row.call_id and row.call_id != existing:
+            # Same content under another id: a metadata mistake, and applying this row's
+            # objection or hold to the other call would be wrong either way.
+            raise InputError(
+                source,
+                f"this recording is already imported as call {existing!r}, not {row.call_id!r}",
+            )
         _apply_row_to_existing(store, existing, row, now, batch.report)
         batch.report.already_imported.append(existing)
         return

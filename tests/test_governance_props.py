@@ -202,7 +202,14 @@ class GovernanceMachine(RuleBasedStateMachine):
     ) -> None:
         if self._gated(call_id, caller):
             assert report.objected == [call_id], report  # type: ignore[attr-defined]
-            self.calls[call_id] = Model(call_id, started, caller, "objected", False, None, None)
+            recording = None
+            if legal_hold:  # a hold keeps an objected call's recording, and only that
+                row = self._row(call_id)
+                assert row is not None and row["state"] == "objected" and row["audio_path"]
+                recording = self._path(row["audio_path"])
+            self.calls[call_id] = Model(
+                call_id, started, caller, "objected", legal_hold, None, recording
+            )
             return
         if started < self.now - RETENTION and not legal_hold:  # type: ignore[operator]
             assert report.imported == [] and len(report.rejects) == 1, report  # type: ignore[attr-defined]

@@ -738,3 +738,19 @@ def test_temp_copies_of_dead_ingests_are_swept(tmp_path: Path, store: Store, now
     ingest(store, [make_audio(tmp_path / "a.wav")], now=now)
     assert not stale.exists()
     assert live.exists()
+
+
+def test_a_row_naming_imported_content_under_another_id_is_a_reject(
+    tmp_path: Path, store: Store, now
+) -> None:
+    """Its objection must not land on the other call: the row is refused, clearly."""
+    a = make_audio(tmp_path / "a.wav")
+    (tmp_path / "b.wav").write_bytes(a.read_bytes())
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("recording,call_id,objection\na.wav,first,false\nb.wav,second,true\n")
+    report = ingest(store, [], csv_path, now=now)
+    assert report.imported == ["first"] and report.objected == []
+    assert len(report.rejects) == 1
+    assert "already imported as call 'first'" in report.rejects[0].reason
+    with store.read() as conn:
+        assert call_row(conn, "first")["state"] == "pending"
