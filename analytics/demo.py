@@ -109,8 +109,15 @@ def build_corpus(folder: Path, n_calls: int, now: datetime) -> Path:
         name = f"demo-{index:03d}.wav"
         if not (folder / name).exists():
             layout: ChannelLayout = "agent_right" if index % 4 == 3 else "agent_left"
+            # A different pace per call, so that every recording is distinct content.
+            speed = 125 + 5 * (index % 7) + index // 7
             synthesize_call(
-                turns, folder / name, layout=layout, language=language, sample_rate=16000
+                turns,
+                folder / name,
+                layout=layout,
+                language=language,
+                sample_rate=16000,
+                speed=speed,
             )
         started = now - timedelta(days=(index * 9) % 120, hours=index % 7)
         if index == 2:
