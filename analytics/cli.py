@@ -420,7 +420,7 @@ def dashboard_cmd(obj: Context, port: int) -> None:
 
 
 @cli.command("demo")
-@click.option("--calls", "n_calls", type=click.IntRange(2, 200), default=12, show_default=True)
+@click.option("--calls", "n_calls", type=click.IntRange(2, 150), default=12, show_default=True)
 @click.option("--no-dashboard", is_flag=True, help="Stop after printing the summary.")
 @click.option("--port", type=int, default=8501, show_default=True)
 @pass_ctx
