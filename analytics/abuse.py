@@ -49,13 +49,13 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analytics.config import as_list, read_toml
 from analytics.errors import ConfigError
 from analytics.models import (
     ABUSE_CATEGORIES,
@@ -129,12 +129,12 @@ class AbuseConfig:
             raise ConfigError(f"[abuse]: {exc}") from None
         if "data_dir" in section:
             values["data_dir"] = Path(str(section["data_dir"])).expanduser()
-        terms = [("common", str(line)) for line in _as_list(section.get("extra_terms"))]
+        terms = [("common", str(line)) for line in as_list(section.get("extra_terms"))]
         for lang in LANGUAGES:
-            terms += [(lang, str(line)) for line in _as_list(section.get(f"extra_terms_{lang}"))]
+            terms += [(lang, str(line)) for line in as_list(section.get(f"extra_terms_{lang}"))]
         values["extra_terms"] = tuple(terms)
         values["extra_patterns"] = tuple(
-            _extra_pattern(item) for item in _as_list(section.get("extra_patterns"))
+            _extra_pattern(item) for item in as_list(section.get("extra_patterns"))
         )
         config = cls(**values)
         _compiled(config)  # fail now, with the file or key named, not on the first call
@@ -583,7 +583,7 @@ def _language_parts(
     terms += _parse_lines(
         [line for where, line in config.extra_terms if where == lang], f"[abuse] extra_terms_{lang}"
     )
-    settings = _read_toml(folder / "patterns.toml")
+    settings = read_toml(folder / "patterns.toml", "abuse patterns")
     allow_file = folder / "allow.txt"
     settings["allow"] = _read_words(allow_file) if allow_file.exists() else []
     common_allow = config.data_dir / "common" / "allow.txt"
@@ -710,15 +710,6 @@ def _extra_pattern(item: Any) -> tuple[str, str, str, str, str]:
         raise ConfigError(f"[abuse] extra_patterns: an entry lacks {exc}") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read abuse patterns ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-
-
 def _read_words(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [normalise(line) for line in lines if line.strip() and not line.startswith("#")]
@@ -736,14 +727,6 @@ def _severity(value: str, where: str = "[abuse]") -> Severity:
     if value not in SEVERITIES or value == "none":
         raise ConfigError(f"{where}: severity must be low, medium or high, not {value!r}")
     return value  # type: ignore[return-value]
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
 
 
 def _as_bool(value: Any) -> bool:

@@ -91,13 +91,27 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
+def read_toml(path: Path, what: str = "settings") -> dict[str, Any]:
+    """A TOML data or settings file; ConfigError naming the file when it is unreadable."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def as_list(value: Any) -> list[Any]:
+    """A setting that may be one value or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    return read_toml(path) if path.exists() else {}
 
 
 def load_settings(

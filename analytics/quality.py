@@ -52,13 +52,13 @@ import functools
 import itertools
 import logging
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from analytics.abuse import normalise
+from analytics.config import as_list, read_toml
 from analytics.errors import ConfigError
 from analytics.models import (
     Interval,
@@ -91,7 +91,7 @@ LANGUAGES = ("fr", "en")
 
 
 def _rubric_defaults(data_dir: Path = DATA_DIR) -> dict[str, Any]:
-    return _read_toml(data_dir / "rubric.toml")
+    return read_toml(data_dir / "rubric.toml", "quality data")
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class QualityConfig:
                 extra += _phrase_table(value)
             elif key.startswith("phrases_"):
                 lang, _, check = key.removeprefix("phrases_").partition("_")
-                extra += [(lang, check, str(p)) for p in _as_list(value)]
+                extra += [(lang, check, str(p)) for p in as_list(value)]
             elif key != "data_dir":
                 raise ConfigError(f"[quality]: unknown setting {key!r}")
         return cls(
@@ -192,7 +192,7 @@ def _phrase_table(table: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if not isinstance(checks, Mapping):
             raise ConfigError(f"[quality.phrases.{lang}] must be a table of lists")
         for check, phrases in checks.items():
-            out += [(str(lang), str(check), str(p)) for p in _as_list(phrases)]
+            out += [(str(lang), str(check), str(p)) for p in as_list(phrases)]
     return out
 
 
@@ -356,10 +356,10 @@ def _lexicons(config: QualityConfig, language: str) -> Lexicons:
     negative: list[str] = []
     negations: set[str] = set()
     for lang in langs:
-        table = _read_toml(config.data_dir / f"phrases_{lang}.toml")
+        table = read_toml(config.data_dir / f"phrases_{lang}.toml", "quality data")
         for check in CHECKS:
             phrases[check] += [str(p) for p in table.get(check, [])]
-        sentiment = _read_toml(config.data_dir / f"sentiment_{lang}.toml")
+        sentiment = read_toml(config.data_dir / f"sentiment_{lang}.toml", "quality data")
         positive += sentiment.get("positive", [])
         negative += sentiment.get("negative", [])
         negations |= {normalise(w) for w in sentiment.get("negations", [])}
@@ -609,20 +609,3 @@ def _item(config: QualityConfig, name: str, share: float | None, reason: str) ->
 
 
 # -- files --------------------------------------------------------------------------------
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read quality data ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
