@@ -43,6 +43,7 @@ from analytics.models import (
     Reject,
 )
 from analytics.store import Store, iso
+from analytics.store.schema import audit as audit_table
 from analytics.store.schema import calls, holds, objections
 from analytics.store.writes import (
     call_id_for_sha,
@@ -863,7 +864,11 @@ def _apply_row_to_existing(
     store: Store, call_id: str, row: MetadataRow | None, now: datetime, report: IngestReport
 ) -> None:
     """A metadata row naming a recording already imported still carries its objection
-    and its legal hold: both are applied; the other fields are left (use rectify)."""
+    and its legal hold: both are applied; the other fields are left (use rectify).
+
+    A hold the DPO released is not put back: re-reading the same CSV must not undo
+    a release (and revive a call past retention).
+    """
     if row is None or not (row.objection or row.legal_hold):
         return
     with store.read() as conn:
@@ -873,8 +878,16 @@ def _apply_row_to_existing(
     if row.objection:
         object_calls(store, call_id=call_id, now=now, actor="ingest")
         report.objected.append(call_id)
-    elif not _is_held(store, call_id):
+    elif not _is_held(store, call_id) and not _was_released(store, call_id):
         hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
+
+
+def _was_released(store: Store, call_id: str) -> bool:
+    with store.read() as conn:
+        query = select(audit_table.c.id).where(
+            audit_table.c.action == "release", audit_table.c.call_id == call_id
+        )
+        return conn.execute(query.limit(1)).first() is not None
 
 
 def ingest(

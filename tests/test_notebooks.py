@@ -98,6 +98,9 @@ def _execute(
     for var in [v for v in os.environ if v.startswith("CALLQA_")]:
         monkeypatch.delenv(var)
     monkeypatch.setenv("CALLQA_HOME", str(home))  # the kernel inherits this environment
+    # Streamlit (imported by the dashboard tests in this process) sets MPLBACKEND=Agg;
+    # the kernel must draw inline as in Jupyter.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = _read(path)
     nb.cells.append(nbformat.v4.new_code_cell(f"import sys\nprint('{PREFIX_MARK}' + sys.prefix)"))
     km = KernelManager(kernel_name="python3")
