@@ -23,6 +23,7 @@ from typing import Any, Literal
 from analytics import audit
 from analytics.errors import UsageError
 from analytics.store import CallFilter, Store, iter_call_records, segment_rows, utcnow
+from analytics.store.reads import QUALITY_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +45,10 @@ EXPORT_KEYS = (
     "abuse",
 )
 SEGMENT_KEYS = ("speaker", "start", "end", "text")
-QUALITY_KEYS = (
-    "talk_time_agent_s",
-    "talk_time_customer_s",
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "agent_wpm",
-    "customer_wpm",
-    "greeting",
-    "agent_identified",
-    "closing",
-    "empathy",
-    "score",
-)
+# The store's figures less those the export schema does not carry (the dashboard and
+# analytics.load_calls give them).
+NOT_EXPORTED = ("hold_etiquette", "sentiment_start", "sentiment_end")
+QUALITY_KEYS = tuple(name for name in QUALITY_FIELDS if name not in NOT_EXPORTED)
 ABUSE_KEYS = ("flagged", "severity", "events")
 EVENT_KEYS = ("speaker", "start", "end", "category", "text")
 
