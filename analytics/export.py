@@ -23,7 +23,7 @@ from typing import Any, Literal
 from analytics import audit
 from analytics.errors import UsageError
 from analytics.store import CallFilter, Store, iter_call_records, segment_rows, utcnow
-from analytics.store.reads import QUALITY_FIELDS
+from analytics.store.reads import CALL_FIELDS, QUALITY_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +31,7 @@ Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
 
 # The export schema of DESIGN.md, key for key (a public contract: checks compare keys).
-EXPORT_KEYS = (
-    "call_id",
-    "started_at",
-    "agent_id",
-    "team",
-    "language",
-    "duration_s",
-    "channel_layout",
-    "segments",
-    "pii",
-    "quality",
-    "abuse",
-)
+EXPORT_KEYS = (*CALL_FIELDS, "segments", "pii", "quality", "abuse")
 SEGMENT_KEYS = ("speaker", "start", "end", "text")
 # The store's figures less those the export schema does not carry (the dashboard and
 # analytics.load_calls give them).
@@ -57,7 +45,7 @@ def export_record(record: dict[str, Any]) -> dict[str, Any]:
     """A governed call record cut to the export schema (the store's records hold more)."""
     abuse = record["abuse"]
     return {
-        **{key: record[key] for key in EXPORT_KEYS[:7]},
+        **{key: record[key] for key in CALL_FIELDS},
         "segments": [{key: seg[key] for key in SEGMENT_KEYS} for seg in record["segments"]],
         "pii": dict(record["pii"]),
         "quality": {key: record["quality"][key] for key in QUALITY_KEYS},
@@ -72,7 +60,7 @@ def export_record(record: dict[str, Any]) -> dict[str, Any]:
 def flat_columns(pii_types: Iterable[str]) -> list[str]:
     """The CSV/Parquet columns, in order (also when no call is exported)."""
     return [
-        *EXPORT_KEYS[:7],
+        *CALL_FIELDS,
         *(f"quality_{key}" for key in QUALITY_KEYS),
         "abuse_flagged",
         "abuse_severity",

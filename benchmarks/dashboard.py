@@ -61,16 +61,8 @@ from analytics.store.schema import (  # noqa: E402
     segments,
 )
 from analytics.workspace import hash_caller  # noqa: E402
+from dashboard import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 USER, PASSWORD = "bench-qm", "bench-password-1"
 TEAMS = [
     f"{city}-{n}" for city in ("Niort", "Lyon", "Lille", "Nantes", "Paris") for n in (1, 2, 3, 4)
@@ -344,7 +336,7 @@ def time_browser(home: Path, team: str, *, prewarm: bool) -> dict[str, float]:
     try:
         _wait_healthy(url, proc)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             # Server start: the first page load opens the store and applies retention.

@@ -19,6 +19,17 @@ from analytics.config import Settings
 log = logging.getLogger(__name__)
 
 APP_PATH = Path(__file__).resolve().with_name("app.py")
+# Debian's Chromium, as the browser tests and the benchmark drive it: headless on a
+# machine with no network, so nothing in the background tries to phone out.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 REPO_ROOT = APP_PATH.parents[1]
 
 

@@ -32,19 +32,10 @@ from factories import NOW
 from analytics import audit
 from analytics.config import load_settings
 from analytics.store import Store
-from dashboard import server_command, server_env
+from dashboard import CHROMIUM, CHROMIUM_ARGS, server_command, server_env
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "tmp" / "artifacts" / "dashboard"
 TIMEOUT_MS = 30_000
 
@@ -88,7 +79,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 
