@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ import click
 from analytics import audit, governance
 from analytics.config import Settings, load_settings
 from analytics.errors import CallqaError
-from analytics.store import Store, parse_iso, status
+from analytics.store import Store, status, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,9 +33,8 @@ def _configure_logging(verbose: int) -> None:
 
 
 class Context:
-    def __init__(self, home: str | None, now: str | None) -> None:
+    def __init__(self, home: str | None) -> None:
         self.home = home
-        self.now: datetime | None = _parse_now(now) if now else None
         self._stores: dict[tuple[tuple[str, Any], ...], Store] = {}
 
     def settings(self, **overrides: Any) -> Settings:
@@ -48,16 +46,6 @@ class Context:
         if key not in self._stores:
             self._stores[key] = Store.open(self.settings(**dict(key)))
         return self._stores[key]
-
-
-def _parse_now(value: str) -> datetime:
-    try:
-        moment = parse_iso(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date-time", param_hint="--now"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def handle_errors(fn: F) -> F:
@@ -87,13 +75,12 @@ pass_ctx = click.make_pass_decorator(Context)
     "--home", envvar="CALLQA_HOME", type=click.Path(file_okay=False), help="Workspace folder."
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("--now", hidden=True, help="Pretend the time is this ISO 8601 moment (tests, demos).")
 @click.version_option(package_name="callqa")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, verbose: int, now: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
     """callqa: local, privacy-first call quality and analytics."""
     _configure_logging(verbose)
-    ctx.obj = Context(home, now)
+    ctx.obj = Context(home)
 
 
 # --- ingest / process -------------------------------------------------------------
@@ -116,7 +103,6 @@ def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
         obj.store(),
         [Path(p) for p in paths],
         Path(metadata) if metadata else None,
-        now=obj.now,
         progress=True,
     )
     _print_ingest(report)
@@ -143,7 +129,6 @@ def _process(
         store,
         workers=workers,
         executor=executor,
-        now=obj.now,
         progress=True,
         retry_failed=retry_failed,
     )
@@ -220,7 +205,7 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
     """Export every visible call (redacted) as JSON Lines, CSV or Parquet."""
     from analytics.export import export_calls
 
-    count = export_calls(obj.store(), fmt, Path(out), now=obj.now)
+    count = export_calls(obj.store(), fmt, Path(out))
     click.echo(f"exported {count} calls to {out}")
 
 
@@ -230,7 +215,7 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
 @handle_errors
 def status_cmd(obj: Context, as_json: bool) -> None:
     """Counts of calls by state, holds, and rejected inputs with their reasons."""
-    found = status(obj.store(), obj.now or datetime.now().astimezone())
+    found = status(obj.store(), utcnow())
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -257,7 +242,7 @@ def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None
     """Record an objection: the calls are never analysed, and what was derived is deleted."""
     if (call_id is None) == (caller_id is None):
         raise click.UsageError("give exactly one of --call or --caller-id")
-    report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id, now=obj.now)
+    report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id)
     click.echo(f"objection recorded; {len(report.calls)} calls removed from analysis")
     for call in report.recordings_kept_on_hold:
         click.echo(f"recording of {call} kept: it is under a litigation hold")
@@ -270,7 +255,7 @@ def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None
 @handle_errors
 def hold_cmd(obj: Context, call_id: str, reason: str) -> None:
     """Put a litigation hold on a call: it survives retention until released."""
-    added = governance.hold(obj.store(), call_id, reason, now=obj.now)
+    added = governance.hold(obj.store(), call_id, reason)
     click.echo(f"hold on {call_id}" + ("" if added else " (already held)"))
 
 
@@ -280,7 +265,7 @@ def hold_cmd(obj: Context, call_id: str, reason: str) -> None:
 @handle_errors
 def release_cmd(obj: Context, call_id: str) -> None:
     """Lift a litigation hold; normal retention applies at once."""
-    report = governance.release(obj.store(), call_id, now=obj.now)
+    report = governance.release(obj.store(), call_id)
     click.echo(f"hold on {call_id} released; {report.summary()}")
 
 
@@ -289,7 +274,7 @@ def release_cmd(obj: Context, call_id: str) -> None:
 @handle_errors
 def purge_cmd(obj: Context) -> None:
     """Apply retention now: delete expired calls (not on hold) and all they left."""
-    click.echo(governance.purge(obj.store(), now=obj.now).summary())
+    click.echo(governance.purge(obj.store()).summary())
 
 
 @cli.group("subject")
@@ -307,10 +292,10 @@ def subject_group() -> None:
 def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
     """Write an archive of everything kept about one caller."""
     store = obj.store()
-    stamp = (obj.now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     default_dir = store.settings.home / governance.ACCESS_ARCHIVE_DIR
     target = Path(out) if out else default_dir / f"access-{stamp}.zip"
-    count = governance.subject_access(store, caller_id, target, now=obj.now)
+    count = governance.subject_access(store, caller_id, target)
     click.echo(f"{count} calls written to {target}")
 
 
@@ -320,7 +305,7 @@ def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
 @handle_errors
 def subject_erase_cmd(obj: Context, caller_id: str) -> None:
     """Erase every call of one caller (calls under a litigation hold are kept)."""
-    report = governance.subject_erase(obj.store(), caller_id, now=obj.now)
+    report = governance.subject_erase(obj.store(), caller_id)
     click.echo(f"{len(report.erased)} calls erased")
     if report.kept_on_hold:
         click.echo(
@@ -348,7 +333,7 @@ def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         raise click.UsageError("give at least one field to change")
-    changed = governance.rectify(obj.store(), call_id, changes, now=obj.now)
+    changed = governance.rectify(obj.store(), call_id, changes)
     click.echo(f"{call_id}: changed {', '.join(changed)}")
 
 
@@ -403,7 +388,7 @@ def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> No
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"password for {name}: ")
-    auth.add_user(obj.store(), name, role, password, now=obj.now)
+    auth.add_user(obj.store(), name, role, password)
     click.echo(f"user {name} added as {role}")
 
 
@@ -416,7 +401,7 @@ def dashboard_cmd(obj: Context, port: int) -> None:
     import dashboard
 
     settings = obj.store().settings
-    sys.exit(dashboard.serve(settings, port, now=obj.now))
+    sys.exit(dashboard.serve(settings, port))
 
 
 @cli.command("demo")
@@ -435,7 +420,7 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
         import dashboard
 
         click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
-        sys.exit(dashboard.serve(store.settings, port, now=obj.now))
+        sys.exit(dashboard.serve(store.settings, port))
 
 
 def main() -> None:

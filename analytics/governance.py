@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import time
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -327,7 +328,7 @@ def _sweep_orphans(store: Store) -> int:
         }
     home = store.settings.home
     removed = 0
-    cutoff = time.time() - ORPHAN_GRACE_S
+    cutoff = _file_system_now(home) - ORPHAN_GRACE_S
     for folder in (store.settings.recordings_dir, store.settings.redacted_audio_dir):
         for path in folder.rglob("*"):
             if not path.is_file() or str(path.relative_to(home)) in referenced:
@@ -336,6 +337,16 @@ def _sweep_orphans(store: Store) -> int:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def _file_system_now(folder: Path) -> float:
+    """The file system's clock, read from a file created now.
+
+    A file's age is judged on the clock that dated it (the kernel's), not on the
+    process clock, which may run elsewhere (a test's, or a host's skewed clock).
+    """
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".clock-") as probe:
+        return os.fstat(probe.fileno()).st_mtime
 
 
 def _sweep_access_archives(store: Store, now: datetime) -> int:
@@ -428,6 +439,8 @@ def subject_access(
                     store.settings.home / row["audio_path"],
                     f"recordings/{Path(row['audio_path']).name}",
                 )
+    # The archive's age (swept after ACCESS_ARCHIVE_DAYS) is counted on the product's clock.
+    os.utime(out, (now.timestamp(), now.timestamp()))
     with store.write() as conn:
         audit.record(conn, actor, "subject_access", None, {"calls": len(entries)}, now=now)
     return len(entries)

@@ -42,7 +42,7 @@ from analytics.models import (
     ChannelLayout,
     Reject,
 )
-from analytics.store import Store, iso
+from analytics.store import Store, iso, utcnow
 from analytics.store.schema import audit as audit_table
 from analytics.store.schema import calls, holds, objections
 from analytics.store.writes import (
@@ -904,7 +904,7 @@ def ingest(
     Every input is judged on its own: a bad one becomes a reject (recorded in the
     database, shown by ``status``) and the others go on.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     report = IngestReport()
     sweep_stale_temps(store)
     rows: list[MetadataRow] = []

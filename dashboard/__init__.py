@@ -11,7 +11,6 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from analytics.config import Settings
@@ -56,32 +55,25 @@ def server_command(port: int, *, headless: bool = True) -> list[str]:
     ]
 
 
-def server_env(settings: Settings, now: datetime | None = None) -> dict[str, str]:
+def server_env(settings: Settings) -> dict[str, str]:
     """The environment of the server: the workspace and the settings that change reads."""
     env = dict(os.environ)
     env["CALLQA_HOME"] = str(Path(settings.home).resolve())
     env["CALLQA_RETENTION_DAYS"] = str(settings.retention_days)
-    if now is not None:
-        env["CALLQA_DASHBOARD__NOW"] = f'"{now.isoformat()}"'  # a TOML string
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
-def serve(
-    settings: Settings, port: int = 8501, *, headless: bool = True, now: datetime | None = None
-) -> int:
+def serve(settings: Settings, port: int = 8501, *, headless: bool = True) -> int:
     """Run the dashboard until interrupted; returns the server's exit code.
 
     Args:
         settings: the workspace to serve.
         port: the HTTP port.
         headless: do not open a browser window.
-        now: pretend the time is this (the CLI's hidden ``--now``), for demos.
     """
     log.info("dashboard on port %s for workspace %s", port, settings.home)
     try:
-        return subprocess.call(
-            server_command(port, headless=headless), env=server_env(settings, now)
-        )
+        return subprocess.call(server_command(port, headless=headless), env=server_env(settings))
     except KeyboardInterrupt:
         return 0

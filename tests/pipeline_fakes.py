@@ -11,9 +11,11 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+from factories import NOW, stamp_at
 
 from analytics.abuse import AbuseConfig
 from analytics.audio import encode
@@ -102,7 +104,7 @@ def write_call(
         start = int((0.1 + 0.4 * ch) * rate)
         samples[ch, start : start + int(0.6 * rate)] = 0.3 * rng.standard_normal(int(0.6 * rate))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return encode(samples, path, rate)
+    return stamp_at(encode(samples, path, rate), NOW - timedelta(hours=1))
 
 
 def fake_engine_factory(settings: object, workers: int) -> Engines:

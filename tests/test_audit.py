@@ -43,7 +43,7 @@ def _raw(home: Path, sql: str, *params: object) -> None:
 
 
 def _run(home: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--home", str(home), "--now", NOW.isoformat(), *args])
+    result = CliRunner().invoke(cli, ["--home", str(home), *args])
     return result.exit_code, result.output
 
 

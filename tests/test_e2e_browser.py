@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import frozen_run
 import pytest
 from dashboard_fixtures import (
     AUDIO_CALL,
@@ -53,7 +54,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     log_path = workspace.settings.home / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            server_command(port), env=server_env(workspace.settings, NOW), stdout=log, stderr=log
+            frozen_run.command(NOW, server_command(port)),
+            env=server_env(workspace.settings),
+            stdout=log,
+            stderr=log,
         )
         url = f"http://127.0.0.1:{port}"
         try:

@@ -604,9 +604,7 @@ def test_nothing_outside_the_store_reads_the_tables() -> None:
 
 
 def _cli(settings: Settings, *args: str, input: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        cli, ["--home", str(settings.home), "--now", NOW.isoformat(), *args], input=input
-    )
+    result = CliRunner().invoke(cli, ["--home", str(settings.home), *args], input=input)
     return result.exit_code, result.output
 
 

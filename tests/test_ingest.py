@@ -11,8 +11,10 @@ import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import frozen_run
 import pytest
 from conftest import make_audio
+from factories import NOW
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -223,7 +225,9 @@ def test_unreadable_file_is_rejected_and_the_others_imported(tmp_path: Path) -> 
     secret.chmod(0o000)
     prefix = DROP_DAC if os.geteuid() == 0 else []
     home = tmp_path / "home"
-    command = [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    command = frozen_run.command(
+        NOW, [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    )
     result = subprocess.run(prefix + command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("rejected")]

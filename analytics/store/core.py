@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from analytics import clock
 from analytics.config import Settings
 from analytics.errors import StoreError
 from analytics.store.schema import migrate
@@ -39,7 +40,8 @@ def parse_iso(value: str) -> datetime:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The product's clock (see :mod:`analytics.clock`)."""
+    return clock.now()
 
 
 def _make_engine(settings: Settings) -> Engine:
