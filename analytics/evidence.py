@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -389,7 +390,7 @@ def verify(source: Path | bytes, key: bytes) -> VerifyReport:
 def _read(archive: zipfile.ZipFile, name: str) -> bytes | Problem:
     try:
         return archive.read(name)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError) as exc:
         return Problem(name, f"damaged in the archive ({exc})")
 
 
