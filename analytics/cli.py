@@ -413,7 +413,11 @@ def evidence_verify_cmd(obj: Context, file: str, key_file: str | None) -> None:
     from analytics import evidence
     from analytics.workspace import load_evidence_key, read_key_file
 
-    key = read_key_file(Path(key_file)) if key_file else load_evidence_key(obj.settings(), create=False)
+    key = (
+        read_key_file(Path(key_file))
+        if key_file
+        else load_evidence_key(obj.settings(), create=False)
+    )
     report = evidence.verify(Path(file), key)
     if not report.ok:
         for problem in report.problems:

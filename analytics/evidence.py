@@ -396,7 +396,9 @@ def _read(archive: zipfile.ZipFile, name: str) -> bytes | Problem:
 
 def _verify_archive(archive: zipfile.ZipFile, key: bytes) -> VerifyReport:
     names = archive.namelist()
-    problems = [Problem(n, "appears twice in the archive") for n in set(names) if names.count(n) > 1]
+    problems = [
+        Problem(n, "appears twice in the archive") for n in set(names) if names.count(n) > 1
+    ]
     for needed in (MANIFEST, SIGNATURE):
         if needed not in names:
             problems.append(Problem(needed, "missing from the archive"))

@@ -174,9 +174,7 @@ def test_a_held_objected_call_packs_the_kept_recording_and_says_what_is_absent(
     governance.object_calls(held_store, call_id=HELD, now=NOW)
     out = export(held_store, tmp_path)
     files = members(out)
-    assert sorted(files) == sorted(
-        {*ALL_PARTS} - {"transcript.json", "redacted-audio.ogg"}
-    )
+    assert sorted(files) == sorted({*ALL_PARTS} - {"transcript.json", "redacted-audio.ogg"})
     assert MARKERS[HELD].encode() in files["recording.wav"]
     manifest = json.loads(files["manifest.json"])
     assert set(manifest["absent"]) == {"transcript.json", "redacted-audio"}
@@ -374,7 +372,12 @@ def test_the_export_is_audited_with_the_manifest_hash(held_store: Store, tmp_pat
     detail = json.loads(row["detail"])
     manifest = zipfile.ZipFile(io.BytesIO(data)).read("manifest.json")
     assert detail["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
-    assert detail == {"role": "dpo", "files": 9, "absent": [], "manifest_sha256": detail["manifest_sha256"]}
+    assert detail == {
+        "role": "dpo",
+        "files": 9,
+        "absent": [],
+        "manifest_sha256": detail["manifest_sha256"],
+    }
     assert info.manifest_sha256 == detail["manifest_sha256"]
     assert MARKERS[HELD] not in row["detail"]
     assert audit.verify(held_store) == []
@@ -388,8 +391,12 @@ def test_after_release_the_call_returns_to_retention_and_packs_handed_over_still
 ) -> None:
     """A call held past retention is purged at release; one within retention stays
     until its own retention ends. Packs already out are untouched and still verify."""
-    add_recorded_call(store, "old", marker="MARK-OLD", started_at=NOW - timedelta(days=250), now=NOW)
-    add_recorded_call(store, "recent", marker="MARK-RECENT", started_at=NOW - timedelta(days=10), now=NOW)
+    add_recorded_call(
+        store, "old", marker="MARK-OLD", started_at=NOW - timedelta(days=250), now=NOW
+    )
+    add_recorded_call(
+        store, "recent", marker="MARK-RECENT", started_at=NOW - timedelta(days=10), now=NOW
+    )
     for call_id in ("old", "recent"):
         governance.hold(store, call_id, "case 7", now=NOW)
     packs = [export(store, tmp_path, call_id) for call_id in ("old", "recent")]
@@ -471,5 +478,7 @@ def test_cli_verify_with_a_given_key_and_without_any(
         "evidence", "verify", str(out), "--key", str(evidence_key_path(held_store.settings))
     )
     assert right.exit_code == 0, right.output
-    fresh = CliRunner().invoke(cli, ["--home", str(tmp_path / "fresh"), "evidence", "verify", str(out)])
+    fresh = CliRunner().invoke(
+        cli, ["--home", str(tmp_path / "fresh"), "evidence", "verify", str(out)]
+    )
     assert fresh.exit_code == 2 and "no evidence key" in fresh.output

@@ -75,7 +75,7 @@ with holds_tab:
     if holds and auth.can_export_evidence(user.role):
         st.subheader("Evidence pack")
         held_ids = [h["call_id"] for h in holds]
-        chosen = st.selectbox("Held call", held_ids, key="gv_evidence_call")
+        chosen = str(st.selectbox("Held call", held_ids, key="gv_evidence_call"))
         if st.button("Prepare the evidence pack", icon=":material/gavel:", key="gv_evidence"):
             try:
                 data, info = evidence.build_pack(
