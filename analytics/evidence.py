@@ -32,7 +32,7 @@ from typing import Any
 from analytics import audit, auth
 from analytics.errors import NotFoundError, NotHeldError, RoleError
 from analytics.store import Store, get_call, iso, utcnow
-from analytics.store.reads import HeldCall, call_and_hold, call_audit_rows
+from analytics.store.reads import call_and_hold, call_audit_rows
 from analytics.workspace import load_evidence_key
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def _check_role(store: Store, call_id: str, actor: str, role: str, now: datetime
     )
 
 
-def _held(store: Store, call_id: str) -> HeldCall:
+def _held(store: Store, call_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The call's row and its hold."""
     found = call_and_hold(store, call_id)
     if found is None:
         raise NotFoundError(f"call {call_id}: no such call")
@@ -157,7 +158,7 @@ def _held(store: Store, call_id: str) -> HeldCall:
             f"call {call_id}: not under a litigation hold; evidence packs are made only "
             f"for held calls (callqa hold --call {call_id} --reason CASE)"
         )
-    return found
+    return found.call, found.hold
 
 
 def _workspace_file(store: Store, relative: str | None, folder: Path) -> Path | None:
@@ -175,10 +176,10 @@ def _json(value: Any) -> bytes:
 
 
 def _contents(
-    store: Store, found: HeldCall, now: datetime
+    store: Store, row: dict[str, Any], hold: dict[str, Any], now: datetime
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """The pack's files (name -> bytes) and the parts absent with the reason."""
-    row, call_id = found.call, found.call["call_id"]
+    call_id = row["call_id"]
     files: dict[str, bytes] = {}
     absent: dict[str, str] = {}
     try:
@@ -210,13 +211,12 @@ def _contents(
         files[f"redacted-audio{redacted.suffix.lower()}"] = redacted.read_bytes()
     else:
         absent["redacted-audio"] = "no redacted audio is kept for this call"
-    assert found.hold is not None
     files["hold.json"] = _json(
         {
             "call_id": call_id,
-            "reason": found.hold["reason"],
-            "set_by": found.hold["actor"],
-            "since": found.hold["held_at"],
+            "reason": hold["reason"],
+            "set_by": hold["actor"],
+            "since": hold["held_at"],
         }
     )
     rows = call_audit_rows(store, call_id)
@@ -282,8 +282,8 @@ def _build(
     store: Store, call_id: str, actor: str, role: str, now: datetime
 ) -> tuple[bytes, PackInfo]:
     _check_role(store, call_id, actor, role, now)
-    found = _held(store, call_id)
-    files, absent = _contents(store, found, now)
+    row, hold = _held(store, call_id)
+    files, absent = _contents(store, row, hold, now)
     key = load_evidence_key(store.settings)
     at = iso(now)
     manifest = _manifest(

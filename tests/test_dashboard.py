@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from dashboard_fixtures import (
     Workspace,
     build_workspace,
 )
-from factories import NOW
+from factories import NOW, add_call
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, auth, evidence
+from analytics import audit, auth, evidence, governance
 from analytics.store import Store
 from analytics.store import aggregates as agg
 from analytics.workspace import load_evidence_key
@@ -462,6 +463,23 @@ def test_governance_lists_held_calls_and_the_dpo_exports_a_verifiable_pack(
     report = evidence.verify(data, key)
     assert report.ok and report.call_id == HELD_OLD and report.exported_by == USERS["dpo"]
     assert json.loads(entry["detail"])["manifest_sha256"] == info.manifest_sha256
+
+
+def test_a_held_call_with_markdown_in_its_id_and_reason_is_shown_literally(
+    own_home: Path, store_of: Any
+) -> None:
+    odd, reason = "c_*odd*_[x](http://e.org)", "**urgent** <script>alert(1)</script>"
+    store = store_of(own_home)
+    add_call(store, odd, started_at=NOW - timedelta(days=2))
+    governance.hold(store, odd, reason, now=NOW, actor="test")
+    at = open_page(sign_in("dpo"), "governance")
+    assert reason in list(at.dataframe[1].value["reason"])  # a table cell: never markdown
+    at.selectbox(key="gv_evidence_call").select(odd)
+    next(b for b in at.button if b.label == "Prepare the evidence pack").click().run()
+    assert not at.exception and not at.error
+    caption = next(c.value for c in at.caption if c.value.startswith("Pack of call"))
+    assert ui.md_escape(odd) in caption
+    assert evidence.pack_file_name(odd) == "evidence-c__odd___x_http_e.org_.zip"
 
 
 @pytest.mark.parametrize("role", [r for r in auth.ROLES if not auth.can_export_evidence(r)])
