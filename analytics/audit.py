@@ -39,6 +39,7 @@ ACTIONS = frozenset(
         "process",
         "ingest",
         "access_denied",
+        "evidence_export",
     }
 )
 

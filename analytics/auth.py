@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 ROLES: tuple[str, ...] = tuple(PERMISSIONS)
 # Actions beyond opening a page: who may close an abuse alert with a comment.
 REVIEWERS: frozenset[str] = frozenset({"quality_manager"})
+# Who may export the evidence pack of a held call (it holds the original, unredacted
+# recording): the DPO, who already sets and lifts the holds.
+EVIDENCE_EXPORTERS: frozenset[str] = frozenset({"dpo"})
 MIN_PASSWORD_LENGTH = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # A fixed hash to verify against when the user does not exist, so that a wrong
@@ -59,6 +62,11 @@ def can(role: str, page: str) -> bool:
 def can_review(role: str) -> bool:
     """Whether ``role`` may mark an abuse alert reviewed."""
     return role in REVIEWERS
+
+
+def can_export_evidence(role: str) -> bool:
+    """Whether ``role`` may export the evidence pack of a call under a litigation hold."""
+    return role in EVIDENCE_EXPORTERS
 
 
 def allowed_pages(role: str) -> list[str]:

@@ -362,6 +362,58 @@ def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
         )
 
 
+@cli.group("evidence")
+def evidence_group() -> None:
+    """Evidence packs of calls under a litigation hold (DPO): export and verify."""
+
+
+@evidence_group.command("export")
+@click.option("--call", "call_id", required=True, help="A call under a litigation hold.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Archive to write.")
+@pass_ctx
+@handle_errors
+def evidence_export_cmd(obj: Context, call_id: str, out: str) -> None:
+    """Write the signed evidence pack of a held call (zip, mode 0600); audited."""
+    from analytics import evidence
+
+    info = evidence.export_pack(obj.store(), call_id, Path(out))
+    click.echo(f"evidence pack of {call_id} written to {out}: {len(info.files)} files")
+    for part in info.absent:
+        click.echo(f"  not in the pack: {part} (none is kept for this call)")
+    click.echo(f"manifest SHA-256 {info.manifest_sha256} (recorded in the audit log)")
+
+
+@evidence_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evidence key file (default: the workspace's evidence.key).",
+)
+@pass_ctx
+@handle_errors
+def evidence_verify_cmd(obj: Context, file: str, key_file: str | None) -> None:
+    """Check a pack against its signed manifest; exit 1 naming every changed part."""
+    from analytics import evidence
+    from analytics.workspace import load_evidence_key, read_key_file
+
+    key = (
+        read_key_file(Path(key_file))
+        if key_file
+        else load_evidence_key(obj.settings(), create=False)
+    )
+    report = evidence.verify(Path(file), key)
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{file}: intact; call {report.call_id}, {report.files} files, "
+        f"exported by {report.exported_by} at {report.exported_at}"
+    )
+
+
 # --- users, dashboard, demo ---------------------------------------------------------
 
 

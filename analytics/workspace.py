@@ -16,6 +16,7 @@ from analytics.errors import UsageError
 log = logging.getLogger(__name__)
 
 _KEY_BYTES = 32
+EVIDENCE_KEY_FILE = "evidence.key"
 
 
 def ensure_layout(settings: Settings) -> None:
@@ -30,8 +31,43 @@ def ensure_layout(settings: Settings) -> None:
 
 
 def load_key(settings: Settings) -> bytes:
-    """The workspace's secret key, created once with mode 0600."""
-    path = settings.key_path
+    """The workspace's secret key (caller-id pseudonyms), created once with mode 0600."""
+    return _load_or_create_key(settings, settings.key_path)
+
+
+def evidence_key_path(settings: Settings) -> Path:
+    return settings.home / EVIDENCE_KEY_FILE
+
+
+def load_evidence_key(settings: Settings, *, create: bool = True) -> bytes:
+    """The key that signs evidence packs (HMAC-SHA256), apart from the pseudonym key.
+
+    It is meant to be shown to whoever checks a pack (a court's expert), which the
+    pseudonym key must never be: with that one, anyone can hash candidate phone
+    numbers and find a caller's calls. Two keys also rotate apart.
+
+    Raises:
+        UsageError: ``create`` is False and the workspace has no evidence key yet,
+            or the file is not a key.
+    """
+    path = evidence_key_path(settings)
+    if not create and not path.exists():
+        raise UsageError(f"{path}: no evidence key in this workspace (no pack was exported)")
+    return _load_or_create_key(settings, path)
+
+
+def read_key_file(path: Path) -> bytes:
+    """A key file of 64 hex digits (a workspace key, or one handed to a verifier)."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the key ({exc.strerror})") from None
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise UsageError(f"{path}: not a callqa key (64 hex digits expected)")
+    return bytes.fromhex(text)
+
+
+def _load_or_create_key(settings: Settings, path: Path) -> bytes:
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)
         # O_EXCL: two processes starting at once must not write two different keys.
@@ -42,11 +78,8 @@ def load_key(settings: Settings) -> bytes:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(_KEY_BYTES))
-            log.info("created workspace key in %s", settings.home)
-    text = path.read_text().strip()
-    if not re.fullmatch(r"[0-9a-f]{64}", text):
-        raise UsageError(f"{path}: not a callqa key (64 hex digits expected)")
-    return bytes.fromhex(text)
+            log.info("created %s in %s", path.name, settings.home)
+    return read_key_file(path)
 
 
 def normalise_caller_id(number: str) -> str:

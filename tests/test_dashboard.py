@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from dashboard_fixtures import (
     Workspace,
     build_workspace,
 )
-from factories import NOW
+from factories import NOW, add_call
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, auth
+from analytics import audit, auth, evidence, governance
 from analytics.store import Store
 from analytics.store import aggregates as agg
+from analytics.workspace import load_evidence_key
 from dashboard import APP_PATH, ui
 
 PAGE_FILES = {
@@ -433,6 +435,58 @@ def test_governance_reports_a_tampered_audit_log(own_home: Path, store_of: Any) 
     at = open_page(sign_in("dpo"), "governance")
     next(b for b in at.button if b.label == "Verify the audit chain").click().run()
     assert [e.value for e in at.error] == ["The audit log was altered: 1 problem(s)."]
+
+
+def test_governance_lists_held_calls_and_the_dpo_exports_a_verifiable_pack(
+    own_home: Path, store_of: Any
+) -> None:
+    at = open_page(sign_in("dpo"), "governance")
+    holds = at.dataframe[1].value
+    assert list(zip(holds["call_id"], holds["reason"], strict=True)) == [
+        (HELD_OLD, "legal_hold set in the metadata")
+    ]
+    assert at.selectbox(key="gv_evidence_call").options == [HELD_OLD]
+    assert at.download_button.len == 0  # nothing is exported before it is asked for
+    assert audit_rows(own_home, store_of, "evidence_export") == []
+    next(b for b in at.button if b.label == "Prepare the evidence pack").click().run()
+    assert not at.exception and not at.error
+    (download,) = at.download_button
+    assert download.label == "Download the evidence pack"
+    at.run()  # a rerun shows the same pack and exports nothing more
+    (entry,) = audit_rows(own_home, store_of, "evidence_export")
+    assert (entry["actor"], entry["call_id"]) == (USERS["dpo"], HELD_OLD)
+    call_id, data, info = at.session_state["gv_evidence_pack"]
+    assert call_id == HELD_OLD and info.exported_by == USERS["dpo"]
+    key = load_evidence_key(store_of(own_home).settings, create=False)
+    report = evidence.verify(data, key)
+    assert report.ok and report.call_id == HELD_OLD and report.exported_by == USERS["dpo"]
+    assert json.loads(entry["detail"])["manifest_sha256"] == info.manifest_sha256
+
+
+def test_a_held_call_with_markdown_in_its_id_and_reason_is_shown_literally(
+    own_home: Path, store_of: Any
+) -> None:
+    odd, reason = "c_*odd*_[x](http://e.org)", "**urgent** <script>alert(1)</script>"
+    store = store_of(own_home)
+    add_call(store, odd, started_at=NOW - timedelta(days=2))
+    governance.hold(store, odd, reason, now=NOW, actor="test")
+    at = open_page(sign_in("dpo"), "governance")
+    assert reason in list(at.dataframe[1].value["reason"])  # a table cell: never markdown
+    at.selectbox(key="gv_evidence_call").select(odd)
+    next(b for b in at.button if b.label == "Prepare the evidence pack").click().run()
+    assert not at.exception and not at.error
+    caption = next(c.value for c in at.caption if c.value.startswith("Pack of call"))
+    assert ui.md_escape(odd) in caption
+    assert evidence.pack_file_name(odd) == "evidence-c__odd___x_http_e.org_.zip"
+
+
+@pytest.mark.parametrize("role", [r for r in auth.ROLES if not auth.can_export_evidence(r)])
+def test_no_role_but_the_dpo_sees_the_evidence_pack(home: Path, role: str) -> None:
+    at = open_page(sign_in(role), "governance")
+    assert next(e.value for e in at.error).startswith("Access refused")
+    assert at.download_button.len == 0
+    assert not [b for b in at.button if b.label == "Prepare the evidence pack"]
+    assert b"legal_hold set in the metadata" not in page_bytes(at)
 
 
 # --- nothing hidden, anywhere -----------------------------------------------------------

@@ -21,6 +21,7 @@ from analytics.store.core import Store, iso
 from analytics.store.schema import (
     abuse,
     abuse_events,
+    audit,
     calls,
     holds,
     objections,
@@ -281,6 +282,36 @@ def segment_rows(
 def pii_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> list[dict[str, Any]]:
     ids = apply_filter(select(calls.c.call_id).where(visible(store, now)), flt or CallFilter())
     query = select(pii_counts).where(pii_counts.c.call_id.in_(ids.scalar_subquery()))
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class HeldCall:
+    """A call's stored row and its litigation hold (None when the call is not held)."""
+
+    call: dict[str, Any]
+    hold: dict[str, Any] | None
+
+
+def call_and_hold(store: Store, call_id: str) -> HeldCall | None:
+    """A call's row (whatever its state) and its hold; None for an unknown call.
+
+    For the evidence pack only, which is made for held calls: what a hold keeps
+    (the recording of an objected call, say) is read here, the analysis through
+    :func:`get_call`.
+    """
+    with store.read() as conn:
+        row = conn.execute(select(calls).where(calls.c.call_id == call_id)).mappings().first()
+        if row is None:
+            return None
+        hold = conn.execute(select(holds).where(holds.c.call_id == call_id)).mappings().first()
+    return HeldCall(call=dict(row), hold=dict(hold) if hold else None)
+
+
+def call_audit_rows(store: Store, call_id: str) -> list[dict[str, Any]]:
+    """The audit rows naming one call, oldest first, with their chain hashes."""
+    query = select(audit).where(audit.c.call_id == call_id).order_by(audit.c.id)
     with store.read() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
 
