@@ -397,8 +397,9 @@ def test_after_release_the_call_returns_to_retention_and_packs_handed_over_still
     add_recorded_call(
         store, "recent", marker="MARK-RECENT", started_at=NOW - timedelta(days=10), now=NOW
     )
-    for call_id in ("old", "recent"):
-        governance.hold(store, call_id, "case 7", now=NOW)
+    # "old" was held while it was still within retention
+    governance.hold(store, "old", "case 7", now=NOW - timedelta(days=100))
+    governance.hold(store, "recent", "case 7", now=NOW)
     packs = [export(store, tmp_path, call_id) for call_id in ("old", "recent")]
     for call_id in ("old", "recent"):
         governance.release(store, call_id, now=NOW)
