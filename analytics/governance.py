@@ -135,6 +135,15 @@ def _checked_call_id(conn: Connection, call_id: str) -> str:
     return call_id  # pragma: no cover - parse_call_id refused it
 
 
+def _stored_id(conn: Connection, store: Store, call_id: str) -> str:
+    """The id a call is stored under: its own, or the opaque one it got when it was
+    erased or purged (so that naming it again never writes its old id back)."""
+    if call_row(conn, call_id) is not None:
+        return call_id
+    opaque = opaque_call_id(store.key, call_id)
+    return opaque if call_row(conn, opaque) is not None else call_id
+
+
 def retire_ids(conn: Connection, store: Store, call_ids: list[str]) -> dict[str, str]:
     """Give erased or purged calls an opaque id everywhere the database names them.
 
@@ -185,9 +194,10 @@ def object_calls(
     caller_hash = hashes[0] if hashes else None
     report = ObjectionReport()
     files: list[str] = []
+    given = call_id
     with store.write() as conn:
         if call_id is not None:
-            call_id = _checked_call_id(conn, call_id)
+            call_id = _stored_id(conn, store, _checked_call_id(conn, call_id))
         conn.execute(
             insert(objections).values(
                 call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
@@ -196,7 +206,7 @@ def object_calls(
         match = calls.c.call_id == call_id if call_id else calls.c.caller_hash.in_(hashes)
         rows = conn.execute(select(calls).where(match, calls.c.state != "expired")).mappings().all()
         for row in rows:
-            report.calls.append(row["call_id"])
+            report.calls.append(given if row["call_id"] == call_id and given else row["call_id"])
             files.append(row["redacted_audio_path"])
             keep_recording = bool(row["audio_path"]) and _is_held(conn, row["call_id"])
             if keep_recording:
@@ -258,6 +268,8 @@ def hold(
     with store.write() as conn:
         call_id = _checked_call_id(conn, call_id)
         row = call_row(conn, call_id)
+        if row is None and call_row(conn, opaque_call_id(store.key, call_id)) is not None:
+            raise GovernanceError(f"call {call_id}: erased or already purged, nothing left to hold")
         if row is None:
             raise NotFoundError(f"call {call_id}: no such call")
         already = _is_held(conn, call_id)
@@ -578,8 +590,7 @@ def subject_erase(
             _erase_row(conn, row["call_id"], now)
             report.erased.append(row["call_id"])
         # the ids too: one made from the caller's number would name them still
-        renamed = retire_ids(conn, store, report.erased)
-        report.erased = [renamed.get(call_id, call_id) for call_id in report.erased]
+        retire_ids(conn, store, report.erased)
         audit.record(
             conn,
             actor,

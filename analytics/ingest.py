@@ -896,10 +896,10 @@ def import_one(
     with store.read() as conn:
         existing = call_id_for_sha(conn, sha)
     if existing is not None:
-        erased = (
-            row is not None and row.call_id and opaque_call_id(store.key, row.call_id) == existing
-        )
-        if row is not None and row.call_id and row.call_id != existing and not erased:
+        # an erased or purged call answers to an opaque id made from the id it had
+        given = row.call_id if row is not None and row.call_id else path.stem
+        was_given = opaque_call_id(store.key, given) == existing
+        if row is not None and row.call_id and row.call_id != existing and not was_given:
             # Same content under another id: a metadata mistake, and applying this row's
             # objection or hold to the other call would be wrong either way.
             raise InputError(
@@ -907,7 +907,7 @@ def import_one(
                 f"this recording is already imported as call {existing!r}, not {row.call_id!r}",
             )
         _apply_row_to_existing(store, existing, row, now, batch.report)
-        batch.report.already_imported.append(existing)
+        batch.report.already_imported.append(given if was_given else existing)
         return
     info = probe(path)
     meta = resolve_metadata(store, path, row, info, now)

@@ -28,12 +28,13 @@ from governance_fixtures import (
 )
 from pipeline_fakes import fake_engines
 
-from analytics import audit, governance
+from analytics import audit, clock, governance
 from analytics.cli import cli
 from analytics.config import Settings, load_settings
 from analytics.errors import GovernanceError, NotFoundError, UsageError
 from analytics.pipeline import process
 from analytics.store import Store, call_rows, get_call, iter_call_records, segment_rows
+from analytics.workspace import opaque_call_id
 
 CALLER = "06 12 34 56 78"
 CALLER_OTHER_FORM = "+33 6 12 34 56 78"  # the same number, as another system writes it
@@ -63,6 +64,12 @@ def _call_row(store: Store, call_id: str) -> dict | None:  # type: ignore[type-a
         conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
     return dict(row) if row else None
+
+
+def _tombstone(store: Store, call_id: str) -> dict | None:  # type: ignore[type-arg]
+    """The row an erased or purged call left: under its opaque id, its old one gone."""
+    assert _call_row(store, call_id) is None, f"{call_id} still names a row"
+    return _call_row(store, opaque_call_id(store.key, call_id))
 
 
 def _ingest_and_process(store: Store, folder: Path, rows: list[dict[str, str]], seed: int = 0):  # type: ignore[no-untyped-def]
@@ -242,14 +249,15 @@ def test_purge_deletes_expired_unheld_calls_and_reports_counts(store: Store) -> 
     add_recorded_call(
         store, "oldpending", marker="MK-pend", started_at=NOW - 300 * DAY, now=NOW, state="pending"
     )
-    governance.hold(store, "held", "case 7", now=NOW)
+    # held while it was still within retention
+    governance.hold(store, "held", "case 7", now=NOW - 30 * DAY)
 
     report = governance.purge(store, now=NOW)
 
     assert (report.calls, report.recordings, report.redacted_audio) == (2, 2, 1)
     assert _visible(store) == {"held", "young"}
     for gone in ("old", "oldpending"):
-        assert _call_row(store, gone)["state"] == "expired"  # type: ignore[index]
+        assert _tombstone(store, gone)["state"] == "expired"  # type: ignore[index]
         assert _derived_rows(store, gone) == 0
     assert files_containing(store.settings.home, "MK-old") == []
     assert files_containing(store.settings.home, "MK-pend") == []
@@ -272,7 +280,7 @@ def test_release_applies_retention_at_once(store: Store) -> None:
     assert governance.purge(store, now=NOW).calls == 0
     report = governance.release(store, "held", now=NOW)
     assert report.calls == 1 and _visible(store) == set()
-    assert _call_row(store, "held")["state"] == "expired"  # type: ignore[index]
+    assert _tombstone(store, "held")["state"] == "expired"  # type: ignore[index]
     actions = [e["action"] for e in audit.entries(store)]
     assert actions[:2] == ["purge", "release"]
 
@@ -438,23 +446,25 @@ def test_subject_access_archive_holds_their_calls_and_nothing_else(store: Store)
 
     count = governance.subject_access(store, CALLER_OTHER_FORM, out, now=NOW)
 
-    assert count == 3
+    assert count == 4
     entries, blobs = read_archive(out)
     by_id = {e["call_id"]: e for e in entries}
-    assert sorted(by_id) == ["mine", "mine-held", "mine-pending"]
+    assert sorted(by_id) == ["mine", "mine-expired", "mine-held", "mine-pending"]
+    # past retention but not purged yet: still held, so still the caller's to see
+    assert by_id["mine-expired"]["past_retention"] is True
+    assert not by_id["mine-held"]["past_retention"] and not by_id["mine"]["past_retention"]
     assert by_id["mine-pending"]["analysis"] is None
     analysis = by_id["mine"]["analysis"]
     assert analysis["segments"][0]["text"] == "bonjour MK-MINE agent"
     assert analysis["quality"]["score"] == 80 and analysis["abuse"]["severity"] == "high"
     assert by_id["mine"]["agent_id"] == "A7" and by_id["mine"]["started_at"]
-    assert len(blobs) == 3 and all(name.startswith("recordings/") for name in blobs)
+    assert len(blobs) == 4 and all(name.startswith("recordings/") for name in blobs)
     archive_bytes = out.read_bytes() + b"".join(blobs.values()) + json.dumps(entries).encode()
-    for foreign in (b"MK-THEIRS", b"MK-EXP"):
-        assert foreign not in archive_bytes
+    assert b"MK-THEIRS" not in archive_bytes
     with zipfile.ZipFile(out) as archive:
         text = archive.read("calls.json").decode()
     assert CALLER.replace(" ", "") not in text and "caller_hash" not in text
-    assert json.loads(audit.entries(store, action="subject_access")[0]["detail"]) == {"calls": 3}
+    assert json.loads(audit.entries(store, action="subject_access")[0]["detail"]) == {"calls": 4}
 
 
 def test_subject_access_for_unknown_caller_is_an_empty_archive(store: Store) -> None:
@@ -477,7 +487,7 @@ def test_subject_erase_deletes_all_unheld_calls_and_says_what_was_kept(store: St
     assert _visible(store) == {"kept", "other"}
     for marker in ("MK-E1", "MK-E2"):
         assert files_containing(store.settings.home, marker) == []
-    tomb = _call_row(store, "e1")
+    tomb = _tombstone(store, "e1")
     assert tomb is not None and tomb["state"] == "objected"
     assert tomb["started_at"] is None and tomb["caller_hash"] is None
     assert json.loads(audit.entries(store, action="subject_erase")[0]["detail"]) == {
@@ -622,17 +632,18 @@ def test_cli_object_by_call_and_by_caller(store: Store, settings: Settings) -> N
 
 
 def test_cli_hold_release_purge(store: Store, settings: Settings) -> None:
-    add_call(store, "old", started_at=NOW - 300 * DAY)
+    add_call(store, "old", started_at=NOW - 100 * DAY)
     add_call(store, "older", started_at=NOW - 400 * DAY)
     code, out = _cli(settings, "hold", "--call", "old", "--reason", "appeal 12/2026")
     assert (code, out.strip()) == (0, "hold on old")
     code, out = _cli(settings, "hold", "--call", "old", "--reason", "again")
     assert code == 0 and "already held" in out
-    code, out = _cli(settings, "purge")
-    assert code == 0 and out.startswith("purged 1 calls")
-    code, out = _cli(settings, "release", "--call", "old")
+    with clock.frozen(NOW + 100 * DAY):  # "old" is now past retention, kept by its hold
+        code, out = _cli(settings, "purge")
+        assert code == 0 and out.startswith("purged 1 calls")
+        code, out = _cli(settings, "release", "--call", "old")
     assert code == 0 and "hold on old released; purged 1 calls" in out
-    assert _call_row(store, "old")["state"] == "expired"  # type: ignore[index]
+    assert _tombstone(store, "old")["state"] == "expired"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

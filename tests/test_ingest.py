@@ -406,6 +406,15 @@ _opt_text = st.one_of(st.none(), _text.filter(bool))
 _name = st.text(alphabet="abcdefghij-_ 0123456789éà", min_size=1, max_size=10).map(
     lambda s: s.strip() + ".wav"
 )
+_call_id = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9._:@-]{1,20}", fullmatch=True))
+# a French mobile number in the spellings CSVs hold, with the E.164 form it reads as
+_caller = st.one_of(
+    st.none(),
+    st.tuples(
+        st.integers(0, 99_999_999),
+        st.sampled_from(["0{} {}", "+33 {} {}", "0033{}{}", "33{}{}", "+33 (0){} {}"]),
+    ).map(lambda p: (p[1].format("6", f"{p[0]:08d}"), f"+336{p[0]:08d}")),
+)
 _moment = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 ).map(lambda d: d.replace(microsecond=0))
@@ -417,11 +426,11 @@ def metadata_rows(draw: st.DrawFn) -> list[dict]:
     return [
         {
             "recording": name,
-            "call_id": draw(_opt_text),
+            "call_id": draw(_call_id),
             "started_at": draw(st.one_of(st.none(), _moment)),
             "agent_id": draw(_opt_text),
             "team": draw(_opt_text),
-            "caller_id": draw(_opt_text),
+            "caller": draw(_caller),
             "channel_layout": draw(st.sampled_from([None, "agent_left", "agent_right", "mono"])),
             "language": draw(st.sampled_from([None, "fr", "en", "de", "spa"])),
             "objection": draw(st.booleans()),
@@ -491,7 +500,8 @@ def test_read_metadata_round_trips_generated_rows(
     for row in rows:
         if blank_lines:
             buf.write(terminator)
-        writer.writerow([_cell(row[c], style) for c in columns])
+        cells = {**row, "caller_id": row["caller"][0] if row["caller"] else None}
+        writer.writerow([_cell(cells[c], style) for c in columns])
     path = tmp_path / "meta.csv"
     path.write_bytes((("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8"))
     parsed, found_rejects = read_metadata(path)
@@ -499,8 +509,9 @@ def test_read_metadata_round_trips_generated_rows(
     assert len(parsed) == len(rows)
     for got, want in zip(parsed, rows, strict=True):
         assert got.recording == (tmp_path / want["recording"]).resolve()
-        for key in ("call_id", "agent_id", "team", "caller_id", "channel_layout", "language"):
+        for key in ("call_id", "agent_id", "team", "channel_layout", "language"):
             assert getattr(got, key) == want[key], key
+        assert got.caller_id == (want["caller"][1] if want["caller"] else None)
         assert got.started_at == want["started_at"]
         assert got.objection is want["objection"]
         assert got.legal_hold is want["legal_hold"]
