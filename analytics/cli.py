@@ -119,7 +119,8 @@ _root_option = click.option(
     "roots",
     multiple=True,
     type=click.Path(file_okay=False),
-    help="A folder CSV rows may name recordings in (repeatable; default: the CSV's folder).",
+    help="Another folder CSV rows may name recordings in (repeatable); the CSV's folder "
+    "and the PATHs given are always allowed.",
 )
 
 

@@ -79,10 +79,8 @@ def parse_call_id(value: str, what: str = "call_id") -> str:
     or markup, so an id is safe in a terminal line, a URL and the audit log."""
     text = value.strip()
     if not CALL_ID.fullmatch(text):
-        shown = text if text.isprintable() else repr(text)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        raise ValueError(f"{what} {shown!r} is not a valid call id ({CALL_ID_RULE})")
+        shown = repr(text if len(text) <= 60 else text[:57] + "...")  # escapes breaks and ESC
+        raise ValueError(f"{what} {shown} is not a valid call id ({CALL_ID_RULE})")
     return text
 
 

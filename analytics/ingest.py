@@ -213,7 +213,11 @@ def _clean(value: str | None) -> str | None:
 
 
 def parse_row(
-    row_number: int, fields: dict[str, str], base: Path, region: str = "FR"
+    row_number: int,
+    fields: dict[str, str],
+    base: Path,
+    region: str = "FR",
+    now: datetime | None = None,
 ) -> MetadataRow:
     """Validate one CSV row (keys already normalised). Raises ValueError with the reason.
 
@@ -233,11 +237,14 @@ def parse_row(
     started = _clean(fields.get("started_at"))
     call_id = _clean(fields.get("call_id"))
     caller_id = _clean(fields.get("caller_id"))
+    started_at = parse_started_at(started) if started else None
+    if started_at is not None and now is not None:
+        check_not_future(started_at, now)
     return MetadataRow(
         row=row_number,
         recording=_resolve(base, recording),
         call_id=parse_call_id(call_id) if call_id else None,
-        started_at=parse_started_at(started) if started else None,
+        started_at=started_at,
         agent_id=_clean(fields.get("agent_id")),
         team=_clean(fields.get("team")),
         caller_id=parse_caller_id(caller_id, region) if caller_id else None,
@@ -261,7 +268,10 @@ def read_metadata(path: Path, region: str = "FR") -> tuple[list[MetadataRow], li
 
 
 def read_metadata_full(
-    path: Path, region: str = "FR", warnings: list[str] | None = None
+    path: Path,
+    region: str = "FR",
+    warnings: list[str] | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[MetadataRow], list[Reject], set[Path]]:
     """Read a metadata CSV: comma, semicolon or tab separated, with or without BOM.
 
@@ -341,7 +351,7 @@ def read_metadata_full(
             exclude(named)
             continue
         try:
-            parsed = parse_row(line, fields, path.parent, region)
+            parsed = parse_row(line, fields, path.parent, region, now)
         except ValueError as exc:
             reason = f"{exc} (recording {shown(named)} not imported)" if named else str(exc)
             rejects.append(Reject(source, reason, row=line))
@@ -990,8 +1000,8 @@ def ingest(
     database, shown by ``status``) and the others go on.
 
     Args:
-        roots: the folders a CSV row may name recordings in (default: the CSV's
-            folder); the ``paths`` given are always allowed. A row naming a file
+        roots: more folders a CSV row may name recordings in; the CSV's own folder
+            and the ``paths`` given are always allowed. A row naming a file
             elsewhere (an absolute path, ``../``, a link out) is a reject.
     """
     now = now or utcnow()
@@ -1001,10 +1011,10 @@ def ingest(
     excluded: set[Path] = set()
     if metadata is not None:
         rows, csv_rejects, excluded = read_metadata_full(
-            metadata, store.settings.caller_region, report.warnings
+            metadata, store.settings.caller_region, report.warnings, now
         )
         report.rejects.extend(csv_rejects)
-        rows = _within_roots(rows, metadata, [*(roots or [metadata.parent]), *paths], report)
+        rows = _within_roots(rows, metadata, [metadata.parent, *roots, *paths], report)
     files, unusable, report.skipped_files = discover(paths)
     report.rejects.extend(unusable)
     batch = _Batch(store, now, report)
