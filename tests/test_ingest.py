@@ -851,7 +851,7 @@ def test_ids_that_may_be_phone_numbers_are_warned_about(tmp_path: Path, store: S
 def test_csv_rows_cannot_reach_outside_the_allowed_folders(
     tmp_path: Path, store: Store, now
 ) -> None:
-    inside = make_audio(tmp_path / "csv" / "inside.wav", 1.0, 8000, 1)
+    make_audio(tmp_path / "csv" / "inside.wav", 1.0, 8000, 1)
     secret = make_audio(tmp_path / "elsewhere" / "secret.wav", 1.0, 8000, 1, seed=1)
     secret2 = make_audio(tmp_path / "elsewhere" / "secret2.wav", 1.0, 8000, 1, seed=3)
     linked = make_audio(tmp_path / "elsewhere" / "linked.wav", 1.0, 8000, 1, seed=4)
