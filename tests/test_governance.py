@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
 from factories import NOW, add_call
 from governance_fixtures import (
     add_recorded_call,
@@ -30,6 +29,7 @@ from governance_fixtures import (
     read_everything,
 )
 from pipeline_fakes import fake_engines
+from sqlalchemy import text as sql
 
 from analytics import audit, clock, governance
 from analytics.cli import cli
@@ -828,19 +828,19 @@ def test_hashes_written_before_e164_are_marked_and_still_found(tmp_path: Path) -
         with store.write() as conn:
             for cid, digest in legacy.items():
                 conn.execute(
-                    text("UPDATE calls SET caller_hash = :h WHERE call_id = :c"),
+                    sql("UPDATE calls SET caller_hash = :h WHERE call_id = :c"),
                     {"h": digest, "c": cid},
                 )
             conn.execute(
-                text(
+                sql(
                     "INSERT INTO objections (call_id, caller_hash, filed_at) VALUES (NULL, :h, :t)"
                 ),
                 {"h": legacy["other"], "t": NOW.isoformat()},
             )
-            conn.execute(text("PRAGMA user_version = 2"))
+            conn.execute(sql("PRAGMA user_version = 2"))
     with Store.open(settings) as store:  # migrates to version 3
         with store.read() as conn:
-            hashes = dict(conn.execute(text("SELECT call_id, caller_hash FROM calls")).all())
+            hashes = dict(conn.execute(sql("SELECT call_id, caller_hash FROM calls")).all())
         assert hashes["old1"] == "v1:" + legacy["old1"]
         assert _visible(store) == {"old1", "old2", "gated"}  # "other": old objection holds
         # access in a spelling the old code hashed differently still finds them
