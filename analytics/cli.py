@@ -87,6 +87,8 @@ def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
 
 
 def _print_ingest(report: Any) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for reject in report.rejects:
         click.echo(f"rejected {reject.describe()}", err=True)
     if report.skipped_files:
@@ -94,7 +96,9 @@ def _print_ingest(report: Any) -> None:
     click.echo(report.summary())
 
 
-def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
+def _ingest(
+    obj: Context, paths: tuple[str, ...], metadata: str | None, roots: tuple[str, ...]
+) -> int:
     from analytics.ingest import ingest
 
     if not paths and not metadata:
@@ -103,20 +107,34 @@ def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
         obj.store(),
         [Path(p) for p in paths],
         Path(metadata) if metadata else None,
+        roots=[Path(r) for r in roots],
         progress=True,
     )
     _print_ingest(report)
     return 1 if report.rejects else 0
 
 
+_root_option = click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Another folder CSV rows may name recordings in (repeatable); the CSV's folder "
+    "and the PATHs given are always allowed.",
+)
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@_root_option
 @pass_ctx
 @handle_errors
-def ingest_cmd(obj: Context, paths: tuple[str, ...], metadata: str | None) -> None:
+def ingest_cmd(
+    obj: Context, paths: tuple[str, ...], metadata: str | None, roots: tuple[str, ...]
+) -> None:
     """Import recordings (files, folders, CSV rows) into the workspace."""
-    sys.exit(_ingest(obj, paths, metadata))
+    sys.exit(_ingest(obj, paths, metadata, roots))
 
 
 def _process(
@@ -175,6 +193,7 @@ def process_cmd(
 @cli.command("run")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@_root_option
 @_with_options(_process_options)
 @pass_ctx
 @handle_errors
@@ -182,13 +201,14 @@ def run_cmd(
     obj: Context,
     paths: tuple[str, ...],
     metadata: str | None,
+    roots: tuple[str, ...],
     workers: int | None,
     executor: str,
     model: str | None,
     retry_failed: bool,
 ) -> None:
     """Ingest, then process everything pending."""
-    ingest_code = _ingest(obj, paths, metadata)
+    ingest_code = _ingest(obj, paths, metadata, roots)
     process_code = _process(obj, workers, executor, model, retry_failed)
     sys.exit(max(ingest_code, process_code))
 
@@ -232,18 +252,54 @@ def status_cmd(obj: Context, as_json: bool) -> None:
 
 # --- governance -------------------------------------------------------------------
 
+_STDIN_HELP = " '-' reads it from standard input (not shown by ps or kept in shell history)."
+
+
+def _caller_id_value(caller_id: str | None, from_stdin: bool) -> str | None:
+    """A caller id from the command line, or from standard input (``-`` or the flag)."""
+    if from_stdin and caller_id not in (None, "-"):
+        raise click.UsageError("give --caller-id NUMBER or --caller-id-stdin, not both")
+    if not (from_stdin or caller_id == "-"):
+        return caller_id
+    value = sys.stdin.readline().strip()
+    if not value:
+        raise click.UsageError("no caller id on standard input")
+    return value
+
+
+def _caller_options(required: bool, what: str) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        fn = click.option(
+            "--caller-id-stdin", is_flag=True, help="Read the caller id from standard input."
+        )(fn)
+        return click.option("--caller-id", help=what + _STDIN_HELP)(fn)
+
+    return apply
+
+
+def _required_caller(caller_id: str | None, from_stdin: bool) -> str:
+    value = _caller_id_value(caller_id, from_stdin)
+    if value is None:
+        raise click.UsageError("give --caller-id NUMBER (or - / --caller-id-stdin)")
+    return value
+
 
 @cli.command("object")
 @click.option("--call", "call_id", help="The call objected to.")
-@click.option("--caller-id", help="The caller objecting (all their calls, now and later).")
+@_caller_options(False, "The caller objecting (all their calls, now and later).")
 @pass_ctx
 @handle_errors
-def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None:
+def object_cmd(
+    obj: Context, call_id: str | None, caller_id: str | None, caller_id_stdin: bool
+) -> None:
     """Record an objection: the calls are never analysed, and what was derived is deleted."""
+    caller_id = _caller_id_value(caller_id, caller_id_stdin)
     if (call_id is None) == (caller_id is None):
         raise click.UsageError("give exactly one of --call or --caller-id")
     report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id)
     click.echo(f"objection recorded; {len(report.calls)} calls removed from analysis")
+    if caller_id is not None and not report.calls:
+        click.echo("no stored call from this caller; their future calls will be refused")
     for call in report.recordings_kept_on_hold:
         click.echo(f"recording of {call} kept: it is under a litigation hold")
 
@@ -283,14 +339,17 @@ def subject_group() -> None:
 
 
 @subject_group.command("access")
-@click.option("--caller-id", required=True)
+@_caller_options(True, "The caller asking.")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Archive to write (default: in the workspace)."
 )
 @pass_ctx
 @handle_errors
-def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
+def subject_access_cmd(
+    obj: Context, caller_id: str | None, caller_id_stdin: bool, out: str | None
+) -> None:
     """Write an archive of everything kept about one caller."""
+    caller_id = _required_caller(caller_id, caller_id_stdin)
     store = obj.store()
     stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     default_dir = store.settings.home / governance.ACCESS_ARCHIVE_DIR
@@ -300,11 +359,12 @@ def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
 
 
 @subject_group.command("erase")
-@click.option("--caller-id", required=True)
+@_caller_options(True, "The caller asking.")
 @pass_ctx
 @handle_errors
-def subject_erase_cmd(obj: Context, caller_id: str) -> None:
+def subject_erase_cmd(obj: Context, caller_id: str | None, caller_id_stdin: bool) -> None:
     """Erase every call of one caller (calls under a litigation hold are kept)."""
+    caller_id = _required_caller(caller_id, caller_id_stdin)
     report = governance.subject_erase(obj.store(), caller_id)
     click.echo(f"{len(report.erased)} calls erased")
     if report.kept_on_hold:
@@ -323,13 +383,15 @@ def calls_group() -> None:
 @click.option("--started-at")
 @click.option("--agent-id")
 @click.option("--team")
-@click.option("--caller-id")
+@click.option("--caller-id", help="The caller's number;" + _STDIN_HELP)
 @click.option("--channel-layout", type=click.Choice(["agent_left", "agent_right", "mono"]))
 @click.option("--language")
 @pass_ctx
 @handle_errors
 def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
     """Rectify a call's metadata."""
+    if fields.get("caller_id") == "-":
+        fields["caller_id"] = _caller_id_value("-", False)
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         raise click.UsageError("give at least one field to change")

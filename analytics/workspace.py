@@ -12,6 +12,7 @@ from pathlib import Path
 
 from analytics.config import Settings
 from analytics.errors import UsageError
+from analytics.fields import national_form, parse_caller_id
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,39 @@ def _load_or_create_key(settings: Settings, path: Path) -> bytes:
     return read_key_file(path)
 
 
-def normalise_caller_id(number: str) -> str:
-    """Canonical form of a phone number, so '+33 6 12…' and '06 12…' hash alike."""
+# Hashes written before caller ids were normalised to E.164 (schema version 3) are
+# kept with this prefix: the number they came from cannot be recovered from them, so
+# they are matched by recomputing the old form from a number given again.
+LEGACY_PREFIX = "v1:"
+
+
+def normalise_caller_id(number: str, region: str = "FR") -> str:
+    """Canonical form of a phone number: E.164, so '+33 6 12…', '06 12…' and
+    '33612…' hash alike. ValueError when it is not a phone number."""
+    return parse_caller_id(number, region)
+
+
+def hash_caller(key: bytes, number: str, region: str = "FR") -> str:
+    """Keyed hash (HMAC-SHA256) of a caller id in E.164: the only form that is stored.
+
+    Raises:
+        ValueError: the caller id is not a phone number (the reason never repeats it).
+    """
+    return _hmac(key, parse_caller_id(number, region))
+
+
+def caller_hashes(key: bytes, number: str, region: str = "FR") -> tuple[str, ...]:
+    """Every stored form that may stand for this caller: the E.164 hash first, then
+    the hashes the first versions wrote (marked :data:`LEGACY_PREFIX`), recomputed
+    from the spellings of the number the old normalisation knew."""
+    e164 = parse_caller_id(number, region)
+    spellings = {number, e164, national_form(e164), e164.lstrip("+"), "00" + e164[1:]}
+    legacy = sorted({LEGACY_PREFIX + _hmac(key, _legacy_canonical(s)) for s in spellings})
+    return (_hmac(key, e164), *legacy)
+
+
+def _legacy_canonical(number: str) -> str:
+    """The normalisation of schema versions 1-2 (digits, French numbers in national form)."""
     digits = re.sub(r"[^\d+]", "", number.strip())
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -92,10 +124,20 @@ def normalise_caller_id(number: str) -> str:
     return digits.lstrip("+") or number.strip().lower()
 
 
-def hash_caller(key: bytes, number: str) -> str:
-    """Keyed hash (HMAC-SHA256) of a caller id: the only form that is stored."""
-    canonical = normalise_caller_id(number)
-    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+def _hmac(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def opaque_call_id(key: bytes, call_id: str) -> str:
+    """The id an erased or purged call keeps: a keyed hash of its old id, which may have
+    held the caller's number. Stable (the same id always gives the same one) and itself
+    a valid call id; an id already opaque is returned as is."""
+    if call_id.startswith(OPAQUE_PREFIX):
+        return call_id
+    return OPAQUE_PREFIX + _hmac(key, "call-id:" + call_id)[:32]
+
+
+OPAQUE_PREFIX = "gone-"
 
 
 def relative_to_home(settings: Settings, path: Path) -> str:

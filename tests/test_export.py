@@ -45,7 +45,8 @@ def populated(store: Store) -> Store:
     add_call(store, "flagged", abuse_severity="high", pii={"EMAIL_ADDRESS": 1})
     add_call(store, "old", started_at=NOW - timedelta(days=200))
     add_call(store, "old_held", started_at=NOW - timedelta(days=300))
-    hold(store, "old_held", "appeal pending", now=NOW)
+    # held while it was still within retention (a hold cannot revive an expired call)
+    hold(store, "old_held", "appeal pending", now=NOW - timedelta(days=150))
     for state in ("pending", "processing", "failed"):
         add_call(store, state, state=state)
     add_call(store, "objected_call")

@@ -201,10 +201,25 @@ def _v2_dashboard_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_caller_ids_e164(conn: Connection) -> None:
+    # Caller ids are now hashed in E.164. A hash written before cannot be turned back
+    # into its number, so it is kept, marked "v1:": a lookup by number recomputes the
+    # old hash of that number's spellings (analytics.workspace.caller_hashes) and
+    # upgrades what it finds. Marking keeps the two forms from ever being compared.
+    for table in ("calls", "objections"):
+        conn.execute(
+            text(
+                f"UPDATE {table} SET caller_hash = 'v1:' || caller_hash "
+                "WHERE caller_hash IS NOT NULL AND caller_hash NOT LIKE 'v1:%'"
+            )
+        )
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
+    (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
