@@ -463,9 +463,13 @@ def dashboard_cmd(obj: Context, port: int) -> None:
 @pass_ctx
 @handle_errors
 def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
-    """Build a demo corpus of synthetic calls, process it, open the dashboard."""
-    from analytics.demo import run_demo
+    """Build a demo corpus of synthetic calls, process it, open the dashboard.
 
+    Only into a new workspace (a missing or empty --home) or one the demo created.
+    """
+    from analytics.demo import claim_workspace, run_demo
+
+    claim_workspace(obj.settings())
     store = obj.store()
     run_demo(store, n_calls=n_calls, echo=click.echo)
     if not no_dashboard:
