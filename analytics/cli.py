@@ -337,29 +337,65 @@ def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
     click.echo(f"{call_id}: changed {', '.join(changed)}")
 
 
-@cli.command("audit")
+@cli.group("audit", invoke_without_command=True)
 @click.option(
-    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad row."
+    "--verify", is_flag=True, help="Check the keyed hash chain; exit 1 naming every bad row."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="With --verify: also check the chain against this signed checkpoint (truncation).",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
-@pass_ctx
+@click.pass_context
 @handle_errors
-def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
+def audit_cmd(
+    ctx: click.Context, verify: bool, checkpoint_file: str | None, limit: int
+) -> None:
     """Show the audit log, or verify that it was not tampered with."""
-    store = obj.store()
+    if ctx.invoked_subcommand is not None:
+        return
+    if checkpoint_file and not verify:
+        raise click.UsageError("--checkpoint goes with --verify")
+    store = ctx.find_object(Context).store()
+    audit.upgrade(store)  # an old unkeyed chain is re-keyed (and says so) first
     if verify:
-        problems = audit.verify(store)
+        checkpoint = audit.read_checkpoint(store, Path(checkpoint_file)) if checkpoint_file else None
+        problems = audit.verify(store, checkpoint)
         if problems:
             for problem in problems:
                 click.echo(f"audit row {problem.row_id}: {problem.reason}", err=True)
             sys.exit(1)
-        click.echo(f"audit log intact ({len(audit.entries(store))} entries)")
+        against = (
+            f"; it reaches checkpoint row {checkpoint.seq} of {checkpoint.taken_at}"
+            if checkpoint
+            else ""
+        )
+        click.echo(f"audit log intact ({len(audit.entries(store))} entries){against}")
         return
     for entry in reversed(audit.entries(store, limit=limit)):
         click.echo(
             f"{entry['id']:>6} {entry['at']} {entry['actor']:<12} {entry['action']:<15} "
             f"{entry['call_id'] or '-':<16} {entry['detail']}"
         )
+
+
+@audit_cmd.command("checkpoint")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="Checkpoint file to write."
+)
+@pass_ctx
+@handle_errors
+def audit_checkpoint_cmd(obj: Context, out: str) -> None:
+    """Write a signed checkpoint of the chain's head (keep it off this machine)."""
+    store = obj.store()
+    audit.upgrade(store)
+    checkpoint = audit.write_checkpoint(store, Path(out))
+    click.echo(
+        f"checkpoint written to {out}: row {checkpoint.seq} at {checkpoint.taken_at}, "
+        f"head {checkpoint.head_hash[:16]}…; keep a copy away from the workspace"
+    )
 
 
 @cli.group("evidence")

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 _KEY_BYTES = 32
 EVIDENCE_KEY_FILE = "evidence.key"
+AUDIT_KEY_FILE = "audit.key"
 
 
 def ensure_layout(settings: Settings) -> None:
@@ -54,6 +55,24 @@ def load_evidence_key(settings: Settings, *, create: bool = True) -> bytes:
     if not create and not path.exists():
         raise UsageError(f"{path}: no evidence key in this workspace (no pack was exported)")
     return _load_or_create_key(settings, path)
+
+
+def audit_key_path(settings: Settings) -> Path:
+    return settings.home / AUDIT_KEY_FILE
+
+
+def load_audit_key(settings: Settings) -> bytes:
+    """The key of the audit chain's HMACs and checkpoints, apart from the other two.
+
+    Not ``secret.key``: whoever checks the audit log (an auditor, the DPO on another
+    machine) needs this key, and with the pseudonym key they could hash candidate
+    phone numbers and find a caller's calls. Not ``evidence.key``: that one is handed
+    to a court's expert with a pack, and with it they could rewrite the audit chain
+    that settles disputes over packs. Each key also rotates apart from the others.
+    It lives outside the database, so that write access to the database alone (a
+    copied file, an injected statement) cannot re-hash a rewritten chain.
+    """
+    return _load_or_create_key(settings, audit_key_path(settings))
 
 
 def read_key_file(path: Path) -> bytes:

@@ -21,7 +21,7 @@ from analytics import clock
 from analytics.config import Settings
 from analytics.errors import StoreError
 from analytics.store.schema import migrate
-from analytics.workspace import ensure_layout, load_key
+from analytics.workspace import ensure_layout, load_audit_key, load_key
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,23 @@ class Store:
             log.info("database migrated to version %s", applied[-1])
         return store
 
+    @property
+    def audit_key(self) -> bytes:
+        """The audit chain's key (``audit.key``), loaded (or created) once."""
+        key = self.__dict__.get("_audit_key")
+        if key is None:
+            key = self.__dict__["_audit_key"] = load_audit_key(self.settings)
+        return key
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (committed on exit, rolled back on error)."""
+        """One write transaction (committed on exit, rolled back on error).
+
+        BEGIN IMMEDIATE: the write lock is taken before anything is read, so what a
+        writer reads (the audit chain's head, say) cannot change before it commits.
+        """
         with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            conn.info["callqa.store"] = self
             yield conn
 
     @contextmanager
