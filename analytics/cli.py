@@ -41,11 +41,24 @@ class Context:
         return load_settings(self.home, **overrides)
 
     def store(self, **overrides: Any) -> Store:
-        """The workspace's store, opened once per set of setting overrides."""
+        """The workspace's store, opened once per set of setting overrides.
+
+        A deletion that an open reader kept from being scrubbed is finished first.
+        """
         key = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
         if key not in self._stores:
-            self._stores[key] = Store.open(self.settings(**dict(key)))
+            store = self._stores[key] = Store.open(self.settings(**dict(key)))
+            store.finish_pending_scrub()
         return self._stores[key]
+
+    def close(self) -> None:
+        """At the end of a command: try a pending scrub once more, and say what is left."""
+        for store in self._stores.values():
+            scrub = store.finish_pending_scrub(attempts=2)
+            if scrub is not None and not scrub.complete:
+                click.echo(f"note: {scrub.summary()}", err=True)
+            store.close()
+        self._stores.clear()
 
 
 def handle_errors(fn: F) -> F:
@@ -81,6 +94,7 @@ def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
     """callqa: local, privacy-first call quality and analytics."""
     _configure_logging(verbose)
     ctx.obj = Context(home)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # --- ingest / process -------------------------------------------------------------

@@ -3,8 +3,12 @@ secure deletion, and the governed query layer."""
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,12 +17,17 @@ from conftest import make_audio
 from factories import NOW, add_call, make_analysis
 from sqlalchemy import inspect, select, text
 
+from click.testing import CliRunner
+
+from analytics import audit
+from analytics.cli import cli
 from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UnredactedTextError, UsageError
-from analytics.governance import hold, object_calls
+from analytics.governance import hold, object_calls, purge
 from analytics.ingest import ingest
 from analytics.models import CallAnalysis, RawSegment, RawTranscript, Reject
 from analytics.store import CallFilter, Store, call_rows, get_call, iter_call_records, status
+from analytics.store.core import BUSY_TIMEOUT_MS
 from analytics.store.schema import LATEST_VERSION, MIGRATIONS, calls, migrate, schema_version
 from analytics.store.writes import delete_derived, record_reject
 from analytics.workspace import hash_caller, load_key, normalise_caller_id
@@ -152,6 +161,107 @@ def test_secure_delete_leaves_no_readable_remains(store: Store) -> None:
         delete_derived(conn, "c1")
     store.checkpoint()
     assert marker.encode() not in db_bytes(store.settings)
+
+
+# --- deletion while another process reads ----------------------------------------------
+
+SECRET = "zanzibar-okapi-marker"
+
+
+@contextmanager
+def open_reader(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding a read transaction (a notebook, a shell)."""
+    reader = sqlite3.connect(settings.db_path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM segments").fetchone()[0] > 0
+    try:
+        yield reader
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+
+
+def _stored_secret(store: Store) -> Store:
+    add_call(store, "c1", texts=(("agent", f"bonjour {SECRET}"),))
+    add_call(store, "c2")
+    assert store.checkpoint().complete
+    assert SECRET.encode() in db_bytes(store.settings)
+    return store
+
+
+def test_an_objection_under_an_open_reader_says_what_is_left_and_never_waits(
+    store: Store, settings: Settings
+) -> None:
+    _stored_secret(store)
+    with open_reader(settings):
+        started = time.monotonic()
+        object_calls(store, call_id="c1", now=NOW)
+        took = time.monotonic() - started
+        scrub = store.last_scrub
+        assert scrub is not None and not scrub.complete and scrub.frames_left > 0
+        assert f"{scrub.frames_left} pages of old data still in the write-ahead log" in (
+            scrub.summary()
+        )
+        # the truth: the reader keeps the old page, so the text is still in the file
+        assert SECRET.encode() in db_bytes(settings)
+        assert store.scrub_pending()
+        # no blocking checkpoint: the objection returned well before the busy timeout,
+        # and another writer gets the lock at once
+        assert took < BUSY_TIMEOUT_MS / 1000 / 5
+        with Store.open(settings) as other:
+            started = time.monotonic()
+            audit.log_event(other, "alice", "view_call", "c2", now=NOW)
+            assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 5
+    # the reader is gone: the next command finishes the job
+    with Store.open(settings) as again:
+        done = again.finish_pending_scrub()
+        assert done is not None and done.complete
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+    assert Path(f"{settings.db_path}-wal").stat().st_size == 0
+
+
+def test_the_cli_tells_the_truth_and_the_next_command_scrubs(
+    store: Store, settings: Settings
+) -> None:
+    _stored_secret(store)
+    home = str(settings.home)
+    with open_reader(settings):
+        result = CliRunner().invoke(cli, ["--home", home, "object", "--call", "c1"])
+        assert result.exit_code == 0, result.output
+        assert "1 calls removed" in result.output
+        assert "still in the write-ahead log because a reader is open" in result.output
+        assert SECRET.encode() in db_bytes(settings)
+    result = CliRunner().invoke(cli, ["--home", home, "status"])
+    assert result.exit_code == 0, result.output
+    assert "write-ahead log" not in result.output
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+
+
+def test_a_purge_finishes_a_pending_scrub(store: Store, settings: Settings) -> None:
+    _stored_secret(store)
+    with open_reader(settings):
+        object_calls(store, call_id="c1", now=NOW)
+        assert store.scrub_pending()
+    purge(store, now=NOW)
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+
+
+def test_a_slow_consumer_of_records_holds_no_read_open(store: Store, settings: Settings) -> None:
+    """A notebook iterating over calls must not keep a deletion's pages alive."""
+    _stored_secret(store)
+    for n in range(5):
+        add_call(store, f"more-{n}")
+    records = iter_call_records(store, NOW, batch_size=2)
+    first = next(records)  # the consumer is mid-way through the calls
+    object_calls(store, call_id="c1", now=NOW)
+    assert store.last_scrub is not None and store.last_scrub.complete
+    assert SECRET.encode() not in db_bytes(settings)
+    object_calls(store, call_id="more-4", now=NOW)
+    rest = [first["call_id"], *(r["call_id"] for r in records)]
+    assert rest == ["c1", "c2", "more-0", "more-1", "more-2", "more-3"]  # objected meanwhile: out
 
 
 # --- key and caller ids ---------------------------------------------------------------
