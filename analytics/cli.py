@@ -21,6 +21,7 @@ from analytics import audit, governance
 from analytics.config import Settings, load_settings
 from analytics.errors import CallqaError
 from analytics.store import Store, status, utcnow
+from analytics.workspace import loose_permissions, use_private_umask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -228,11 +229,22 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
 @pass_ctx
 @handle_errors
 def status_cmd(obj: Context, as_json: bool) -> None:
-    """Counts of calls by state, holds, and rejected inputs with their reasons."""
-    found = status(obj.store(), utcnow())
+    """Counts of calls by state, holds, rejected inputs; warns about readable files."""
+    store = obj.store()
+    found = status(store, utcnow())
+    loose = loose_permissions(store.settings)
+    found["permission_warnings"] = [
+        {"path": str(path), "mode": f"{mode:04o}"} for path, mode in loose
+    ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
+    for path, mode in loose:
+        click.echo(
+            f"warning: {path} is open to other users (mode {mode:04o}); "
+            f"run: chmod go-rwx {path}",
+            err=True,
+        )
     counts = found["counts"]
     click.echo(
         "calls: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none")
@@ -530,6 +542,8 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
 
 
 def main() -> None:
+    # Before anything is written: every file the product creates is private (0600).
+    use_private_umask()
     cli(prog_name="callqa")
 
 

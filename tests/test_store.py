@@ -3,8 +3,12 @@ secure deletion, and the governed query layer."""
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import frozen_run
 import pytest
 from conftest import make_audio
 from factories import NOW, add_call, make_analysis
@@ -262,6 +267,107 @@ def test_a_slow_consumer_of_records_holds_no_read_open(store: Store, settings: S
     object_calls(store, call_id="more-4", now=NOW)
     rest = [first["call_id"], *(r["call_id"] for r in records)]
     assert rest == ["c1", "c2", "more-0", "more-1", "more-2", "more-3"]  # objected meanwhile: out
+
+
+# --- permissions -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most systems give a user (022: new files readable by everyone)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _open_to_others(root: Path) -> list[str]:
+    return [
+        f"{path} {_mode(path):04o}"
+        for path in [root, *root.rglob("*")]
+        if not path.is_symlink() and _mode(path) & 0o077
+    ]
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_database_and_its_log_are_private_from_the_start(settings: Settings) -> None:
+    with Store.open(settings) as store:
+        add_call(store, "c1")
+        audit.log_event(store, "cli", "export", now=NOW)
+        wal = Path(f"{settings.db_path}-wal")
+        shm = Path(f"{settings.db_path}-shm")
+        assert wal.exists() and shm.exists()
+        for path in (settings.db_path, wal, shm, settings.key_path, settings.home / "audit.key"):
+            assert _mode(path) == 0o600, path
+        for folder in (settings.home, settings.recordings_dir, settings.redacted_audio_dir):
+            assert _mode(folder) == 0o700, folder
+    assert _open_to_others(settings.home) == []
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_an_old_workspace_is_made_private_when_opened(settings: Settings) -> None:
+    with Store.open(settings) as store:
+        add_call(store, "c1")
+    os.chmod(settings.home, 0o755)
+    os.chmod(settings.db_path, 0o644)
+    with Store.open(settings):
+        assert _mode(settings.home) == 0o700
+        assert _mode(settings.db_path) == 0o600
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_every_file_the_commands_write_is_private(tmp_path: Path, settings: Settings) -> None:
+    """Real commands in a real process started under umask 022."""
+    make_audio(tmp_path / "in" / "a.wav")
+    (tmp_path / "in" / "m.csv").write_text("recording,caller_id\na.wav,0611223344\n")
+    home = str(settings.home)
+    out = tmp_path / "out"
+    for args in (
+        ["ingest", "--metadata", str(tmp_path / "in" / "m.csv")],
+        ["subject", "access", "--caller-id", "0611223344"],
+        ["export", "--format", "csv", "--out", str(out / "calls.csv")],
+        ["audit", "checkpoint", "--out", str(out / "checkpoint.json")],
+        ["status"],
+    ):
+        command = frozen_run.command(NOW, [sys.executable, "-m", "analytics", "--home", home, *args])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (args, done.stderr)
+        assert "open to other users" not in done.stderr
+    archives = list((settings.home / "subject-requests").glob("*.zip"))
+    assert len(archives) == 1
+    assert list(settings.recordings_dir.rglob("*.wav"))
+    assert _open_to_others(settings.home) == []
+    assert _mode(out / "calls.csv") == 0o600
+    assert _mode(out / "checkpoint.json") == 0o600
+
+
+def test_status_warns_about_what_others_can_read(store: Store, settings: Settings) -> None:
+    add_call(store, "c1")
+    leak = settings.home / "subject-requests" / "access-x.zip"
+    leak.parent.mkdir(mode=0o700)
+    leak.write_bytes(b"PK")
+    os.chmod(leak, 0o644)
+    extra = settings.home / "exports"  # a folder someone made by hand
+    extra.mkdir(mode=0o755)
+    os.chmod(extra, 0o755)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--home", str(settings.home), "status"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {leak} is open to other users (mode 0644)" in result.output
+    assert f"warning: {extra} is open to other users (mode 0755)" in result.output
+    found = json.loads(
+        runner.invoke(cli, ["--home", str(settings.home), "status", "--json"]).stdout
+    )
+    assert {w["path"] for w in found["permission_warnings"]} >= {str(leak)}
+    os.chmod(leak, 0o600)
+    os.chmod(extra, 0o700)
+    result = runner.invoke(cli, ["--home", str(settings.home), "status"])
+    assert "warning" not in result.output
 
 
 # --- key and caller ids ---------------------------------------------------------------

@@ -30,7 +30,7 @@ from analytics import clock
 from analytics.config import Settings
 from analytics.errors import StoreError
 from analytics.store.schema import migrate
-from analytics.workspace import ensure_layout, load_audit_key, load_key
+from analytics.workspace import ensure_layout, load_audit_key, load_key, make_private
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ def utcnow() -> datetime:
 
 
 def _make_engine(settings: Settings) -> Engine:
+    # Password hashes and transcripts: the file exists, mode 0600, before SQLite opens it.
+    make_private(settings)
     engine = create_engine(
         f"sqlite:///{settings.db_path}",
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
