@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import tempfile
@@ -280,18 +281,16 @@ def _rekey(conn: Connection, key: bytes, now: datetime) -> Any:
     """
     rows = conn.execute(select(audit).order_by(audit.c.id)).all()
     broken = _legacy_problems(rows)
-    reversals = sum(1 for a, b in zip(rows, rows[1:], strict=False) if b.at < a.at)
-    prev_hash, seq = GENESIS, 0
-    for row in rows:
-        seq += 1  # sequence numbers from 1 without gaps (a gap is in the recorded report)
+    reversals = sum(1 for a, b in itertools.pairwise(rows) if b.at < a.at)
+    prev_hash = GENESIS
+    # sequence numbers from 1 without gaps (a gap is in the recorded report)
+    for seq, row in enumerate(rows, start=1):
         ref = call_ref(key, row.call_id)
         digest = _mac(key, seq, prev_hash, row.at, row.actor, row.action, ref, row.detail)
         conn.execute(
             update(audit)
             .where(audit.c.id == row.id)
-            .values(
-                id=seq, call_ref=ref, prev_hash=prev_hash, hash=digest, chain=CHAIN_VERSION
-            )
+            .values(id=seq, call_ref=ref, prev_hash=prev_hash, hash=digest, chain=CHAIN_VERSION)
         )
         prev_hash = digest
     detail = {
@@ -377,13 +376,13 @@ def _check_row(
         key, row.id, row.prev_hash, row.at, row.actor, row.action, row.call_ref, row.detail
     )
     if not hmac.compare_digest(digest, row.hash):
-        problems.append(
-            AuditProblem(row.id, "its content does not match its keyed hash (changed)")
-        )
+        problems.append(AuditProblem(row.id, "its content does not match its keyed hash (changed)"))
         return problems
     if row.at < previous_at:
         problems.append(
-            AuditProblem(row.id, f"its time {row.at} is earlier than the row before it (back-dated)")
+            AuditProblem(
+                row.id, f"its time {row.at} is earlier than the row before it (back-dated)"
+            )
         )
     if not _label_ok(key, row):
         problems.append(AuditProblem(row.id, "its call id was changed (it names another call)"))

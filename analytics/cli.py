@@ -241,8 +241,7 @@ def status_cmd(obj: Context, as_json: bool) -> None:
         return
     for path, mode in loose:
         click.echo(
-            f"warning: {path} is open to other users (mode {mode:04o}); "
-            f"run: chmod go-rwx {path}",
+            f"warning: {path} is open to other users (mode {mode:04o}); run: chmod go-rwx {path}",
             err=True,
         )
     counts = found["counts"]
@@ -376,18 +375,18 @@ def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_context
 @handle_errors
-def audit_cmd(
-    ctx: click.Context, verify: bool, checkpoint_file: str | None, limit: int
-) -> None:
+def audit_cmd(ctx: click.Context, verify: bool, checkpoint_file: str | None, limit: int) -> None:
     """Show the audit log, or verify that it was not tampered with."""
     if ctx.invoked_subcommand is not None:
         return
     if checkpoint_file and not verify:
         raise click.UsageError("--checkpoint goes with --verify")
-    store = ctx.find_object(Context).store()
+    store = ctx.ensure_object(Context).store()
     audit.upgrade(store)  # an old unkeyed chain is re-keyed (and says so) first
     if verify:
-        checkpoint = audit.read_checkpoint(store, Path(checkpoint_file)) if checkpoint_file else None
+        checkpoint = (
+            audit.read_checkpoint(store, Path(checkpoint_file)) if checkpoint_file else None
+        )
         problems = audit.verify(store, checkpoint)
         if problems:
             for problem in problems:

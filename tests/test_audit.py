@@ -201,7 +201,9 @@ def _rechain(home: Path, key: bytes, *, renumber: bool) -> None:
                 f"SELECT {MAC_COLUMNS} FROM audit WHERE id = ?", (seq,)
             ).fetchone()
             digest = audit._mac(key, seq, prev, at, actor, action, ref, detail)
-            conn.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, seq))
+            conn.execute(
+                "UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, seq)
+            )
             prev = digest
 
 
@@ -292,7 +294,7 @@ def test_the_chain_covers_a_keyed_reference_of_the_call_id(store: Store, home: P
 
 
 def test_a_row_is_written_only_inside_a_write_transaction(store: Store) -> None:
-    with pytest.raises(RuntimeError, match="Store.write"), store.read() as conn:
+    with pytest.raises(RuntimeError, match=r"Store\.write"), store.read() as conn:
         audit.record(conn, "cli", "export")
     assert audit.entries(store) == []
 

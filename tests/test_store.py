@@ -18,11 +18,10 @@ from pathlib import Path
 
 import frozen_run
 import pytest
+from click.testing import CliRunner
 from conftest import make_audio
 from factories import NOW, add_call, make_analysis
 from sqlalchemy import inspect, select, text
-
-from click.testing import CliRunner
 
 from analytics import audit
 from analytics.cli import cli
@@ -334,7 +333,9 @@ def test_every_file_the_commands_write_is_private(tmp_path: Path, settings: Sett
         ["audit", "checkpoint", "--out", str(out / "checkpoint.json")],
         ["status"],
     ):
-        command = frozen_run.command(NOW, [sys.executable, "-m", "analytics", "--home", home, *args])
+        command = frozen_run.command(
+            NOW, [sys.executable, "-m", "analytics", "--home", home, *args]
+        )
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (args, done.stderr)
         assert "open to other users" not in done.stderr

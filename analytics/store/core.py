@@ -182,7 +182,9 @@ class Store:
         self._mark_scrub(scrub)
         self.last_scrub = scrub
         if not scrub.complete:
-            log.warning("checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left)
+            log.warning(
+                "checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left
+            )
         return scrub
 
     def _checkpoint_once(self) -> Scrub:
@@ -193,7 +195,9 @@ class Store:
             if frames < 0:
                 return Scrub(complete=True)  # not in WAL mode: nothing is left behind
             if busy or copied < frames:
-                return Scrub(complete=False, frames_left=frames - copied if copied < frames else frames)
+                return Scrub(
+                    complete=False, frames_left=frames - copied if copied < frames else frames
+                )
             # Everything is in the database file; truncate the log, whose old frames may
             # still hold deleted text. No waiting: a reader that just started keeps it.
             raw.execute("PRAGMA busy_timeout = 0")
