@@ -182,9 +182,8 @@ class Store:
         self._mark_scrub(scrub)
         self.last_scrub = scrub
         if not scrub.complete:
-            log.warning(
-                "checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left
-            )
+            # info: the caller reports it (the CLI prints Scrub.summary())
+            log.info("checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left)
         return scrub
 
     def _checkpoint_once(self) -> Scrub:
