@@ -21,6 +21,7 @@ from analytics import audit, governance
 from analytics.config import Settings, load_settings
 from analytics.errors import CallqaError
 from analytics.store import Store, status, utcnow
+from analytics.workspace import loose_permissions, use_private_umask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,11 +42,24 @@ class Context:
         return load_settings(self.home, **overrides)
 
     def store(self, **overrides: Any) -> Store:
-        """The workspace's store, opened once per set of setting overrides."""
+        """The workspace's store, opened once per set of setting overrides.
+
+        A deletion that an open reader kept from being scrubbed is finished first.
+        """
         key = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
         if key not in self._stores:
-            self._stores[key] = Store.open(self.settings(**dict(key)))
+            store = self._stores[key] = Store.open(self.settings(**dict(key)))
+            store.finish_pending_scrub()
         return self._stores[key]
+
+    def close(self) -> None:
+        """At the end of a command: try a pending scrub once more, and say what is left."""
+        for store in self._stores.values():
+            scrub = store.finish_pending_scrub(attempts=2)
+            if scrub is not None and not scrub.complete:
+                click.echo(f"note: {scrub.summary()}", err=True)
+            store.close()
+        self._stores.clear()
 
 
 def handle_errors(fn: F) -> F:
@@ -81,6 +95,7 @@ def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
     """callqa: local, privacy-first call quality and analytics."""
     _configure_logging(verbose)
     ctx.obj = Context(home)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # --- ingest / process -------------------------------------------------------------
@@ -234,11 +249,21 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
 @pass_ctx
 @handle_errors
 def status_cmd(obj: Context, as_json: bool) -> None:
-    """Counts of calls by state, holds, and rejected inputs with their reasons."""
-    found = status(obj.store(), utcnow())
+    """Counts of calls by state, holds, rejected inputs; warns about readable files."""
+    store = obj.store()
+    found = status(store, utcnow())
+    loose = loose_permissions(store.settings)
+    found["permission_warnings"] = [
+        {"path": str(path), "mode": f"{mode:04o}"} for path, mode in loose
+    ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
+    for path, mode in loose:
+        click.echo(
+            f"warning: {path} is open to other users (mode {mode:04o}); run: chmod go-rwx {path}",
+            err=True,
+        )
     counts = found["counts"]
     click.echo(
         "calls: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none")
@@ -399,29 +424,65 @@ def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
     click.echo(f"{call_id}: changed {', '.join(changed)}")
 
 
-@cli.command("audit")
+@cli.group("audit", invoke_without_command=True)
 @click.option(
-    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad row."
+    "--verify", is_flag=True, help="Check the keyed hash chain; exit 1 naming every bad row."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="With --verify: also check the chain against this signed checkpoint (truncation).",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
-@pass_ctx
+@click.pass_context
 @handle_errors
-def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
+def audit_cmd(ctx: click.Context, verify: bool, checkpoint_file: str | None, limit: int) -> None:
     """Show the audit log, or verify that it was not tampered with."""
-    store = obj.store()
+    if ctx.invoked_subcommand is not None:
+        return
+    if checkpoint_file and not verify:
+        raise click.UsageError("--checkpoint goes with --verify")
+    store = ctx.ensure_object(Context).store()
+    audit.upgrade(store)  # an old unkeyed chain is re-keyed (and says so) first
     if verify:
-        problems = audit.verify(store)
+        checkpoint = (
+            audit.read_checkpoint(store, Path(checkpoint_file)) if checkpoint_file else None
+        )
+        problems = audit.verify(store, checkpoint)
         if problems:
             for problem in problems:
                 click.echo(f"audit row {problem.row_id}: {problem.reason}", err=True)
             sys.exit(1)
-        click.echo(f"audit log intact ({len(audit.entries(store))} entries)")
+        against = (
+            f"; it reaches checkpoint row {checkpoint.seq} of {checkpoint.taken_at}"
+            if checkpoint
+            else ""
+        )
+        click.echo(f"audit log intact ({len(audit.entries(store))} entries){against}")
         return
     for entry in reversed(audit.entries(store, limit=limit)):
         click.echo(
             f"{entry['id']:>6} {entry['at']} {entry['actor']:<12} {entry['action']:<15} "
             f"{entry['call_id'] or '-':<16} {entry['detail']}"
         )
+
+
+@audit_cmd.command("checkpoint")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="Checkpoint file to write."
+)
+@pass_ctx
+@handle_errors
+def audit_checkpoint_cmd(obj: Context, out: str) -> None:
+    """Write a signed checkpoint of the chain's head (keep it off this machine)."""
+    store = obj.store()
+    audit.upgrade(store)
+    checkpoint = audit.write_checkpoint(store, Path(out))
+    click.echo(
+        f"checkpoint written to {out}: row {checkpoint.seq} at {checkpoint.taken_at}, "
+        f"head {checkpoint.head_hash[:16]}…; keep a copy away from the workspace"
+    )
 
 
 @cli.group("evidence")
@@ -525,9 +586,13 @@ def dashboard_cmd(obj: Context, port: int) -> None:
 @pass_ctx
 @handle_errors
 def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
-    """Build a demo corpus of synthetic calls, process it, open the dashboard."""
-    from analytics.demo import run_demo
+    """Build a demo corpus of synthetic calls, process it, open the dashboard.
 
+    Only into a new workspace (a missing or empty --home) or one the demo created.
+    """
+    from analytics.demo import claim_workspace, run_demo
+
+    claim_workspace(obj.settings())
     store = obj.store()
     run_demo(store, n_calls=n_calls, echo=click.echo)
     if not no_dashboard:
@@ -538,6 +603,8 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
 
 
 def main() -> None:
+    # Before anything is written: every file the product creates is private (0600).
+    use_private_umask()
     cli(prog_name="callqa")
 
 

@@ -149,9 +149,9 @@ def retire_ids(conn: Connection, store: Store, call_ids: list[str]) -> dict[str,
 
     An id is often the file stem, and a file stem often the caller's number: once a
     call is gone, its old id must go too. Calls, objections and holds are rewritten;
-    the audit log is not (its hash chain covers each row's call id), so audit rows
-    written while the call lived keep the id they were written with, and the rows
-    that record the erasure or purge name no call. Returns old id -> new id.
+    audit rows written while the call lived are relabelled with the new id
+    (:func:`analytics.audit.relabel_call`: the keyed chain covers the call's keyed
+    reference, not its label, so it still verifies). Returns old id -> new id.
     """
     renamed = {}
     for old in call_ids:
@@ -161,6 +161,7 @@ def retire_ids(conn: Connection, store: Store, call_ids: list[str]) -> dict[str,
         conn.execute(update(calls).where(calls.c.call_id == old).values(call_id=new))
         conn.execute(update(objections).where(objections.c.call_id == old).values(call_id=new))
         conn.execute(update(holds).where(holds.c.call_id == old).values(call_id=new))
+        audit.relabel_call(conn, old, new)
         renamed[old] = new
     return renamed
 

@@ -8,6 +8,9 @@ import logging
 import os
 import re
 import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from analytics.config import Settings
@@ -18,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _KEY_BYTES = 32
 EVIDENCE_KEY_FILE = "evidence.key"
+AUDIT_KEY_FILE = "audit.key"
 
 
 def ensure_layout(settings: Settings) -> None:
@@ -29,6 +33,84 @@ def ensure_layout(settings: Settings) -> None:
         settings.model_cache_dir,
     ):
         folder.mkdir(parents=True, exist_ok=True)
+
+
+# Files and folders the product creates: its owner's only (0600 files, 0700 folders).
+PRIVATE_UMASK = 0o077
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def use_private_umask() -> int:
+    """Make every file this process creates private to its user; returns the old umask.
+
+    The commands call it first: the workspace holds password hashes, transcripts,
+    recordings and subject-access archives, which the usual umask (022) would leave
+    readable by every local account.
+    """
+    return os.umask(PRIVATE_UMASK)
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Within the block, new files are 0600 and new folders 0700 (whatever the umask)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _tighten(path: Path) -> None:
+    """Take group and other permissions away (an old workspace, a copied file)."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & 0o077:
+            os.chmod(path, current & 0o700)
+            log.info("made %s private (was %o)", path.name, current)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # not ours to change: status reports it
+        log.warning("cannot make %s private (%s)", path, exc.strerror)
+
+
+def make_private(settings: Settings) -> None:
+    """The workspace folders 0700 and the database files 0600 (also in old workspaces).
+
+    The database file is created empty with mode 0600 before SQLite opens it: SQLite
+    gives its ``-wal`` and ``-shm`` files the mode of the database file.
+    """
+    for folder in (
+        settings.home,
+        settings.recordings_dir,
+        settings.redacted_audio_dir,
+        settings.model_cache_dir,
+    ):
+        _tighten(folder)
+    db = settings.db_path
+    if not db.exists():
+        fd = os.open(db, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.close(fd)
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
+        _tighten(path)
+
+
+def loose_permissions(settings: Settings) -> list[tuple[Path, int]]:
+    """Everything in the workspace that other local users may read or enter, with its mode."""
+    found: list[tuple[Path, int]] = []
+    home = settings.home
+    if not home.is_dir():
+        return found
+    for folder, dirs, files in os.walk(home):
+        for name in [".", *dirs, *files]:
+            path = Path(folder) / name if name != "." else Path(folder)
+            try:
+                mode = stat.S_IMODE(path.lstat().st_mode)
+            except OSError:
+                continue
+            if not path.is_symlink() and mode & 0o077:
+                found.append((path, mode))
+    return found
 
 
 def load_key(settings: Settings) -> bytes:
@@ -55,6 +137,24 @@ def load_evidence_key(settings: Settings, *, create: bool = True) -> bytes:
     if not create and not path.exists():
         raise UsageError(f"{path}: no evidence key in this workspace (no pack was exported)")
     return _load_or_create_key(settings, path)
+
+
+def audit_key_path(settings: Settings) -> Path:
+    return settings.home / AUDIT_KEY_FILE
+
+
+def load_audit_key(settings: Settings) -> bytes:
+    """The key of the audit chain's HMACs and checkpoints, apart from the other two.
+
+    Not ``secret.key``: whoever checks the audit log (an auditor, the DPO on another
+    machine) needs this key, and with the pseudonym key they could hash candidate
+    phone numbers and find a caller's calls. Not ``evidence.key``: that one is handed
+    to a court's expert with a pack, and with it they could rewrite the audit chain
+    that settles disputes over packs. Each key also rotates apart from the others.
+    It lives outside the database, so that write access to the database alone (a
+    copied file, an injected statement) cannot re-hash a rewritten chain.
+    """
+    return _load_or_create_key(settings, audit_key_path(settings))
 
 
 def read_key_file(path: Path) -> bytes:

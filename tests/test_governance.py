@@ -899,7 +899,7 @@ def test_erase_and_purge_leave_no_trace_of_the_old_call_id(store: Store) -> None
     governance.subject_erase(store, CALLER, now=NOW)
     assert governance.purge(store, now=NOW).calls == 1
     with sqlite3.connect(store.settings.db_path) as conn:
-        for table in ("calls", "objections", "holds"):
+        for table in ("calls", "objections", "holds", "audit"):
             ids = {row[0] for row in conn.execute(f"SELECT call_id FROM {table}")}
             assert not ids & {erased, purged, objected}, table
         kept = {row[0] for row in conn.execute("SELECT call_id FROM calls")}

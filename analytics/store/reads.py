@@ -218,17 +218,27 @@ def _record(row: Any, segs: list[Any], pii: dict[str, int], events: list[Any]) -
 def iter_call_records(
     store: Store, now: datetime, flt: CallFilter | None = None, batch_size: int = 500
 ) -> Iterator[dict[str, Any]]:
-    """One nested record per visible call, in the export schema of DESIGN.md."""
+    """One nested record per visible call, in the export schema of DESIGN.md.
+
+    Each batch is read in a short transaction of its own, never held open while the
+    consumer (an export, a notebook) works: an open read keeps a deletion's old
+    pages in the database file. A call that stops being visible meanwhile (objected,
+    say) is left out of the batches not yet read.
+    """
+    query = visible_calls(store, now, flt)
     with store.read() as conn:
-        result = conn.execute(visible_calls(store, now, flt)).mappings()
-        while batch := result.fetchmany(batch_size):
+        all_ids = list(conn.execute(query.with_only_columns(calls.c.call_id)).scalars())
+    for start in range(0, len(all_ids), batch_size):
+        wanted = all_ids[start : start + batch_size]
+        with store.read() as conn:
+            batch = conn.execute(query.where(calls.c.call_id.in_(wanted))).mappings().all()
             ids = [row["call_id"] for row in batch]
             segs = _segments_by_call(conn, ids)
             pii = _pii_by_call(conn, ids)
             events = _events_by_call(conn, ids)
-            for row in batch:
-                cid = row["call_id"]
-                yield _record(row, segs[cid], pii[cid], events[cid])
+        for row in batch:
+            cid = row["call_id"]
+            yield _record(row, segs[cid], pii[cid], events[cid])
 
 
 def get_call(store: Store, call_id: str, now: datetime) -> dict[str, Any]:

@@ -167,7 +167,10 @@ audit = Table(
     Column("call_id", String),
     Column("detail", Text),  # JSON, never personal data
     Column("prev_hash", String, nullable=False),
-    Column("hash", String, nullable=False),
+    Column("hash", String, nullable=False),  # HMAC-SHA256 with audit.key (see analytics.audit)
+    Column("call_ref", String),  # keyed hash of call_id: what the chain covers
+    Column("label_mac", String),  # signs a call_id label changed by erasure
+    Column("chain", Integer),  # chain version; NULL: the unkeyed chain of old releases
 )
 
 users = Table(
@@ -215,11 +218,21 @@ def _v3_caller_ids_e164(conn: Connection) -> None:
         )
 
 
+def _v4_keyed_audit_chain(conn: Connection) -> None:
+    # The rows are re-chained with the key by analytics.audit at the first write
+    # (the key lives in the workspace, not in the database).
+    present = {row[1] for row in conn.execute(text("PRAGMA table_info(audit)"))}
+    for column, kind in (("call_ref", "VARCHAR"), ("label_mac", "VARCHAR"), ("chain", "INTEGER")):
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE audit ADD COLUMN {column} {kind}"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
     (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
+    (4, "keyed audit chain", _v4_keyed_audit_chain),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
