@@ -116,9 +116,9 @@ def test_an_objection_filed_during_processing_wins(store: Store, tmp_path: Path,
     ids = _ingest_calls(store, tmp_path / "in", 1, now)
 
     class ObjectingTranscriber(FakeTranscriber):
-        def transcribe(self, call_id, channels, language=None):  # type: ignore[no-untyped-def]
+        def transcribe_speech(self, call_id, speech, duration_s, language=None):  # type: ignore[no-untyped-def]
             governance.object_calls(store, call_id=call_id, now=now)
-            return super().transcribe(call_id, channels, language)
+            return super().transcribe_speech(call_id, speech, duration_s, language)
 
     engines = fake_engines()
     engines.transcriber = ObjectingTranscriber()  # type: ignore[assignment]
