@@ -196,13 +196,13 @@ def _gates(store: Store, now: datetime) -> tuple[Any, ...]:
 def pending_calls(store: Store, now: datetime) -> list[Call]:
     """Pending calls that may be processed: never objected, never past retention.
 
-    Calls never interrupted come first, in time order; calls an earlier run was
-    interrupted on come last (see :func:`process`).
+    Calls never interrupted come first, in time order; then those interrupted
+    fewest times (see :func:`process`).
     """
     query = (
         select(calls)
         .where(calls.c.state == "pending", *_gates(store, now))
-        .order_by(calls.c.attempts > 0, calls.c.started_at, calls.c.call_id)
+        .order_by(calls.c.attempts, calls.c.started_at, calls.c.call_id)
     )
     with store.read() as conn:
         rows = conn.execute(query).mappings().all()
@@ -490,7 +490,13 @@ def _run_local(
     def work(call: Call) -> tuple[CallAnalysis, float] | None:
         if stop.is_set() or not _claim(store, call, now):
             return _NOT_CLAIMED
-        return _timed(analyse_call, call, engines, store.settings)
+        try:
+            return _timed(analyse_call, call, engines, store.settings)
+        except Exception:
+            raise
+        except BaseException:
+            stop.set()  # interrupted (Ctrl-C...): claim nothing more
+            raise
 
     try:
         for batch, width in ((fresh, workers), (alone, 1)):
