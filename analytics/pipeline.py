@@ -331,7 +331,7 @@ def _stop_for_full_disk(store: Store, now: datetime) -> DiskFullError:
         if not disk_full(exc):
             raise
         back = "calls in progress go back to pending at the next run"
-    log.error("process stopped: no space left on the device of %s", where)
+    log.debug("process stopped: no space left on the device of %s", where)
     return DiskFullError(
         f"no space left on the device of {where}: processing stopped; {back}. "
         "Free some space and run 'callqa process' again."

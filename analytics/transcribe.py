@@ -64,7 +64,11 @@ def resolve_model(name: str, cache_dir: Path) -> str:
 
     Raises:
         ModelError: a package or part is missing, or the assembled model's hash differs.
+        UsageError: not a model (a typo), or a model name neither cached here nor
+            downloadable: found before ``process`` touches any call.
     """
+    if not name.strip():
+        raise UsageError("the Whisper model name is empty: use base, tiny.en or a folder")
     if name == "base":
         return str(assemble_base_model(Path(cache_dir) / "base"))
     if name == "tiny.en":
