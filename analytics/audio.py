@@ -64,6 +64,7 @@ CLIP_MAX_S = 30
 # A speech piece ending this close to the end of a block may go on in the next block:
 # it is carried over and detected again with the next block.
 CARRY_MARGIN_S = 2.0
+_BLOCK_UNIT = 2560  # samples: the least common multiple of a 20 ms frame and 512
 
 BLEEP_FREQ_HZ = 1000.0
 BLEEP_LEVEL = 0.2  # about -17 dBFS peak: clearly audible, never louder than speech
@@ -206,6 +207,7 @@ _CODECS = {
 }
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 OPUS_BIT_RATE = 32000  # per channel: speech stays clear, a minute of stereo is ~0.5 MB
+OPUS_DITHER = 1e-5
 
 
 def encode(samples: np.ndarray, out_path: Path, sample_rate: int = SAMPLE_RATE) -> Path:
@@ -257,7 +259,12 @@ def _encode(blocks: Iterator[np.ndarray], out_path: Path, sample_rate: int, code
             rate=rate,
             frame_size=stream.frame_size or None,
         )
+        dither = np.random.default_rng(0)
         for block in itertools.chain([first], blocks):
+            if is_opus:
+                # libopus is several times slower on digital silence (hours of it in a
+                # long call); noise at -100 dBFS, below 16-bit resolution, avoids that.
+                block = block + OPUS_DITHER * dither.standard_normal(block.shape, np.float32)
             frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(np.clip(block, -1.0, 1.0), dtype=np.float32),
                 format="fltp",
@@ -402,6 +409,9 @@ def listen(
     Raises:
         AudioError: the file cannot be decoded, or it is longer than ``max_duration_s``.
     """
+    # Blocks of whole 20 ms frames and whole 512-sample VAD windows (a multiple of 0.16 s),
+    # so per-block frames line up with the call's.
+    block_s = max(1, round(block_s * SAMPLE_RATE / _BLOCK_UNIT)) * _BLOCK_UNIT / SAMPLE_RATE
     dual = _stream_dual_mono(decode_blocks(path, block_s, max_duration_s=max_duration_s))
     frames: dict[Speaker, list[np.ndarray]] = {}
     voiced: dict[Speaker, list[np.ndarray]] = {}
@@ -520,7 +530,7 @@ def suppress_bleed(
                 n = min(len(own), len(other_levels))
                 bleed[:n] |= other_levels[:n] - own[:n] >= BLEED_MARGIN_DB
         keep = np.repeat(~bleed, hop)[: len(samples)]
-        cleaned[speaker] = np.where(keep, samples, 0.0).astype(np.float32)
+        cleaned[speaker] = np.where(keep, samples, np.float32(0.0)).astype(np.float32, copy=False)
     return cleaned
 
 
@@ -655,6 +665,7 @@ def bleep(
     spans: Sequence[tuple[float, float]],
     out_path: Path,
     pad_s: float = 0.25,
+    block_s: float = BLOCK_S,
 ) -> Path:
     """Write a copy of ``source`` where each span is replaced by a 1 kHz tone.
 
@@ -681,7 +692,7 @@ def bleep(
     )
     os.close(fd)
     try:
-        encode_blocks(_bleeped_blocks(source, widened, rate), Path(tmp_name), rate)
+        encode_blocks(_bleeped_blocks(source, widened, rate, block_s), Path(tmp_name), rate)
         os.replace(tmp_name, out_path)
     except OSError as exc:
         raise AudioError(
@@ -695,11 +706,11 @@ def bleep(
 
 
 def _bleeped_blocks(
-    source: Path, spans: Sequence[tuple[int, int]], rate: int
+    source: Path, spans: Sequence[tuple[int, int]], rate: int, block_s: float
 ) -> Iterator[np.ndarray]:
     """The source's blocks, each span (in samples) replaced by the tone."""
     offset = 0
-    for block in decode_blocks(source, sample_rate=rate):
+    for block in decode_blocks(source, block_s, sample_rate=rate):
         end = offset + block.shape[1]
         for first, last in spans:
             lo, hi = max(first, offset), min(last, end)
