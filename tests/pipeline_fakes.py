@@ -20,7 +20,6 @@ from factories import NOW, stamp_at
 
 from analytics.abuse import AbuseConfig
 from analytics.audio import SpeechClip, encode
-from analytics.synth import _speak
 from analytics.models import (
     PiiSpan,
     RawSegment,
@@ -31,6 +30,7 @@ from analytics.models import (
 )
 from analytics.pipeline import Engines
 from analytics.quality import QualityConfig
+from analytics.synth import _speak
 
 PLANTED = ("Zoltan", "0647832915")
 SENTENCE = "hello I am Zoltan my number is 0647832915 thank you goodbye"

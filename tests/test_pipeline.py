@@ -291,9 +291,7 @@ def test_a_call_interrupted_three_times_is_failed_and_the_queue_moves_on(
     assert retried.done == [poison]
 
 
-def test_a_recording_longer_than_max_duration_fails_with_the_reason(
-    tmp_path: Path, now
-) -> None:
+def test_a_recording_longer_than_max_duration_fails_with_the_reason(tmp_path: Path, now) -> None:
     from analytics.config import load_settings
 
     home = tmp_path / "home"
@@ -314,11 +312,10 @@ def test_a_typo_model_is_a_usage_error_that_touches_no_call(store: Store, tmp_pa
     before = _states(store)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLQA_")}
     env["HF_HUB_OFFLINE"] = "1"  # no network, as on the contact centre's machines
+    home = str(store.settings.home)
     result = subprocess.run(
         command(
-            now,
-            [sys.executable, "-m", "analytics", "--home", str(store.settings.home), "process"]
-            + ["--model", "tiny"],
+            now, [sys.executable, "-m", "analytics", "--home", home, "process", "--model", "tiny"]
         ),
         env=env,
         cwd=REPO,
@@ -344,7 +341,7 @@ def test_a_model_that_cannot_load_fails_the_run_before_any_claim(
     def broken_load() -> None:
         raise ModelError("cannot load Whisper model 'x': damaged")
 
-    engines.transcriber.load = broken_load  # type: ignore[attr-defined]
+    engines.transcriber.load = broken_load  # type: ignore[attr-defined,method-assign]
     with pytest.raises(ModelError):
         process(store, engines=engines, now=now)
     assert {state for state, _, _ in _states(store).values()} == {"pending"}
@@ -372,3 +369,23 @@ def test_no_space_while_writing_stops_the_run_and_the_call_is_pending_again(
     assert not list(store.settings.redacted_audio_dir.iterdir())  # no half-written copy
     monkeypatch.undo()
     assert sorted(process(store, engines=fake_engines(), now=now).done) == ids
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_ingest_refuses_a_recording_past_max_duration_from_its_header(
+    tmp_path: Path, now, suffix
+) -> None:
+    from analytics.config import load_settings
+
+    folder = tmp_path / "in"
+    write_call(folder / f"long{suffix}", seconds=6.0)
+    write_call(folder / f"short{suffix}", seconds=2.0, seed=1)
+    with Store.open(load_settings(tmp_path / "home", env={}, max_duration_s=4)) as store:
+        report = ingest(store, [folder], now=now)
+        assert report.imported == ["short"]
+        [reject] = report.rejects
+        assert reject.source.endswith(f"long{suffix}")
+        assert reject.reason == (
+            "its header announces 6 s, longer than max_duration_s = 4 s "
+            "(raise the setting to import it)"
+        )

@@ -402,7 +402,8 @@ class _FakeHub:
     """Stands in for faster-whisper's download_model: a local cache, and the network."""
 
     def __init__(self, cached: dict[str, str], online: bool) -> None:
-        self.cached, self.online, self.calls = cached, online, []
+        self.cached, self.online = cached, online
+        self.calls: list[tuple[str, bool]] = []
 
     def __call__(self, name: str, local_files_only: bool = False, **_: Any) -> str:
         self.calls.append((name, local_files_only))
@@ -448,12 +449,13 @@ def test_a_name_neither_cached_nor_downloadable_is_a_usage_error(tmp_path, monke
 
 
 def test_transcriber_load_resolves_and_builds_the_model_once(tmp_path):
-    built = []
-    transcriber = Transcriber(
-        "tiny.en",
-        cache_dir=tmp_path,
-        model_factory=lambda path, **kw: built.append(path) or object(),
-    )
+    built: list[str] = []
+
+    def factory(path: str, **kwargs: Any) -> object:
+        built.append(path)
+        return object()
+
+    transcriber = Transcriber("tiny.en", cache_dir=tmp_path, model_factory=factory)
     transcriber.load()
     transcriber.load()
     assert len(built) == 1 and built[0].endswith("model")

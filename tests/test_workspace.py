@@ -127,9 +127,8 @@ def test_a_full_disk_during_process_is_one_clear_error_and_the_call_is_pending(
     monkeypatch.setattr(pipeline, "check_model", lambda settings: None, raising=False)
     result = CliRunner().invoke(cli, ["--home", str(home), "process"], env={"CALLQA_HOME": ""})
     assert result.exit_code == 3, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(
-        result.exception, SystemExit
-    )
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "no space left" in lines[0], result.stderr
     os.unlink(small_disk / "filler")
