@@ -38,6 +38,9 @@ class Settings:
     cpu_threads: int = 0  # 0: share the cores among workers
     redacted_audio: bool = True
     caller_region: str = "FR"  # region of caller ids written without a country code
+    # Longest recording accepted (ingest reads it from the header, process from the
+    # decoded length): 4 h. Guards the queue against a small file of hours of silence.
+    max_duration_s: float = 14400.0
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -160,6 +163,8 @@ def load_settings(
     settings = Settings(home=home_path, sections=sections, **core)
     if settings.retention_days < 1:
         raise ConfigError("retention_days must be at least 1")
+    if not settings.max_duration_s > 0:
+        raise ConfigError("max_duration_s must be a positive number of seconds")
     return settings
 
 

@@ -82,3 +82,7 @@ class NotHeldError(GovernanceError):
 
 class RoleError(AuthError):
     """The user's role may not do this; the attempt is audited."""
+
+
+class DiskFullError(StoreError):
+    """The disk filled up while writing; what was in progress is pending again."""

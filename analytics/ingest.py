@@ -371,8 +371,12 @@ def read_metadata_full(
 # --- audio probing ------------------------------------------------------------------
 
 
-def probe(path: Path) -> AudioInfo:
-    """Open and fully decode a recording to check it; raises InputError with the reason."""
+def probe(path: Path, max_duration_s: float | None = None) -> AudioInfo:
+    """Open and fully decode a recording to check it; raises InputError with the reason.
+
+    A recording longer than ``max_duration_s`` is refused from its header, before
+    decoding, or as soon as decoding passes the limit when the header does not say.
+    """
     source = str(path)
     try:
         size = path.stat().st_size
@@ -389,15 +393,30 @@ def probe(path: Path) -> AudioInfo:
     try:
         # A short probe first: FFmpeg's default reads up to 5 MB to guess what the
         # full decode below tells us anyway. Whatever it cannot read gets the full probe.
-        return _decode_all(path, _FAST_PROBE)
+        return _decode_all(path, _FAST_PROBE, max_duration_s)
+    except _TooLong as exc:
+        raise InputError(source, str(exc)) from None
     except InputError:
-        return _decode_all(path, {})
+        try:
+            return _decode_all(path, {}, max_duration_s)
+        except _TooLong as exc:
+            raise InputError(source, str(exc)) from None
+
+
+class _TooLong(Exception):
+    """Longer than max_duration_s (final: not retried with the full probe)."""
+
+    def __init__(self, seconds: float, limit: float, known: str) -> None:
+        super().__init__(
+            f"{known} {seconds:.0f} s, longer than max_duration_s = {limit:g} s "
+            "(raise the setting to import it)"
+        )
 
 
 _FAST_PROBE = {"probesize": "8192"}
 
 
-def _decode_all(path: Path, options: dict[str, str]) -> AudioInfo:
+def _decode_all(path: Path, options: dict[str, str], max_duration_s: float | None) -> AudioInfo:
     source = str(path)
     opened = False
     decoded_samples = 0
@@ -413,8 +432,13 @@ def _decode_all(path: Path, options: dict[str, str]) -> AudioInfo:
             rate = stream.codec_context.sample_rate or stream.rate or 0
             channels = stream.codec_context.channels
             declared = _declared_duration(container, stream)
+            if max_duration_s is not None and declared and declared > max_duration_s:
+                raise _TooLong(declared, max_duration_s, "its header announces")
+            limit = max_duration_s * rate if max_duration_s is not None and rate else None
             for frame in container.decode(stream):
                 decoded_samples += frame.samples
+                if limit is not None and decoded_samples > limit:
+                    raise _TooLong(decoded_samples / rate, max_duration_s or 0, "decoding passed")
             container_name = container.format.name
     except InputError:
         raise
@@ -919,7 +943,7 @@ def import_one(
         _apply_row_to_existing(store, existing, row, now, batch.report)
         batch.report.already_imported.append(given if was_given else existing)
         return
-    info = probe(path)
+    info = probe(path, store.settings.max_duration_s)
     meta = resolve_metadata(store, path, row, info, now)
     if many_digits(meta.call_id):
         batch.report.digit_ids.append(meta.call_id)

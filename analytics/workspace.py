@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import logging
@@ -9,6 +10,7 @@ import os
 import re
 import secrets
 import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,28 @@ EVIDENCE_KEY_FILE = "evidence.key"
 AUDIT_KEY_FILE = "audit.key"
 
 
+INIT_LOCK_FILE = "init.lock"
+
+
+@contextmanager
+def init_lock(settings: Settings) -> Iterator[None]:
+    """Hold the workspace's set-up lock (an fcntl lock on ``init.lock``).
+
+    Commands started at once on a new workspace would otherwise race to create its
+    folders, keys and database schema; under the lock one does it and the others find
+    it done. The lock is held only while opening, never while working.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / INIT_LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_layout(settings: Settings) -> None:
-    """Create the workspace folders (idempotent)."""
+    """Create the workspace folders (idempotent, safe to run from several processes)."""
     for folder in (
         settings.home,
         settings.recordings_dir,
@@ -171,16 +193,27 @@ def read_key_file(path: Path) -> bytes:
 def _load_or_create_key(settings: Settings, path: Path) -> bytes:
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not write two different keys.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(_KEY_BYTES))
-            log.info("created %s in %s", path.name, settings.home)
+        _create_key(path)
     return read_key_file(path)
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key whole, then link it into place: the key file appears complete or
+    not at all, and if two processes race, the first link wins and both read it."""
+    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(staging, path)  # fails if the key exists: never replaces one
+        except FileExistsError:
+            return
+        log.info("created %s in %s", path.name, path.parent)
+    finally:
+        os.unlink(staging)
 
 
 # Hashes written before caller ids were normalised to E.164 (schema version 3) are

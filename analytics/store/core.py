@@ -30,7 +30,7 @@ from analytics import clock
 from analytics.config import Settings
 from analytics.errors import StoreError
 from analytics.store.schema import migrate
-from analytics.workspace import ensure_layout, load_audit_key, load_key, make_private
+from analytics.workspace import ensure_layout, init_lock, load_audit_key, load_key, make_private
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +126,24 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
-        ensure_layout(settings)
-        key = load_key(settings)
-        engine = _make_engine(settings)
-        store = cls(settings, engine, key)
-        try:
-            with store.write() as conn:
-                applied = migrate(conn)
-        except OperationalError as exc:
-            raise StoreError(f"{settings.db_path}: cannot open the database ({exc.orig})") from None
+        """Open (creating on first use) the workspace: folders, key, database schema.
+
+        Safe when several commands start at once on a new workspace: set-up runs under
+        the workspace's init lock, and each step finds the work of another done.
+        """
+        with init_lock(settings):
+            ensure_layout(settings)
+            key = load_key(settings)
+            engine = _make_engine(settings)
+            store = cls(settings, engine, key)
+            try:
+                with store.write() as conn:
+                    applied = migrate(conn)
+            except OperationalError as exc:
+                engine.dispose()
+                raise StoreError(
+                    f"{settings.db_path}: cannot open the database ({exc.orig})"
+                ) from None
         if applied:
             log.info("database migrated to version %s", applied[-1])
         return store
