@@ -446,14 +446,22 @@ def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> No
 
 @cli.command("dashboard")
 @click.option("--port", type=int, default=8501, show_default=True)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. Anything but loopback needs a TLS reverse proxy in front.",
+)
 @pass_ctx
 @handle_errors
-def dashboard_cmd(obj: Context, port: int) -> None:
-    """Serve the dashboard (Streamlit) on this machine."""
+def dashboard_cmd(obj: Context, port: int, address: str) -> None:
+    """Serve the dashboard (Streamlit) on this machine, on loopback unless told otherwise."""
     import dashboard
 
     settings = obj.store().settings
-    sys.exit(dashboard.serve(settings, port))
+    # serve() logs the TLS reverse-proxy warning when the address is not loopback.
+    click.echo(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
+    sys.exit(dashboard.serve(settings, port, address=address))
 
 
 @cli.command("demo")
@@ -471,7 +479,7 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
     if not no_dashboard:
         import dashboard
 
-        click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
+        click.echo(f"dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
         sys.exit(dashboard.serve(store.settings, port))
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import audit, auth
 from analytics.errors import AuthError
-from dashboard import runtime
+from dashboard import runtime, ui
 
 USER_KEY = "callqa_user"
 _AUDITED_KEY = "_callqa_audited"
@@ -20,6 +20,10 @@ ROLE_LABELS = {
     "data_scientist": "Data scientist",
     "dpo": "DPO",
 }
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
 
 
 def current_user() -> auth.User | None:
@@ -65,7 +69,7 @@ def sidebar(user: auth.User, pages: Mapping[str, Any]) -> None:
         for key in auth.allowed_pages(user.role):
             st.page_link(pages[key])
         st.divider()
-        st.markdown(f"**{user.name}**  \n{ROLE_LABELS.get(user.role, user.role)}")
+        st.markdown(f"**{ui.md_escape(user.name)}**  \n{ui.md_escape(role_label(user.role))}")
         st.button("Sign out", on_click=logout, width="stretch")
         st.caption("Transcripts and audio are redacted. Every call view is audited.")
 
@@ -126,7 +130,7 @@ def require(page: str) -> auth.User:
             view=f"denied:{page}",
         )
         st.error(
-            f"Access refused: the {ROLE_LABELS.get(user.role, user.role)} role may not open "
+            f"Access refused: the {ui.md_escape(role_label(user.role))} role may not open "
             "this page. The attempt has been recorded in the audit log."
         )
         st.stop()

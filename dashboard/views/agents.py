@@ -63,7 +63,7 @@ with agents_tab:
     shown = [row for row in agents if row["calls"] >= min_calls]
     for rank, row in enumerate(shown, start=1):
         row["rank"] = rank
-    st.caption(f"{len(shown)} of {len(agents)} agents with at least {min_calls} calls.")
+    st.caption(f"{len(shown)} of {len(agents)} agents with at least {min_calls:d} calls.")
     st.dataframe(
         league_frame(shown, ["agent", "team"]),
         hide_index=True,
@@ -106,7 +106,7 @@ with drill_tab:
             cols[1].metric("Average score", ui.num(totals["avg_score"]), border=True)
             cols[2].metric("Abuse rate", ui.pct(totals["abuse_rate"], 2), border=True)
             cols[3].metric("Non-talk ratio", ui.pct(totals["non_talk_ratio"]), border=True)
-        st.caption(f"The {len(rows)} most recent calls of {agent}.")
+        st.caption(f"The {len(rows)} most recent calls of {ui.md_escape(agent)}.")
         frame = pd.DataFrame(
             rows,
             columns=[

@@ -56,7 +56,10 @@ moment = runtime.now()
 try:
     record = get_call(store, call_id, moment)
 except NotFoundError:
-    st.warning(f"Call {call_id} is not available: unknown, not processed, objected or expired.")
+    st.warning(
+        f"Call {ui.md_escape(call_id)} is not available: unknown, not processed, "
+        "objected or expired."
+    )
     st.stop()
 (row,) = call_rows(store, moment, CallFilter(call_ids=[call_id]))
 auth_ui.audit_once(user, "view_call", call_id, {"page": "call_review"}, view=f"call:{call_id}")
@@ -64,11 +67,12 @@ auth_ui.audit_once(user, "view_call", call_id, {"page": "call_review"}, view=f"c
 quality: dict[str, Any] = record["quality"]
 abuse: dict[str, Any] = record["abuse"]
 segments: list[dict[str, Any]] = record["segments"]
+pii_found = ", ".join(f"{kind} ×{n}" for kind, n in sorted(record["pii"].items()))
 st.caption(
-    f"Started {ui.when(record['started_at'])} · agent {record['agent_id'] or '–'} · "
-    f"team {record['team'] or '–'} · language {record['language'] or '–'} · "
-    f"length {ui.clock(record['duration_s'])} · PII redacted: "
-    + (", ".join(f"{kind} ×{n}" for kind, n in sorted(record["pii"].items())) or "none")
+    f"Started {ui.when(record['started_at'])} · agent {ui.md_escape(record['agent_id'] or '–')} · "
+    f"team {ui.md_escape(record['team'] or '–')} · "
+    f"language {ui.md_escape(record['language'] or '–')} · "
+    f"length {ui.clock(record['duration_s'])} · PII redacted: {ui.md_escape(pii_found or 'none')}"
 )
 cols = st.columns(4)
 cols[0].metric(
@@ -125,16 +129,13 @@ with transcript_tab:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")
     flagged_at = {(e["start"], e["end"]) for e in abuse["events"]}
     for i, seg in enumerate(segments):
-        with st.chat_message(seg["speaker"], avatar=SPEAKER_AVATARS.get(seg["speaker"])):
-            mark = (
-                " · :red-badge[abuse]"
-                if any(
-                    s <= seg["start"] < e or seg["start"] <= s < seg["end"] for s, e in flagged_at
-                )
-                else ""
+        with st.chat_message(ui.md_escape(seg["speaker"]), avatar=SPEAKER_AVATARS.get(seg["speaker"])):
+            flagged = any(
+                s <= seg["start"] < e or seg["start"] <= s < seg["end"] for s, e in flagged_at
             )
             st.markdown(
-                f":gray[#{i} · {ui.clock(seg['start'])}–{ui.clock(seg['end'])} · {seg['speaker']}]{mark}  \n"
+                f":gray[#{i:d} · {ui.clock(seg['start'])}–{ui.clock(seg['end'])} · "
+                f"{ui.md_escape(seg['speaker'])}]{' · :red-badge[abuse]' if flagged else ''}  \n"
                 + ui.md_escape(seg["text"])
             )
     if not segments:
