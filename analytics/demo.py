@@ -95,7 +95,7 @@ DEMO_USERS = {
     "analyst": "data_scientist",
     "dpo": "dpo",
 }
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "callqa-demo-orchard-7"
 
 
 def build_corpus(folder: Path, n_calls: int, now: datetime) -> Path:

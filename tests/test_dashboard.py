@@ -160,7 +160,7 @@ def test_login_lands_on_the_first_allowed_page_with_only_allowed_links(
     assert titles(at) == [TITLES[allowed[0]]]
     links = [LINK_LABELS[link.proto.label] for link in nodes(at, "page_link")]
     assert links == allowed
-    assert USERS[role] in " ".join(m.value for m in at.sidebar.markdown)
+    assert ui.md_escape(USERS[role]) in " ".join(m.value for m in at.sidebar.markdown)
 
 
 def test_sign_out_returns_to_the_login_form(home: Path) -> None:
@@ -293,7 +293,9 @@ def test_quality_manager_marks_an_alert_reviewed_with_a_comment(
     at.text_area[0].input("agent debriefed by the team lead")
     next(b for b in at.button if b.label == "Mark reviewed").click().run()
     assert not at.exception
-    assert [s.value for s in at.success] == [f"Alert on call {FLAGGED_AGENT} marked reviewed."]
+    assert [s.value for s in at.success] == [
+        f"Alert on call {ui.md_escape(FLAGGED_AGENT)} marked reviewed."
+    ]
     assert list(at.dataframe[0].value["call_id"]) == [FLAGGED_CUSTOMER]  # only open ones left
     assert metrics(at)["Alerts awaiting review"] == "1"
     at.segmented_control(key="al_status").set_value("Reviewed").run()
@@ -307,7 +309,9 @@ def test_quality_manager_marks_an_alert_reviewed_with_a_comment(
 def test_an_empty_review_comment_is_refused(own_home: Path, store_of: Any) -> None:
     at = open_page(sign_in("quality_manager"), "alerts")
     next(b for b in at.button if b.label == "Mark reviewed").click().run()
-    assert [e.value for e in at.error] == [f"call {FLAGGED_CUSTOMER}: a review needs a comment"]
+    assert [e.value for e in at.error] == [
+        ui.md_escape(f"call {FLAGGED_CUSTOMER}: a review needs a comment")
+    ]
     assert audit_rows(own_home, store_of, "review_abuse") == []
 
 
@@ -393,7 +397,8 @@ def test_hidden_calls_cannot_be_opened_even_by_id(
 ) -> None:
     at = open_page(sign_in("quality_manager"), "call_review", call=hidden)
     assert [w.value for w in at.warning] == [
-        f"Call {hidden} is not available: unknown, not processed, objected or expired."
+        f"Call {ui.md_escape(hidden)} is not available: unknown, not processed, "
+        "objected or expired."
     ]
     assert audit_rows(own_home, store_of, "view_call") == []
     body = page_bytes(at)

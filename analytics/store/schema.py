@@ -179,6 +179,18 @@ users = Table(
     Column("created_at", String, nullable=False),
 )
 
+# Failed sign-ins, per user name and per client (a keyed hash of its address): the
+# dashboard's growing delay and lock read and write them (analytics.store.accounts).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("scope", String, primary_key=True),  # "user" or "client"
+    Column("key", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", String, nullable=False),
+    Column("locked_until", String),
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -201,10 +213,15 @@ def _v2_dashboard_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_signin_failures(conn: Connection) -> None:
+    signin_failures.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
+    (3, "sign-in throttling", _v3_signin_failures),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -3,11 +3,13 @@ its reasons, the abuse events, and the redacted audio (never the recording)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from analytics import auth
 from analytics.errors import NotFoundError
 from analytics.store import CallFilter, call_rows, get_call
 from dashboard import auth_ui, charts, runtime, ui
@@ -88,7 +90,9 @@ cols[3].metric("Non-talk", f"{ui.num(quality['non_talk_time_s'])} s", border=Tru
 
 st.subheader("Redacted audio")
 audio_path = ui.redacted_audio_file(store.settings, row["redacted_audio_path"])
-if audio_path is None:
+if not auth.can(user.role, "play_audio"):
+    st.caption("Your role does not listen to calls.")
+elif audio_path is None:
     st.caption("No redacted audio for this call.")
 else:
     labels = [f"#{i} · {ui.clock(s['start'])} · {s['speaker']}" for i, s in enumerate(segments)]
@@ -112,11 +116,13 @@ else:
     if listening:
         start_s = segments[start_at]["start"] if start_at is not None else 0
         auth_ui.audit_once(user, "play_audio", call_id, {"redacted": True}, view=f"call:{call_id}")
-        st.audio(
-            str(audio_path),
-            format=AUDIO_TYPES.get(audio_path.suffix.lower(), "audio/ogg"),
-            start_time=int(start_s),
-        )
+        # The audio travels inside this session's own page message (a data: URL), not
+        # as a /media/... URL: Streamlit serves those to anyone who has the link,
+        # signed in or not, for as long as the session lives. Each run re-checks the
+        # sign-in, the role and the call's visibility before the bytes are read.
+        mime = AUDIO_TYPES.get(audio_path.suffix.lower(), "audio/ogg")
+        encoded = base64.b64encode(audio_path.read_bytes()).decode("ascii")
+        st.audio(f"data:{mime};base64,{encoded}", format=mime, start_time=int(start_s))
         st.caption(
             "Personal data is bleeped in this audio; the original recording is never served."
         )
