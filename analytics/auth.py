@@ -66,7 +66,7 @@ MIN_STRENGTH = 3  # zxcvbn's score, 0 (guessed at once) to 4 (very unguessable)
 # Throttling: from the DELAY_FROM-th failure, each attempt waits 2**(n - DELAY_FROM) s
 # (at most MAX_DELAY_S) after the last failure; LOCK_AFTER failures lock for LOCK_S.
 # A client (one address) gets more room, as colleagues may share a proxy or a NAT.
-DELAY_FROM = 3
+DELAY_FROM = {"user": 3, "client": 10}
 MAX_DELAY_S = 60
 LOCK_AFTER = {"user": 10, "client": 30}
 LOCK_S = 15 * 60
@@ -274,10 +274,10 @@ def client_key(store: Store, client: str | None) -> str | None:
     return hmac.new(store.key, b"signin-client:" + client.encode(), hashlib.sha256).hexdigest()
 
 
-def _delay_s(failures: int) -> int:
-    if failures < DELAY_FROM:
+def _delay_s(scope: str, failures: int) -> int:
+    if failures < DELAY_FROM[scope]:
         return 0
-    return int(min(2 ** (failures - DELAY_FROM), MAX_DELAY_S))
+    return int(min(2 ** (failures - DELAY_FROM[scope]), MAX_DELAY_S))
 
 
 def _current(state: accounts.Failures | None, at: datetime) -> accounts.Failures | None:
@@ -291,12 +291,12 @@ def _current(state: accounts.Failures | None, at: datetime) -> accounts.Failures
     return state
 
 
-def _wait_s(state: accounts.Failures | None, at: datetime) -> int:
+def _wait_s(scope: str, state: accounts.Failures | None, at: datetime) -> int:
     if state is None:
         return 0
     if state.locked_until:
         return max(1, int((parse_iso(state.locked_until) - at).total_seconds()))
-    until = parse_iso(state.last_failed_at) + timedelta(seconds=_delay_s(state.failures))
+    until = parse_iso(state.last_failed_at) + timedelta(seconds=_delay_s(scope, state.failures))
     return max(0, int((until - at).total_seconds() + 0.999))
 
 
@@ -320,7 +320,10 @@ def _scopes(store: Store, name: str, client: str | None) -> list[tuple[str, str]
 def _check_throttle(store: Store, scopes: list[tuple[str, str]], at: datetime) -> None:
     with store.read() as conn:
         states = [_current(accounts.failures(conn, *scope), at) for scope in scopes]
-    waits = [(_wait_s(state, at), bool(state and state.locked_until)) for state in states]
+    waits = [
+        (_wait_s(scope, state, at), bool(state and state.locked_until))
+        for (scope, _), state in zip(scopes, states, strict=True)
+    ]
     wait_s, locked = max(waits)
     if wait_s > 0:
         raise SignInThrottled(_throttle_message(wait_s, locked), wait_s)

@@ -4,11 +4,12 @@ sign-in throttling and locks, and accounts re-read for open sessions."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from dashboard_fixtures import ROLE_MATRIX
 from factories import NOW
 from sqlalchemy import select
 
@@ -87,19 +88,6 @@ def test_login_audits_success_and_failure_without_the_password(store: Store) -> 
     text = str(rows)
     assert "wrong-password" not in text and "s3cret-typed-as-name" not in text
     assert audit.verify(store) == []
-
-
-# The role table of the README, as data: every role x every page and action. A new
-# role (an `agent` role, say) is one more row here and in auth.PERMISSIONS.
-ROLE_MATRIX = {
-    "quality_manager": {
-        "overview", "agents", "alerts", "call_review", "single_calls", "play_audio",
-        "review_alert",
-    },
-    "trainer": {"alerts", "call_review", "single_calls", "play_audio"},
-    "data_scientist": {"overview", "agents"},  # aggregates only
-    "dpo": {"governance", "overview", "export_evidence"},
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLE_MATRIX)
@@ -185,37 +173,43 @@ def _fail(store: Store, name: str, at: object, client: str | None = None) -> Exc
     return caught.value
 
 
-def test_failed_sign_ins_grow_a_delay_then_lock_with_an_audited_event(store: Store) -> None:
-    auth.add_user(store, "marie", "trainer", GOOD, now=NOW)
-    at = NOW
-    for _ in range(auth.DELAY_FROM - 1):  # the first failures cost nothing
-        assert not isinstance(_fail(store, "marie", at), auth.SignInThrottled)
-    assert not isinstance(_fail(store, "marie", at), auth.SignInThrottled)  # 3rd: delay starts
-    # Within the delay even the right password is refused, without being checked.
-    with pytest.raises(auth.SignInThrottled, match="wait 1 s") as caught:
-        auth.login(store, "marie", GOOD, now=at)
-    assert caught.value.wait_s == 1
-    waits = []
-    for _ in range(25):
+def _fail_until_locked(store: Store, name: str, at: datetime, client: str | None = None) -> tuple[datetime, list[int]]:
+    """Wrong passwords, waiting out each delay, until the lock; returns (time, the waits)."""
+    waits: list[int] = []
+    for _ in range(200):
         try:
-            auth.login(store, "marie", "wrong-password", now=at)
+            auth.login(store, name, "wrong-password", client=client, now=at)
         except auth.SignInThrottled as exc:
+            if "locked" in str(exc):
+                return at, waits
             waits.append(exc.wait_s)
             at += timedelta(seconds=exc.wait_s)
         except AuthError:
             pass
-    # The delay doubled (1, 2, 4, 8 ... s) until the 10th failure locked the account.
-    assert waits[:6] == [1, 2, 4, 8, 16, 32]
-    assert waits[-1] > 60 and all(w == waits[-1] or w > 60 for w in waits[7:])
-    with pytest.raises(auth.SignInThrottled, match="locked"):
+    raise AssertionError("never locked")
+
+
+def test_failed_sign_ins_grow_a_delay_then_lock_with_an_audited_event(store: Store) -> None:
+    auth.add_user(store, "marie", "trainer", GOOD, now=NOW)
+    for _ in range(auth.DELAY_FROM["user"]):  # the first failures cost nothing
+        assert not isinstance(_fail(store, "marie", NOW), auth.SignInThrottled)
+    # Within the delay even the right password is refused, without being checked.
+    with pytest.raises(auth.SignInThrottled, match="wait 1 s") as caught:
+        auth.login(store, "marie", GOOD, now=NOW)
+    assert caught.value.wait_s == 1
+    at, waits = _fail_until_locked(store, "marie", NOW)
+    # The delay doubled (1, 2, 4 ... s, at most 60) until the 10th failure locked the name.
+    assert waits == [1, 2, 4, 8, 16, 32, 60]
+    with pytest.raises(auth.SignInThrottled, match="locked.*15 min") as caught:
         auth.login(store, "marie", GOOD, now=at)
+    assert caught.value.wait_s == auth.LOCK_S
     (locked,) = audit.entries(store, action="login_locked")
     assert locked["actor"] == "marie"
     assert json.loads(locked["detail"]) == {"scope": "user", "failures": 10, "minutes": 15}
     assert len(audit.entries(store, action="login_failed")) == 10
     # The lock ends after 15 minutes; then the right password works and resets the count.
     with pytest.raises(auth.SignInThrottled):
-        auth.login(store, "marie", GOOD, now=NOW + timedelta(minutes=14))
+        auth.login(store, "marie", GOOD, now=at + timedelta(minutes=14))
     later = at + timedelta(seconds=auth.LOCK_S)
     assert auth.login(store, "marie", GOOD, now=later).name == "marie"
     assert not isinstance(_fail(store, "marie", later), auth.SignInThrottled)
@@ -223,7 +217,7 @@ def test_failed_sign_ins_grow_a_delay_then_lock_with_an_audited_event(store: Sto
 
 
 def test_an_unknown_name_is_throttled_like_a_known_one(store: Store) -> None:
-    for _ in range(auth.DELAY_FROM):
+    for _ in range(auth.DELAY_FROM["user"]):
         _fail(store, "nobody", NOW)
     with pytest.raises(auth.SignInThrottled):
         auth.login(store, "nobody", GOOD, now=NOW)
@@ -231,10 +225,15 @@ def test_an_unknown_name_is_throttled_like_a_known_one(store: Store) -> None:
 
 def test_one_client_guessing_many_names_is_locked_and_others_are_not(store: Store) -> None:
     auth.add_user(store, "marie", "trainer", GOOD, now=NOW)
-    at = NOW
-    for i in range(auth.LOCK_AFTER["client"]):
-        _fail(store, f"guess{i}", at, client="203.0.113.7")
-        at += timedelta(seconds=1)
+    at, failures = NOW, 0
+    while failures < auth.LOCK_AFTER["client"]:
+        try:
+            auth.login(store, f"guess{failures}", "x", client="203.0.113.7", now=at)
+        except auth.SignInThrottled as exc:
+            assert "locked" not in str(exc)
+            at += timedelta(seconds=exc.wait_s)
+        except AuthError:
+            failures += 1
     with pytest.raises(auth.SignInThrottled, match="locked"):
         auth.login(store, "marie", GOOD, client="203.0.113.7", now=at)
     assert auth.login(store, "marie", GOOD, client="198.51.100.2", now=at).name == "marie"
@@ -247,14 +246,7 @@ def test_one_client_guessing_many_names_is_locked_and_others_are_not(store: Stor
 
 def test_a_new_password_lifts_the_lock(store: Store) -> None:
     auth.add_user(store, "marie", "trainer", GOOD, now=NOW)
-    at = NOW
-    for _ in range(40):
-        try:
-            auth.login(store, "marie", "wrong-password", now=at)
-        except auth.SignInThrottled as exc:
-            at += timedelta(seconds=min(exc.wait_s, 60))
-        except AuthError:
-            pass
+    at, _ = _fail_until_locked(store, "marie", NOW)
     with pytest.raises(auth.SignInThrottled, match="locked"):
         auth.login(store, "marie", GOOD, now=at)
     auth.set_password(store, "marie", "another good passphrase", actor="admin", now=at)
