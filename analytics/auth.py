@@ -24,8 +24,7 @@ from zxcvbn import zxcvbn
 
 from analytics import audit
 from analytics.errors import AuthError, NotFoundError, UsageError
-from analytics.store import Store, iso, parse_iso, utcnow
-from analytics.store import accounts
+from analytics.store import Store, accounts, iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -173,7 +173,9 @@ def _fail(store: Store, name: str, at: object, client: str | None = None) -> Exc
     return caught.value
 
 
-def _fail_until_locked(store: Store, name: str, at: datetime, client: str | None = None) -> tuple[datetime, list[int]]:
+def _fail_until_locked(
+    store: Store, name: str, at: datetime, client: str | None = None
+) -> tuple[datetime, list[int]]:
     """Wrong passwords, waiting out each delay, until the lock; returns (time, the waits)."""
     waits: list[int] = []
     for _ in range(200):
@@ -200,7 +202,7 @@ def test_failed_sign_ins_grow_a_delay_then_lock_with_an_audited_event(store: Sto
     at, waits = _fail_until_locked(store, "marie", NOW)
     # The delay doubled (1, 2, 4 ... s, at most 60) until the 10th failure locked the name.
     assert waits == [1, 2, 4, 8, 16, 32, 60]
-    with pytest.raises(auth.SignInThrottled, match="locked.*15 min") as caught:
+    with pytest.raises(auth.SignInThrottled, match=r"locked.*15 min") as caught:
         auth.login(store, "marie", GOOD, now=at)
     assert caught.value.wait_s == auth.LOCK_S
     (locked,) = audit.entries(store, action="login_locked")

@@ -30,8 +30,7 @@ from factories import NOW, add_call
 from streamlit.testing.v1 import AppTest
 
 from analytics import audit, auth, evidence, governance
-from analytics.store import Store
-from analytics.store import accounts
+from analytics.store import Store, accounts
 from analytics.store import aggregates as agg
 from analytics.workspace import load_evidence_key
 from dashboard import APP_PATH, ui
@@ -591,7 +590,9 @@ def rendered(at: AppTest) -> list[str]:
     """The Markdown source of every element Streamlit renders as Markdown."""
     kinds = ("markdown", "caption", "title", "header", "subheader")
     texts = [el.value for kind in kinds for el in getattr(at, kind)]
-    texts += [el.value for kind in ("error", "warning", "info", "success") for el in getattr(at, kind)]
+    texts += [
+        el.value for kind in ("error", "warning", "info", "success") for el in getattr(at, kind)
+    ]
     return [str(t) for t in texts]
 
 
@@ -632,7 +633,9 @@ def test_stored_agent_team_and_user_names_are_shown_literally(
     at.selectbox(key="al_call").select("md-0")
     at.text_area[0].input("checked")
     next(b for b in at.button if b.label == "Mark reviewed").click().run()
-    assert [s.value for s in at.success] == [f"Alert on call {ui.md_escape('md-0')} marked reviewed."]
+    assert [s.value for s in at.success] == [
+        f"Alert on call {ui.md_escape('md-0')} marked reviewed."
+    ]
     for text in rendered(at):
         assert agent not in text and team not in text
 
@@ -732,9 +735,9 @@ def unescaped_values(source: str, filename: str = "<page>") -> list[str]:
         ('st.tabs(["A", f"B {label}"])', True),
         ('st.caption(f"agent {ui.md_escape(agent)}")', False),
         ('st.caption(f"{len(rows)} rows, {n:,} calls, {x:.1f} s at {ui.when(t)}")', False),
-        ('st.error(ui.md_escape(exc))', False),
+        ("st.error(ui.md_escape(exc))", False),
         ('log.warning("x %s", name)', False),
-        ('st.page_link(pages[key])', False),
+        ("st.page_link(pages[key])", False),
     ],
 )
 def test_the_escaping_contract_check_catches_unescaped_values(source: str, flagged: bool) -> None:

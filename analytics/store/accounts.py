@@ -54,9 +54,7 @@ def insert_user(conn: Connection, name: str, role: str, password_hash: str, at: 
 def update_user(
     conn: Connection, name: str, *, role: str | None = None, password_hash: str | None = None
 ) -> int:
-    values = {
-        k: v for k, v in (("role", role), ("password_hash", password_hash)) if v is not None
-    }
+    values = {k: v for k, v in (("role", role), ("password_hash", password_hash)) if v is not None}
     return conn.execute(update(users).where(users.c.name == name).values(**values)).rowcount
 
 

@@ -97,8 +97,7 @@ with spread_tab:
 
 if not single_calls:
     st.caption(
-        f"Your role sees aggregates only: agents with at least {min_group:d} calls, "
-        "no single call."
+        f"Your role sees aggregates only: agents with at least {min_group:d} calls, no single call."
     )
     st.stop()
 with tabs[3]:

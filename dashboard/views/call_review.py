@@ -135,7 +135,9 @@ with transcript_tab:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")
     flagged_at = {(e["start"], e["end"]) for e in abuse["events"]}
     for i, seg in enumerate(segments):
-        with st.chat_message(ui.md_escape(seg["speaker"]), avatar=SPEAKER_AVATARS.get(seg["speaker"])):
+        with st.chat_message(
+            ui.md_escape(seg["speaker"]), avatar=SPEAKER_AVATARS.get(seg["speaker"])
+        ):
             flagged = any(
                 s <= seg["start"] < e or seg["start"] <= s < seg["end"] for s, e in flagged_at
             )
