@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -583,6 +584,7 @@ PAYLOADS = {
     "html": "<img src=http://evil.example/i.png><b>bold</b>",
     "newline": "team\n\n# Sign in again\n- [here](http://evil.example)",
     "directive": ":red[alert] :material/warning: $x^2$ **b** _i_",
+    "autolink": "see www.evil.example or HTTPS://evil.example/x or boss@evil.example",
 }
 
 
@@ -658,7 +660,9 @@ def test_md_escape_leaves_nothing_markdown_can_act_on() -> None:
         unescaped = escaped.replace("\\", "")
         bare = "".join(ch for i, ch in enumerate(escaped) if i == 0 or escaped[i - 1] != "\\")
         assert not set(bare) & set("[]()<>!*_#`:$^~|"), (payload, escaped)
-        assert unescaped.replace(" ", "") == payload.replace("\n", "").replace(" ", "")
+        assert not re.search(r"(?i)https?:|www\.|\w@", unescaped)  # no GFM autolink
+        visible = unescaped.replace(ui.WORD_JOINER, "")
+        assert visible.replace(" ", "") == payload.replace("\n", "").replace(" ", "")
 
 
 # --- contract: no page interpolates a value without escaping it ------------------------
