@@ -545,6 +545,12 @@ def user_group() -> None:
     """Dashboard users."""
 
 
+def _read_password(name: str, password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(f"password for {name}: ")
+
+
 @user_group.command("add")
 @click.argument("name")
 @click.option(
@@ -556,27 +562,70 @@ def user_group() -> None:
 @pass_ctx
 @handle_errors
 def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> None:
-    """Add a dashboard user (the password is stored as an argon2 hash)."""
+    """Add a dashboard user (the password is stored as an argon2 hash).
+
+    The password needs at least 12 characters and must not be easy to guess.
+    """
     from analytics import auth
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for {name}: ")
-    auth.add_user(obj.store(), name, role, password)
+    auth.add_user(obj.store(), name, role, _read_password(name, password_stdin))
     click.echo(f"user {name} added as {role}")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+@handle_errors
+def user_passwd_cmd(obj: Context, name: str, password_stdin: bool) -> None:
+    """Change a user's password: their open dashboard sessions end, a lock is lifted."""
+    from analytics import auth
+
+    auth.set_password(obj.store(), name, _read_password(name, password_stdin))
+    click.echo(f"user {name}: password changed; their open sessions are signed out")
+
+
+@user_group.command("remove")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def user_remove_cmd(obj: Context, name: str) -> None:
+    """Remove a user: their open dashboard sessions end at their next click."""
+    from analytics import auth
+
+    auth.remove_user(obj.store(), name)
+    click.echo(f"user {name} removed")
+
+
+@user_group.command("list")
+@pass_ctx
+@handle_errors
+def user_list_cmd(obj: Context) -> None:
+    """List the dashboard users: name, role, created."""
+    from analytics import auth
+
+    for user in auth.list_users(obj.store()):
+        click.echo(f"{user.name}\t{user.role}\t{user.created_at}")
 
 
 @cli.command("dashboard")
 @click.option("--port", type=int, default=8501, show_default=True)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. Anything but loopback needs a TLS reverse proxy in front.",
+)
 @pass_ctx
 @handle_errors
-def dashboard_cmd(obj: Context, port: int) -> None:
-    """Serve the dashboard (Streamlit) on this machine."""
+def dashboard_cmd(obj: Context, port: int, address: str) -> None:
+    """Serve the dashboard (Streamlit) on this machine, on loopback unless told otherwise."""
     import dashboard
 
     settings = obj.store().settings
-    sys.exit(dashboard.serve(settings, port))
+    # serve() logs the TLS reverse-proxy warning when the address is not loopback.
+    click.echo(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
+    sys.exit(dashboard.serve(settings, port, address=address))
 
 
 @cli.command("demo")
@@ -598,7 +647,7 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
     if not no_dashboard:
         import dashboard
 
-        click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
+        click.echo(f"dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
         sys.exit(dashboard.serve(store.settings, port))
 
 

@@ -101,7 +101,7 @@ DEMO_USERS = {
     "analyst": "data_scientist",
     "dpo": "dpo",
 }
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "callqa-demo-orchard-7"
 
 
 DEMO_MARKER = ".callqa-demo"

@@ -182,6 +182,18 @@ users = Table(
     Column("created_at", String, nullable=False),
 )
 
+# Failed sign-ins, per user name and per client (a keyed hash of its address): the
+# dashboard's growing delay and lock read and write them (analytics.store.accounts).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("scope", String, primary_key=True),  # "user" or "client"
+    Column("key", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", String, nullable=False),
+    Column("locked_until", String),
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -227,12 +239,17 @@ def _v4_keyed_audit_chain(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE audit ADD COLUMN {column} {kind}"))
 
 
+def _v5_signin_failures(conn: Connection) -> None:
+    signin_failures.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
     (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
     (4, "keyed audit chain", _v4_keyed_audit_chain),
+    (5, "sign-in throttling", _v5_signin_failures),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -16,7 +16,7 @@ store = runtime.store()
 
 st.title("Governance")
 if runtime.governance is None:
-    st.error(f"Governance data is unavailable: {runtime.GOVERNANCE_MISSING}.")
+    st.error(f"Governance data is unavailable: {ui.md_escape(runtime.GOVERNANCE_MISSING)}.")
     st.stop()
 gov = runtime.governance
 
@@ -37,7 +37,7 @@ cols[3].metric(
     border=True,
 )
 st.caption(
-    f"Retention: {status.get('retention_days', store.settings.retention_days)} days "
+    f"Retention: {status.get('retention_days', store.settings.retention_days):d} days "
     f"(calls before {ui.when(status.get('cutoff'))} are hidden and purged unless held). "
     "Purge runs when the dashboard starts and with `callqa purge`."
 )
@@ -102,7 +102,7 @@ with holds_tab:
             )
             st.caption(
                 f"Pack of call {ui.md_escape(chosen)}: {len(info.files)} files, manifest "
-                f"SHA-256 `{info.manifest_sha256}`. The export is in the audit log. The pack "
+                f"SHA-256 {ui.md_escape(info.manifest_sha256)}. The export is in the audit log. The pack "
                 "holds the original recording: hand it over only to the case's parties."
             )
         else:
