@@ -35,12 +35,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
-
 from analytics.errors import CallqaError, GovernanceError
-from analytics.store import Store, iso, utcnow
-from analytics.store.schema import audit
+from analytics.store import Connection, Store, audit_log, iso, utcnow
 
 GENESIS = "0" * 64
 CHAIN_VERSION = 1  # the ``chain`` column: NULL for rows of the unkeyed chain of old releases
@@ -156,14 +152,6 @@ def _store_of(conn: Connection) -> Store:
 # --- writing --------------------------------------------------------------------------
 
 
-def _head(conn: Connection) -> Any:
-    return conn.execute(
-        select(audit.c.id, audit.c.hash, audit.c.at, audit.c.chain)
-        .order_by(audit.c.id.desc())
-        .limit(1)
-    ).first()
-
-
 def _append(
     conn: Connection,
     key: bytes,
@@ -182,21 +170,20 @@ def _append(
     detail_text = json.dumps(dict(detail or {}), sort_keys=True, ensure_ascii=False)
     ref = call_ref(key, call_id)
     digest = _mac(key, seq, prev_hash, at, actor, action, ref, detail_text)
-    conn.execute(
-        insert(audit).values(
-            id=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            call_id=call_id,
-            call_ref=ref,
-            detail=detail_text,
-            prev_hash=prev_hash,
-            hash=digest,
-            chain=CHAIN_VERSION,
-        )
+    audit_log.append(
+        conn,
+        id=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        call_id=call_id,
+        call_ref=ref,
+        detail=detail_text,
+        prev_hash=prev_hash,
+        hash=digest,
+        chain=CHAIN_VERSION,
     )
-    return _head(conn)
+    return audit_log.head(conn)
 
 
 def record(
@@ -217,7 +204,7 @@ def record(
         raise ValueError(f"unknown audit action {action!r}")
     store = _store_of(conn)
     now = now or utcnow()
-    head = _head(conn)
+    head = audit_log.head(conn)
     if head is not None and head.chain is None:
         head = _rekey(conn, store.audit_key, now)
     _append(conn, store.audit_key, head, actor, action, call_id, detail, now)
@@ -246,16 +233,10 @@ def relabel_call(conn: Connection, call_id: str, label: str | None) -> int:
     """
     key = _store_of(conn).audit_key
     ref = call_ref(key, call_id)
-    rows = conn.execute(select(audit.c.id).where(audit.c.call_ref == ref)).scalars().all()
+    rows = audit_log.ids_of_ref(conn, ref)
     for seq in rows:
-        conn.execute(
-            update(audit)
-            .where(audit.c.id == seq)
-            .values(
-                call_id=label,
-                label_mac=_label_mac(key, seq, ref, label) if label is not None else None,
-            )
-        )
+        mac = _label_mac(key, seq, ref, label) if label is not None else None
+        audit_log.set_label(conn, seq, label, mac)
     return len(rows)
 
 
@@ -282,7 +263,7 @@ def _rekey(conn: Connection, key: bytes, now: datetime) -> Any:
     The old chain is checked first and the outcome recorded: re-keying must not
     launder a tampering that happened before it.
     """
-    rows = conn.execute(select(audit).order_by(audit.c.id)).all()
+    rows = audit_log.all_rows(conn)
     broken = _legacy_problems(rows)
     reversals = sum(1 for a, b in itertools.pairwise(rows) if b.at < a.at)
     prev_hash = GENESIS
@@ -290,10 +271,14 @@ def _rekey(conn: Connection, key: bytes, now: datetime) -> Any:
     for seq, row in enumerate(rows, start=1):
         ref = call_ref(key, row.call_id)
         digest = _mac(key, seq, prev_hash, row.at, row.actor, row.action, ref, row.detail)
-        conn.execute(
-            update(audit)
-            .where(audit.c.id == row.id)
-            .values(id=seq, call_ref=ref, prev_hash=prev_hash, hash=digest, chain=CHAIN_VERSION)
+        audit_log.rewrite_row(
+            conn,
+            row.id,
+            id=seq,
+            call_ref=ref,
+            prev_hash=prev_hash,
+            hash=digest,
+            chain=CHAIN_VERSION,
         )
         prev_hash = digest
     detail = {
@@ -303,13 +288,13 @@ def _rekey(conn: Connection, key: bytes, now: datetime) -> Any:
         "legacy_time_reversals": reversals,
         "key_id": key_id(key),
     }
-    return _append(conn, key, _head(conn), "callqa", "audit_rekey", None, detail, now)
+    return _append(conn, key, audit_log.head(conn), "callqa", "audit_rekey", None, detail, now)
 
 
 def upgrade(store: Store, *, now: datetime | None = None) -> bool:
     """Re-key an old unkeyed chain now (normally done by the first write); True if done."""
     with store.write() as conn:
-        head = _head(conn)
+        head = audit_log.head(conn)
         if head is None or head.chain is not None:
             return False
         _rekey(conn, store.audit_key, now or utcnow())
@@ -323,13 +308,7 @@ def entries(
     store: Store, limit: int | None = None, action: str | None = None
 ) -> list[dict[str, Any]]:
     """Audit rows, newest first."""
-    query = select(audit).order_by(audit.c.id.desc())
-    if action:
-        query = query.where(audit.c.action == action)
-    if limit:
-        query = query.limit(limit)
-    with store.read() as conn:
-        return [dict(row) for row in conn.execute(query).mappings()]
+    return audit_log.entries(store, limit, action)
 
 
 def verify(store: Store, checkpoint: Checkpoint | None = None) -> list[AuditProblem]:
@@ -345,7 +324,7 @@ def verify(store: Store, checkpoint: Checkpoint | None = None) -> list[AuditProb
     expected_prev, previous_id, previous_at = GENESIS, 0, ""
     at_checkpoint: Any = None
     with store.read() as conn:
-        for row in conn.execute(select(audit).order_by(audit.c.id)):
+        for row in audit_log.iter_rows(conn):
             problems.extend(_check_row(key, row, expected_prev, previous_id, previous_at))
             expected_prev, previous_id = row.hash, row.id
             previous_at = max(previous_at, row.at)
@@ -445,7 +424,7 @@ def take_checkpoint(store: Store, *, now: datetime | None = None, actor: str = "
         )
     with store.write() as conn:
         record(conn, actor, "audit_checkpoint", None, {}, now=now)
-        head = _head(conn)
+        head = audit_log.head(conn)
     return Checkpoint(
         seq=head.id, head_hash=head.hash, taken_at=head.at, key_id=key_id(store.audit_key)
     )

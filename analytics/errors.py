@@ -58,6 +58,10 @@ class StoreError(CallqaError):
     """The workspace database refused an operation."""
 
 
+class DuplicateError(StoreError):
+    """A row already exists with this key (another process wrote it first)."""
+
+
 class UnredactedTextError(StoreError):
     """Something tried to store a transcript that did not come out of redaction."""
 

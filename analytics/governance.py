@@ -15,12 +15,9 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
-from sqlalchemy.engine import Connection
 
 from analytics import audit
 from analytics.errors import GovernanceError, NotFoundError, UsageError
@@ -32,9 +29,17 @@ from analytics.fields import (
     parse_started_at,
 )
 from analytics.models import CHANNEL_LAYOUTS
-from analytics.store import Store, iso, iter_call_records, parse_iso, utcnow
-from analytics.store.reads import CallFilter, held, retention_cutoff
-from analytics.store.schema import calls, holds, objections, rejects
+from analytics.store import (
+    Connection,
+    Store,
+    iso,
+    iter_call_records,
+    parse_iso,
+    policy,
+    rights,
+    utcnow,
+)
+from analytics.store.reads import CallFilter
 from analytics.store.writes import add_hold, call_row, tombstone
 from analytics.workspace import OPAQUE_PREFIX, caller_hashes, opaque_call_id
 
@@ -158,18 +163,10 @@ def retire_ids(conn: Connection, store: Store, call_ids: list[str]) -> dict[str,
         if old.startswith(OPAQUE_PREFIX):
             continue
         new = opaque_call_id(store.key, old)
-        conn.execute(update(calls).where(calls.c.call_id == old).values(call_id=new))
-        conn.execute(update(objections).where(objections.c.call_id == old).values(call_id=new))
-        conn.execute(update(holds).where(holds.c.call_id == old).values(call_id=new))
+        rights.rename_call(conn, old, new)
         audit.relabel_call(conn, old, new)
         renamed[old] = new
     return renamed
-
-
-def _is_held(conn: Connection, call_id: str) -> bool:
-    return (
-        conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first() is not None
-    )
 
 
 # --- objections -----------------------------------------------------------------------
@@ -199,17 +196,11 @@ def object_calls(
     with store.write() as conn:
         if call_id is not None:
             call_id = _stored_id(conn, store, _checked_call_id(conn, call_id))
-        conn.execute(
-            insert(objections).values(
-                call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
-            )
-        )
-        match = calls.c.call_id == call_id if call_id else calls.c.caller_hash.in_(hashes)
-        rows = conn.execute(select(calls).where(match, calls.c.state != "expired")).mappings().all()
-        for row in rows:
+        rights.add_objection(conn, call_id, caller_hash, actor=actor, now=now)
+        for row in rights.objection_targets(conn, call_id, hashes):
             report.calls.append(given if row["call_id"] == call_id and given else row["call_id"])
             files.append(row["redacted_audio_path"])
-            keep_recording = bool(row["audio_path"]) and _is_held(conn, row["call_id"])
+            keep_recording = bool(row["audio_path"]) and rights.is_held(conn, row["call_id"])
             if keep_recording:
                 report.recordings_kept_on_hold.append(row["call_id"])
             else:
@@ -218,13 +209,8 @@ def object_calls(
             if keep_recording:
                 # The recording kept under hold is still the caller's data: keep the
                 # link so subject access finds it and erasure can say it was kept.
-                conn.execute(
-                    update(calls)
-                    .where(calls.c.call_id == row["call_id"])
-                    .values(
-                        audio_path=row["audio_path"],
-                        caller_hash=caller_hash or row["caller_hash"],
-                    )
+                rights.keep_recording_link(
+                    conn, row["call_id"], row["audio_path"], caller_hash or row["caller_hash"]
                 )
         audit.record(
             conn,
@@ -242,8 +228,6 @@ def object_calls(
 
 
 def objections_list(store: Store) -> list[dict[str, Any]]:
-    with store.read() as conn:
-        rows = conn.execute(select(objections).order_by(objections.c.id.desc())).mappings().all()
     return [
         {
             "id": row["id"],
@@ -252,7 +236,7 @@ def objections_list(store: Store) -> list[dict[str, Any]]:
             "filed_at": row["filed_at"],
             "actor": row["actor"],
         }
-        for row in rows
+        for row in rights.objection_rows(store)
     ]
 
 
@@ -273,12 +257,12 @@ def hold(
             raise GovernanceError(f"call {call_id}: erased or already purged, nothing left to hold")
         if row is None:
             raise NotFoundError(f"call {call_id}: no such call")
-        already = _is_held(conn, call_id)
+        already = rights.is_held(conn, call_id)
         if row["state"] in _DELETED_STATES and not already:
             raise GovernanceError(
                 f"call {call_id}: {_DELETED_STATES[row['state']]}, nothing left to hold"
             )
-        if not already and _past_retention(store, row, now):
+        if not already and policy.is_past_retention(store, row["started_at"], now):
             # One rule with rectification: past retention the call is gone in law,
             # even if purge has not run yet; a hold must not bring it back.
             raise GovernanceError(
@@ -298,39 +282,17 @@ def release(
     """Lift a hold; normal retention applies at once (an expired call is purged now)."""
     now = now or utcnow()
     with store.write() as conn:
-        result = conn.execute(delete(holds).where(holds.c.call_id == call_id))
-        if result.rowcount == 0:
+        if not rights.remove_hold(conn, call_id):
             raise NotFoundError(f"call {call_id}: no hold to release")
         audit.record(conn, actor, "release", call_id, {}, now=now)
     return purge(store, now=now, actor=actor)
 
 
 def holds_list(store: Store) -> list[dict[str, Any]]:
-    with store.read() as conn:
-        return [
-            dict(row)
-            for row in conn.execute(select(holds).order_by(holds.c.held_at.desc())).mappings()
-        ]
+    return rights.hold_rows(store)
 
 
 # --- retention ------------------------------------------------------------------------
-
-
-def _past_retention(store: Store, row: Any, now: datetime) -> bool:
-    started = row["started_at"]
-    return bool(started) and started < retention_cutoff(store, now)
-
-
-def _due_for_purge(store: Store, now: datetime) -> Any:
-    """Calls with data left, past retention and not held.
-
-    Objected calls are already tombstones (a recording a hold keeps is handled apart).
-    """
-    return and_(
-        calls.c.state.not_in(("expired", "objected")),
-        calls.c.started_at < retention_cutoff(store, now),
-        ~held(),
-    )
 
 
 def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> PurgeReport:
@@ -344,40 +306,18 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
     report = PurgeReport()
     files: list[tuple[str, str | None]] = []
     with store.write() as conn:
-        expired = conn.execute(select(calls).where(_due_for_purge(store, now))).mappings().all()
-        for row in expired:
+        for row in rights.due_rows(conn, store, now):
             files += [("recording", row["audio_path"]), ("redacted", row["redacted_audio_path"])]
             tombstone(conn, row["call_id"], "expired", now)
             report.calls += 1
-        objected_kept = conn.execute(
-            select(calls.c.call_id, calls.c.audio_path).where(
-                calls.c.state == "objected",
-                or_(calls.c.audio_path.is_not(None), calls.c.caller_hash.is_not(None)),
-                ~held(),
-            )
-        ).all()
-        for call_id, audio_path in objected_kept:
+        for call_id, audio_path in rights.unheld_objected_links(conn):
             if audio_path:
                 files.append(("recording", audio_path))
-            conn.execute(
-                update(calls)
-                .where(calls.c.call_id == call_id)
-                .values(audio_path=None, caller_hash=None)
-            )
-        report.rejects = conn.execute(
-            delete(rejects).where(rejects.c.last_seen < retention_cutoff(store, now))
-        ).rowcount
+            rights.unlink_recording(conn, call_id)
+        report.rejects = rights.delete_old_rejects(conn, store, now)
         # Tombstones past retention (purged now or before, objected ones too) keep
         # only an opaque id: the old one may be the caller's number.
-        gone = conn.execute(
-            select(calls.c.call_id).where(
-                calls.c.state.in_(("expired", "objected")),
-                calls.c.started_at < retention_cutoff(store, now),
-                ~calls.c.call_id.startswith(OPAQUE_PREFIX),
-                ~held(),
-            )
-        ).scalars()
-        retire_ids(conn, store, list(gone))
+        retire_ids(conn, store, rights.retirable_ids(conn, store, now, OPAQUE_PREFIX))
     for kind, relative in files:
         if _remove(store.settings.home, relative):
             if kind == "recording":
@@ -409,13 +349,7 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
 
 
 def _sweep_orphans(store: Store) -> int:
-    with store.read() as conn:
-        referenced = {
-            path
-            for pair in conn.execute(select(calls.c.audio_path, calls.c.redacted_audio_path)).all()
-            for path in pair
-            if path
-        }
+    referenced = rights.referenced_files(store)
     home = store.settings.home
     removed = 0
     cutoff = _file_system_now(home) - ORPHAN_GRACE_S
@@ -456,23 +390,17 @@ def _sweep_access_archives(store: Store, now: datetime) -> int:
 
 def purge_status(store: Store, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    with store.read() as conn:
-        waiting = len(conn.execute(select(calls.c.call_id).where(_due_for_purge(store, now))).all())
+    waiting = rights.count_due(store, now)
     last = audit.entries(store, limit=1, action="purge")
     return {
         "retention_days": store.settings.retention_days,
-        "cutoff": retention_cutoff(store, now),
+        "cutoff": policy.retention_cutoff(store, now),
         "expired_awaiting_purge": waiting,
         "last_purge": {"at": last[0]["at"], **json.loads(last[0]["detail"])} if last else None,
     }
 
 
 # --- subject rights -----------------------------------------------------------------
-
-
-def _kept(store: Store, now: datetime) -> Any:
-    """Not past retention, or held."""
-    return or_(calls.c.started_at >= retention_cutoff(store, now), held())
 
 
 def _caller_calls(conn: Connection, hashes: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -482,12 +410,7 @@ def _caller_calls(conn: Connection, hashes: tuple[str, ...]) -> list[dict[str, A
 
     An objected call still linked to the caller is one whose recording a hold keeps.
     """
-    rows = conn.execute(
-        select(calls)
-        .where(calls.c.caller_hash.in_(hashes), calls.c.state != "expired")
-        .order_by(calls.c.started_at, calls.c.call_id)
-    ).mappings()
-    return [dict(row) for row in rows]
+    return rights.caller_calls(conn, hashes)
 
 
 def _analyses(store: Store, rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
@@ -500,7 +423,7 @@ def _analyses(store: Store, rows: list[dict[str, Any]], now: datetime) -> dict[s
     starts = [parse_iso(row["started_at"]) for row in rows if row["started_at"]]
     if not rows:
         return {}
-    as_of = min([now, *(start + timedelta(days=store.settings.retention_days) for start in starts)])
+    as_of = policy.access_as_of(store, starts, now)
     ids = [row["call_id"] for row in rows]
     return {
         rec["call_id"]: rec for rec in iter_call_records(store, as_of, CallFilter(call_ids=ids))
@@ -519,13 +442,10 @@ def subject_access(
     hashes = _caller_hashes(store, caller_id)
     with store.write() as conn:
         rows = _caller_calls(conn, hashes)
-        held_ids = {row["call_id"] for row in rows if _is_held(conn, row["call_id"])}
+        held_ids = {row["call_id"] for row in rows if rights.is_held(conn, row["call_id"])}
         # hashes written before E.164 are upgraded now that the number is known
-        conn.execute(
-            update(calls).where(calls.c.caller_hash.in_(hashes[1:])).values(caller_hash=hashes[0])
-        )
+        rights.upgrade_caller_hash(conn, hashes[1:], hashes[0])
     analysed = _analyses(store, rows, now)
-    cutoff = retention_cutoff(store, now)
     entries = []
     for row in rows:
         entry = {
@@ -539,7 +459,7 @@ def subject_access(
             "recording": Path(row["audio_path"]).name if row["audio_path"] else None,
             "analysis": analysed.get(row["call_id"]),
             # kept on disk until purge runs, though no one may use it any more
-            "past_retention": bool(row["started_at"] and row["started_at"] < cutoff)
+            "past_retention": policy.is_past_retention(store, row["started_at"], now)
             and row["call_id"] not in held_ids,
         }
         entries.append(entry)
@@ -566,11 +486,7 @@ def _erase_row(conn: Connection, call_id: str, now: datetime) -> None:
     recording again as a new call.
     """
     tombstone(conn, call_id, "objected", now)
-    conn.execute(
-        update(calls)
-        .where(calls.c.call_id == call_id)
-        .values({name: None for name in _ERASED_METADATA})
-    )
+    rights.blank_fields(conn, call_id, _ERASED_METADATA)
 
 
 def subject_erase(
@@ -582,9 +498,8 @@ def subject_erase(
     report = ErasureReport()
     files: list[str | None] = []
     with store.write() as conn:
-        rows = conn.execute(select(calls).where(calls.c.caller_hash.in_(hashes))).mappings().all()
-        for row in rows:
-            if _is_held(conn, row["call_id"]):
+        for row in rights.all_caller_calls(conn, hashes):
+            if rights.is_held(conn, row["call_id"]):
                 report.kept_on_hold.append(row["call_id"])
                 continue
             files += [row["audio_path"], row["redacted_audio_path"]]
@@ -654,30 +569,14 @@ def rectify(
         raise UsageError("nothing to change")
     with store.write() as conn:
         call_id = _checked_call_id(conn, call_id)
-        kept = conn.execute(
-            select(calls.c.call_id).where(
-                calls.c.call_id == call_id,
-                calls.c.state.not_in(tuple(_DELETED_STATES)),
-                _kept(store, now),
-            )
-        ).first()
-        if kept is None:
+        if not rights.is_editable(conn, store, call_id, now):
             raise NotFoundError(
                 f"call {call_id}: no such call (unknown, objected, erased or past retention)"
             )
-        conn.execute(
-            update(calls).where(calls.c.call_id == call_id).values(updated_at=iso(now), **values)
-        )
+        rights.update_call(conn, call_id, values, now)
         audit.record(conn, actor, "rectify", call_id, {"fields": sorted(changes)}, now=now)
-        caller_objected = (
-            values.get("caller_hash") is not None
-            and conn.execute(
-                select(
-                    exists().where(
-                        objections.c.caller_hash.in_(_caller_hashes(store, changes["caller_id"]))
-                    )
-                )
-            ).scalar()
+        caller_objected = values.get("caller_hash") is not None and rights.caller_objected(
+            conn, _caller_hashes(store, changes["caller_id"])
         )
     if caller_objected:
         object_calls(store, call_id=call_id, now=now, actor=actor)

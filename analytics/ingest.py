@@ -21,17 +21,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
-from sqlalchemy import and_, bindparam, exists, or_, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from analytics import audit
-from analytics.errors import GovernanceError, InputError
+from analytics.errors import DuplicateError, GovernanceError, InputError
 from analytics.fields import (
     check_not_future,
     many_digits,
@@ -50,9 +47,7 @@ from analytics.models import (
     ChannelLayout,
     Reject,
 )
-from analytics.store import Store, iso, utcnow
-from analytics.store.schema import audit as audit_table
-from analytics.store.schema import calls, holds, objections
+from analytics.store import Connection, Store, intake, iso, policy, utcnow
 from analytics.store.writes import (
     call_id_for_sha,
     call_row,
@@ -708,61 +703,14 @@ def resolve_metadata(
     )
 
 
-@dataclass(frozen=True)
-class _Gates:
-    """What the database says about a call about to be imported."""
-
-    clash: bool  # its call_id already names a recording
-    clash_sha: str | None  # ...this one (the content hash of the call that has the id)
-    objected: bool  # an objection names the call or its caller
-    held: bool  # a litigation hold names it
-
-
-# Built once: one statement answers the three questions (ingest asks them per file).
-_GATES_QUERY = select(
-    exists().where(calls.c.call_id == bindparam("call_id")).label("clash"),
-    select(calls.c.audio_sha256)
-    .where(calls.c.call_id == bindparam("call_id"))
-    .scalar_subquery()
-    .label("clash_sha"),
-    exists()
-    .where(
-        or_(
-            objections.c.call_id == bindparam("call_id"),
-            and_(
-                objections.c.caller_hash.is_not(None),
-                objections.c.caller_hash.in_(bindparam("caller_hashes", expanding=True)),
-            ),
-        )
-    )
-    .label("objected"),
-    exists().where(holds.c.call_id == bindparam("call_id")).label("held"),
-)
-
-
-def _gates(store: Store, meta: CallMetadata, row: MetadataRow | None) -> _Gates:
+def _gates(store: Store, meta: CallMetadata, row: MetadataRow | None) -> intake.Gates:
     # the caller's every stored form: an objection filed before E.164 hashing counts
     hashes = (
         list(caller_hashes(store.key, row.caller_id, store.settings.caller_region))
         if row and row.caller_id
         else []
     )
-    with store.read() as conn:
-        found = conn.execute(_GATES_QUERY, {"call_id": meta.call_id, "caller_hashes": hashes}).one()
-    return _Gates(
-        clash=bool(found.clash),
-        clash_sha=found.clash_sha,
-        objected=bool(found.objected),
-        held=bool(found.held),
-    )
-
-
-def _is_held(store: Store, call_id: str) -> bool:
-    with store.read() as conn:
-        return (
-            conn.execute(select(holds.c.call_id).where(holds.c.call_id == call_id)).first()
-            is not None
-        )
+    return intake.gates(store, meta.call_id, hashes)
 
 
 def _read_sha(path: Path) -> str:
@@ -861,7 +809,7 @@ class _Batch:
             with self.store.write() as conn:
                 for call in staged:
                     _insert_row(conn, call, self.now)
-        except IntegrityError:
+        except DuplicateError:
             # a concurrent ingest committed one of them: go one by one to see which
             for call in staged:
                 self._commit_one(call)
@@ -873,7 +821,7 @@ class _Batch:
         try:
             with self.store.write() as conn:
                 _insert_row(conn, call, self.now)
-        except IntegrityError:
+        except DuplicateError:
             with self.store.read() as conn:
                 existing = call_id_for_sha(conn, call.sha)
             if existing is None:
@@ -963,8 +911,8 @@ def import_one(
             _discard_copy(store, path, sha)
             batch.add(_Staged(meta, info, sha, None, path))
         return
-    cutoff = now - timedelta(days=store.settings.retention_days)
-    if meta.started_at < cutoff and not meta.legal_hold and not gates.held:
+    past = policy.started_past_retention(store, meta.started_at, now)
+    if past and not meta.legal_hold and not gates.held:
         _discard_copy(store, path, sha)
         raise InputError(
             source,
@@ -993,19 +941,11 @@ def _apply_row_to_existing(
     if row.objection:
         object_calls(store, call_id=call_id, now=now, actor="ingest")
         report.objected.append(call_id)
-    elif not _is_held(store, call_id) and not _was_released(store, call_id):
+    elif not intake.held_now(store, call_id) and not intake.was_released(store, call_id):
         try:
             hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
         except GovernanceError as exc:  # past retention: gone in law, a hold cannot revive it
             raise InputError(str(row.recording), f"legal_hold not applied: {exc}") from None
-
-
-def _was_released(store: Store, call_id: str) -> bool:
-    with store.read() as conn:
-        query = select(audit_table.c.id).where(
-            audit_table.c.action == "release", audit_table.c.call_id == call_id
-        )
-        return conn.execute(query.limit(1)).first() is not None
 
 
 def ingest(

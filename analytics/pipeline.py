@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import logging
-import sqlite3
 import threading
 import time
 import traceback
@@ -32,26 +31,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from analytics import audio
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
-from analytics.store import Store, utcnow
-from analytics.store.reads import not_expired, not_objected
-from analytics.store.schema import calls
-from analytics.store.writes import (
-    MAX_ATTEMPTS,
-    claim,
-    interrupted_reason,
-    release_claims,
-    requeue_interrupted,
-    save_analysis,
-    set_state,
-)
+from analytics.store import Store, queue, utcnow
+from analytics.store.core import disk_full
+from analytics.store.queue import MAX_ATTEMPTS, interrupted_reason
+from analytics.store.writes import save_analysis, set_state
 
 if TYPE_CHECKING:
     from analytics.abuse import AbuseConfig
@@ -188,25 +177,13 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     )
 
 
-def _gates(store: Store, now: datetime) -> tuple[Any, ...]:
-    """What a call must satisfy to be processed, checked again at its claim."""
-    return (calls.c.audio_path.is_not(None), not_objected(), not_expired(store, now))
-
-
 def pending_calls(store: Store, now: datetime) -> list[Call]:
     """Pending calls that may be processed: never objected, never past retention.
 
     Calls never interrupted come first, in time order; then those interrupted
     fewest times (see :func:`process`).
     """
-    query = (
-        select(calls)
-        .where(calls.c.state == "pending", *_gates(store, now))
-        .order_by(calls.c.attempts, calls.c.started_at, calls.c.call_id)
-    )
-    with store.read() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [_call(store, row) for row in rows]
+    return [_call(store, row) for row in queue.pending_rows(store, now)]
 
 
 def _call(store: Store, row: Any) -> Call:
@@ -227,9 +204,7 @@ def _call(store: Store, row: Any) -> Call:
 
 def _suspects(store: Store) -> set[str]:
     """Pending calls an earlier run was interrupted on (one of them may have caused it)."""
-    query = select(calls.c.call_id).where(calls.c.state == "pending", calls.c.attempts > 0)
-    with store.read() as conn:
-        return set(conn.execute(query).scalars())
+    return queue.interrupted_ids(store)
 
 
 @contextmanager
@@ -250,7 +225,7 @@ def single_run(settings: Settings) -> Iterator[None]:
 def _claim(store: Store, call: Call, now: datetime) -> bool:
     """Claim one call just before its audio is decoded, re-checking every gate."""
     with store.write() as conn:
-        return claim(conn, call.call_id, now, *_gates(store, now))
+        return queue.claim(conn, store, call.call_id, now)
 
 
 def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetime) -> bool:
@@ -261,10 +236,7 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
         else None
     )
     with store.write() as conn:
-        state = conn.execute(
-            select(calls.c.state).where(calls.c.call_id == call.call_id)
-        ).scalar_one_or_none()
-        if state == "processing":
+        if queue.state_of(conn, call.call_id) == "processing":
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
             return True
     # Objected (or erased) while we worked: drop everything we made.
@@ -278,10 +250,7 @@ def _fail(store: Store, call: Call, exc: BaseException, now: datetime) -> str | 
     # Library exceptions could quote their input; only our own errors are known clean.
     reason = str(exc) if isinstance(exc, CallqaError) else f"{type(exc).__name__} during processing"
     with store.write() as conn:
-        state = conn.execute(
-            select(calls.c.state).where(calls.c.call_id == call.call_id)
-        ).scalar_one_or_none()
-        if state != "processing":
+        if queue.state_of(conn, call.call_id) != "processing":
             return None
         set_state(conn, call.call_id, "failed", now, error=reason)
     log.error("call %s failed: %s", call.call_id, reason)
@@ -294,38 +263,13 @@ def _fail(store: Store, call: Call, exc: BaseException, now: datetime) -> str | 
 
 # --- a full disk ---------------------------------------------------------------------------
 
-_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
-_SQLITE_FULL = 13
-
-
-def disk_full(exc: BaseException) -> bool:
-    """True when ``exc`` (or what it wraps) is the file system or SQLite out of space."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
-            return True
-        if isinstance(current, CallqaError) and current.details.get("errno") in _DISK_FULL_ERRNOS:
-            return True
-        if isinstance(current, OperationalError):
-            current = current.orig
-            continue
-        if isinstance(current, sqlite3.Error) and (
-            getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
-            or "database or disk is full" in str(current)
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
 
 def _stop_for_full_disk(store: Store, now: datetime) -> DiskFullError:
     """Put this run's claimed calls back to pending (it was not their fault)."""
     where = store.settings.home
     try:
         with store.write() as conn:
-            count = release_claims(conn, now)
+            count = queue.release_claims(conn, now)
         back = f"{count} call(s) in progress are pending again"
     except Exception as exc:  # the database may be unable to write at all
         if not disk_full(exc):
@@ -386,13 +330,9 @@ def process(
     with single_run(settings):
         purge(store, now=now, actor="process")
         with store.write() as conn:
-            report.requeued, gave_up = requeue_interrupted(conn, now)
+            report.requeued, gave_up = queue.requeue_interrupted(conn, now)
             if retry_failed:
-                conn.execute(
-                    update(calls)
-                    .where(calls.c.state == "failed")
-                    .values(state="pending", attempts=0)
-                )
+                queue.retry_failed(conn)
         for call_id in gave_up:
             report.failed[call_id] = interrupted_reason(MAX_ATTEMPTS)
             log.error("call %s: interrupted %d times, marked failed", call_id, MAX_ATTEMPTS)

@@ -27,7 +27,7 @@ from analytics.errors import NotFoundError, UsageError
 from analytics.governance import hold, object_calls, purge
 from analytics.store import CallFilter, Store, call_rows
 from analytics.store import aggregates as agg
-from analytics.store.reviews import mark_reviewed
+from analytics.reviews import mark_reviewed
 
 
 @pytest.fixture(scope="module")

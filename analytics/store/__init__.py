@@ -4,6 +4,9 @@ Readers use only :mod:`analytics.store.reads` (re-exported here); there is no
 other path to the tables.
 """
 
+from sqlalchemy.engine import Connection
+
+from analytics.store import audit_log, intake, policy, queue, rights
 from analytics.store.core import Store, iso, parse_iso, utcnow
 from analytics.store.reads import (
     CallFilter,
@@ -19,13 +22,19 @@ from analytics.store.reads import (
 
 __all__ = [
     "CallFilter",
+    "Connection",
     "Store",
+    "audit_log",
     "call_rows",
     "get_call",
+    "intake",
     "iso",
     "iter_call_records",
     "parse_iso",
     "pii_rows",
+    "policy",
+    "queue",
+    "rights",
     "segment_rows",
     "status",
     "utcnow",

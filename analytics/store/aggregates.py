@@ -1,7 +1,7 @@
 """Every figure the dashboard shows, computed in SQL over the governed predicate.
 
 Each query starts from :func:`_governed` — the calls admitted by
-:func:`analytics.store.reads.visible` and narrowed by a :class:`CallFilter` — and
+:func:`analytics.store.policy.visible` and narrowed by a :class:`CallFilter` — and
 lets SQLite do the GROUP BY, so a page costs one scan whatever the number of
 calls. Results are plain dicts and lists, cheap to cache and to chart.
 """
@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.store.core import Store
-from analytics.store.reads import CallFilter, apply_filter, retention_cutoff, visible
+from analytics.store.policy import retention_cutoff, visible
+from analytics.store.reads import CallFilter, apply_filter
 from analytics.store.schema import (
     abuse,
     abuse_events,

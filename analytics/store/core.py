@@ -11,9 +11,11 @@ never waits for it (short passive attempts), reports what is left
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,11 +26,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from analytics import clock
 from analytics.config import Settings
-from analytics.errors import StoreError
+from analytics.errors import CallqaError, DuplicateError, StoreError
 from analytics.store.schema import migrate
 from analytics.workspace import ensure_layout, init_lock, load_audit_key, load_key, make_private
 
@@ -163,9 +165,13 @@ class Store:
         BEGIN IMMEDIATE: the write lock is taken before anything is read, so what a
         writer reads (the audit chain's head, say) cannot change before it commits.
         """
-        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
-            conn.info["callqa.store"] = self
-            yield conn
+        try:
+            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                conn.info["callqa.store"] = self
+                yield conn
+        except IntegrityError:
+            # The statement is not repeated: it may hold values a log must not see.
+            raise DuplicateError(f"{self.settings.db_path}: a row with this key exists") from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -258,3 +264,31 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- a full disk ---------------------------------------------------------------------------
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_SQLITE_FULL = 13
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) is the file system or SQLite out of space."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, CallqaError) and current.details.get("errno") in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, OperationalError):
+            current = current.orig
+            continue
+        if isinstance(current, sqlite3.Error) and (
+            getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
+            or "database or disk is full" in str(current)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

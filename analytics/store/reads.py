@@ -10,21 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.engine import Connection
 
 from analytics.errors import NotFoundError
 from analytics.store.core import Store, iso
+from analytics.store.policy import due_for_purge, visible
 from analytics.store.schema import (
     abuse,
     abuse_events,
     audit,
     calls,
     holds,
-    objections,
     pii_counts,
     quality,
     rejects,
@@ -71,35 +71,6 @@ class CallFilter:
     language: str | Sequence[str] | None = None
     call_ids: Sequence[str] | None = None
     flagged: bool | None = None
-
-
-def retention_cutoff(store: Store, now: datetime) -> str:
-    return iso(now - timedelta(days=store.settings.retention_days))
-
-
-def held(call_id_column: Any = calls.c.call_id) -> ColumnElement[bool]:
-    return exists(select(holds.c.call_id).where(holds.c.call_id == call_id_column))
-
-
-def not_expired(store: Store, now: datetime) -> ColumnElement[bool]:
-    return or_(calls.c.started_at >= retention_cutoff(store, now), held())
-
-
-def not_objected() -> ColumnElement[bool]:
-    by_call = exists(select(objections.c.id).where(objections.c.call_id == calls.c.call_id))
-    by_caller = exists(
-        select(objections.c.id).where(
-            objections.c.caller_hash.is_not(None), objections.c.caller_hash == calls.c.caller_hash
-        )
-    )
-    # The state already says "objected"; the tables are checked too, so a read that
-    # races an objection still never shows the call.
-    return and_(calls.c.state != "objected", ~by_call, ~by_caller)
-
-
-def visible(store: Store, now: datetime) -> ColumnElement[bool]:
-    """The one governance predicate: processed, not objected, not expired unless held."""
-    return and_(calls.c.state == "done", not_objected(), not_expired(store, now))
 
 
 def _one_or_many(column: Any, value: str | Sequence[str]) -> ColumnElement[bool]:
@@ -328,26 +299,21 @@ def call_audit_rows(store: Store, call_id: str) -> list[dict[str, Any]]:
 
 def status(store: Store, now: datetime) -> dict[str, Any]:
     """Counts per state (expired-but-not-purged counted as expired) and the rejects."""
-    cutoff = retention_cutoff(store, now)
+    lapsed = and_(
+        calls.c.state.not_in(("objected", "expired", "rejected")), due_for_purge(store, now)
+    )
+    state = case((lapsed, "expired"), else_=calls.c.state).label("state")
     with store.read() as conn:
-        rows = conn.execute(select(calls.c.state, calls.c.started_at, held().label("held"))).all()
+        counts: dict[Any, Any] = dict(
+            conn.execute(select(state, func.count()).group_by(state)).tuples().all()
+        )
         reject_rows = conn.execute(
             select(rejects.c.source, rejects.c.row, rejects.c.reason).order_by(rejects.c.id)
         ).all()
-        hold_count = conn.execute(select(holds.c.call_id)).all()
-    counts: dict[str, int] = {}
-    for state, started_at, is_held in rows:
-        if (
-            state not in ("objected", "expired", "rejected")
-            and started_at
-            and started_at < cutoff
-            and not is_held
-        ):
-            state = "expired"
-        counts[state] = counts.get(state, 0) + 1
+        hold_count = conn.execute(select(func.count()).select_from(holds)).scalar_one()
     return {
-        "counts": counts,
-        "holds": len(hold_count),
+        "counts": {str(name): int(n) for name, n in counts.items()},
+        "holds": int(hold_count),
         "rejects": [
             {"source": src, "row": row or None, "reason": reason}
             for src, row, reason in reject_rows

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics import auth
 from analytics.errors import CallqaError
-from analytics.store import reviews
+from analytics import reviews
 from dashboard import auth_ui, charts, runtime, ui
 
 user = auth_ui.require("alerts")
