@@ -25,9 +25,9 @@ from factories import NOW
 from analytics import audit
 from analytics.errors import NotFoundError, UsageError
 from analytics.governance import hold, object_calls, purge
+from analytics.reviews import mark_reviewed
 from analytics.store import CallFilter, Store, call_rows
 from analytics.store import aggregates as agg
-from analytics.reviews import mark_reviewed
 
 
 @pytest.fixture(scope="module")

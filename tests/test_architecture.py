@@ -59,8 +59,7 @@ def test_every_module_outside_the_store_is_under_the_sql_contract() -> None:
     outside = {
         m
         for m in modules
-        if m not in ("analytics", "analytics.__main__")
-        and not _covered(m, ["analytics.store"])
+        if m not in ("analytics", "analytics.__main__") and not _covered(m, ["analytics.store"])
     }
     missing = sorted(m for m in outside if not _covered(m, listed))
     assert missing == [], f"add them to the first import-linter contract: {missing}"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import auth
+from analytics import auth, reviews
 from analytics.errors import CallqaError
-from analytics import reviews
 from dashboard import auth_ui, charts, runtime, ui
 
 user = auth_ui.require("alerts")
