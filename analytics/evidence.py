@@ -161,16 +161,6 @@ def _held(store: Store, call_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return found.call, found.hold
 
 
-def _workspace_file(store: Store, relative: str | None, folder: Path) -> Path | None:
-    """A file of the call inside its workspace folder, or None (never a path elsewhere)."""
-    if not relative:
-        return None
-    path = (store.settings.home / relative).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        return None
-    return path
-
-
 def _json(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
 
@@ -197,13 +187,13 @@ def _contents(
         absent["transcript.json"] = why
         meta.update(quality=None, abuse=None, pii=None)
     files["call.json"] = _json(meta)
-    recording = _workspace_file(store, row["audio_path"], store.settings.recordings_dir)
+    recording = store.blobs.local_path(row["audio_path"], "recordings")
     if recording is not None:
         files[f"recording{recording.suffix.lower()}"] = recording.read_bytes()
     else:
         absent["recording"] = "no recording file is kept for this call"
     redacted = (
-        _workspace_file(store, row["redacted_audio_path"], store.settings.redacted_audio_dir)
+        store.blobs.local_path(row["redacted_audio_path"], "redacted-audio")
         if record is not None
         else None
     )

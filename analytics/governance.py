@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +95,6 @@ _ERASED_METADATA = (
 class ErasureReport:
     erased: list[str] = field(default_factory=list)
     kept_on_hold: list[str] = field(default_factory=list)
-
-
-def _remove(home: Path, relative: str | None) -> bool:
-    if not relative:
-        return False
-    path = home / relative
-    existed = path.exists()
-    path.unlink(missing_ok=True)
-    return existed
 
 
 # Tombstoned calls: only their id and content hash are left.
@@ -221,7 +211,7 @@ def object_calls(
             now=now,
         )
     for relative in files:
-        _remove(store.settings.home, relative)
+        store.blobs.delete(relative)
     store.checkpoint()
     log.info("objection filed: %d calls affected", len(report.calls))
     return report
@@ -319,7 +309,7 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
         # only an opaque id: the old one may be the caller's number.
         retire_ids(conn, store, rights.retirable_ids(conn, store, now, OPAQUE_PREFIX))
     for kind, relative in files:
-        if _remove(store.settings.home, relative):
+        if store.blobs.delete(relative):
             if kind == "recording":
                 report.recordings += 1
             else:
@@ -349,43 +339,18 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
 
 
 def _sweep_orphans(store: Store) -> int:
+    """Recordings and redacted audio no row names (a crash between copy and commit)."""
     referenced = rights.referenced_files(store)
-    home = store.settings.home
-    removed = 0
-    cutoff = _file_system_now(home) - ORPHAN_GRACE_S
-    for folder in (store.settings.recordings_dir, store.settings.redacted_audio_dir):
-        for path in folder.rglob("*"):
-            if not path.is_file() or str(path.relative_to(home)) in referenced:
-                continue
-            if path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
-def _file_system_now(folder: Path) -> float:
-    """The file system's clock, read from a file created now.
-
-    A file's age is judged on the clock that dated it (the kernel's), not on the
-    process clock, which may run elsewhere (a test's, or a host's skewed clock).
-    """
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".clock-") as probe:
-        return os.fstat(probe.fileno()).st_mtime
+    return sum(
+        store.blobs.sweep(kind, referenced, ORPHAN_GRACE_S)
+        for kind in ("recordings", "redacted-audio")
+    )
 
 
 def _sweep_access_archives(store: Store, now: datetime) -> int:
     """Subject-access archives left in the workspace hold a caller's recordings and
     transcripts: they go once the caller has had time to fetch them."""
-    folder = store.settings.home / ACCESS_ARCHIVE_DIR
-    if not folder.is_dir():
-        return 0
-    cutoff = now.timestamp() - ACCESS_ARCHIVE_DAYS * 86400
-    removed = 0
-    for path in folder.glob("*.zip"):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return store.blobs.sweep_before("subject-requests", now - timedelta(days=ACCESS_ARCHIVE_DAYS))
 
 
 def purge_status(store: Store, now: datetime | None = None) -> dict[str, Any]:
@@ -467,11 +432,9 @@ def subject_access(
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("calls.json", json.dumps(entries, ensure_ascii=False, indent=2))
         for row in rows:
-            if row["audio_path"] and (store.settings.home / row["audio_path"]).exists():
-                archive.write(
-                    store.settings.home / row["audio_path"],
-                    f"recordings/{Path(row['audio_path']).name}",
-                )
+            recording = store.blobs.local_path(row["audio_path"], "recordings")
+            if recording is not None:
+                archive.write(recording, f"recordings/{recording.name}")
     # The archive's age (swept after ACCESS_ARCHIVE_DAYS) is counted on the product's clock.
     os.utime(out, (now.timestamp(), now.timestamp()))
     with store.write() as conn:
@@ -516,7 +479,7 @@ def subject_erase(
             now=now,
         )
     for relative in files:
-        _remove(store.settings.home, relative)
+        store.blobs.delete(relative)
     store.checkpoint()
     return report
 

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import ctypes
 import functools
 import hashlib
 import io
 import logging
-import os
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -559,92 +555,25 @@ def sha256_of(path: Path) -> str:
 
 # --- import -------------------------------------------------------------------------
 
-_TEMP_PREFIX = ".import-"
-_STALE_TEMP_S = 3600.0  # a temp copy without a writer's pid is stale after this
 
-
-def _recording_path(store: Store, source: Path, sha: str) -> Path:
+def _recording_name(source: Path, sha: str) -> str:
+    """A recording's name in the blob store: its content hash (and the file's suffix)."""
     suffix = source.suffix.lower() or ".audio"
-    return Path("recordings") / sha[:2] / f"{sha}{suffix}"
+    return f"{sha[:2]}/{sha}{suffix}"
 
 
 def _copy_into_workspace(store: Store, source: Path, sha: str) -> str:
-    """Copy a recording under its hash (atomic); returns its path relative to home.
+    """Copy a recording in under its hash (atomic, checked); returns its key.
 
     Not yet flushed to disk: :class:`_Batch` does that for all its copies at once,
-    before it commits their rows. The copy is hashed as it is written: a file that
-    changed since it was hashed is refused rather than stored under a hash that is
-    not its own.
+    before it commits their rows.
     """
-    relative = _recording_path(store, source, sha)
-    target = store.settings.home / relative
-    if target.exists():  # a run killed after the rename left it; the rename made it whole
-        return str(relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # the pid in the name lets a later run tell a dead writer's leftovers from a live one's
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-        if digest.hexdigest() != sha:
-            raise InputError(str(source), "the file changed while it was being imported")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return str(relative)
+    return store.blobs.put("recordings", _recording_name(source, sha), source, sha)
 
 
 def _discard_copy(store: Store, source: Path, sha: str) -> None:
     """Remove a copy a killed run left for a recording that must now not be kept."""
-    (store.settings.home / _recording_path(store, source, sha)).unlink(missing_ok=True)
-
-
-def _writer_alive(name: str) -> bool | None:
-    """Whether the process that wrote a temp file still runs (None: name has no pid)."""
-    pid_text = name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
-    if not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-def sweep_stale_temps(store: Store) -> int:
-    """Delete temp copies left by ingests that were killed mid-copy; returns the count."""
-    removed = 0
-    now = time.time()
-    for tmp in store.settings.recordings_dir.glob(f"*/{_TEMP_PREFIX}*"):
-        alive = _writer_alive(tmp.name)
-        try:
-            stale = alive is False or (alive is None and now - tmp.stat().st_mtime > _STALE_TEMP_S)
-        except FileNotFoundError:
-            continue
-        if stale:
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        log.info("removed %d temp files left by an interrupted ingest", removed)
-    return removed
-
-
-def file_system_now(store: Store) -> datetime:
-    """The file system's clock, read from a file created now in the workspace.
-
-    It may differ from the process clock (a host's skewed clock, a test's frozen one).
-    """
-    with tempfile.NamedTemporaryFile(dir=store.settings.recordings_dir, prefix=".clock-") as f:
-        return datetime.fromtimestamp(os.fstat(f.fileno()).st_mtime, UTC)
+    store.blobs.delete(store.blobs.key("recordings", _recording_name(source, sha)))
 
 
 def resolve_metadata(
@@ -680,7 +609,10 @@ def resolve_metadata(
     if started is None:
         started = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         # a file's time is judged on the clock that dated it, the file system's
-        what, reference = "the file's modification time", max(reference, file_system_now(store))
+        what, reference = (
+            "the file's modification time",
+            max(reference, store.blobs.file_system_now()),
+        )
     try:
         check_not_future(started, reference, what)
     except ValueError as exc:
@@ -737,37 +669,6 @@ class _Staged:
 
 
 @functools.cache
-def _syncfs() -> Callable[[int], int] | None:
-    """Linux's syncfs(2): one flush of a whole file system, much cheaper than N fsyncs."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
-    except (OSError, AttributeError):
-        return None
-
-
-def _flush_to_disk(store: Store, files: list[Path]) -> None:
-    """Make the copies durable before any row names them (a power cut after the
-    commit must not leave a row pointing at a file whose bytes never reached disk)."""
-    if not files:
-        return
-    syncfs = _syncfs()
-    if syncfs is not None:
-        fd = os.open(store.settings.recordings_dir, os.O_RDONLY)
-        try:
-            if syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    for path in [*files, *{f.parent for f in files}]:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class _Batch:
     """Calls committed together: their copies flushed once, their rows in one transaction.
 
@@ -803,8 +704,7 @@ class _Batch:
         staged, self.staged = self.staged, []
         if not staged:
             return
-        home = self.store.settings.home
-        _flush_to_disk(self.store, [home / s.relative for s in staged if s.relative])
+        self.store.blobs.flush([s.relative for s in staged if s.relative])
         try:
             with self.store.write() as conn:
                 for call in staged:
@@ -970,7 +870,7 @@ def ingest(
     """
     now = now or utcnow()
     report = IngestReport()
-    sweep_stale_temps(store)
+    store.blobs.sweep_stale_temps()
     rows: list[MetadataRow] = []
     excluded: set[Path] = set()
     if metadata is not None:

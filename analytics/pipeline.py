@@ -38,6 +38,7 @@ from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
 from analytics.store import Store, queue, utcnow
+from analytics.store.blobs import LocalBlobStore
 from analytics.store.core import disk_full
 from analytics.store.queue import MAX_ATTEMPTS, interrupted_reason
 from analytics.store.writes import save_analysis, set_state
@@ -163,10 +164,11 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     redacted_audio: Path | None = None
     if settings.redacted_audio:
         mark = time.perf_counter()
-        target = settings.redacted_audio_dir / f"{call.audio_sha256}.ogg"
-        redacted_audio = audio.bleep(
-            call.audio_path, _untimed_spans(redacted, redacted.pii_spans), target
-        )
+        blobs = LocalBlobStore(settings)
+        with blobs.writing("redacted-audio", f"{call.audio_sha256}.ogg") as target:
+            redacted_audio = audio.bleep(
+                call.audio_path, _untimed_spans(redacted, redacted.pii_spans), target
+            )
         timings["redacted_audio"] = time.perf_counter() - mark
     return CallAnalysis(
         transcript=redacted,
@@ -231,17 +233,14 @@ def _claim(store: Store, call: Call, now: datetime) -> bool:
 def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetime) -> bool:
     """Commit one call's results; False if it was objected or expired meanwhile."""
     relative = (
-        str(analysis.redacted_audio_path.relative_to(store.settings.home))
-        if analysis.redacted_audio_path
-        else None
+        store.blobs.key_of(analysis.redacted_audio_path) if analysis.redacted_audio_path else None
     )
     with store.write() as conn:
         if queue.state_of(conn, call.call_id) == "processing":
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
             return True
     # Objected (or erased) while we worked: drop everything we made.
-    if analysis.redacted_audio_path:
-        analysis.redacted_audio_path.unlink(missing_ok=True)
+    store.blobs.delete(relative)
     return False
 
 

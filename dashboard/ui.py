@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from analytics.config import Settings
+from analytics.store import Store
 from dashboard import runtime
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and
@@ -185,15 +185,9 @@ def kpi_row(totals: dict[str, Any], deltas: dict[str, float] | None = None) -> N
     )
 
 
-def redacted_audio_file(settings: Settings, relative: str | None) -> Path | None:
-    """The redacted audio of a call, only if it is a file in the redacted-audio folder.
+def redacted_audio_file(store: Store, relative: str | None) -> Path | None:
+    """The redacted audio of a call, only if it is a blob of the redacted-audio kind.
 
     The original recording is never served, whatever the row says.
     """
-    if not relative:
-        return None
-    folder = settings.redacted_audio_dir.resolve()
-    path = (settings.home / relative).resolve()
-    if path.parent != folder or not path.is_file():
-        return None
-    return path
+    return store.blobs.local_path(relative, "redacted-audio")

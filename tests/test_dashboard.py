@@ -421,7 +421,7 @@ def test_only_files_in_the_redacted_audio_folder_are_served(
     settings = workspace.settings
     original = settings.recordings_dir / "c-audio.ogg"
     original.write_bytes(b"not to be served")
-    found = ui.redacted_audio_file(settings, relative)
+    found = ui.redacted_audio_file(Store.open(settings), relative)
     assert (found is not None) == served
     if found is not None:
         assert found.parent == settings.redacted_audio_dir.resolve()

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from analytics import clock
 from analytics.config import Settings
 from analytics.errors import CallqaError, DuplicateError, StoreError
+from analytics.store.blobs import LocalBlobStore
 from analytics.store.schema import migrate
 from analytics.workspace import ensure_layout, init_lock, load_audit_key, load_key, make_private
 
@@ -149,6 +150,14 @@ class Store:
         if applied:
             log.info("database migrated to version %s", applied[-1])
         return store
+
+    @property
+    def blobs(self) -> LocalBlobStore:
+        """The files at rest (recordings, redacted audio, access archives)."""
+        blobs = self.__dict__.get("_blobs")
+        if blobs is None:
+            blobs = self.__dict__["_blobs"] = LocalBlobStore(self.settings)
+        return blobs
 
     @property
     def audit_key(self) -> bytes:

@@ -89,7 +89,7 @@ cols[2].metric(
 cols[3].metric("Non-talk", f"{ui.num(quality['non_talk_time_s'])} s", border=True)
 
 st.subheader("Redacted audio")
-audio_path = ui.redacted_audio_file(store.settings, row["redacted_audio_path"])
+audio_path = ui.redacted_audio_file(store, row["redacted_audio_path"])
 if not auth.can(user.role, "play_audio"):
     st.caption("Your role does not listen to calls.")
 elif audio_path is None:
