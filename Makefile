@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 # Debian packages: espeak-ng speaks the synthetic calls, chromium runs the browser tests,
-# faketime runs the time-sensitive tests again with the system clock a year ahead.
+# faketime runs the time-sensitive tests again with the system clock a year ahead,
+# postgresql gives the tests a real PostgreSQL server (started by the tests themselves).
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
@@ -33,6 +34,7 @@ system-deps:
 	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	command -v strace >/dev/null || missing="$$missing strace"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

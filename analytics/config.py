@@ -41,6 +41,9 @@ class Settings:
     # Longest recording accepted (ingest reads it from the header, process from the
     # decoded length): 4 h. Guards the queue against a small file of hours of silence.
     max_duration_s: float = 14400.0
+    # Empty: the workspace's SQLite file. Else a PostgreSQL URL
+    # (postgresql://user@host:port/db), shared by several machines.
+    database_url: str = field(default="", repr=False)  # may carry a password
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property

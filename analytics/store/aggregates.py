@@ -12,9 +12,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Select, String, case, distinct, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from analytics.store.core import Store
 from analytics.store.policy import retention_cutoff, visible
@@ -114,9 +116,29 @@ def kpis(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str
     return _ratios(row)
 
 
+class _WeekStart(FunctionElement[str]):
+    """The Monday (UTC) of the week of a stored ISO timestamp, as YYYY-MM-DD."""
+
+    type = String()
+    name = "week_start"
+    inherit_cache = True
+
+
+@compiles(_WeekStart, "sqlite")
+def _week_start_sqlite(element: _WeekStart, compiler: Any, **kw: Any) -> str:
+    # the next Sunday (or the day itself), six days back
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(_WeekStart, "postgresql")
+def _week_start_postgresql(element: _WeekStart, compiler: Any, **kw: Any) -> str:
+    moment = f"CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC'"
+    return f"to_char(date_trunc('week', {moment}), 'YYYY-MM-DD')"
+
+
 def week_start(column: Any) -> ColumnElement[Any]:
     """The Monday (UTC) of the week of an ISO timestamp, as YYYY-MM-DD."""
-    return func.date(column, "weekday 0", "-6 days")
+    return _WeekStart(column)
 
 
 def weekly_trends(

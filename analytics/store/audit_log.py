@@ -10,15 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from analytics.store.core import Store
 from analytics.store.schema import audit
 
+# PostgreSQL: writers of the chain queue on this transaction-scoped advisory lock
+# (SQLite's BEGIN IMMEDIATE already serialises them), so no two chain onto one head.
+_HEAD_LOCK = 7_411_002
+
 
 def head(conn: Connection) -> Any:
-    """The newest row's id, hash, time and chain version; None for an empty log."""
+    """The newest row's id, hash, time and chain version; None for an empty log.
+
+    Read by a writer, it holds the chain's lock until the transaction ends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HEAD_LOCK})
     return conn.execute(
         select(audit.c.id, audit.c.hash, audit.c.at, audit.c.chain)
         .order_by(audit.c.id.desc())

@@ -44,6 +44,8 @@ CHECKPOINT_ATTEMPTS = 6
 CHECKPOINT_FIRST_PAUSE_S = 0.05
 # In the workspace while deleted data may still be in the database files.
 SCRUB_MARKER = "scrub-pending.json"
+# On PostgreSQL, vacuumed after a deletion: every table that holds what a call said.
+VACUUMED_TABLES = ("segments", "abuse_events", "abuse", "quality", "pii_counts", "calls")
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,14 @@ class Scrub:
 
     complete: bool
     frames_left: int = 0
+    backend: str = "sqlite"
 
     def summary(self) -> str:
+        if self.backend == "postgresql":
+            return (
+                "deleted; PostgreSQL has vacuumed the old row versions (their space is "
+                "reused, not zeroed: keep the database on an encrypted disk)"
+            )
         if self.complete:
             return "deleted; no old data left in the database files"
         return (
@@ -83,7 +91,12 @@ def utcnow() -> datetime:
     return clock.now()
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
 def _make_engine(settings: Settings) -> Engine:
+    if settings.database_url:
+        return _postgres_engine(settings.database_url)
     # Password hashes and transcripts: the file exists, mode 0600, before SQLite opens it.
     make_private(settings)
     engine = create_engine(
@@ -116,6 +129,29 @@ def _make_engine(settings: Settings) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str) -> Engine:
+    """A PostgreSQL database through psycopg 3 (``database_url``)."""
+    scheme = next((s for s in POSTGRES_SCHEMES if url.startswith(s)), None)
+    if scheme is None:
+        raise StoreError("database_url: only postgresql://... URLs are supported")
+    return create_engine(
+        "postgresql+psycopg://" + url.removeprefix(scheme),
+        pool_pre_ping=True,
+        # Each statement is bounded: a lock held by a crashed client must not hang
+        # every writer (the SQLite busy timeout's counterpart).
+        connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"},
+    )
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password (for messages and logs)."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.split(':', 1)[0]}@{tail}"
+
+
 class Store:
     """The database of one workspace. Build with :meth:`open`."""
 
@@ -144,9 +180,10 @@ class Store:
                     applied = migrate(conn)
             except OperationalError as exc:
                 engine.dispose()
-                raise StoreError(
-                    f"{settings.db_path}: cannot open the database ({exc.orig})"
-                ) from None
+                where = (
+                    _safe_url(settings.database_url) if settings.database_url else settings.db_path
+                )
+                raise StoreError(f"{where}: cannot open the database ({exc.orig})") from None
         if applied:
             log.info("database migrated to version %s", applied[-1])
         return store
@@ -187,6 +224,11 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self.engine.dialect.name)
+
     def checkpoint(self, attempts: int = CHECKPOINT_ATTEMPTS) -> Scrub:
         """Fold the WAL into the database file and truncate it (after a deletion).
 
@@ -195,6 +237,9 @@ class Store:
         says how many, a marker is left in the workspace, and
         :meth:`finish_pending_scrub` (the next command, or a purge) completes it.
         """
+        if self.backend != "sqlite":
+            self.last_scrub = scrub = self._vacuum_postgres()
+            return scrub
         pause = CHECKPOINT_FIRST_PAUSE_S
         scrub = self._checkpoint_once()
         for _ in range(attempts - 1):
@@ -209,6 +254,15 @@ class Store:
             # info: the caller reports it (the CLI prints Scrub.summary())
             log.info("checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left)
         return scrub
+
+    def _vacuum_postgres(self) -> Scrub:
+        """PostgreSQL keeps a deleted row's old version in its table file until VACUUM
+        marks the space reusable (it is not zeroed) and in the WAL until the segment is
+        recycled: vacuum the tables that hold text or figures of calls now."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in VACUUMED_TABLES:
+                conn.exec_driver_sql(f"VACUUM {table}")
+        return Scrub(complete=True, backend="postgresql")
 
     def _checkpoint_once(self) -> Scrub:
         with self.engine.connect() as conn:
@@ -261,6 +315,8 @@ class Store:
         return scrub
 
     def vacuum(self) -> Scrub:
+        if self.backend != "sqlite":
+            return self.checkpoint()
         with self.engine.connect() as conn:
             conn.exec_driver_sql("VACUUM")
         return self.checkpoint()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Connection
@@ -233,7 +234,7 @@ def _v3_caller_ids_e164(conn: Connection) -> None:
 def _v4_keyed_audit_chain(conn: Connection) -> None:
     # The rows are re-chained with the key by analytics.audit at the first write
     # (the key lives in the workspace, not in the database).
-    present = {row[1] for row in conn.execute(text("PRAGMA table_info(audit)"))}
+    present = {column["name"] for column in inspect(conn).get_columns("audit")}
     for column, kind in (("call_ref", "VARCHAR"), ("label_mac", "VARCHAR"), ("chain", "INTEGER")):
         if column not in present:
             conn.execute(text(f"ALTER TABLE audit ADD COLUMN {column} {kind}"))
@@ -254,17 +255,38 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
+# PostgreSQL has no user_version: the version is a one-row table.
+_VERSION_TABLE = "callqa_schema_version"
+# Held by the migrating transaction (pg_advisory_xact_lock): several machines that
+# start at once on a new database migrate it once.
+_MIGRATION_LOCK = 7_411_001
+
+
 def schema_version(conn: Connection) -> int:
-    return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+    if conn.dialect.name == "sqlite":
+        return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version INTEGER NOT NULL)"))
+    found = conn.execute(text(f"SELECT max(version) FROM {_VERSION_TABLE}")).scalar()
+    return int(found or 0)
+
+
+def _set_version(conn: Connection, version: int) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(f"PRAGMA user_version = {int(version)}"))
+        return
+    conn.execute(text(f"DELETE FROM {_VERSION_TABLE}"))
+    conn.execute(text(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (:v)"), {"v": version})
 
 
 def migrate(conn: Connection) -> list[int]:
     """Apply pending migrations in order; returns the versions applied."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     current = schema_version(conn)
     applied = []
     for version, _name, step in MIGRATIONS:
         if version > current:
             step(conn)
-            conn.execute(text(f"PRAGMA user_version = {version}"))
+            _set_version(conn, version)
             applied.append(version)
     return applied

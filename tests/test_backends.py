@@ -1,0 +1,207 @@
+"""The product's promises on both backends: the SQLite file and a real PostgreSQL server.
+
+The same flows — ingest, process, the governed reads and the aggregates, objections,
+holds, purge, subject requests, the audit chain — run on each; PostgreSQL is a real
+server started for the session (tests/postgres_server.py), listening on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import postgres_server
+import pytest
+from factories import NOW
+from governance_fixtures import ingest_rows, read_archive, write_wav
+from pipeline_fakes import fake_engines
+
+from analytics import audit, governance
+from analytics.config import Settings
+from analytics.export import export_calls
+from analytics.pipeline import process
+from analytics.store import Store, call_rows, get_call, segment_rows
+from analytics.store import aggregates as agg
+from analytics.store.queue import pending_rows
+from analytics.store.writes import call_row
+from analytics.workspace import opaque_call_id
+
+CALLER = "+33 6 12 34 56 78"
+OTHER = "+33 6 98 76 54 32"
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_server.PostgresServer]:
+    # Not under pytest's temporary root: that one is private to root, and the server
+    # runs as the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="callqa-pg-"))
+    server = postgres_server.start(folder)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = ""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+    settings = Settings(home=tmp_path / "home", database_url=url)
+    with Store.open(settings) as store:
+        assert store.backend == request.param
+        yield store
+
+
+def _rows(caller: str = CALLER) -> list[dict[str, str]]:
+    return [
+        {"recording": "a.wav", "call_id": "a", "caller_id": caller, "team": "Lyon-2",
+         "agent_id": "A1", "started_at": (NOW - 2 * DAY).isoformat()},
+        {"recording": "b.wav", "call_id": "b", "caller_id": OTHER, "team": "Lyon-2",
+         "agent_id": "A2", "started_at": (NOW - 9 * DAY).isoformat()},
+        {"recording": "old.wav", "call_id": "old", "caller_id": OTHER, "team": "Niort-1",
+         "agent_id": "A2", "started_at": (NOW - 150 * DAY).isoformat(), "legal_hold": "true"},
+    ]  # fmt: skip
+
+
+def _processed(store: Store, tmp_path: Path) -> None:
+    report = ingest_rows(store, tmp_path / "in", _rows(), NOW)
+    assert sorted(report.imported) == ["a", "b", "old"], report
+    done = process(store, engines=fake_engines(), now=NOW)
+    assert sorted(done.done) == ["a", "b", "old"], done.failed
+
+
+def _visible(store: Store, now=NOW) -> set[str]:  # type: ignore[no-untyped-def]
+    return {row["call_id"] for row in call_rows(store, now)}
+
+
+def test_ingest_process_read_and_aggregate(backend_store: Store, tmp_path: Path) -> None:
+    _processed(backend_store, tmp_path)
+    assert _visible(backend_store) == {"a", "b", "old"}
+    assert {r["call_id"] for r in segment_rows(backend_store, NOW)} == {"a", "b", "old"}
+    record = get_call(backend_store, "a", NOW)
+    assert "<PERSON>" in " ".join(s["text"] for s in record["segments"])
+    assert agg.kpis(backend_store, NOW)["calls"] == 3
+    weeks = agg.weekly_trends(backend_store, NOW)
+    assert sum(w["calls"] for w in weeks) == 3
+    # weeks start on Monday (UTC), the same on both backends
+    monday = (NOW - 2 * DAY) - timedelta(days=(NOW - 2 * DAY).weekday())
+    assert monday.date().isoformat() in {w["week"] for w in weeks}
+    teams = {r["team"]: r["calls"] for r in agg.league_table(backend_store, NOW, by="team")}
+    assert teams == {"Lyon-2": 2, "Niort-1": 1}
+    out = tmp_path / "calls.jsonl"
+    assert export_calls(backend_store, "jsonl", out, now=NOW) == 3
+    assert {json.loads(line)["call_id"] for line in out.read_text().splitlines()} == {
+        "a", "b", "old",
+    }  # fmt: skip
+
+
+def test_an_objection_removes_the_callers_calls_at_once(
+    backend_store: Store, tmp_path: Path
+) -> None:
+    _processed(backend_store, tmp_path)
+    report = governance.object_calls(backend_store, caller_id="0612345678", now=NOW)
+    assert report.calls == ["a"]
+    assert _visible(backend_store) == {"b", "old"}
+    assert {r["call_id"] for r in segment_rows(backend_store, NOW)} == {"b", "old"}
+    assert agg.kpis(backend_store, NOW)["calls"] == 2
+    # a new recording from the same caller is refused at ingest
+    again = ingest_rows(
+        backend_store,
+        tmp_path / "in2",
+        [{"recording": "c.wav", "call_id": "c", "caller_id": "33612345678"}],
+        NOW,
+        seed=7,
+    )
+    assert again.objected == ["c"] and again.imported == []
+    assert audit.verify(backend_store) == []
+
+
+def test_retention_holds_and_purge(backend_store: Store, tmp_path: Path) -> None:
+    _processed(backend_store, tmp_path)
+    later = NOW + 40 * DAY  # "old" (150 days) is past retention, kept by its hold
+    assert _visible(backend_store, later) == {"a", "b", "old"}
+    governance.release(backend_store, "old", now=later)
+    assert _visible(backend_store, later) == {"a", "b"}
+    gone = opaque_call_id(backend_store.key, "old")
+    assert {h["call_id"] for h in governance.holds_list(backend_store)} == set()
+    with backend_store.read() as conn:
+        assert call_row(conn, "old") is None
+        assert (call_row(conn, gone) or {}).get("state") == "expired"
+    status = governance.purge_status(backend_store, later)
+    assert status["expired_awaiting_purge"] == 0
+    assert audit.verify(backend_store) == []
+
+
+def test_subject_access_and_erasure(backend_store: Store, tmp_path: Path) -> None:
+    _processed(backend_store, tmp_path)
+    archive = tmp_path / "access.zip"
+    assert governance.subject_access(backend_store, OTHER, archive, now=NOW) == 2
+    entries, blobs = read_archive(archive)
+    assert sorted(e["call_id"] for e in entries) == ["b", "old"] and len(blobs) == 2
+    erased = governance.subject_erase(backend_store, OTHER, now=NOW)
+    assert erased.erased == ["b"] and erased.kept_on_hold == ["old"]
+    assert _visible(backend_store) == {"a", "old"}
+    assert audit.verify(backend_store) == []
+
+
+def test_writers_at_once_never_fork_the_audit_chain(backend_store: Store) -> None:
+    def write(actor: str) -> None:
+        for _ in range(15):
+            audit.log_event(backend_store, actor, "purge", None, {"calls": 0})
+
+    threads = [threading.Thread(target=write, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = audit.entries(backend_store)
+    assert sorted(r["id"] for r in rows) == list(range(1, 61))
+    assert audit.verify(backend_store) == []
+
+
+def test_the_same_folder_ingested_twice_at_once_imports_each_recording_once(
+    backend_store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    for offset, row in enumerate(_rows()):
+        write_wav(folder / row["recording"], seed=offset)
+    reports = []
+
+    def run(seed: int) -> None:  # each its own CSV; the recordings are the same files
+        reports.append(ingest_rows(backend_store, folder, _rows(), NOW, seed=seed))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    imported = sorted(cid for r in reports for cid in r.imported)
+    seen = sorted(cid for r in reports for cid in (*r.imported, *r.already_imported))
+    assert imported == ["a", "b", "old"], reports
+    assert seen == ["a", "a", "b", "b", "old", "old"], reports
+    assert sorted(r["call_id"] for r in pending_rows(backend_store, NOW)) == ["a", "b", "old"]
+
+
+def test_a_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
+    from analytics.errors import StoreError
+
+    with pytest.raises(StoreError, match="only postgresql"):
+        Store.open(Settings(home=tmp_path / "h", database_url="mysql://x@127.0.0.1/db"))
+
+
+def test_a_password_in_the_url_never_shows_in_the_error(tmp_path: Path) -> None:
+    from analytics.errors import StoreError
+
+    url = "postgresql://callqa:s3cret-pw@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    with pytest.raises(StoreError) as caught:
+        Store.open(Settings(home=tmp_path / "h", database_url=url))
+    assert "s3cret-pw" not in str(caught.value)
+    assert "s3cret-pw" not in repr(Settings(database_url=url))
