@@ -17,12 +17,16 @@ run with a clear error and puts its calls back to pending.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
+import os
+import socket
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -224,10 +228,42 @@ def single_run(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _running(store: Store, now: datetime) -> Iterator[str]:
+    """Register this run on the queue and keep its lease alive; yields its id.
+
+    On SQLite one run per workspace holds the file lock (:func:`single_run`), so any
+    other claim is a dead run's. On PostgreSQL several runs (machines) share the
+    queue: a run's claims stand while it beats (``queue.HEARTBEAT_S``), and a run
+    silent for ``queue.LEASE_S`` is dead, its calls back in the queue.
+    """
+    run_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    queue.start_run(store, run_id, host=socket.gethostname(), pid=os.getpid(), now=now)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(queue.HEARTBEAT_S):
+            try:
+                queue.beat(store, run_id)
+            except Exception:  # a missed beat is retried; the lease allows several
+                log.warning("run %s: heartbeat failed", run_id)
+
+    beating = threading.Thread(target=beat, name="callqa-heartbeat", daemon=True)
+    beating.start()
+    store.claimant = run_id
+    try:
+        yield run_id
+    finally:
+        store.claimant = ""
+        stop.set()
+        beating.join()
+        queue.end_run(store, run_id)
+
+
 def _claim(store: Store, call: Call, now: datetime) -> bool:
     """Claim one call just before its audio is decoded, re-checking every gate."""
     with store.write() as conn:
-        return queue.claim(conn, store, call.call_id, now)
+        return queue.claim(conn, store, call.call_id, now, store.claimant)
 
 
 def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetime) -> bool:
@@ -268,7 +304,7 @@ def _stop_for_full_disk(store: Store, now: datetime) -> DiskFullError:
     where = store.settings.home
     try:
         with store.write() as conn:
-            count = queue.release_claims(conn, now)
+            count = queue.release_claims(conn, now, store.claimant)
         back = f"{count} call(s) in progress are pending again"
     except Exception as exc:  # the database may be unable to write at all
         if not disk_full(exc):
@@ -326,10 +362,13 @@ def process(
     workers = max(1, workers or settings.workers)
     now = now or utcnow()
     report = ProcessReport()
-    with single_run(settings):
+    shared = store.backend != "sqlite"
+    lock = contextlib.nullcontext() if shared else single_run(settings)
+    with lock, _running(store, now) as run_id:
         purge(store, now=now, actor="process")
+        lease = queue.LEASE_S if shared else None
         with store.write() as conn:
-            report.requeued, gave_up = queue.requeue_interrupted(conn, now)
+            report.requeued, gave_up = queue.requeue_interrupted(conn, now, run_id, lease)
             if retry_failed:
                 queue.retry_failed(conn)
         for call_id in gave_up:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -205,3 +207,50 @@ def test_a_password_in_the_url_never_shows_in_the_error(tmp_path: Path) -> None:
         Store.open(Settings(home=tmp_path / "h", database_url=url))
     assert "s3cret-pw" not in str(caught.value)
     assert "s3cret-pw" not in repr(Settings(database_url=url))
+
+
+_WORKER = """
+import json, sys
+from datetime import datetime
+sys.path.insert(0, {tests!r})
+from pipeline_fakes import fake_engines
+from analytics import clock
+from analytics.config import Settings
+from analytics.pipeline import process
+from analytics.store import Store
+moment = datetime.fromisoformat({now!r})
+clock.use(lambda: moment)
+store = Store.open(Settings(home=__import__("pathlib").Path({home!r}), database_url={url!r}))
+engines = fake_engines(delay_s=0.15)
+report = process(store, engines=engines, workers=2)
+print(json.dumps({{"done": report.done, "heard": engines.transcriber.heard}}))
+"""
+
+
+def test_two_process_runs_on_one_postgresql_queue_process_every_call_once(
+    postgres: postgres_server.PostgresServer, tmp_path: Path
+) -> None:
+    """Two `process` runs started at once on one database (as on two machines) share
+    the queue: every call is transcribed exactly once, and both runs did work."""
+    url = postgres.new_database()
+    settings = Settings(home=tmp_path / "home", database_url=url)
+    rows = [{"recording": f"r{n}.wav", "call_id": f"r{n}"} for n in range(16)]
+    with Store.open(settings) as store:
+        report = ingest_rows(store, tmp_path / "in", rows, NOW)
+        assert len(report.imported) == 16, report
+    script = _WORKER.format(
+        tests=str(Path(__file__).parent), now=NOW.isoformat(), home=str(settings.home), url=url
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [json.loads(run.communicate(timeout=300)[0].splitlines()[-1]) for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    heard = [call_id for out in outputs for call_id in out["heard"]]
+    done = [call_id for out in outputs for call_id in out["done"]]
+    assert sorted(heard) == sorted(done) == sorted(r["call_id"] for r in rows)
+    assert all(out["done"] for out in outputs), "one run took every call: no sharing shown"
+    with Store.open(settings) as store:
+        assert _visible(store) == {r["call_id"] for r in rows}
+        assert pending_rows(store, NOW) == []

@@ -157,6 +157,8 @@ class Store:
 
     # The result of the last checkpoint in this process (None: none yet).
     last_scrub: Scrub | None = None
+    # The run of `process` claiming calls through this store ("" outside a run).
+    claimant: str = ""
 
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
         self.settings = settings

@@ -7,15 +7,16 @@ nothing slips between the check and the claim.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from analytics.store.core import Store, iso
 from analytics.store.policy import processable
-from analytics.store.schema import calls
+from analytics.store.schema import calls, runs
 from analytics.store.writes import set_state
 
 
@@ -65,53 +66,109 @@ def interrupted_reason(attempts: int) -> str:
     )
 
 
-def claim(conn: Connection, store: Store, call_id: str, now: datetime) -> bool:
-    """Move a pending call to processing and count the attempt.
+# --- runs and their leases ---------------------------------------------------------------
+
+# A run says it lives this often; one silent for LEASE_S is dead and its calls go back
+# to the queue. Several runs may share one PostgreSQL queue (several machines).
+HEARTBEAT_S = 10.0
+LEASE_S = 60.0
+
+
+def start_run(store: Store, run_id: str, *, host: str, pid: int, now: datetime) -> None:
+    with store.write() as conn:
+        conn.execute(
+            insert(runs).values(
+                run_id=run_id, host=host, pid=pid, started_at=iso(now), heartbeat_s=time.time()
+            )
+        )
+
+
+def beat(store: Store, run_id: str) -> None:
+    with store.write() as conn:
+        conn.execute(update(runs).where(runs.c.run_id == run_id).values(heartbeat_s=time.time()))
+
+
+def end_run(store: Store, run_id: str) -> None:
+    with store.write() as conn:
+        conn.execute(delete(runs).where(runs.c.run_id == run_id))
+
+
+def _live_runs(lease_s: float | None, run_id: str) -> Any:
+    """The runs whose claims stand: this one, and (with a lease) those heard from
+    within it. Without a lease only this run lives (one run per workspace, locked)."""
+    if lease_s is None:
+        return select(runs.c.run_id).where(runs.c.run_id == run_id)
+    fresh = time.time() - lease_s
+    return select(runs.c.run_id).where(or_(runs.c.run_id == run_id, runs.c.heartbeat_s >= fresh))
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+def claim(conn: Connection, store: Store, call_id: str, now: datetime, run_id: str = "") -> bool:
+    """Move a pending call to processing for ``run_id`` and count the attempt.
 
     False if the call is no longer pending or may no longer be processed (objected,
-    past retention...): checked in the same statement as the claim.
+    past retention...): checked in the same statement as the claim, so of two runs
+    claiming one call only one succeeds.
     """
     result = conn.execute(
         update(calls)
         .where(calls.c.call_id == call_id, calls.c.state == "pending", *processable(store, now))
-        .values(state="processing", attempts=calls.c.attempts + 1, updated_at=iso(now))
+        .values(
+            state="processing",
+            attempts=calls.c.attempts + 1,
+            updated_at=iso(now),
+            claimed_by=run_id or None,
+        )
     )
     return result.rowcount == 1
 
 
-def requeue_interrupted(conn: Connection, now: datetime) -> tuple[int, list[str]]:
-    """Calls left in ``processing`` by a killed run go back to pending.
+def requeue_interrupted(
+    conn: Connection, now: datetime, run_id: str = "", lease_s: float | None = None
+) -> tuple[int, list[str]]:
+    """Calls left in ``processing`` by a dead run go back to pending.
 
-    Those interrupted MAX_ATTEMPTS times are marked failed instead.
+    A run is dead when it is not in the live runs (see :func:`_live_runs`). Those
+    interrupted MAX_ATTEMPTS times are marked failed instead.
 
     Returns:
         How many went back to pending, and the ids of those marked failed.
     """
-    stuck = conn.execute(
-        select(calls.c.call_id, calls.c.attempts).where(calls.c.state == "processing")
-    ).all()
-    gave_up = sorted(call_id for call_id, attempts in stuck if attempts >= MAX_ATTEMPTS)
-    for call_id, attempts in stuck:
-        if attempts >= MAX_ATTEMPTS:
-            set_state(conn, call_id, "failed", now, error=interrupted_reason(attempts))
-    result = conn.execute(
-        update(calls)
-        .where(calls.c.state == "processing")
-        .values(state="pending", updated_at=iso(now))
+    orphaned = and_(
+        calls.c.state == "processing",
+        or_(calls.c.claimed_by.is_(None), calls.c.claimed_by.not_in(_live_runs(lease_s, run_id))),
     )
-    return result.rowcount, gave_up
+    stuck = conn.execute(select(calls.c.call_id, calls.c.attempts).where(orphaned)).all()
+    gave_up = sorted(call_id for call_id, attempts in stuck if attempts >= MAX_ATTEMPTS)
+    for call_id in gave_up:
+        attempts = next(n for cid, n in stuck if cid == call_id)
+        set_state(conn, call_id, "failed", now, error=interrupted_reason(attempts))
+    back = [call_id for call_id, _ in stuck if call_id not in gave_up]
+    if back:
+        conn.execute(
+            update(calls)
+            .where(calls.c.call_id.in_(back))
+            .values(state="pending", updated_at=iso(now), claimed_by=None)
+        )
+    if lease_s is not None:  # forget runs long dead
+        conn.execute(delete(runs).where(runs.c.heartbeat_s < time.time() - 10 * lease_s))
+    return len(back), gave_up
 
 
-def release_claims(conn: Connection, now: datetime) -> int:
-    """Give back the calls in ``processing`` without counting the attempt (the run
-    stopped for a reason that is not theirs, e.g. a full disk)."""
+def release_claims(conn: Connection, now: datetime, run_id: str = "") -> int:
+    """Give back this run's calls in ``processing`` without counting the attempt (the
+    run stopped for a reason that is not theirs, e.g. a full disk)."""
+    mine = calls.c.claimed_by == run_id if run_id else calls.c.claimed_by.is_(None)
     result = conn.execute(
         update(calls)
-        .where(calls.c.state == "processing")
+        .where(calls.c.state == "processing", or_(mine, calls.c.claimed_by.is_(None)))
         .values(
             state="pending",
             attempts=case((calls.c.attempts > 0, calls.c.attempts - 1), else_=0),
             updated_at=iso(now),
+            claimed_by=None,
         )
     )
     return result.rowcount

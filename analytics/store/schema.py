@@ -53,6 +53,7 @@ calls = Table(
     Column("imported_at", String),
     Column("processed_at", String),
     Column("updated_at", String),
+    Column("claimed_by", String),  # the run working on it (state "processing")
 )
 Index("ix_calls_started", calls.c.started_at)
 Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
@@ -174,6 +175,18 @@ audit = Table(
     Column("chain", Integer),  # chain version; NULL: the unkeyed chain of old releases
 )
 
+# The runs of `callqa process` working on the queue, and when each last said it lives
+# (system clock, epoch seconds: a lease, compared across machines kept in time by NTP).
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("host", String),
+    Column("pid", Integer),
+    Column("started_at", String),
+    Column("heartbeat_s", Float, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,
@@ -244,6 +257,13 @@ def _v5_signin_failures(conn: Connection) -> None:
     signin_failures.create(conn, checkfirst=True)
 
 
+def _v6_queue_leases(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns("calls")}
+    if "claimed_by" not in present:
+        conn.execute(text("ALTER TABLE calls ADD COLUMN claimed_by VARCHAR"))
+    runs.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -251,6 +271,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
     (4, "keyed audit chain", _v4_keyed_audit_chain),
     (5, "sign-in throttling", _v5_signin_failures),
+    (6, "work queue leases: who claimed a call, which runs live", _v6_queue_leases),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
