@@ -19,9 +19,11 @@ from pathlib import Path
 
 import postgres_server
 import pytest
+from alembic.runtime.migration import MigrationContext
 from factories import NOW
 from governance_fixtures import ingest_rows, read_archive, write_wav
 from pipeline_fakes import fake_engines
+from sqlalchemy import inspect, text
 
 from analytics import audit, governance
 from analytics.config import Settings
@@ -30,6 +32,7 @@ from analytics.pipeline import process
 from analytics.store import Store, call_rows, get_call, segment_rows
 from analytics.store import aggregates as agg
 from analytics.store.queue import pending_rows
+from analytics.store.schema import LATEST_VERSION, schema_version
 from analytics.store.writes import call_row
 from analytics.workspace import opaque_call_id
 
@@ -254,3 +257,46 @@ def test_two_process_runs_on_one_postgresql_queue_process_every_call_once(
     with Store.open(settings) as store:
         assert _visible(store) == {r["call_id"] for r in rows}
         assert pending_rows(store, NOW) == []
+
+
+def test_a_workspace_of_a_release_before_alembic_is_stamped_then_upgraded(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    with Store.open(settings) as store:
+        ingest_rows(store, tmp_path / "in", _rows()[:1], NOW)
+        with store.write() as conn:  # what version 5 of the schema looked like
+            conn.execute(text("DROP TABLE alembic_version"))
+            conn.execute(text("DROP TABLE runs"))
+            conn.execute(text("ALTER TABLE calls DROP COLUMN claimed_by"))
+            conn.execute(text("PRAGMA user_version = 5"))
+    with Store.open(settings) as store, store.read() as conn:
+        assert schema_version(conn) == LATEST_VERSION
+        assert MigrationContext.configure(conn).get_current_revision() == f"{LATEST_VERSION:04d}"
+        assert "claimed_by" in {c["name"] for c in inspect(conn).get_columns("calls")}
+        assert [r["call_id"] for r in pending_rows(store, NOW)] == ["a"]  # data kept
+
+
+def test_machines_opening_a_new_postgresql_database_at_once_migrate_it_once(
+    postgres: postgres_server.PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    errors: list[BaseException] = []
+
+    def open_it(n: int) -> None:
+        try:
+            Store.open(Settings(home=tmp_path / f"home{n}", database_url=url)).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    settings = Settings(home=tmp_path / "home0", database_url=url)
+    with Store.open(settings) as store, store.read() as conn:
+        assert schema_version(conn) == LATEST_VERSION
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert versions == [(f"{LATEST_VERSION:04d}",)]

@@ -837,6 +837,8 @@ def test_hashes_written_before_e164_are_marked_and_still_found(tmp_path: Path) -
                 ),
                 {"h": legacy["other"], "t": NOW.isoformat()},
             )
+            # a workspace of a release before Alembic: version 2 in user_version only
+            conn.execute(sql("DROP TABLE alembic_version"))
             conn.execute(sql("PRAGMA user_version = 2"))
     with Store.open(settings) as store:  # migrates to version 3
         with store.read() as conn:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     Boolean,
     Column,
@@ -276,38 +279,53 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-# PostgreSQL has no user_version: the version is a one-row table.
-_VERSION_TABLE = "callqa_schema_version"
-# Held by the migrating transaction (pg_advisory_xact_lock): several machines that
-# start at once on a new database migrate it once.
+def step(version: int) -> Callable[[Connection], None]:
+    """The migration step of a schema version (what its Alembic revision runs)."""
+    for number, _name, function in MIGRATIONS:
+        if number == version:
+            return function
+    raise KeyError(version)
+
+
+# Held by the migrating transaction on PostgreSQL (pg_advisory_xact_lock): several
+# machines that start at once on a new database migrate it once.
 _MIGRATION_LOCK = 7_411_001
 
 
+def _alembic(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "analytics.store:migrations")
+    config.attributes["connection"] = conn
+    return config
+
+
+def _legacy_version(conn: Connection) -> int:
+    """The version a release before Alembic recorded (SQLite's user_version)."""
+    if conn.dialect.name != "sqlite":
+        return 0
+    return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+
+
 def schema_version(conn: Connection) -> int:
-    if conn.dialect.name == "sqlite":
-        return int(conn.execute(text("PRAGMA user_version")).scalar_one())
-    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version INTEGER NOT NULL)"))
-    found = conn.execute(text(f"SELECT max(version) FROM {_VERSION_TABLE}")).scalar()
-    return int(found or 0)
-
-
-def _set_version(conn: Connection, version: int) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.execute(text(f"PRAGMA user_version = {int(version)}"))
-        return
-    conn.execute(text(f"DELETE FROM {_VERSION_TABLE}"))
-    conn.execute(text(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (:v)"), {"v": version})
+    """The schema version of the database (0: empty)."""
+    current = MigrationContext.configure(conn).get_current_revision()
+    return int(current) if current else _legacy_version(conn)
 
 
 def migrate(conn: Connection) -> list[int]:
-    """Apply pending migrations in order; returns the versions applied."""
+    """Bring the schema to the latest version with Alembic; returns the versions applied.
+
+    A workspace of a release before Alembic (SQLite, ``user_version`` N) is stamped
+    at revision N first, then upgraded: its data is never re-created.
+    """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    current = schema_version(conn)
-    applied = []
-    for version, _name, step in MIGRATIONS:
-        if version > current:
-            step(conn)
-            _set_version(conn, version)
-            applied.append(version)
-    return applied
+    before = schema_version(conn)
+    config = _alembic(conn)
+    if before and MigrationContext.configure(conn).get_current_revision() is None:
+        command.stamp(config, f"{before:04d}")
+    if before < LATEST_VERSION:
+        command.upgrade(config, "head")
+    if conn.dialect.name == "sqlite":  # kept in step, for tools that read it
+        conn.execute(text(f"PRAGMA user_version = {LATEST_VERSION}"))
+    return list(range(before + 1, LATEST_VERSION + 1))

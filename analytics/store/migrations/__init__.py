@@ -1,0 +1,1 @@
+"""Alembic migrations of the callqa schema (one revision per schema version)."""

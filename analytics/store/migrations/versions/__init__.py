@@ -1,0 +1,1 @@
+"""The revisions: ``NNNN_*.py`` runs step NNNN of :data:`analytics.store.schema.MIGRATIONS`."""
