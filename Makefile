@@ -7,7 +7,7 @@ DEMO_HOME ?= demo-home
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo test test-shifted lint typecheck unit bench clean
+.PHONY: help install system-deps demo test test-postgresql test-shifted lint typecheck unit bench clean
 
 help:
 	@echo "make demo   build a demo corpus of synthetic calls, process it, open the dashboard"
@@ -57,7 +57,17 @@ TIME_SENSITIVE := tests/test_governance.py tests/test_governance_props.py tests/
 
 test: install system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-postgresql
 	$(MAKE) --no-print-directory test-shifted
+
+# The same tests on a real PostgreSQL server (started by the tests, 127.0.0.1 only):
+# every call of their `store` goes to a fresh database on it.
+BACKEND_TESTS := tests/test_store.py tests/test_governance.py tests/test_governance_props.py \
+	tests/test_pipeline.py tests/test_aggregates.py tests/test_ingest.py tests/test_export.py \
+	tests/test_dataset.py tests/test_audit.py tests/test_evidence.py
+
+test-postgresql: install system-deps
+	CALLQA_TEST_BACKEND=postgresql $(BIN)/pytest -q -p no:cacheprovider $(BACKEND_TESTS)
 
 test-shifted: install system-deps
 	faketime -f '+365d' $(BIN)/pytest -q -p no:cacheprovider $(TIME_SENSITIVE)

@@ -316,7 +316,7 @@ def _settings(home: Home) -> Settings:
 def _open_store(home: Home) -> Iterator[Store]:
     settings = _settings(home)
     # Opening creates a workspace; a reader given a wrong path should hear so instead.
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         raise NotFoundError(
             f"{settings.home}: no callqa workspace here (no {settings.db_path.name})"
         )

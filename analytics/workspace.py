@@ -102,7 +102,8 @@ def make_private(settings: Settings) -> None:
     """The workspace folders 0700 and the database files 0600 (also in old workspaces).
 
     The database file is created empty with mode 0600 before SQLite opens it: SQLite
-    gives its ``-wal`` and ``-shm`` files the mode of the database file.
+    gives its ``-wal`` and ``-shm`` files the mode of the database file. With a
+    PostgreSQL database there is no database file in the workspace.
     """
     for folder in (
         settings.home,
@@ -111,6 +112,8 @@ def make_private(settings: Settings) -> None:
         settings.model_cache_dir,
     ):
         _tighten(folder)
+    if settings.database_url:
+        return
     db = settings.db_path
     if not db.exists():
         fd = os.open(db, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)

@@ -14,6 +14,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+# The checkout this file is in comes first: a worktree's code, not an installed copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from analytics import clock
 
 

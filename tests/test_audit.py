@@ -13,9 +13,11 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_BACKEND
 from factories import NOW, add_call
 
 from analytics import audit, governance
@@ -44,8 +46,36 @@ def _fill(store: Store) -> None:
     audit.log_event(store, "alice", "view_call", "c2", {"page": "call"}, now=NOW)
 
 
+class _Raw:
+    """What someone with write access to the database alone does: plain SQL through
+    the driver (``?`` placeholders), committed on exit — SQLite file or PostgreSQL."""
+
+    def __init__(self, home: Path) -> None:
+        self.url = os.environ.get("CALLQA_DATABASE_URL", "") if TEST_BACKEND != "sqlite" else ""
+        self.home = home
+
+    def __enter__(self) -> _Raw:
+        if self.url:
+            import psycopg
+
+            self.conn: Any = psycopg.connect(self.url)
+        else:
+            self.conn = sqlite3.connect(self.home / "callqa.db")
+        return self
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        if self.url:
+            return self.conn.execute(sql.replace("?", "%s"), params)
+        return self.conn.execute(sql, params)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.conn.commit()
+        self.conn.close()
+
+
 def _raw(home: Path, sql: str, *params: object) -> None:
-    with sqlite3.connect(home / "callqa.db") as conn:
+    with _Raw(home) as conn:
         conn.execute(sql, params)
 
 
@@ -112,7 +142,7 @@ def test_changed_row_is_named(store: Store, home: Path, column: str, value: str)
 
 def test_changed_row_with_recomputed_hash_breaks_the_next_link(store: Store, home: Path) -> None:
     _fill(store)
-    with sqlite3.connect(home / "callqa.db") as conn:
+    with _Raw(home) as conn:
         at, prev = conn.execute("SELECT at, prev_hash FROM audit WHERE id = 3").fetchone()
         # even with the key: a row re-hashed alone no longer links to the next one
         forged = audit._mac(store.audit_key, 3, prev, at, "mallory", "purge", None, "{}")
@@ -189,7 +219,7 @@ MAC_COLUMNS = "id, prev_hash, at, actor, action, call_ref, detail"
 
 def _rechain(home: Path, key: bytes, *, renumber: bool) -> None:
     """What an attacker does after deleting rows: renumber (or not) and re-hash the rest."""
-    with sqlite3.connect(home / "callqa.db") as conn:
+    with _Raw(home) as conn:
         ids = [row[0] for row in conn.execute("SELECT id FROM audit ORDER BY id")]
         if renumber:
             for seq, old in enumerate(ids, start=1):
@@ -222,7 +252,10 @@ def test_a_chain_rewritten_without_the_key_is_caught(store: Store, home: Path) -
     _fill_with_erasure(store)
     _delete_erasure_row(home)
     # re-hashed as the old unkeyed chain did, and with a key guessed from the database
-    for key in (b"", hashlib.sha256((home / "callqa.db").read_bytes()).digest()):
+    guesses = [b""]
+    if store.backend == "sqlite":  # a key derived from the database file's bytes
+        guesses.append(hashlib.sha256((home / "callqa.db").read_bytes()).digest())
+    for key in guesses:
         _rechain(home, key, renumber=True)
         problems = audit.verify(store)
         assert problems and problems[0].row_id == 1
@@ -237,7 +270,11 @@ def test_the_audit_key_is_a_private_file_of_its_own(store: Store, home: Path) ->
     keys = {path.read_text(), (home / "secret.key").read_text()}
     keys.add(load_evidence_key(store.settings).hex())
     assert len(keys) == 3  # three different keys
-    assert path.read_text().encode() not in (home / "callqa.db").read_bytes()
+    if store.backend == "sqlite":
+        assert path.read_text().encode() not in (home / "callqa.db").read_bytes()
+    with _Raw(home) as conn:  # nor in any row
+        rows = conn.execute("SELECT * FROM audit").fetchall()
+    assert path.read_text() not in repr(rows)
 
 
 def test_with_the_key_a_gap_in_the_sequence_is_named(store: Store, home: Path) -> None:
@@ -253,7 +290,7 @@ def test_with_the_key_a_gap_in_the_sequence_is_named(store: Store, home: Path) -
 def test_with_the_key_a_back_dated_row_is_named(store: Store, home: Path) -> None:
     _fill(store)
     key = store.audit_key
-    with sqlite3.connect(home / "callqa.db") as conn:
+    with _Raw(home) as conn:
         seq, prev = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC").fetchone()
         at = "2026-01-01T00:00:00+00:00"  # months before the row it follows
         digest = audit._mac(key, seq + 1, prev, at, "mallory", "purge", None, "{}")
@@ -307,7 +344,8 @@ from analytics.store import Store
 from datetime import datetime
 now = datetime.fromisoformat(sys.argv[2])
 clock.use(lambda: now)
-with Store.open(load_settings(sys.argv[1], env={})) as store:
+settings = load_settings(sys.argv[1], env={"CALLQA_DATABASE_URL": sys.argv[5]})
+with Store.open(settings) as store:
     for i in range(int(sys.argv[3])):
         audit.log_event(store, sys.argv[4], "view_call", f"c{i}", {"i": i})
 """
@@ -318,7 +356,16 @@ def test_two_processes_writing_at_once_never_fork_the_chain(store: Store, home: 
     n = 60
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(home), NOW.isoformat(), str(n), name],
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(home),
+                NOW.isoformat(),
+                str(n),
+                name,
+                store.settings.database_url,
+            ],
             env={**os.environ},
         )
         for name in ("proc-a", "proc-b")
@@ -374,7 +421,7 @@ def test_no_checkpoint_vouches_for_a_tampered_chain(store: Store, home: Path) ->
 
 def _make_legacy(home: Path) -> None:
     """Turn the chain into what an old release wrote: unkeyed SHA-256, no call_ref."""
-    with sqlite3.connect(home / "callqa.db") as conn:
+    with _Raw(home) as conn:
         prev = audit.GENESIS
         rows = conn.execute("SELECT id, at, actor, action, call_id, detail FROM audit ORDER BY id")
         for row_id, at, actor, action, call_id, detail in rows.fetchall():

@@ -8,11 +8,10 @@ server started for the session (tests/postgres_server.py), listening on 127.0.0.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,35 +22,22 @@ from alembic.runtime.migration import MigrationContext
 from factories import NOW
 from governance_fixtures import ingest_rows, read_archive, write_wav
 from pipeline_fakes import fake_engines
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text, update
 
 from analytics import audit, governance
 from analytics.config import Settings
 from analytics.export import export_calls
 from analytics.pipeline import process
-from analytics.store import Store, call_rows, get_call, segment_rows
+from analytics.store import Store, call_rows, get_call, queue, segment_rows
 from analytics.store import aggregates as agg
 from analytics.store.queue import pending_rows
-from analytics.store.schema import LATEST_VERSION, schema_version
+from analytics.store.schema import LATEST_VERSION, calls, runs, schema_version
 from analytics.store.writes import call_row
 from analytics.workspace import opaque_call_id
 
 CALLER = "+33 6 12 34 56 78"
 OTHER = "+33 6 98 76 54 32"
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[postgres_server.PostgresServer]:
-    # Not under pytest's temporary root: that one is private to root, and the server
-    # runs as the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="callqa-pg-"))
-    server = postgres_server.start(folder)
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -300,3 +286,33 @@ def test_machines_opening_a_new_postgresql_database_at_once_migrate_it_once(
         assert schema_version(conn) == LATEST_VERSION
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     assert versions == [(f"{LATEST_VERSION:04d}",)]
+
+
+def test_a_dead_runs_claims_return_to_the_queue_and_a_live_runs_stay(
+    backend_store: Store, tmp_path: Path
+) -> None:
+    rows = [{"recording": f"q{n}.wav", "call_id": f"q{n}"} for n in range(3)]
+    ingest_rows(backend_store, tmp_path / "in", rows, NOW)
+    for run in ("alive", "dead"):
+        queue.start_run(backend_store, run, host="h", pid=1, now=NOW)
+    with backend_store.write() as conn:
+        assert queue.claim(conn, backend_store, "q0", NOW, "alive")
+        assert queue.claim(conn, backend_store, "q1", NOW, "dead")
+        assert not queue.claim(conn, backend_store, "q1", NOW, "alive")  # taken
+        conn.execute(  # "dead" has not beaten for two leases
+            update(runs).where(runs.c.run_id == "dead").values(heartbeat_s=time.time() - 120)
+        )
+    with backend_store.write() as conn:
+        back, failed = queue.requeue_interrupted(conn, NOW, "me", lease_s=queue.LEASE_S)
+    assert (back, failed) == (1, [])
+    states = {r["call_id"]: r["state"] for r in _all_calls(backend_store)}
+    assert states == {"q0": "processing", "q1": "pending", "q2": "pending"}
+    # without a lease (one run per workspace, SQLite's file lock) every other claim is dead
+    with backend_store.write() as conn:
+        assert queue.requeue_interrupted(conn, NOW, "me") == (1, [])
+    assert {r["state"] for r in _all_calls(backend_store)} == {"pending"}
+
+
+def _all_calls(store: Store) -> list[dict[str, object]]:
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(select(calls)).mappings()]

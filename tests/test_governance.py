@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import sqlite3
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -50,11 +49,20 @@ def _visible(store: Store, now=NOW) -> set[str]:  # type: ignore[no-untyped-def]
     return {r["call_id"] for r in iter_call_records(store, now)}
 
 
+def _raw(store: Store, query: str, **params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows read straight from the database in plain SQL, beside the product's reads."""
+    with store.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sql(query), params)]
+
+
 def _count(store: Store, table: str, call_id: str) -> int:
-    with sqlite3.connect(store.settings.db_path) as conn:
-        return conn.execute(
-            f"SELECT count(*) FROM {table} WHERE call_id = ?", (call_id,)
-        ).fetchone()[0]
+    return int(_raw(store, f"SELECT count(*) FROM {table} WHERE call_id = :c", c=call_id)[0][0])
+
+
+def _files_per_call(store: Store) -> int:
+    """Workspace files holding a call's marker: its recording and redacted audio, and
+    on SQLite the database file (or its log); PostgreSQL keeps rows elsewhere."""
+    return 3 if store.backend == "sqlite" else 2
 
 
 def _derived_rows(store: Store, call_id: str) -> int:
@@ -63,9 +71,9 @@ def _derived_rows(store: Store, call_id: str) -> int:
 
 
 def _call_row(store: Store, call_id: str) -> dict | None:  # type: ignore[type-arg]
-    with sqlite3.connect(store.settings.db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    with store.engine.connect() as conn:
+        query = sql("SELECT * FROM calls WHERE call_id = :c")
+        row = conn.execute(query, {"c": call_id}).mappings().first()
     return dict(row) if row else None
 
 
@@ -264,7 +272,8 @@ def test_purge_deletes_expired_unheld_calls_and_reports_counts(store: Store) -> 
         assert _derived_rows(store, gone) == 0
     assert files_containing(store.settings.home, "MK-old") == []
     assert files_containing(store.settings.home, "MK-pend") == []
-    assert len(files_containing(store.settings.home, "MK-hold")) >= 3  # db, recording, redacted
+    # recording, redacted audio (and on SQLite the database file itself)
+    assert len(files_containing(store.settings.home, "MK-hold")) >= _files_per_call(store)
     detail = json.loads(audit.entries(store, action="purge")[0]["detail"])
     assert detail == {
         "calls": 2,
@@ -399,7 +408,7 @@ def _plant(store: Store) -> None:
 def test_no_remains_in_any_byte_of_the_workspace(store: Store, how: str) -> None:
     _plant(store)
     home = store.settings.home
-    assert len(files_containing(home, "MK-VICTIM")) >= 3  # db or wal, recording, redacted
+    assert len(files_containing(home, "MK-VICTIM")) >= _files_per_call(store)
 
     if how == "purge":
         governance.purge(store, now=NOW)
@@ -413,8 +422,8 @@ def test_no_remains_in_any_byte_of_the_workspace(store: Store, how: str) -> None
     assert files_containing(home, "MK-VICTIM") == []  # db, -wal, -shm, recordings, audio
     store.close()
     assert files_containing(home, "MK-VICTIM") == []
-    assert len(files_containing(home, "MK-KEEP")) >= 3
-    with Store.open(load_settings(home, env={})) as again:
+    assert len(files_containing(home, "MK-KEEP")) >= _files_per_call(store)
+    with Store.open(store.settings) as again:
         assert _visible(again) == {"k"}
 
 
@@ -900,19 +909,17 @@ def test_erase_and_purge_leave_no_trace_of_the_old_call_id(store: Store) -> None
     governance.object_calls(store, call_id=objected, now=NOW)
     governance.subject_erase(store, CALLER, now=NOW)
     assert governance.purge(store, now=NOW).calls == 1
-    with sqlite3.connect(store.settings.db_path) as conn:
-        for table in ("calls", "objections", "holds", "audit"):
-            ids = {row[0] for row in conn.execute(f"SELECT call_id FROM {table}")}
-            assert not ids & {erased, purged, objected}, table
-        kept = {row[0] for row in conn.execute("SELECT call_id FROM calls")}
+    for table in ("calls", "objections", "holds", "audit"):
+        ids = {row[0] for row in _raw(store, f"SELECT call_id FROM {table}")}
+        assert not ids & {erased, purged, objected}, table
+    kept = {row[0] for row in _raw(store, "SELECT call_id FROM calls")}
     assert kept == {"young", *(opaque_call_id(store.key, c) for c in (erased, purged, objected))}
     assert _tombstone(store, purged)["state"] == "expired"  # type: ignore[index]
     # the tombstones still stop the recordings coming back, and name them to the DPO
     with pytest.raises(GovernanceError, match="already purged"):
         governance.hold(store, purged, "late", now=NOW)
     assert governance.object_calls(store, call_id=erased, now=NOW).calls == [erased]
-    with sqlite3.connect(store.settings.db_path) as conn:
-        objected = [row[0] for row in conn.execute("SELECT call_id FROM objections")]
+    objected = [row[0] for row in _raw(store, "SELECT call_id FROM objections")]
     assert erased not in objected and audit.verify(store) == []
 
 

@@ -143,6 +143,7 @@ def test_calls_past_retention_are_never_processed(store: Store, tmp_path: Path, 
     assert states == {"expired"}
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL several runs share the queue (test_backends)
 def test_one_process_run_per_workspace(store: Store) -> None:
     with single_run(store.settings), pytest.raises(UsageError, match="another"):
         process(store, engines=fake_engines())
@@ -168,6 +169,7 @@ _RUNNER = textwrap.dedent(
 )
 
 
+@pytest.mark.sqlite_only  # the SQLite file's integrity; PostgreSQL leases: test_backends
 def test_sigkill_during_process_then_rerun_loses_and_duplicates_nothing(
     store: Store, tmp_path: Path, now
 ) -> None:

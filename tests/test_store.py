@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def db_bytes(settings: Settings) -> bytes:
 # --- the database -------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_pragmas(store: Store) -> None:
     assert pragma(store, "journal_mode") == "wal"
     assert pragma(store, "busy_timeout") == 30_000
@@ -156,6 +158,7 @@ def test_concurrent_writers_wait_instead_of_failing(settings: Settings) -> None:
         s.close()
 
 
+@pytest.mark.sqlite_only
 def test_secure_delete_leaves_no_readable_remains(store: Store) -> None:
     marker = "zanzibar-quokka-marker"
     add_call(store, "c1", texts=(("agent", f"bonjour {marker}"),))
@@ -193,6 +196,7 @@ def _stored_secret(store: Store) -> Store:
     return store
 
 
+@pytest.mark.sqlite_only
 def test_an_objection_under_an_open_reader_says_what_is_left_and_never_waits(
     store: Store, settings: Settings
 ) -> None:
@@ -225,6 +229,7 @@ def test_an_objection_under_an_open_reader_says_what_is_left_and_never_waits(
     assert Path(f"{settings.db_path}-wal").stat().st_size == 0
 
 
+@pytest.mark.sqlite_only
 def test_the_cli_tells_the_truth_and_the_next_command_scrubs(
     store: Store, settings: Settings
 ) -> None:
@@ -243,6 +248,7 @@ def test_the_cli_tells_the_truth_and_the_next_command_scrubs(
     assert SECRET.encode() not in db_bytes(settings)
 
 
+@pytest.mark.sqlite_only
 def test_a_purge_finishes_a_pending_scrub(store: Store, settings: Settings) -> None:
     _stored_secret(store)
     with open_reader(settings):
@@ -253,6 +259,7 @@ def test_a_purge_finishes_a_pending_scrub(store: Store, settings: Settings) -> N
     assert SECRET.encode() not in db_bytes(settings)
 
 
+@pytest.mark.sqlite_only
 def test_a_slow_consumer_of_records_holds_no_read_open(store: Store, settings: Settings) -> None:
     """A notebook iterating over calls must not keep a deletion's pages alive."""
     _stored_secret(store)
@@ -294,6 +301,7 @@ def _open_to_others(root: Path) -> list[str]:
 
 
 @pytest.mark.usefixtures("usual_umask")
+@pytest.mark.sqlite_only
 def test_the_database_and_its_log_are_private_from_the_start(settings: Settings) -> None:
     with Store.open(settings) as store:
         add_call(store, "c1")
@@ -309,6 +317,7 @@ def test_the_database_and_its_log_are_private_from_the_start(settings: Settings)
 
 
 @pytest.mark.usefixtures("usual_umask")
+@pytest.mark.sqlite_only
 def test_an_old_workspace_is_made_private_when_opened(settings: Settings) -> None:
     with Store.open(settings) as store:
         add_call(store, "c1")
@@ -491,4 +500,6 @@ def test_status_counts_states_and_lists_rejects(governed: Store) -> None:
 
 def test_settings_fixture_is_isolated(settings: Settings, tmp_path: Path) -> None:
     assert settings.home == tmp_path / "home"
-    assert settings == load_settings(tmp_path / "home", env={})
+    # the developer's CALLQA_* never leak in; only the backend pass sets its database
+    expected = load_settings(tmp_path / "home", env={})
+    assert settings == replace(expected, database_url=settings.database_url)

@@ -197,7 +197,8 @@ class LocalBlobStore(BlobStore):
         """Delete temp copies left by ingests killed mid-copy; returns the count."""
         removed = 0
         now = time.time()
-        for tmp in self.folder("recordings").glob(f"*/{TEMP_PREFIX}*"):
+        folder = self.folder("recordings")
+        for tmp in [*folder.glob(f"{TEMP_PREFIX}*"), *folder.glob(f"*/{TEMP_PREFIX}*")]:
             alive = _writer_alive(tmp.name)
             try:
                 age = now - tmp.stat().st_mtime
@@ -216,8 +217,11 @@ class LocalBlobStore(BlobStore):
         A file's age is judged on the clock that dated it (the kernel's), not on the
         process clock, which may run elsewhere (a test's, or a host's skewed clock).
         """
-        self.home.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.home, prefix=".clock-") as probe:
+        folder = self.folder("recordings")
+        folder.mkdir(parents=True, exist_ok=True)
+        # named like a temp copy (pid inside): one a kill leaves is swept at the next run
+        prefix = f"{TEMP_PREFIX}{os.getpid()}-clock-"
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=prefix) as probe:
             return datetime.fromtimestamp(os.fstat(probe.fileno()).st_mtime, UTC)
 
     def set_time(self, key: str, moment: datetime) -> None:

@@ -95,10 +95,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 def _make_engine(settings: Settings) -> Engine:
-    if settings.database_url:
-        return _postgres_engine(settings.database_url)
     # Password hashes and transcripts: the file exists, mode 0600, before SQLite opens it.
     make_private(settings)
+    if settings.database_url:
+        return _postgres_engine(settings.database_url)
     engine = create_engine(
         f"sqlite:///{settings.db_path}",
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
