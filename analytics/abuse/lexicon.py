@@ -71,7 +71,7 @@ from analytics.models import (
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).parent / "data" / "abuse"
+DATA_DIR = Path(__file__).parent.parent / "data" / "abuse"
 LANGUAGES = ("fr", "en")
 _RANK: dict[Severity, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 _PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")

