@@ -44,12 +44,29 @@ class Embedder(Protocol):
     def query(self, texts: list[str]) -> np.ndarray: ...
 
 
+class TextScorer(Protocol):
+    """A second, text-only opinion: a probability of offensive language per text."""
+
+    def __call__(self, texts: list[str]) -> Sequence[float]: ...
+
+
 @dataclass(frozen=True)
 class ModelScore:
-    """What the model says of one text: abuse score and the likeliest abuse category."""
+    """What the model says of one text; ``score`` is what the detector compares.
 
-    score: float  # 1 - P(clean), in [0, 1]
+    ``score`` is the embedding classifier's abuse score (``1 - P(clean)``), averaged with
+    the English profanity classifier's probability when that one ran (English text).
+    """
+
+    score: float
+    embedding: float
     category: AbuseCategory
+    profanity: float | None = None
+
+    def explain(self) -> str:
+        """The figures behind the score, for the event's explanation."""
+        text = f"e5 {self.embedding:.2f}"
+        return text if self.profanity is None else f"{text}, profanity-check {self.profanity:.2f}"
 
 
 def model_text(text: str) -> str:
@@ -60,6 +77,20 @@ def model_text(text: str) -> str:
     text = _PLACEHOLDER.sub(lambda m: " name " if m.group(1) == "PERSON" else " x ", text)
     text = unicodedata.normalize("NFC", _APOSTROPHES.sub("'", text.lower()))
     return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def profanity_checker() -> TextScorer | None:
+    """alt-profanity-check's English classifier (scikit-learn, shipped in the package)."""
+    try:
+        from profanity_check import predict_prob
+    except ImportError:  # optional: the embedding model works alone
+        logger.warning("alt-profanity-check is not installed: English uses the embeddings alone")
+        return None
+
+    def score(texts: list[str]) -> Sequence[float]:
+        return [float(p) for p in predict_prob(texts)]
+
+    return score
 
 
 def e5_embedder(threads: int | None = None) -> Embedder:
@@ -81,13 +112,23 @@ class AbuseModel:
     intercept: np.ndarray  # (classes,)
     classes: tuple[str, ...]
     version: str = ""
+    english: TextScorer | None = None  # a second opinion for English text
     _cache: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
+    _english_cache: dict[bytes, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(
-        cls, path: Path = CLASSIFIER_FILE, embedder: Embedder | None = None
+        cls,
+        path: Path = CLASSIFIER_FILE,
+        embedder: Embedder | None = None,
+        english: TextScorer | None = None,
+        with_profanity_check: bool = True,
     ) -> AbuseModel:
-        """Read the classifier weights (a plain ``.npz``, no pickle) and the embedder."""
+        """Read the classifier weights (a plain ``.npz``, no pickle) and the embedder.
+
+        ``english`` (default: alt-profanity-check, when ``with_profanity_check``) is the
+        second opinion averaged in for English text.
+        """
         try:
             with np.load(path, allow_pickle=False) as data:
                 coef, intercept = data["coef"].astype(np.float32), data["intercept"]
@@ -103,12 +144,14 @@ class AbuseModel:
             intercept=intercept.astype(np.float32),
             classes=classes,
             version=version,
+            english=english or (profanity_checker() if with_profanity_check else None),
         )
 
-    def score(self, texts: Sequence[str]) -> list[ModelScore | None]:
+    def score(self, texts: Sequence[str], language: str | None = None) -> list[ModelScore | None]:
         """A score per text (``None`` for a text with no word); new texts embedded at once."""
         prepared = [model_text(t) for t in texts]
-        keys = [hashlib.blake2b(p.encode(), digest_size=16).digest() for p in prepared]
+        keys = [_key(p) for p in prepared]
+        english = self._english(prepared, keys) if _is_english(language) else None
         todo = sorted({i for i, p in enumerate(prepared) if p and keys[i] not in self._cache})
         if todo:
             unique = list(dict.fromkeys(prepared[i] for i in todo))
@@ -116,15 +159,32 @@ class AbuseModel:
             if len(self._cache) + len(unique) > _CACHE_SIZE:
                 self._cache.clear()  # bounded memory; a long run just re-embeds
             for text, result in zip(unique, self._classify(vectors), strict=True):
-                self._cache[hashlib.blake2b(text.encode(), digest_size=16).digest()] = result
+                self._cache[_key(text)] = result
         out: list[ModelScore | None] = []
-        for text, key in zip(prepared, keys, strict=True):
+        for index, (text, key) in enumerate(zip(prepared, keys, strict=True)):
             if not text:
                 out.append(None)
                 continue
-            score, best = self._cache[key]
-            out.append(ModelScore(score=score, category=ABUSE_CATEGORIES[best]))
+            embedding, best = self._cache[key]
+            second = english[index] if english is not None else None
+            score = embedding if second is None else (embedding + second) / 2
+            out.append(ModelScore(score, embedding, ABUSE_CATEGORIES[best], second))
         return out
+
+    def _english(self, prepared: list[str], keys: list[bytes]) -> list[float | None] | None:
+        if self.english is None:
+            return None
+        todo = list(
+            dict.fromkeys(
+                p for p, k in zip(prepared, keys, strict=True) if p and k not in self._english_cache
+            )
+        )
+        if todo:
+            if len(self._english_cache) + len(todo) > _CACHE_SIZE:
+                self._english_cache.clear()
+            for text, prob in zip(todo, self.english(todo), strict=True):
+                self._english_cache[_key(text)] = float(prob)
+        return [self._english_cache[k] if p else None for p, k in zip(prepared, keys, strict=True)]
 
     def _classify(self, vectors: np.ndarray) -> list[tuple[float, int]]:
         logits = vectors @ self.coef.T + self.intercept
@@ -132,3 +192,11 @@ class AbuseModel:
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         return [(float(1.0 - row[0]), int(np.argmax(row[1:]))) for row in probs]
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _is_english(language: str | None) -> bool:
+    return (language or "").split("-")[0].lower() == "en"
