@@ -34,7 +34,7 @@ from analytics.store.schema import calls
 from analytics.store.writes import claim, requeue_interrupted, save_analysis, set_state
 
 if TYPE_CHECKING:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
@@ -53,14 +53,16 @@ class Engines:
     redactor: Redactor
     quality_config: QualityConfig
     abuse_config: AbuseConfig
+    abuse_model: AbuseModel | None = None  # None: the lexicon rules alone
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
 
+    abuse_config = AbuseConfig.from_settings(settings)
     return Engines(
         transcriber=Transcriber(
             settings.model,
@@ -74,7 +76,8 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         ),
         redactor=Redactor(RedactConfig.from_settings(settings)),
         quality_config=QualityConfig.from_settings(settings),
-        abuse_config=AbuseConfig.from_settings(settings),
+        abuse_config=abuse_config,
+        abuse_model=AbuseModel.load() if abuse_config.model else None,
     )
 
 
@@ -145,7 +148,7 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     )
     redacted = replace(redacted, segments=segments, duration_s=decoded.duration_s)
     quality = compute_quality(redacted, activity, engines.quality_config)
-    abuse = detect_abuse(redacted, engines.abuse_config)
+    abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
 
     redacted_audio: Path | None = None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -18,6 +19,9 @@ from factories import NOW
 
 from analytics.config import Settings, load_settings
 from analytics.store import Store
+
+if TYPE_CHECKING:
+    from analytics.abuse import AbuseModel
 
 # suffix -> (container format, codec, sample format the encoder takes)
 AUDIO_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -92,3 +96,11 @@ def settings(tmp_path: Path) -> Settings:
 def store(settings: Settings) -> Iterator[Store]:
     with Store.open(settings) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def abuse_model() -> AbuseModel:
+    """The real abuse model (bundled multilingual-e5-small + the shipped classifier)."""
+    from analytics.abuse import AbuseModel
+
+    return AbuseModel.load()

@@ -191,7 +191,7 @@ class AbuseModel:
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        return [(float(1.0 - row[0]), int(np.argmax(row[1:]))) for row in probs]
+        return [(float(1.0 - row[0]), _category_index(row)) for row in probs]
 
 
 def _key(text: str) -> bytes:
@@ -200,3 +200,18 @@ def _key(text: str) -> bytes:
 
 def _is_english(language: str | None) -> bool:
     return (language or "").split("-")[0].lower() == "en"
+
+
+_PROFANITY = ABUSE_CATEGORIES.index("profanity")
+
+
+def _category_index(row: np.ndarray) -> int:
+    """Profanity only when it outweighs every other abuse class together (swearing at
+    nobody); else the likeliest of the others: abuse that leans on swear words is still
+    aimed at someone."""
+    abuse = row[1:]
+    if abuse[_PROFANITY] > abuse.sum() - abuse[_PROFANITY]:
+        return _PROFANITY
+    others = abuse.copy()
+    others[_PROFANITY] = -1.0
+    return int(np.argmax(others))

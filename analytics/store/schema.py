@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import (
+    inspect,
     Boolean,
     Column,
     Float,
@@ -124,6 +125,7 @@ abuse_events = Table(
     Column("text", Text, nullable=False),  # redacted
     Column("matched", String),
     Column("shouted", Boolean),
+    Column("score", Float),  # the abuse model's score of the span; NULL: the model did not run
 )
 
 objections = Table(
@@ -201,10 +203,18 @@ def _v2_dashboard_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_abuse_event_score(conn: Connection) -> None:
+    # A workspace made at v1 after this column was added already has it (create_all).
+    columns = {column["name"] for column in inspect(conn).get_columns("abuse_events")}
+    if "score" not in columns:
+        conn.execute(text("ALTER TABLE abuse_events ADD COLUMN score FLOAT"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
+    (3, "abuse model score per event", _v3_abuse_event_score),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
