@@ -64,7 +64,7 @@ def expand_templates(path: Path, seed: int = SEED) -> list[tuple[str, str, str]]
             if len(seen) >= count:
                 break
             text = rng.choice(group["text"])
-            filled = _SLOT.sub(lambda m: rng.choice(slots[m.group(1)]), text)
+            filled = _SLOT.sub(lambda m, slots=slots: rng.choice(slots[m.group(1)]), text)
             seen.add(" ".join(filled.split()))
         rows += [(lang, label, text) for text in sorted(seen)]
     return rows
@@ -73,7 +73,9 @@ def expand_templates(path: Path, seed: int = SEED) -> list[tuple[str, str, str]]
 def training_rows() -> list[tuple[str, str, str]]:
     rows = read_sentences(TRAINING_DIR / "en.txt") + read_sentences(TRAINING_DIR / "fr.txt")
     rows += expand_templates(TRAINING_DIR / "templates.toml")
-    unique = {(lang, model_text(text)): (lang, label, model_text(text)) for lang, label, text in rows}
+    unique = {
+        (lang, model_text(text)): (lang, label, model_text(text)) for lang, label, text in rows
+    }
     return sorted(unique.values())
 
 

@@ -17,7 +17,7 @@ from factories import NOW, add_call, make_analysis
 from sqlalchemy import text
 
 from analytics.abuse import AbuseConfig, AbuseModel, ModelScore, detect_abuse
-from analytics.abuse.detect import model_severity, rule_severity
+from analytics.abuse.detect import Policy, model_severity, rule_severity
 from analytics.abuse.lexicon import Hit
 from analytics.abuse.model import CLASSES, CLASSIFIER_FILE, model_text
 from analytics.config import Settings
@@ -127,7 +127,9 @@ def test_rules_alone_table_fr(sentence: str, flagged: bool) -> None:
 
 
 def test_shouting_raises_a_step() -> None:
-    quiet = [RedactedSegment("customer", 4.0 * i, 4.0 * i + 3, "ok", loudness_db=-30.0) for i in range(4)]
+    quiet = [
+        RedactedSegment("customer", 4.0 * i, 4.0 * i + 3, "ok", loudness_db=-30.0) for i in range(4)
+    ]
     loud = RedactedSegment("customer", 20.0, 23.0, "damn this line", loudness_db=-10.0)
     transcript = RedactedTranscript("t", "en", 1.0, 24.0, (*quiet, loud))
     (event,) = detect_abuse(transcript).events
@@ -152,7 +154,27 @@ def test_rule_event_carries_the_model_score_and_no_duplicate() -> None:
     sentence = "you are useless"
     model = scripted({sentence: ModelScore(0.99, 0.99, "insult", profanity=0.99)})
     (event,) = detect_abuse(call(sentence), model=model).events
-    assert (event.matched, event.score, event.model) == ("useless", 0.99, "e5 0.99, profanity-check 0.99")
+    assert (event.matched, event.score) == ("useless, model", 0.99)
+    assert event.model == "e5 0.99, profanity-check 0.99"
+
+
+@pytest.mark.parametrize(
+    ("model_category", "score", "severity", "matched"),
+    [
+        ("insult", 0.7, "medium", "rubbish, model"),  # they agree: lifted to medium
+        ("insult", 0.6, "low", "rubbish"),  # the model is under its threshold
+        ("profanity", 0.9, "low", "rubbish"),  # the model reads swearing: no lift
+    ],
+)
+def test_model_agreeing_with_a_mild_rule_lifts_it(
+    model_category: AbuseCategory, score: float, severity: Severity, matched: str
+) -> None:
+    segment = RedactedSegment("customer", 0.0, 3.0, "that is rubbish")
+    policy = Policy(confirm=0.95, threshold=0.65)
+    found = policy.events(
+        segment, [Hit("insult", "low", "rubbish")], ModelScore(score, 0.5, model_category), False
+    )
+    assert next((e.category, e.severity, e.matched) for e in found) == ("insult", severity, matched)
 
 
 @pytest.mark.parametrize(
@@ -217,9 +239,9 @@ def test_weights_are_plain_arrays_and_small() -> None:
 def test_a_wrong_weights_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "w.npz"
     np.savez(path, coef=np.zeros((2, 4)), intercept=np.zeros(2), classes=np.array(["a", "b"]))
-    with pytest.raises(ConfigError, match="w.npz"):
+    with pytest.raises(ConfigError, match=r"w\.npz"):
         AbuseModel.load(path, embedder=object(), with_profanity_check=False)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="missing.npz"):
+    with pytest.raises(ConfigError, match=r"missing\.npz"):
         AbuseModel.load(tmp_path / "missing.npz", embedder=object())  # type: ignore[arg-type]
 
 
@@ -329,3 +351,21 @@ def test_real_model_loads_offline_from_the_package(abuse_model: AbuseModel) -> N
     assert abuse_model.version.startswith("e5-small-q4+logreg")
     (score,) = abuse_model.score(["you are a disgrace"], "en")
     assert score is not None and 0.0 <= score.embedding <= 1.0 and score.profanity is not None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category", "flagged"),
+    [
+        ("blimey what a day", "profanity", False),  # swearing at nobody: low
+        ("blimey you and your forms", "insult", True),  # swearing said to "you"
+        ("va chier toi", "insult", True),
+        ("t'as vu ce bordel", "insult", True),
+    ],
+)
+def test_model_profanity_said_to_the_listener_is_an_insult(
+    sentence: str, category: AbuseCategory, flagged: bool
+) -> None:
+    model = scripted({sentence: ModelScore(0.99, 0.99, "profanity", profanity=0.99)})
+    report = detect_abuse(call(sentence), model=model)
+    assert [e.category for e in report.events if e.matched == "model"] == [category]
+    assert report.flagged is flagged

@@ -10,10 +10,12 @@ the events, one per category:
 - the model makes an event of its own category when no rule fired for it and its score
   reaches ``model_threshold`` (English: the mean of the embedding classifier and the
   profanity classifier) or, where only the embeddings speak (other languages),
-  ``model_alone_threshold``: ``medium``, or ``low`` for plain profanity;
+  ``model_alone_threshold``: ``medium``, or ``low`` for plain profanity (profanity said
+  to "you" / "tu" / "vous" counts as an insult);
 - swearing that targets nobody stays ``low``; a shouted segment raises its events a step.
 
-Every event says what fired (``matched``: rule names or ``model``), the model's score and
+Every event says what fired (``matched``: rule names, ``model``, or both when they agree
+on the category; the model then lifts the event to at least ``medium``), the model's score and
 its figures, the redacted span and the speaker (customer → agent: staff protection; agent
 → customer: quality). A segment is also read with the same speaker's next one when it
 follows closely (the ASR may cut a sentence in two).
@@ -22,6 +24,7 @@ follows closely (the ASR may cut a sentence in two).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,7 +69,7 @@ def detect_abuse(
     scores: list[ModelScore | None] = [None] * len(segments)
     if model is not None and config.model and segments:
         scores = model.score([s.text for s in segments], transcript.language)
-    policy = _Policy.of(config, model, transcript.language)
+    policy = Policy.of(config, model, transcript.language)
     events: list[AbuseEvent] = []
     for index, segment in enumerate(segments):
         events.extend(policy.events(segment, hits[index], scores[index], index in loud))
@@ -100,14 +103,14 @@ def _by_score(score: ModelScore) -> float:
 
 
 @dataclass(frozen=True)
-class _Policy:
+class Policy:
     """The severity rules, with the model threshold that fits the call's language."""
 
     confirm: float
     threshold: float | None  # None: no model
 
     @classmethod
-    def of(cls, config: AbuseConfig, model: AbuseModel | None, language: str | None) -> _Policy:
+    def of(cls, config: AbuseConfig, model: AbuseModel | None, language: str | None) -> Policy:
         if model is None or not config.model:
             return cls(confirm=config.model_confirm, threshold=None)
         english = (language or "").split("-")[0].lower() == "en" and model.english is not None
@@ -123,23 +126,31 @@ class _Policy:
         rules_only: bool = False,
     ) -> list[AbuseEvent]:
         """The segment's events: one per category that a rule or the model found."""
+        model_fired = (
+            not rules_only
+            and score is not None
+            and self.threshold is not None
+            and score.score >= self.threshold
+        )
         events = []
         for category in ABUSE_CATEGORIES:
             found = [h for h in hits if h.category == category]
             if found:
                 severity = rule_severity(category, found, score, self.confirm)
                 names = ", ".join(dict.fromkeys(h.name for h in found))
+                if model_fired and score is not None and score.category == category:
+                    # rule and model agree: the model's floor applies and both are named
+                    severity = max(severity, model_severity(category), key=_RANK.__getitem__)
+                    names += ", model"
                 events.append(_event(segment, category, severity, names, score, shouted))
         fired = {e.category for e in events}
-        if (
-            not rules_only
-            and score is not None
-            and self.threshold is not None
-            and score.score >= self.threshold
-            and score.category not in fired
-        ):
-            severity = model_severity(score.category)
-            events.append(_event(segment, score.category, severity, "model", score, shouted))
+        if model_fired and score is not None:
+            category = score.category
+            if category == "profanity" and addressed(segment.text):
+                category = "insult"  # swearing said to "you" is aimed at the listener
+            if category not in fired:
+                severity = model_severity(category)
+                events.append(_event(segment, category, severity, "model", score, shouted))
         return events
 
 
@@ -159,6 +170,18 @@ def rule_severity(
     ):
         floor = "medium"  # mild words the model reads as abuse aimed at someone
     return severity if _RANK[severity] >= _RANK[floor] else floor
+
+
+_SECOND_PERSON = re.compile(
+    r"(?:^|[^\w'])(?:you|your|yours|youre|yourself|ya|u|ur|tu|toi|te|ton|ta|tes|vous|votre|vos)"
+    r"(?:$|[^\w])|(?:^|[^\w])t'",
+    re.IGNORECASE,
+)
+
+
+def addressed(text: str) -> bool:
+    """The text speaks to the listener: a second-person word ("you", "tu", "vous", "t'")."""
+    return bool(_SECOND_PERSON.search(text))
 
 
 def model_severity(category: AbuseCategory) -> Severity:

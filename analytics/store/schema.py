@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import (
-    inspect,
     Boolean,
     Column,
     Float,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Connection
