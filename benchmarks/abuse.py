@@ -131,12 +131,16 @@ def external(systems: dict[str, Detector]) -> dict[str, list[bool]]:
     print(header)
     print("-" * len(header))
     product_flags: dict[str, list[bool]] = {}
-    seconds: dict[str, float] = {}
+    seconds: dict[str, tuple[float, float]] = {}  # wall, CPU
     for source, items in sets.items():
         for system, detect in systems.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             flags = [detect(u.transcript).flagged for u in items]
-            seconds[system] = seconds.get(system, 0.0) + time.perf_counter() - started
+            wall_s, cpu_s = seconds.get(system, (0.0, 0.0))
+            seconds[system] = (
+                wall_s + time.perf_counter() - started,
+                cpu_s + time.process_time() - cpu,
+            )
             if system == "rules + model":
                 product_flags[source] = flags
             print(f"{source:10} {system:17} {len(items):5d} {external_figures(items, flags)}")
@@ -155,7 +159,7 @@ def external(systems: dict[str, Detector]) -> dict[str, list[bool]]:
         flags = product_flags.get(source, [])
         counts: dict[str, list[bool]] = {}
         for utterance, flag in zip(items, flags, strict=False):
-            for category in utterance.categories:
+            for category in utterance.categories if utterance.abusive else ():
                 counts.setdefault(category, []).append(flag)
         shown = sorted(counts.items(), key=lambda kv: -len(kv[1]))
         text = ", ".join(
@@ -164,8 +168,11 @@ def external(systems: dict[str, Detector]) -> dict[str, list[bool]]:
         print(f"  {source}: {text}")
     total = sum(len(items) for items in sets.values())
     print()
-    for system, spent in seconds.items():
-        print(f"  {system:17} {total / spent:8.0f} segments/s over {total} one-segment calls")
+    for system, (spent, cpu) in seconds.items():
+        print(
+            f"  {system:17} {total / spent:8.0f} segments/s wall, {total / cpu:8.0f} per CPU "
+            f"second, over {total} one-segment calls"
+        )
     return product_flags
 
 
@@ -210,6 +217,7 @@ def throughput(model: AbuseModel, texts: list[str]) -> None:
         wall_s, cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         print(
             f"  {label:22} {len(texts) / wall_s:8.0f} segments/s wall, "
+            f"{len(texts) / cpu_s:8.0f} per CPU second, "
             f"{1000 * cpu_s / len(texts):6.2f} ms CPU/segment ({len(texts)} segments)"
         )
 

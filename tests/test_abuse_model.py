@@ -183,6 +183,7 @@ def test_model_agreeing_with_a_mild_rule_lifts_it(
         ("en", True, 0.7, True),  # English: mean of two classifiers, 0.65 suffices
         ("en", True, 0.6, False),
         ("en", False, 0.9, False),  # no second opinion: the higher threshold
+        ("en", True, 0.98, True),
         ("fr", True, 0.9, False),
         ("fr", True, 0.98, True),
     ],
@@ -193,6 +194,13 @@ def test_threshold_depends_on_the_signals(
     sentence = "une phrase quelconque"
     model = scripted({sentence: ModelScore(score, score, "threat")}, english=has_english)
     assert detect_abuse(call(sentence, language=language), model=model).flagged is flagged
+
+
+def test_english_threat_without_swearing_fires_on_the_embeddings_alone() -> None:
+    sentence = "i will wait by your car tonight"
+    model = scripted({sentence: ModelScore(0.5, 0.99, "threat", profanity=0.01)})
+    (event,) = detect_abuse(call(sentence), model=model).events
+    assert (event.category, event.severity, event.matched) == ("threat", "medium", "model")
 
 
 def test_model_profanity_stays_low_and_model_off_is_rules_alone() -> None:
@@ -315,7 +323,7 @@ def test_real_model_flags_abuse_without_listed_words(
 ) -> None:
     report = detect_abuse(call("hello", sentence, language=language), model=abuse_model)
     assert report.flagged
-    assert any(e.score is not None and e.score >= 0.65 for e in report.events)
+    assert all(e.score is not None and e.model.startswith("e5") for e in report.events)
 
 
 @pytest.mark.slow
@@ -342,7 +350,7 @@ def test_real_model_directed_insult_flags_the_call(abuse_model: AbuseModel) -> N
     report = detect_abuse(call("You're bloody useless, all of you, pathetic."), model=abuse_model)
     assert report.flagged and report.severity == "medium"
     insult = next(e for e in report.events if e.category == "insult")
-    assert insult.matched == "useless" and insult.score is not None and insult.score > 0.65
+    assert insult.matched == "useless, model" and insult.score is not None and insult.score > 0.65
     assert "e5" in insult.model and "profanity-check" in insult.model
 
 

@@ -9,8 +9,8 @@ the events, one per category:
   an abuse category other than profanity (swearing aimed at someone);
 - the model makes an event of its own category when no rule fired for it and its score
   reaches ``model_threshold`` (English: the mean of the embedding classifier and the
-  profanity classifier) or, where only the embeddings speak (other languages),
-  ``model_alone_threshold``: ``medium``, or ``low`` for plain profanity (profanity said
+  profanity classifier) or when the embedding classifier alone reaches
+  ``model_alone_threshold`` (the only test in other languages): ``medium``, or ``low`` for plain profanity (profanity said
   to "you" / "tu" / "vous" counts as an insult);
 - swearing that targets nobody stays ``low``; a shouted segment raises its events a step.
 
@@ -108,14 +108,15 @@ class Policy:
 
     confirm: float
     threshold: float | None  # None: no model
+    alone: float = 1.01  # the e5 score that fires by itself (English threats need no swearing)
 
     @classmethod
     def of(cls, config: AbuseConfig, model: AbuseModel | None, language: str | None) -> Policy:
         if model is None or not config.model:
-            return cls(confirm=config.model_confirm, threshold=None)
+            return cls(config.model_confirm, None)
         english = (language or "").split("-")[0].lower() == "en" and model.english is not None
         threshold = config.model_threshold if english else config.model_alone_threshold
-        return cls(confirm=config.model_confirm, threshold=threshold)
+        return cls(config.model_confirm, threshold, config.model_alone_threshold)
 
     def events(
         self,
@@ -130,7 +131,7 @@ class Policy:
             not rules_only
             and score is not None
             and self.threshold is not None
-            and score.score >= self.threshold
+            and (score.score >= self.threshold or score.embedding >= self.alone)
         )
         events = []
         for category in ABUSE_CATEGORIES:

@@ -41,8 +41,8 @@ model                  true       use the learned model beside the rules (when t
                                   pipeline built one)
 model_threshold        0.65       model score that makes an event by itself (English:
                                   mean of the e5 classifier and profanity-check)
-model_alone_threshold  0.97       the same where only the e5 classifier speaks (French,
-                                  other languages)
+model_alone_threshold  0.97       e5 classifier score that makes an event by itself,
+                                  in any language (the only test outside English)
 model_confirm          0.9        e5 score that raises a mild rule hit to ``medium``
 data_dir               (package)  folder replacing ``analytics/data/abuse``
 extra_terms            []         more lexicon lines, ``"term | category | severity"``
