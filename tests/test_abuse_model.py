@@ -298,11 +298,11 @@ def test_event_score_is_stored_and_shown_in_alerts(store: Store) -> None:
 def test_migration_adds_the_score_column(store: Store) -> None:
     with store.write() as conn:
         conn.execute(text("ALTER TABLE abuse_events DROP COLUMN score"))
-        conn.execute(text("PRAGMA user_version = 2"))
+        conn.execute(text("PRAGMA user_version = 5"))
     with store.write() as conn:
-        assert migrate(conn) == [3]
+        assert migrate(conn) == [6]
         columns = [row[1] for row in conn.execute(text("PRAGMA table_info(abuse_events)"))]
-        assert "score" in columns and schema_version(conn) == 3
+        assert "score" in columns and schema_version(conn) == 6
 
 
 # -- the real model --------------------------------------------------------------------------
