@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from analytics.abuse import AbuseConfig, AbuseModel, ModelScore, detect_abuse
 from analytics.abuse.detect import Policy, model_severity, rule_severity
+from analytics.abuse.gate import GATE_FEATURES, Gate
 from analytics.abuse.lexicon import Hit
 from analytics.abuse.model import CLASSES, CLASSIFIER_FILE, model_text
 from analytics.config import Settings
@@ -45,7 +46,12 @@ class ScriptedModel:
     english: object | None = "profanity-check"
     seen: list[tuple[str | None, tuple[str, ...]]] = field(default_factory=list)
 
-    def score(self, texts: Sequence[str], language: str | None = None) -> list[ModelScore | None]:
+    def score(
+        self,
+        texts: Sequence[str],
+        language: str | None = None,
+        force: Sequence[bool] | None = None,
+    ) -> list[ModelScore | None]:
         self.seen.append((language, tuple(texts)))
         none = ModelScore(0.0, 0.0, "insult")
         return [self.scores.get(t, none) for t in texts]
@@ -269,12 +275,50 @@ class CountingEmbedder:
 
 def test_scores_are_cached_by_text_and_empty_texts_skipped() -> None:
     embedder = CountingEmbedder()
-    model = AbuseModel.load(embedder=embedder, with_profanity_check=False)
+    model = replace(AbuseModel.load(embedder=embedder, with_profanity_check=False), gate=Gate())
     first = model.score(["Hello there", "hello there!", "", "other"], "en")
     assert first[2] is None and first[0] == first[1]
     assert embedder.calls == [["hello there", "other"]]
     model.score(["other", "hello there"], "en")
     assert len(embedder.calls) == 1
+
+
+def closed_gate() -> Gate:
+    """A gate that lets nothing through by itself (P(abusive) about 0.007 for any text)."""
+    return Gate(coef=np.zeros(GATE_FEATURES, dtype=np.float32), intercept=-5.0, threshold=0.5)
+
+
+def test_the_gate_holds_back_texts_unless_a_rule_forces_them() -> None:
+    embedder = CountingEmbedder()
+    model = AbuseModel.load(embedder=embedder, with_profanity_check=False)
+    model = replace(model, gate=closed_gate())
+    scores = model.score(["one moment please", "you utter muppet", ""], "en", [False, True, True])
+    assert scores[0] is None and scores[1] is not None and scores[2] is None
+    assert embedder.calls == [["you utter muppet"]]
+    # a text already scored is not gated again: its score is known
+    assert model.score(["you utter muppet"], "en")[0] == scores[1]
+
+
+def test_detect_forces_segments_with_a_rule_hit_past_the_gate() -> None:
+    embedder = CountingEmbedder()
+    model = replace(
+        AbuseModel.load(embedder=embedder, with_profanity_check=False), gate=closed_gate()
+    )
+    report = detect_abuse(call("my car broke down", "you stupid idiot"), model=model)
+    assert embedder.calls == [["you stupid idiot"]]
+    assert all(e.score is not None for e in report.events) and report.events
+
+
+def test_an_open_gate_lets_everything_through() -> None:
+    gate = Gate.from_arrays({})
+    assert gate.passes(["a", "b"]) == [True, True]
+    assert closed_gate().passes(["a", "b"]) == [False, False]
+
+
+def test_the_shipped_gate_is_plain_arrays() -> None:
+    with np.load(CLASSIFIER_FILE, allow_pickle=False) as data:
+        gate = Gate.from_arrays(data)
+    assert gate.coef.shape == (GATE_FEATURES,) and 0.0 < gate.threshold < 1.0
 
 
 # -- the store keeps the score and the alert list shows it -----------------------------------
@@ -352,6 +396,27 @@ def test_real_model_directed_insult_flags_the_call(abuse_model: AbuseModel) -> N
     insult = next(e for e in report.events if e.category == "insult")
     assert insult.matched == "useless, model" and insult.score is not None and insult.score > 0.65
     assert "e5" in insult.model and "profanity-check" in insult.model
+
+
+@pytest.mark.slow
+@pytest.mark.slow
+def test_real_gate_lets_abuse_through_and_holds_back_routine_talk(
+    abuse_model: AbuseModel,
+) -> None:
+    abusive = [
+        "you are a brainless waste of space",
+        "je vais te retrouver et tu vas le regretter",
+        "t'es qu'une larve incapable",
+    ]
+    routine = [
+        "can i have your policy number please",
+        "the tow truck will be there in forty minutes",
+        "bonjour je vous écoute",
+        "merci bonne journée au revoir",
+    ]
+    passed = abuse_model.gate.passes([model_text(t) for t in abusive + routine])
+    assert passed[: len(abusive)] == [True] * len(abusive)
+    assert sum(passed[len(abusive) :]) <= 1
 
 
 @pytest.mark.slow

@@ -68,7 +68,9 @@ def detect_abuse(
     hits = [rules.match(text) for text in normalised]
     scores: list[ModelScore | None] = [None] * len(segments)
     if model is not None and config.model and segments:
-        scores = model.score([s.text for s in segments], transcript.language)
+        # The gate skips plainly clean segments; a rule hit is always read by the model.
+        forced = [bool(h) for h in hits]
+        scores = model.score([s.text for s in segments], transcript.language, forced)
     policy = Policy.of(config, model, transcript.language)
     events: list[AbuseEvent] = []
     for index, segment in enumerate(segments):

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from analytics.abuse.gate import Gate
 from analytics.errors import ConfigError
 from analytics.models import ABUSE_CATEGORIES, AbuseCategory
 
@@ -36,6 +37,7 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
 _PUNCT = re.compile(r"[^\w'\s]+")
 _APOSTROPHES = re.compile(r"[\u2019\u2018`´]")
 _CACHE_SIZE = 20_000
+GATE_PROFANITY = 0.3  # alt-profanity-check probability that sends English text past the gate
 
 
 class Embedder(Protocol):
@@ -119,6 +121,7 @@ class AbuseModel:
     classes: tuple[str, ...]
     version: str = ""
     english: TextScorer | None = None  # a second opinion for English text
+    gate: Gate = field(default_factory=Gate)  # the cheap pre-filter (open when absent)
     _cache: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
     _english_cache: dict[bytes, float] = field(default_factory=dict, repr=False)
 
@@ -140,6 +143,7 @@ class AbuseModel:
                 coef, intercept = data["coef"].astype(np.float32), data["intercept"]
                 classes = tuple(str(c) for c in data["classes"])
                 version = str(data["version"]) if "version" in data else ""
+                gate = Gate.from_arrays(data)
         except (OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"{path}: cannot read the abuse classifier ({exc})") from None
         if classes != CLASSES or coef.shape[0] != len(classes):
@@ -151,14 +155,27 @@ class AbuseModel:
             classes=classes,
             version=version,
             english=english or (profanity_checker() if with_profanity_check else None),
+            gate=gate,
         )
 
-    def score(self, texts: Sequence[str], language: str | None = None) -> list[ModelScore | None]:
-        """A score per text (``None`` for a text with no word); new texts embedded at once."""
+    def score(
+        self,
+        texts: Sequence[str],
+        language: str | None = None,
+        force: Sequence[bool] | None = None,
+    ) -> list[ModelScore | None]:
+        """A score per text; new texts are embedded in one batch.
+
+        ``None`` for a text with no word, and for one the gate holds back (plainly clean)
+        unless ``force`` marks it (a rule hit it: its event shows the model's opinion).
+        """
         prepared = [model_text(t) for t in texts]
         keys = [_key(p) for p in prepared]
         english = self._english(prepared, keys) if _is_english(language) else None
-        todo = sorted({i for i, p in enumerate(prepared) if p and keys[i] not in self._cache})
+        wanted = self._wanted(prepared, keys, force, english)
+        todo = sorted(
+            {i for i, p in enumerate(prepared) if wanted[i] and keys[i] not in self._cache}
+        )
         if todo:
             unique = list(dict.fromkeys(prepared[i] for i in todo))
             vectors = np.asarray(self.embedder.query(unique), dtype=np.float32)
@@ -167,8 +184,8 @@ class AbuseModel:
             for text, result in zip(unique, self._classify(vectors), strict=True):
                 self._cache[_key(text)] = result
         out: list[ModelScore | None] = []
-        for index, (text, key) in enumerate(zip(prepared, keys, strict=True)):
-            if not text:
+        for index, key in enumerate(keys):
+            if not wanted[index]:
                 out.append(None)
                 continue
             embedding, best = self._cache[key]
@@ -176,6 +193,32 @@ class AbuseModel:
             score = embedding if second is None else (embedding + second) / 2
             out.append(ModelScore(score, embedding, ABUSE_CATEGORIES[best], second))
         return out
+
+    def _wanted(
+        self,
+        prepared: list[str],
+        keys: list[bytes],
+        force: Sequence[bool] | None,
+        english: list[float | None] | None,
+    ) -> list[bool]:
+        """Texts to score: those with a word that are forced, already scored, past the gate,
+        or (English) that alt-profanity-check, already run, finds at all offensive."""
+        forced = list(force) if force is not None else [False] * len(prepared)
+        second = english if english is not None else [None] * len(prepared)
+        ask = [
+            i
+            for i, p in enumerate(prepared)
+            if p
+            and not forced[i]
+            and keys[i] not in self._cache
+            and (second[i] or 0.0) < GATE_PROFANITY
+        ]
+        held = {
+            i
+            for i, ok in zip(ask, self.gate.passes([prepared[i] for i in ask]), strict=True)
+            if not ok
+        }
+        return [bool(p) and i not in held for i, p in enumerate(prepared)]
 
     def _english(self, prepared: list[str], keys: list[bytes]) -> list[float | None] | None:
         if self.english is None:
