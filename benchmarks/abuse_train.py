@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analytics.abuse import AbuseConfig  # noqa: E402
 from analytics.abuse.gate import GATE_RECALL, gate_vectorizer  # noqa: E402
 from analytics.abuse.model import CLASSES, CLASSIFIER_FILE, e5_embedder, model_text  # noqa: E402
 from analytics.config import read_toml  # noqa: E402
@@ -105,11 +106,17 @@ def embed(texts: list[str], cache: Path | None) -> np.ndarray:
     return np.stack([known[k] for k in keys])
 
 
-def fit_gate(texts: list[str], labels: np.ndarray, folds: object) -> dict[str, np.ndarray]:
+def fit_gate(
+    texts: list[str], labels: np.ndarray, strong: np.ndarray, folds: object
+) -> dict[str, np.ndarray]:
     """The pre-filter (``analytics.abuse.gate``): abusive or not on hashed character n-grams.
 
-    Its threshold lets through ``GATE_RECALL`` of the abusive sentences, judged on
-    cross-validated scores (a sentence is never scored by a gate that saw it).
+    The gate only has to find the segments the embeddings would flag *by themselves*
+    (English text that alt-profanity-check finds offensive, and text a rule hit, skip
+    the gate): its threshold lets through ``GATE_RECALL`` of the ``strong`` sentences,
+    those whose cross-validated e5 abuse score reaches the default
+    ``model_alone_threshold``, judged on cross-validated gate scores (no sentence is
+    scored by a gate or a classifier that saw it).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
@@ -118,11 +125,12 @@ def fit_gate(texts: list[str], labels: np.ndarray, folds: object) -> dict[str, n
     abusive = (labels != 0).astype(int)
     gate = LogisticRegression(C=GATE_C, class_weight="balanced", max_iter=2000)
     scored = cross_val_predict(gate, features, abusive, cv=folds, method="predict_proba")[:, 1]
-    threshold = float(np.quantile(scored[abusive == 1], 1.0 - GATE_RECALL))
+    threshold = float(np.quantile(scored[strong], 1.0 - GATE_RECALL))
     let_through = scored >= threshold
     print(
-        f"gate: threshold {threshold:.3f} lets through {let_through[abusive == 1].mean():.3f} "
-        f"of abusive and {let_through[abusive == 0].mean():.3f} of clean sentences (5-fold)"
+        f"gate: threshold {threshold:.3f} lets through {let_through[strong].mean():.3f} of the "
+        f"{int(strong.sum())} sentences e5 flags alone, {let_through[abusive == 1].mean():.3f} "
+        f"of abusive and {let_through[abusive == 0].mean():.3f} of clean ones (5-fold)"
     )
     gate.fit(features, abusive)
     return {
@@ -160,7 +168,8 @@ def main() -> None:
         precision = tp / max(1, int(flagged.sum()))
         print(f"5-fold, abuse score >= {threshold}: recall {recall:.3f} precision {precision:.3f}")
     model.fit(vectors, labels)
-    gate_arrays = fit_gate([text for _, _, text in rows], labels, folds)
+    strong = 1 - predicted[:, 0] >= AbuseConfig().model_alone_threshold
+    gate_arrays = fit_gate([text for _, _, text in rows], labels, strong, folds)
     if args.check:
         return
     version = f"e5-small-q4+logreg C={C} data={fingerprint(rows)}"

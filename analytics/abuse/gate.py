@@ -4,9 +4,12 @@ Embedding a segment costs about 30 ms of CPU; most segments of a call ("bonjour"
 reference number, "one moment please") are plainly clean. The gate is a binary logistic
 regression (abusive or not) on hashed character 2–4-grams of the ASR-like text (about
 20 µs a segment), trained with the classifier by ``benchmarks/abuse_train.py`` on the same
-sentences. Its threshold is set there, from cross-validated scores, so that it lets
-through nearly all the abusive training sentences (``GATE_RECALL``); only the segments
-it lets through, or that a lexicon rule hit, are embedded. Its weights are plain arrays
+sentences. The embeddings make an event by themselves only when their score reaches
+``model_alone_threshold`` (English text also goes to them when alt-profanity-check finds
+it offensive, and any text a lexicon rule hit does), so the gate's threshold is set there,
+from cross-validated scores, to let through nearly all (``GATE_RECALL``) of the training
+sentences the embeddings would flag by themselves. Only segments it lets through, or
+that skip it, are embedded. Its weights are plain arrays
 in the classifier file (``gate_coef``, ``gate_intercept``, ``gate_threshold``).
 """
 
