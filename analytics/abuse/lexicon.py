@@ -41,8 +41,9 @@ model                  true       use the learned model beside the rules (when t
                                   pipeline built one)
 model_threshold        0.65       model score that makes an event by itself (English:
                                   mean of the e5 classifier and profanity-check)
-model_alone_threshold  0.97       e5 classifier score that makes an event by itself,
-                                  in any language (the only test outside English)
+model_alone_threshold  0.91       e5 classifier score that makes an event by itself,
+                                  in any language (the only test outside English);
+                                  calibrated by ``benchmarks/abuse_train.py``
 model_confirm          0.9        e5 score that raises a mild rule hit to ``medium``
 data_dir               (package)  folder replacing ``analytics/data/abuse``
 extra_terms            []         more lexicon lines, ``"term | category | severity"``
@@ -100,7 +101,7 @@ class AbuseConfig:
     fuzzy2_min_len: int = 9
     model: bool = True
     model_threshold: float = 0.65
-    model_alone_threshold: float = 0.97
+    model_alone_threshold: float = 0.91
     model_confirm: float = 0.9
     data_dir: Path = DATA_DIR
     extra_terms: tuple[tuple[str, str], ...] = ()  # (language or "common", lexicon line)
