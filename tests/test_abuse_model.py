@@ -202,6 +202,14 @@ def test_threshold_depends_on_the_signals(
     assert detect_abuse(call(sentence, language=language), model=model).flagged is flagged
 
 
+@pytest.mark.parametrize(("embedding", "fires"), [(0.3, False), (0.45, True)])
+def test_a_swear_word_alone_does_not_carry_the_mean(embedding: float, fires: bool) -> None:
+    sentence = "you have been ever so brilliant"
+    score = ModelScore((embedding + 1.0) / 2, embedding, "insult", profanity=1.0)
+    report = detect_abuse(call(sentence), model=scripted({sentence: score}))
+    assert report.flagged is fires
+
+
 def test_english_threat_without_swearing_fires_on_the_embeddings_alone() -> None:
     sentence = "i will wait by your car tonight"
     model = scripted({sentence: ModelScore(0.5, 0.99, "threat", profanity=0.01)})

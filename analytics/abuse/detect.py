@@ -9,7 +9,7 @@ the events, one per category:
   an abuse category other than profanity (swearing aimed at someone);
 - the model makes an event of its own category when no rule fired for it and its score
   reaches ``model_threshold`` (English: the mean of the embedding classifier and the
-  profanity classifier) or when the embedding classifier alone reaches
+  profanity classifier, with the embedding classifier's own score at least 0.4) or when the embedding classifier alone reaches
   ``model_alone_threshold`` (the only test in other languages): ``medium``, or ``low`` for plain profanity (profanity said
   to "you" / "tu" / "vous" counts as an insult);
 - swearing that targets nobody stays ``low``; a shouted segment raises its events a step.
@@ -45,6 +45,10 @@ from analytics.models import (
 logger = logging.getLogger(__name__)
 
 _RANK: dict[Severity, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
+# Where two classifiers are averaged, the e5 one must not read the text as clearly clean:
+# a swear word alone gives profanity-check about 1.0, which must not carry praise
+# ("fucking brilliant", e5 about 0.4) over the threshold by itself.
+_E5_LEANS = 0.4
 
 
 def detect_abuse(
@@ -133,7 +137,10 @@ class Policy:
             not rules_only
             and score is not None
             and self.threshold is not None
-            and (score.score >= self.threshold or score.embedding >= self.alone)
+            and (
+                (score.score >= self.threshold and score.embedding >= _E5_LEANS)
+                or score.embedding >= self.alone
+            )
         )
         events = []
         for category in ABUSE_CATEGORIES:
