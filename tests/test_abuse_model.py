@@ -51,6 +51,7 @@ class ScriptedModel:
         texts: Sequence[str],
         language: str | None = None,
         force: Sequence[bool] | None = None,
+        profanity_floor: float = 0.0,
     ) -> list[ModelScore | None]:
         self.seen.append((language, tuple(texts)))
         none = ModelScore(0.0, 0.0, "insult")

@@ -72,9 +72,13 @@ def detect_abuse(
     hits = [rules.match(text) for text in normalised]
     scores: list[ModelScore | None] = [None] * len(segments)
     if model is not None and config.model and segments:
-        # The gate skips plainly clean segments; a rule hit is always read by the model.
-        forced = [bool(h) for h in hits]
-        scores = model.score([s.text for s in segments], transcript.language, forced)
+        # The gate skips plainly clean segments. A segment a rule hit (other than plain
+        # swearing, which the model can neither lift nor confirm) is always read.
+        forced = [any(h.category != "profanity" for h in found) for found in hits]
+        # Below this alt-profanity-check score the mean cannot fire unless the e5 score
+        # alone would: such English text is left to the gate too.
+        floor = 2 * config.model_threshold - config.model_alone_threshold
+        scores = model.score([s.text for s in segments], transcript.language, forced, floor)
     policy = Policy.of(config, model, transcript.language)
     events: list[AbuseEvent] = []
     for index, segment in enumerate(segments):

@@ -37,7 +37,7 @@ _PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
 _PUNCT = re.compile(r"[^\w'\s]+")
 _APOSTROPHES = re.compile(r"[\u2019\u2018`´]")
 _CACHE_SIZE = 20_000
-GATE_PROFANITY = 0.3  # alt-profanity-check probability that sends English text past the gate
+GATE_PROFANITY = 0.3  # alt-profanity-check score that sends English text past the gate
 
 
 class Embedder(Protocol):
@@ -163,16 +163,18 @@ class AbuseModel:
         texts: Sequence[str],
         language: str | None = None,
         force: Sequence[bool] | None = None,
+        profanity_floor: float = GATE_PROFANITY,
     ) -> list[ModelScore | None]:
         """A score per text; new texts are embedded in one batch.
 
         ``None`` for a text with no word, and for one the gate holds back (plainly clean)
-        unless ``force`` marks it (a rule hit it: its event shows the model's opinion).
+        unless ``force`` marks it (a rule hit it: its event shows the model's opinion) or,
+        in English, alt-profanity-check gives it ``profanity_floor`` or more.
         """
         prepared = [model_text(t) for t in texts]
         keys = [_key(p) for p in prepared]
         english = self._english(prepared, keys) if _is_english(language) else None
-        wanted = self._wanted(prepared, keys, force, english)
+        wanted = self._wanted(prepared, keys, force, english, profanity_floor)
         todo = sorted(
             {i for i, p in enumerate(prepared) if wanted[i] and keys[i] not in self._cache}
         )
@@ -200,6 +202,7 @@ class AbuseModel:
         keys: list[bytes],
         force: Sequence[bool] | None,
         english: list[float | None] | None,
+        profanity_floor: float,
     ) -> list[bool]:
         """Texts to score: those with a word that are forced, already scored, past the gate,
         or (English) that alt-profanity-check, already run, finds at all offensive."""
@@ -211,7 +214,7 @@ class AbuseModel:
             if p
             and not forced[i]
             and keys[i] not in self._cache
-            and (second[i] or 0.0) < GATE_PROFANITY
+            and (second[i] or 0.0) < profanity_floor
         ]
         held = {
             i
