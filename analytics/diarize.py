@@ -1,0 +1,576 @@
+"""Speaker separation for mono calls: who speaks when, and which voice is the agent.
+
+A stereo call has a channel per party; a mono call has one mix, so its speech (found by
+the VAD, :func:`analytics.audio.speech_activity`) is separated here, offline, with no
+model download:
+
+1. **Features.** MFCCs (python-speech-features) every 10 ms over the speech frames,
+   standardised over the call.
+2. **Windows.** Speech is cut into sliding windows (``window_s`` long, every ``hop_s``);
+   each window is described by the mean and spread of its MFCCs (the voice's timbre).
+3. **Clustering.** The windows are clustered bottom-up (scikit-learn's Ward
+   agglomerative clustering). A split into one more speaker is kept only while the
+   Bayesian information criterion (ΔBIC over the frames, full-covariance Gaussians) says
+   the two parts are different voices; so a one-speaker call stays one speaker and a
+   call with three voices may get three (up to ``max_speakers``).
+4. **Resegmentation.** A Gaussian mixture per speaker (scikit-learn) scores every frame;
+   the scores are smoothed over ``smooth_s`` and each frame goes to the best speaker, which
+   puts turn boundaries within a few frames of the real change. The smoothed posterior is
+   the frame's confidence.
+
+Which voice is the agent (:func:`agent_side`) is read from the redacted transcript: the
+speaker whose opening carries the greeting and self-identification phrases of
+``analytics/data/quality/`` (``je m'appelle <PERSON>``), the closing formula, and who
+speaks first. No voiceprint is stored: these cues are enough on the benchmark (README).
+
+Segments then carry ``agent`` / ``customer`` when both the voice (frame posteriors) and
+the side (cue margin) are confident, ``unknown`` otherwise, with the confidence.
+
+Overlapping speech (both talking at once) is given to one speaker: a mix of two voices
+is not separated into two streams.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from analytics.audio import SAMPLE_RATE
+from analytics.models import (
+    Interval,
+    RawSegment,
+    RawTranscript,
+    RedactedSegment,
+    RedactedTranscript,
+    Speaker,
+    SpeechActivity,
+    Word,
+)
+
+logger = logging.getLogger(__name__)
+
+FRAME_STEP_S = 0.01
+N_MFCC = 20
+VOICING = 0.45
+
+
+@dataclass(frozen=True)
+class DiarizeConfig:
+    """Settings of the separation (``[diarize]`` of config.toml)."""
+
+    max_speakers: int = 3
+    window_s: float = 1.5
+    hop_s: float = 0.5
+    min_window_s: float = 0.4  # a shorter speech stretch is not a window of its own
+    bic_penalty: float = 1.0  # λ of ΔBIC: higher needs more evidence for another voice
+    gmm_components: int = 8
+    ubm_components: int = 16
+    relevance: float = 16.0
+    smooth_s: float = 1.0
+    frame_cap: float = 5.0
+    viterbi_smooth_s: float = 0.3
+    switch_penalty: float = 40.0  # nats to change voice inside speech (Viterbi)
+    resegment_iterations: int = 2
+    min_confidence: float = 0.7  # below: the segment's speaker is "unknown"
+    min_separation: float = 1.2  # voices less distinct than this (nats/frame) are one
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DiarizeConfig:
+        section = settings.section("diarize") if hasattr(settings, "section") else {}
+        return cls.from_mapping(section)
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> DiarizeConfig:
+        from analytics.errors import ConfigError
+
+        known = cls.__dataclass_fields__
+        values: dict[str, Any] = {}
+        for key, value in section.items():
+            if key not in known:
+                raise ConfigError(f"[diarize]: unknown setting {key!r}")
+            kind = int if known[key].type in ("int", int) else float
+            try:
+                values[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"[diarize]: {key} must be a number, not {value!r}") from None
+            if values[key] < 0:
+                raise ConfigError(f"[diarize]: {key} must not be negative")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of speech given to one voice (``label`` 0 is the first to speak)."""
+
+    start: float
+    end: float
+    label: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who speaks when on a mono call, by anonymous voice label."""
+
+    duration_s: float
+    speakers: int
+    turns: tuple[SpeakerTurn, ...] = ()
+    # Frame posteriors (frames of FRAME_STEP_S); -1 label = no speech.
+    frame_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8), repr=False)
+    frame_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    def label_of(self, start: float, end: float) -> tuple[int | None, float]:
+        """The voice heard most in ``[start, end]`` and its mean confidence there."""
+        first, last = _frame(start), max(_frame(start) + 1, _frame(end))
+        labels = self.frame_labels[first:last]
+        confidence = self.frame_confidence[first:last]
+        voiced = labels >= 0
+        if not voiced.any():
+            return None, 0.0
+        counts = np.bincount(labels[voiced])
+        label = int(counts.argmax())
+        share = counts[label] / voiced.sum()
+        return label, round(float(confidence[labels == label].mean() * share), 3)
+
+    def intervals(self) -> dict[int, tuple[Interval, ...]]:
+        out: dict[int, list[Interval]] = {}
+        for turn in self.turns:
+            out.setdefault(turn.label, []).append((turn.start, turn.end))
+        return {label: tuple(iv) for label, iv in out.items()}
+
+
+def _frame(t: float) -> int:
+    return max(0, round(t / FRAME_STEP_S))
+
+
+class Diarizer:
+    """Separates the voices of a mono call (light: build once, share across threads)."""
+
+    def __init__(self, config: DiarizeConfig | None = None) -> None:
+        self.config = config or DiarizeConfig()
+
+    def diarize(
+        self,
+        samples: np.ndarray,
+        speech: Sequence[Interval],
+        sample_rate: int = SAMPLE_RATE,
+    ) -> Diarization:
+        """Who speaks when in ``samples`` (mono float32) within the ``speech`` intervals."""
+        duration = len(samples) / sample_rate
+        features = mfcc(samples, sample_rate)
+        n_frames = len(features)
+        voiced = _speech_mask(speech, n_frames)
+        labels = np.full(n_frames, -1, dtype=np.int8)
+        confidence = np.zeros(n_frames)
+        if voiced.sum() < _frames(self.config.min_window_s):
+            return Diarization(duration, 0, (), labels, confidence)
+        features = _standardise(features, voiced)
+        with threadpool_limits(1):  # calls run on worker threads already: no oversubscription
+            best = self._best_partition(features, voiced, speech, 2)
+        labels, confidence = best.labels, best.confidence
+        if best.separation < self.config.min_separation:
+            labels, confidence = np.where(voiced, 0, -1).astype(np.int8), voiced.astype(float)
+        labels, confidence = _first_speaker_first(labels, confidence)
+        speakers = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        turns = _turns(labels, confidence, duration)
+        logger.debug(
+            "diarization: %d speakers (separation %.2f), %d turns",
+            speakers,
+            best.separation,
+            len(turns),
+        )
+        return Diarization(duration, speakers, turns, labels, confidence)
+
+    # -- clustering ------------------------------------------------------------------------
+
+    def _best_partition(
+        self, features: np.ndarray, voiced: np.ndarray, speech: Sequence[Interval], k: int
+    ) -> _Partition:
+        """The most likely ``k``-voice partition over a few window clusterings."""
+        from sklearn.cluster import KMeans
+
+        best: _Partition | None = None
+        for window_s in (self.config.window_s, 2 * self.config.window_s):
+            windows = _windows(speech, len(features), replace(self.config, window_s=window_s))
+            if len(windows) < k:
+                continue
+            for embeddings in _embeddings(features, windows):
+                window_labels = KMeans(k, n_init=10, random_state=self.config.seed).fit_predict(
+                    embeddings
+                )
+                init = _frames_from_windows(windows, window_labels, len(features), voiced)
+                found = self._resegment(features, init, voiced)
+                found = replace(found, separation=self._held_out_separation(features, found.labels))
+                if best is None or found.separation > best.separation:
+                    best = found
+        if best is None:
+            zeros = np.where(voiced, 0, -1).astype(np.int8)
+            return _Partition(zeros, voiced.astype(float), 0.0, 0.0)
+        return best
+
+    # -- resegmentation -------------------------------------------------------------------
+
+    def _resegment(
+        self, features: np.ndarray, labels: np.ndarray, voiced: np.ndarray
+    ) -> _Partition:
+        """Frame labels and posteriors from one GMM per voice, smoothed over time."""
+        from sklearn.mixture import GaussianMixture
+
+        confidence = np.where(voiced, 1.0, 0.0)
+        log_likelihood, separation = float("-inf"), 0.0
+        for _ in range(self.config.resegment_iterations):
+            present = [lab for lab in np.unique(labels[voiced]) if lab >= 0]
+            if len(present) < 2:
+                break
+            scores = []
+            for lab in present:
+                frames = features[(labels == lab) & voiced]
+                n_components = max(1, min(self.config.gmm_components, len(frames) // 50))
+                gmm = GaussianMixture(
+                    n_components, covariance_type="diag", random_state=self.config.seed
+                ).fit(frames)
+                scores.append(gmm.score_samples(features))
+            frame_scores = np.array(scores)
+            # One odd frame must not outvote its neighbours: cap how far below the best
+            # voice a frame can score.
+            capped = np.maximum(frame_scores, frame_scores.max(axis=0) - self.config.frame_cap)
+            local = _smooth(capped, voiced, _frames(self.config.viterbi_smooth_s))
+            posterior = _softmax(_smooth(capped, voiced, _frames(self.config.smooth_s)))
+            best = viterbi(local, voiced, self.config.switch_penalty)
+            new = np.where(voiced, np.array(present)[best], -1).astype(np.int8)
+            confidence = np.where(voiced, posterior[best, np.arange(len(best))], 0.0)
+            log_likelihood = float(frame_scores[best[voiced], np.flatnonzero(voiced)].sum())
+            separation = _separation(capped, best, voiced)
+            if np.array_equal(new, labels):
+                break
+            labels = _relabel(new)
+        return _Partition(labels, confidence, log_likelihood, separation)
+
+
+    def _held_out_separation(self, features: np.ndarray, labels: np.ndarray) -> float:
+        """How distinct the voices are on frames their models were not trained on.
+
+        Speech is cut into alternating one-second blocks; each voice's GMM is trained on
+        one half and scored on the other, both ways. On one voice cut in two the models
+        only learnt what was said, and the held-out ratio falls to about zero.
+        """
+        from sklearn.mixture import GaussianMixture
+
+        block = (np.arange(len(labels)) // _frames(1.0)) % 2
+        present = [lab for lab in np.unique(labels) if lab >= 0]
+        if len(present) < 2:
+            return 0.0
+        ratios: dict[int, list[np.ndarray]] = {lab: [] for lab in present}
+        for train in (0, 1):
+            scores = []
+            for lab in present:
+                frames = features[(labels == lab) & (block == train)]
+                if len(frames) < 20:
+                    return 0.0
+                n_components = max(1, min(self.config.gmm_components, len(frames) // 50))
+                gmm = GaussianMixture(
+                    n_components, covariance_type="diag", random_state=self.config.seed
+                ).fit(frames)
+                scores.append(gmm.score_samples(features))
+            stacked = np.array(scores)
+            stacked = np.maximum(stacked, stacked.max(axis=0) - self.config.frame_cap)
+            for i, lab in enumerate(present):
+                test = (labels == lab) & (block != train)
+                others = np.delete(stacked, i, axis=0)[:, test].max(axis=0)
+                ratios[lab].append(stacked[i, test] - others)
+        return float(min(np.concatenate(r).mean() for r in ratios.values()))
+
+
+@dataclass(frozen=True)
+class _Partition:
+    labels: np.ndarray
+    confidence: np.ndarray
+    log_likelihood: float
+    separation: float  # mean cross-likelihood ratio between the voices (nats per frame)
+
+
+def _separation(scores: np.ndarray, best: np.ndarray, voiced: np.ndarray) -> float:
+    """How distinct the voices are: per frame, own model's log-likelihood over the others'.
+
+    The mean over voices (each weighted equally) of the mean log-likelihood ratio of a
+    voice's frames under its own model and the best other one: near 0 when the "voices"
+    are one voice cut in two.
+    """
+    ratios = []
+    for k in range(len(scores)):
+        own = voiced & (best == k)
+        if own.sum() < 10:
+            return 0.0
+        others = np.delete(scores, k, axis=0)[:, own].max(axis=0)
+        ratios.append(float(np.mean(scores[k, own] - others)))
+    return min(ratios)
+
+
+def _embeddings(features: np.ndarray, windows: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """Two views of each window's voice: mean MFCCs, and mean with spread."""
+    means = np.array([features[a:b].mean(axis=0) for a, b in windows])
+    spreads = np.array([features[a:b].std(axis=0) for a, b in windows])
+    out = []
+    for vectors in (means, np.hstack([means, spreads])):
+        out.append((vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-8))
+    return out
+
+
+# -- features -------------------------------------------------------------------------------
+
+
+def mfcc(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """MFCC frames (25 ms windows every 10 ms), without the energy term."""
+    from python_speech_features import mfcc as _mfcc
+
+    signal = np.asarray(samples, dtype=np.float64)
+    if len(signal) < int(0.025 * sample_rate):
+        return np.zeros((0, N_MFCC))
+    feats = _mfcc(
+        signal,
+        sample_rate,
+        winlen=0.025,
+        winstep=FRAME_STEP_S,
+        numcep=N_MFCC + 1,
+        nfilt=40,
+        nfft=512 if sample_rate <= 16000 else 1024,
+        appendEnergy=False,
+    )
+    return np.asarray(feats[:, 1:], dtype=np.float64)  # c0 is loudness, not voice
+
+
+def _frames(seconds: float) -> int:
+    return max(1, round(seconds / FRAME_STEP_S))
+
+
+def _speech_mask(speech: Sequence[Interval], n_frames: int) -> np.ndarray:
+    mask = np.zeros(n_frames, dtype=bool)
+    for start, end in speech:
+        mask[_frame(start) : _frame(end)] = True
+    return mask
+
+
+def _standardise(features: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    mean = features[voiced].mean(axis=0)
+    std = features[voiced].std(axis=0) + 1e-8
+    return (features - mean) / std
+
+
+def _windows(
+    speech: Sequence[Interval], n_frames: int, config: DiarizeConfig
+) -> list[tuple[int, int]]:
+    """Frame spans of the sliding windows over each speech interval."""
+    length, hop, shortest = _frames(config.window_s), _frames(config.hop_s), _frames(config.min_window_s)
+    out = []
+    for start, end in speech:
+        first, last = _frame(start), min(n_frames, _frame(end))
+        if last - first < shortest:
+            continue
+        if last - first <= length:
+            out.append((first, last))
+            continue
+        position = first
+        while position + length < last:
+            out.append((position, position + length))
+            position += hop
+        out.append((max(first, last - length), last))
+    return out
+
+
+def supervectors(
+    features: np.ndarray,
+    windows: Sequence[tuple[int, int]],
+    voiced: np.ndarray,
+    config: DiarizeConfig,
+) -> np.ndarray:
+    """One vector per window: the call's GMM means MAP-adapted to the window's frames.
+
+    A background GMM of the whole call's speech absorbs what is said (the phonetic
+    content); a window's shift of those means is its voice. Length-normalised.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    speech = features[voiced]
+    rng = np.random.default_rng(config.seed)
+    if len(speech) > 20000:
+        speech = speech[rng.choice(len(speech), 20000, replace=False)]
+    n_components = max(1, min(config.ubm_components, len(speech) // 100))
+    ubm = GaussianMixture(n_components, covariance_type="diag", random_state=config.seed).fit(
+        speech
+    )
+    scale = np.sqrt(ubm.weights_)[:, None] / np.sqrt(ubm.covariances_)
+    out = []
+    for a, b in windows:
+        frames = features[a:b]
+        resp = ubm.predict_proba(frames)
+        counts = resp.sum(axis=0)[:, None]
+        first = resp.T @ frames
+        adapted = (first + config.relevance * ubm.means_) / (counts + config.relevance)
+        out.append(((adapted - ubm.means_) * scale).ravel())
+    vectors = np.array(out)
+    vectors -= vectors.mean(axis=0)
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+def _describe(frames: np.ndarray) -> np.ndarray:
+    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)])
+
+
+def _gather(features: np.ndarray, windows: Sequence[tuple[int, int]]) -> np.ndarray:
+    index = np.unique(np.concatenate([np.arange(a, b) for a, b in windows]))
+    return features[index]
+
+
+def _split_parts(before: np.ndarray, after: np.ndarray) -> tuple[int, int] | None:
+    """The two labels of ``after`` that one label of ``before`` was split into."""
+    for old in np.unique(before):
+        parts = np.unique(after[before == old])
+        if len(parts) == 2:
+            return int(parts[0]), int(parts[1])
+    return None
+
+
+def delta_bic(a: np.ndarray, b: np.ndarray, penalty: float = 1.0) -> float:
+    """ΔBIC of two frame sets: > 0 when two Gaussians explain them better than one."""
+    if len(a) < 2 or len(b) < 2:
+        return -1.0
+    both = np.vstack([a, b])
+    n, d = both.shape
+
+    def logdet(x: np.ndarray) -> float:
+        cov = np.cov(x, rowvar=False) + 1e-6 * np.eye(d)
+        return float(np.linalg.slogdet(cov)[1])
+
+    gain = 0.5 * (n * logdet(both) - len(a) * logdet(a) - len(b) * logdet(b))
+    params = d + d * (d + 1) / 2
+    return gain - penalty * 0.5 * params * np.log(n)
+
+
+def _frames_from_windows(
+    windows: Sequence[tuple[int, int]], labels: np.ndarray, n_frames: int, voiced: np.ndarray
+) -> np.ndarray:
+    """Each speech frame gets the label most of its windows have (nearest window if none)."""
+    k = int(labels.max()) + 1 if len(labels) else 1
+    votes = np.zeros((k, n_frames))
+    for (a, b), lab in zip(windows, labels, strict=True):
+        votes[lab, a:b] += 1
+    out = np.where(votes.sum(0) > 0, votes.argmax(0), -1)
+    if (out[voiced] < 0).any() and (out >= 0).any():
+        known = np.flatnonzero(out >= 0)
+        for i in np.flatnonzero((out < 0) & voiced):
+            out[i] = out[known[np.abs(known - i).argmin()]]
+    return np.where(voiced, np.maximum(out, 0), -1).astype(np.int8)
+
+
+def _smooth(scores: np.ndarray, voiced: np.ndarray, width: int) -> np.ndarray:
+    """Moving average of frame scores over speech frames only (silence does not vote)."""
+    kernel = np.ones(width)
+    weights = np.convolve(voiced.astype(float), kernel, mode="same")
+    out = np.empty_like(scores)
+    for i, row in enumerate(scores):
+        out[i] = np.convolve(np.where(voiced, row, 0.0), kernel, mode="same") / np.maximum(
+            weights, 1.0
+        )
+    return out
+
+
+def viterbi(scores: np.ndarray, voiced: np.ndarray, penalty: float) -> np.ndarray:
+    """The best voice per frame given frame log-likelihoods and a price for each change.
+
+    Changing voice costs ``penalty`` inside speech and a tenth of it in a pause, so turns
+    are not cut into flickers and changes fall in the pauses where they usually are.
+    """
+    k, n = scores.shape
+    emissions = np.where(voiced, scores, 0.0)
+    back = np.zeros((n, k), dtype=np.int8)
+    total = emissions[:, 0].copy()
+    for t in range(1, n):
+        cost = penalty if voiced[t] else penalty / 10
+        stay = total
+        switch = total.max() - cost
+        origin = int(total.argmax())
+        keep = stay >= switch
+        back[t] = np.where(keep, np.arange(k), origin)
+        total = np.where(keep, stay, switch) + emissions[:, t]
+    path = np.zeros(n, dtype=int)
+    path[-1] = int(total.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=0, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=0, keepdims=True)
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..k-1 (a voice may vanish in resegmentation)."""
+    out = labels.copy()
+    for new, old in enumerate(lab for lab in np.unique(labels) if lab >= 0):
+        out[labels == old] = new
+    return out
+
+
+def _first_speaker_first(
+    labels: np.ndarray, confidence: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber voices by their first frame, so label 0 speaks first."""
+    order: list[int] = []
+    for lab in labels[labels >= 0]:
+        if int(lab) not in order:
+            order.append(int(lab))
+    out = labels.copy()
+    for new, old in enumerate(order):
+        out[labels == old] = new
+    return out, confidence
+
+
+def _turns(labels: np.ndarray, confidence: np.ndarray, duration: float) -> tuple[SpeakerTurn, ...]:
+    turns = []
+    edges = np.flatnonzero(np.diff(labels.astype(int), prepend=-2, append=-2))
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if labels[a] < 0:
+            continue
+        turns.append(
+            SpeakerTurn(
+                start=round(a * FRAME_STEP_S, 3),
+                end=round(min(b * FRAME_STEP_S, duration), 3),
+                label=int(labels[a]),
+                confidence=round(float(confidence[a:b].mean()), 3),
+            )
+        )
+    return tuple(turns)
+
+
+def pitch(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Fundamental frequency (Hz) every FRAME_STEP_S; NaN where the frame is not voiced.
+
+    Autocorrelation over 40 ms frames (computed by FFT), searched between 60 and 400 Hz;
+    a frame is voiced when its normalised autocorrelation peak reaches VOICING.
+    """
+    hop, length = round(FRAME_STEP_S * sample_rate), round(0.04 * sample_rate)
+    signal = np.asarray(samples, dtype=np.float64)
+    n_frames = max(0, 1 + (len(signal) - round(0.025 * sample_rate)) // hop)
+    padded = np.pad(signal, (0, max(0, (n_frames - 1) * hop + length - len(signal))))
+    out = np.full(n_frames, np.nan)
+    low, high = int(sample_rate / 400), int(sample_rate / 60)
+    for first in range(0, n_frames, 2000):  # in blocks: bounded memory on long calls
+        index = np.arange(first, min(n_frames, first + 2000))
+        frames = np.lib.stride_tricks.sliding_window_view(padded, length)[index * hop]
+        frames = (frames - frames.mean(axis=1, keepdims=True)) * np.hanning(length)
+        spectrum = np.fft.rfft(frames, 2 * length, axis=1)
+        corr = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, : high + 1]
+        energy = corr[:, :1]
+        norm = np.where(energy > 1e-10, corr / np.maximum(energy, 1e-10), 0.0)
+        lag = low + norm[:, low : high + 1].argmax(axis=1)
+        peak = norm[np.arange(len(index)), lag]
+        out[index] = np.where(peak >= VOICING, sample_rate / lag, np.nan)
+    return out
