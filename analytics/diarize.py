@@ -574,3 +574,163 @@ def pitch(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         peak = norm[np.arange(len(index)), lag]
         out[index] = np.where(peak >= VOICING, sample_rate / lag, np.nan)
     return out
+
+
+# -- from voices to agent and customer ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceTag:
+    """The voice a segment was heard in (None: no speech frame under it)."""
+
+    label: int | None
+    confidence: float
+
+
+def split_by_voice(
+    raw: RawTranscript, diarization: Diarization
+) -> tuple[RawTranscript, tuple[VoiceTag, ...]]:
+    """Cut each segment where the voice changes between words; tag each piece.
+
+    Memory only, like every raw record: the pieces stay ``unknown`` until
+    :func:`label_speakers` names them after redaction.
+    """
+    segments: list[RawSegment] = []
+    tags: list[VoiceTag] = []
+    for segment in raw.segments:
+        if not segment.words:
+            label, confidence = diarization.label_of(segment.start, segment.end)
+            segments.append(segment)
+            tags.append(VoiceTag(label, confidence))
+            continue
+        group: list[Word] = []
+        group_label: int | None = None
+        for word in segment.words:
+            label, _ = diarization.label_of(word.start, word.end)
+            label = group_label if label is None else label
+            if group and label != group_label:
+                segments.append(_piece(segment, group))
+                tags.append(VoiceTag(group_label, diarization.label_of(*_span(group))[1]))
+                group = []
+            group.append(word)
+            group_label = label
+        segments.append(_piece(segment, group))
+        tags.append(VoiceTag(group_label, diarization.label_of(*_span(group))[1]))
+    return replace(raw, segments=tuple(segments)), tuple(tags)
+
+
+def _span(words: Sequence[Word]) -> tuple[float, float]:
+    return words[0].start, words[-1].end
+
+
+def _piece(segment: RawSegment, words: Sequence[Word]) -> RawSegment:
+    return RawSegment(
+        speaker=segment.speaker,
+        start=words[0].start,
+        end=words[-1].end,
+        text=" ".join(w.text for w in words),
+        words=tuple(words),
+    )
+
+
+# Evidence that a voice is the agent's (weights of the cues in agent_side).
+CUE_WEIGHTS = {"greeting": 2.0, "agent_identified": 3.0, "closing": 1.0, "speaks_first": 1.0}
+
+
+@dataclass(frozen=True)
+class AgentSide:
+    """Which voice is the agent, how sure, and the cues each voice showed."""
+
+    label: int | None
+    confidence: float
+    cues: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def agent_side(
+    transcript: RedactedTranscript,
+    tags: Sequence[VoiceTag],
+    quality_config: Any = None,
+) -> AgentSide:
+    """The agent's voice: greeting and self-identification in its opening, the closing
+    formula at the end, and speaking first (weights in CUE_WEIGHTS).
+
+    Confidence follows the margin over the runner-up: 0.5 + margin / 8, at most 0.99
+    (speaking first alone gives 0.62; a greeting with a name gives 0.99). A call with
+    one voice is the agent's only when that voice greets or introduces itself.
+    """
+    from analytics import quality
+
+    config = quality_config or quality.QualityConfig.default()
+    lexicons = quality.lexicons_for(config, transcript.language)
+    by_voice: dict[int, list[RedactedSegment]] = {}
+    for seg, tag in zip(transcript.segments, tags, strict=True):
+        if tag.label is not None:
+            by_voice.setdefault(tag.label, []).append(seg)
+    if not by_voice:
+        return AgentSide(None, 0.0)
+    first = min(by_voice, key=lambda lab: min(s.start for s in by_voice[lab]))
+    scores: dict[int, float] = {}
+    cues: dict[int, tuple[str, ...]] = {}
+    for label, segs in by_voice.items():
+        found = [c for c in ("greeting", "agent_identified") if quality.says_in_opening(lexicons, c, segs, config)]
+        if quality.says_in_closing(lexicons, segs, transcript, config):
+            found.append("closing")
+        if label == first and len(by_voice) > 1:
+            found.append("speaks_first")
+        cues[label] = tuple(found)
+        scores[label] = sum(CUE_WEIGHTS[c] for c in found)
+    ranked = sorted(scores, key=lambda lab: (-scores[lab], lab))
+    best = ranked[0]
+    if len(ranked) == 1:
+        named = {"greeting", "agent_identified"} & set(cues[best])
+        return AgentSide(best if named else None, 0.9 if named else 0.0, cues)
+    margin = scores[best] - scores[ranked[1]]
+    return AgentSide(best, round(min(0.99, 0.5 + margin / 8), 3), cues)
+
+
+def label_speakers(
+    transcript: RedactedTranscript,
+    tags: Sequence[VoiceTag],
+    diarization: Diarization,
+    config: DiarizeConfig | None = None,
+    quality_config: Any = None,
+) -> tuple[RedactedTranscript, SpeechActivity]:
+    """Name the voices: the agent's voice ``agent``, the others ``customer``.
+
+    A segment keeps ``unknown`` when its confidence (voice confidence × side confidence)
+    is below ``min_confidence``; the confidence is stored either way. The speech
+    activity per speaker follows the same rule, turn by turn, so quality figures count
+    only what was attributed.
+    """
+    config = config or DiarizeConfig()
+    side = agent_side(transcript, tags, quality_config)
+
+    def name(label: int | None, voice_confidence: float) -> tuple[Speaker, float]:
+        if label is None or side.label is None:
+            return "unknown", 0.0
+        confidence = round(voice_confidence * side.confidence, 3)
+        if confidence < config.min_confidence:
+            return "unknown", confidence
+        return ("agent" if label == side.label else "customer"), confidence
+
+    segments = []
+    for seg, tag in zip(transcript.segments, tags, strict=True):
+        speaker, confidence = name(tag.label, tag.confidence)
+        segments.append(replace(seg, speaker=speaker, speaker_confidence=confidence))
+    intervals: dict[Speaker, list[Interval]] = {"agent": [], "customer": [], "unknown": []}
+    for turn in diarization.turns:
+        speaker, _ = name(turn.label, turn.confidence)
+        intervals[speaker].append((turn.start, turn.end))
+    logger.info(
+        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s)",
+        transcript.call_id,
+        diarization.speakers,
+        side.label,
+        side.confidence,
+        dict(side.cues),
+    )
+    activity = SpeechActivity(
+        duration_s=diarization.duration_s,
+        intervals={spk: tuple(iv) for spk, iv in intervals.items() if iv},
+    )
+    return replace(transcript, segments=tuple(segments)), activity

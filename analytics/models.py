@@ -139,6 +139,9 @@ class RedactedSegment:
     end: float
     text: str
     loudness_db: float | None = None  # mean loudness of this speaker's channel here
+    # Mono calls: how sure the separation is of ``speaker`` (0..1); None on stereo calls,
+    # where the channel says who speaks.
+    speaker_confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from tqdm import tqdm
 
-from analytics import audio
+from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
@@ -35,6 +35,7 @@ from analytics.store.writes import claim, requeue_interrupted, save_analysis, se
 
 if TYPE_CHECKING:
     from analytics.abuse import AbuseConfig
+    from analytics.diarize import Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
@@ -53,10 +54,12 @@ class Engines:
     redactor: Redactor
     quality_config: QualityConfig
     abuse_config: AbuseConfig
+    diarizer: Diarizer | None = None  # mono calls; None: one with the default settings
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
     from analytics.abuse import AbuseConfig
+    from analytics.diarize import DiarizeConfig, Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
@@ -75,6 +78,7 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         redactor=Redactor(RedactConfig.from_settings(settings)),
         quality_config=QualityConfig.from_settings(settings),
         abuse_config=AbuseConfig.from_settings(settings),
+        diarizer=Diarizer(DiarizeConfig.from_settings(settings)),
     )
 
 
@@ -127,11 +131,20 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     activity = audio.speech_activity(channels, duration_s=decoded.duration_s)
     timings["audio"] = time.perf_counter() - started
 
+    diarization = None
+    if set(channels) == {"unknown"}:
+        mark = time.perf_counter()
+        diarization = _diarizer(engines).diarize(channels["unknown"], activity.of("unknown"))
+        timings["diarize"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     raw = engines.transcriber.transcribe(call.call_id, channels, call.language)
     timings["transcribe"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
+    tags = None
+    if diarization is not None:
+        raw, tags = diarize.split_by_voice(raw, diarization)
     redacted = engines.redactor.redact(raw)
     del raw  # the raw transcript ends here, in memory
     timings["redact"] = time.perf_counter() - mark
@@ -144,6 +157,10 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         replace(seg, loudness_db=db) for seg, db in zip(redacted.segments, loudness, strict=True)
     )
     redacted = replace(redacted, segments=segments, duration_s=decoded.duration_s)
+    if diarization is not None and tags is not None:
+        redacted, activity = diarize.label_speakers(
+            redacted, tags, diarization, _diarizer(engines).config, engines.quality_config
+        )
     quality = compute_quality(redacted, activity, engines.quality_config)
     abuse = detect_abuse(redacted, engines.abuse_config)
     timings["analyse"] = time.perf_counter() - mark
@@ -163,6 +180,12 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         redacted_audio_path=redacted_audio,
         timings_s=timings,
     )
+
+
+def _diarizer(engines: Engines) -> Diarizer:
+    if engines.diarizer is None:
+        engines.diarizer = diarize.Diarizer()
+    return engines.diarizer
 
 
 def pending_calls(store: Store, now: datetime) -> list[Call]:

@@ -66,6 +66,8 @@ segments = Table(
     Column("end_s", Float, nullable=False),
     Column("text", Text, nullable=False),  # redacted
     Column("loudness_db", Float),
+    # Mono calls: the separation's confidence in ``speaker`` (0..1); NULL on stereo calls.
+    Column("speaker_confidence", Float),
 )
 
 pii_counts = Table(
@@ -201,10 +203,18 @@ def _v2_dashboard_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_speaker_confidence(conn: Connection) -> None:
+    # Workspaces made at v1 have segments without the column; new ones got it from v1.
+    columns = {row[1] for row in conn.execute(text("PRAGMA table_info(segments)"))}
+    if "speaker_confidence" not in columns:
+        conn.execute(text("ALTER TABLE segments ADD COLUMN speaker_confidence FLOAT"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
+    (3, "speaker confidence of mono-call segments", _v3_speaker_confidence),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
