@@ -121,6 +121,7 @@ class Diarization:
     duration_s: float
     speakers: int
     turns: tuple[SpeakerTurn, ...] = ()
+    separation: float = 0.0  # held-out log-likelihood ratio of the two-voice split
     # Frame posteriors (frames of FRAME_STEP_S); -1 label = no speech.
     frame_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8), repr=False)
     frame_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -169,7 +170,7 @@ class Diarizer:
         labels = np.full(n_frames, -1, dtype=np.int8)
         confidence = np.zeros(n_frames)
         if voiced.sum() < _frames(self.config.min_window_s):
-            return Diarization(duration, 0, (), labels, confidence)
+            return Diarization(duration, 0, (), 0.0, labels, confidence)
         features = _standardise(features, voiced)
         with threadpool_limits(1):  # calls run on worker threads already: no oversubscription
             best = self._best_partition(features, voiced, speech, 2)
@@ -185,7 +186,7 @@ class Diarizer:
             best.separation,
             len(turns),
         )
-        return Diarization(duration, speakers, turns, labels, confidence)
+        return Diarization(duration, speakers, turns, round(best.separation, 3), labels, confidence)
 
     # -- clustering ------------------------------------------------------------------------
 

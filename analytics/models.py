@@ -216,6 +216,8 @@ class CallAnalysis:
     abuse: AbuseReport
     redacted_audio_path: Path | None = None
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    # Who spoke when, as the quality figures used it (per channel, or separated on mono).
+    activity: SpeechActivity | None = None
 
 
 @dataclass(frozen=True)

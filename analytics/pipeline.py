@@ -179,6 +179,7 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         abuse=abuse,
         redacted_audio_path=redacted_audio,
         timings_s=timings,
+        activity=activity,
     )
 
 

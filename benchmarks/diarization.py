@@ -1,0 +1,141 @@
+"""Speaker separation of mono calls: DER, agent side and speed.
+
+Run: ``nice -n 10 python benchmarks/diarization.py``. Each call of
+``tests/diarize_eval.py`` (synthetic stereo calls spoken by espeak-ng, a voice per
+party, scripted turns with overlaps; one one-voice voicemail; the real stereo clip of
+``../shared/audio``) is mixed down to mono and goes through the mono path of the
+pipeline with the real engines (Silero VAD, separation, Whisper base, Presidio, the agent
+side from the redacted text). Printed per call and over all calls:
+
+- **DER (voices)**: pyannote.metrics' diarization error rate of the separation against
+  the channel truth (no collar, overlapped speech scored), voices matched optimally;
+- **DER (named)**: the same for the final ``agent``/``customer`` speech activity
+  (``unknown`` is scored as missed speech): what the quality figures see;
+- **agent side**: whether the voice named ``agent`` is the true agent;
+- **seconds per minute** of audio for the separation alone, and for the whole mono path.
+
+Baseline in the same run: "everything is one speaker" (today's mono behaviour, scored
+as voices), so DER reads against doing nothing. Anchor: pyannote's published DER on
+two-party telephone speech (CALLHOME) is 26.7%.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from diarize_eval import CASES, ONE_VOICE, MonoCall, agent_voice_of_truth, der, make_case, real_call  # noqa: E402
+
+from analytics import audio  # noqa: E402
+from analytics.config import load_settings  # noqa: E402
+from analytics.models import Call  # noqa: E402
+from analytics.pipeline import analyse_call, build_engines  # noqa: E402
+from analytics.quality import intersect, merge  # noqa: E402
+from factories import NOW  # noqa: E402
+
+
+def named_agent_is_right(call: MonoCall, segments: list) -> bool:  # type: ignore[type-arg]
+    """The segments named ``agent`` overlap the true agent more than the true customer."""
+    agent = merge((s.start, s.end) for s in segments if s.speaker == "agent")
+    if not agent:
+        return False
+    on_agent = sum(e - s for s, e in intersect(agent, merge(call.truth.of("agent"))))
+    on_customer = sum(e - s for s, e in intersect(agent, merge(call.truth.of("customer"))))
+    return on_agent > on_customer
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        settings = dataclasses.replace(load_settings(folder / "home", env={}), redacted_audio=False)
+        print("building engines (Whisper base, Presidio) ...", flush=True)
+        engines = build_engines(settings, 1)
+        diarizer = engines.diarizer
+        assert diarizer is not None
+        calls = [make_case(case, folder) for case in (*CASES, ONE_VOICE)] + [real_call(folder)]
+        header = f"{'call':20s} {'min':>5s} {'voices':>6s} {'DER one-spk':>11s} {'DER voices':>10s} {'DER named':>9s} {'unknown':>7s} {'agent':>5s} {'s/min sep':>9s} {'s/min all':>9s}"
+        print(header)
+        sums = {"ref": 0.0, "base": 0.0, "voices": 0.0, "named": 0.0, "audio": 0.0, "sep": 0.0, "all": 0.0}
+        right = 0
+        for call in calls:
+            duration = call.truth.duration_s
+            activity = audio.speech_activity({"unknown": call.samples}, duration_s=duration)
+            speech = activity.of("unknown")
+            mark = time.perf_counter()
+            voices = diarizer.diarize(call.samples, speech)
+            sep_s = time.perf_counter() - mark
+            base, parts = der(call.truth.intervals, {0: speech}, duration)
+            voices_der, _ = der(call.truth.intervals, voices.intervals(), duration)
+            mark = time.perf_counter()
+            analysis = analyse_call(_call(call), engines, settings)
+            all_s = time.perf_counter() - mark
+            segments = list(analysis.transcript.segments)
+            named_activity = analysis.activity
+            assert named_activity is not None
+            named = {spk: named_activity.of(spk) for spk in ("agent", "customer")}
+            named_der, _ = der(call.truth.intervals, named, duration)
+            unknown = sum(s.end - s.start for s in segments if s.speaker == "unknown")
+            spoken = sum(s.end - s.start for s in segments) or 1.0
+            ok = named_agent_is_right(call, segments)
+            right += ok
+            ref = parts["total"]
+            for key, value in (
+                ("ref", ref),
+                ("base", base * ref),
+                ("voices", voices_der * ref),
+                ("named", named_der * ref),
+                ("audio", duration),
+                ("sep", sep_s),
+                ("all", all_s),
+            ):
+                sums[key] += value
+            truth_voice = agent_voice_of_truth(call.truth, voices.intervals())
+            print(
+                f"{call.name:20s} {duration / 60:5.2f} {voices.speakers:6d} {100 * base:10.1f}% "
+                f"{100 * voices_der:9.1f}% {100 * named_der:8.1f}% {100 * unknown / spoken:6.0f}% "
+                f"{'yes' if ok else 'NO':>5s} {60 * sep_s / duration:9.2f} {60 * all_s / duration:9.2f}"
+                f"   (separation {voices.separation:.2f}, true agent voice {truth_voice})"
+            )
+        minutes = sums["audio"] / 60
+        print("-" * len(header))
+        print(
+            f"{'all calls':20s} {minutes:5.2f} {'':6s} {100 * sums['base'] / sums['ref']:10.1f}% "
+            f"{100 * sums['voices'] / sums['ref']:9.1f}% {100 * sums['named'] / sums['ref']:8.1f}% "
+            f"{'':7s} {right:2d}/{len(calls):<2d} {sums['sep'] / minutes:9.2f} {sums['all'] / minutes:9.2f}"
+        )
+        print(
+            f"DER over all calls (time-weighted): separation {100 * sums['voices'] / sums['ref']:.1f}% "
+            f"(one-speaker baseline {100 * sums['base'] / sums['ref']:.1f}%; goal <= 15%; "
+            f"pyannote on CALLHOME 26.7%); agent side right on {right}/{len(calls)} "
+            f"= {100 * right / len(calls):.0f}% of calls (goal >= 95%); separation "
+            f"{sums['sep'] / minutes:.2f} s per minute of audio, whole mono path "
+            f"{sums['all'] / minutes:.2f} s per minute"
+        )
+
+
+def _call(call: MonoCall) -> Call:
+    return Call(
+        call_id=call.name,
+        started_at=NOW,
+        audio_path=call.path,
+        audio_sha256=call.name,
+        duration_s=call.truth.duration_s,
+        channels=1,
+        sample_rate=16000,
+        channel_layout="mono",
+        language=call.language,
+    )
+
+
+if __name__ == "__main__":
+    main()
