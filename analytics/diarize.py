@@ -33,6 +33,7 @@ is not separated into two streams.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -655,9 +656,10 @@ def agent_side(
     """The agent's voice: greeting and self-identification in its opening, the closing
     formula at the end, and speaking first (weights in CUE_WEIGHTS).
 
-    Confidence follows the margin over the runner-up: 0.5 + margin / 8, at most 0.99
-    (speaking first alone gives 0.62; a greeting with a name gives 0.99). A call with
-    one voice is the agent's only when that voice greets or introduces itself.
+    Confidence follows the score margin over the runner-up: 1 − e^(−margin), at most
+    0.99 (speaking first alone gives 0.63, too little to name anyone; a name given in
+    the opening 0.95; greeting, name and closing 0.99). A call with one voice is the
+    agent's only when that voice greets or introduces itself.
     """
     from analytics import quality
 
@@ -686,7 +688,7 @@ def agent_side(
         named = {"greeting", "agent_identified"} & set(cues[best])
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues)
     margin = scores[best] - scores[ranked[1]]
-    return AgentSide(best, round(min(0.99, 0.5 + margin / 8), 3), cues)
+    return AgentSide(best, round(min(0.99, 1.0 - math.exp(-margin)), 3), cues)
 
 
 def label_speakers(
