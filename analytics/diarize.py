@@ -254,7 +254,6 @@ class Diarizer:
             labels = _relabel(new)
         return _Partition(labels, confidence, log_likelihood, separation)
 
-
     def _held_out_separation(self, features: np.ndarray, labels: np.ndarray) -> float:
         """How distinct the voices are on frames their models were not trained on.
 
@@ -368,7 +367,11 @@ def _windows(
     speech: Sequence[Interval], n_frames: int, config: DiarizeConfig
 ) -> list[tuple[int, int]]:
     """Frame spans of the sliding windows over each speech interval."""
-    length, hop, shortest = _frames(config.window_s), _frames(config.hop_s), _frames(config.min_window_s)
+    length, hop, shortest = (
+        _frames(config.window_s),
+        _frames(config.hop_s),
+        _frames(config.min_window_s),
+    )
     out = []
     for start, end in speech:
         first, last = _frame(start), min(n_frames, _frame(end))
@@ -675,7 +678,11 @@ def agent_side(
     scores: dict[int, float] = {}
     cues: dict[int, tuple[str, ...]] = {}
     for label, segs in by_voice.items():
-        found = [c for c in ("greeting", "agent_identified") if quality.says_in_opening(lexicons, c, segs, config)]
+        found = [
+            c
+            for c in ("greeting", "agent_identified")
+            if quality.says_in_opening(lexicons, c, segs, config)
+        ]
         if quality.says_in_closing(lexicons, segs, transcript, config):
             found.append("closing")
         if label == first and len(by_voice) > 1:

@@ -33,13 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from diarize_eval import CASES, ONE_VOICE, MonoCall, agent_voice_of_truth, der, make_case, real_call  # noqa: E402
+from factories import NOW  # noqa: E402
 
 from analytics import audio  # noqa: E402
 from analytics.config import load_settings  # noqa: E402
 from analytics.models import Call  # noqa: E402
 from analytics.pipeline import analyse_call, build_engines  # noqa: E402
 from analytics.quality import intersect, merge  # noqa: E402
-from factories import NOW  # noqa: E402
 
 
 def named_agent_is_right(call: MonoCall, segments: list) -> bool:  # type: ignore[type-arg]
@@ -65,7 +65,15 @@ def main() -> None:
         calls = [make_case(case, folder) for case in (*CASES, ONE_VOICE)] + [real_call(folder)]
         header = f"{'call':20s} {'min':>5s} {'voices':>6s} {'DER one-spk':>11s} {'DER voices':>10s} {'DER named':>9s} {'unknown':>7s} {'agent':>5s} {'s/min sep':>9s} {'s/min all':>9s}"
         print(header)
-        sums = {"ref": 0.0, "base": 0.0, "voices": 0.0, "named": 0.0, "audio": 0.0, "sep": 0.0, "all": 0.0}
+        sums = {
+            "ref": 0.0,
+            "base": 0.0,
+            "voices": 0.0,
+            "named": 0.0,
+            "audio": 0.0,
+            "sep": 0.0,
+            "all": 0.0,
+        }
         right = 0
         for call in calls:
             duration = call.truth.duration_s

@@ -25,7 +25,10 @@ REAL_CLIP = SHARED_AUDIO / "stereo_diarization.wav"
 A, C = "agent", "customer"
 
 ROADSIDE = (
-    Turn(A, "Good morning, thank you for calling Roadside Assist, my name is Peter, how can I help you?"),
+    Turn(
+        A,
+        "Good morning, thank you for calling Roadside Assist, my name is Peter, how can I help you?",
+    ),
     Turn(C, "Hello, my car broke down on the motorway near Lyon and I need a tow truck."),
     Turn(A, "I am sorry to hear that. Are you in a safe place right now?"),
     Turn(C, "Yes, we are behind the barrier with the children."),

@@ -180,7 +180,9 @@ def test_confident_segments_are_named_and_doubtful_ones_stay_unknown() -> None:
         (6.5, 7.5, "right"),
         (8.0, 10.0, "thank you goodbye"),
     )
-    voices = _voices((0.0, 3.0, 0, 0.98), (3.5, 6.0, 1, 0.97), (6.5, 7.5, 1, 0.4), (8.0, 10.0, 0, 0.95))
+    voices = _voices(
+        (0.0, 3.0, 0, 0.98), (3.5, 6.0, 1, 0.97), (6.5, 7.5, 1, 0.4), (8.0, 10.0, 0, 0.95)
+    )
     tags = (VoiceTag(0, 0.98), VoiceTag(1, 0.97), VoiceTag(1, 0.4), VoiceTag(0, 0.95))
     named, activity = label_speakers(transcript, tags, voices)
     assert [s.speaker for s in named.segments] == ["agent", "customer", "unknown", "agent"]
@@ -241,9 +243,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
 
 
 @pytest.mark.slow
-def test_a_mono_call_end_to_end_has_agent_and_customer(
-    engines: Engines, tmp_path: Path
-) -> None:
+def test_a_mono_call_end_to_end_has_agent_and_customer(engines: Engines, tmp_path: Path) -> None:
     # The customer speaks first: the agent is found from the greeting and the name.
     case = MonoCase("mono-travel", TRAVEL, ("en-us+f2", "en+m1"))
     call = make_case(case, tmp_path)
