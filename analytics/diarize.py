@@ -32,6 +32,7 @@ is not separated into two streams.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -541,7 +542,7 @@ def _first_speaker_first(
 def _turns(labels: np.ndarray, confidence: np.ndarray, duration: float) -> tuple[SpeakerTurn, ...]:
     turns = []
     edges = np.flatnonzero(np.diff(labels.astype(int), prepend=-2, append=-2))
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         if labels[a] < 0:
             continue
         turns.append(
