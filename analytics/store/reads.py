@@ -193,7 +193,6 @@ def _events_by_call(conn: Connection, call_ids: list[str]) -> dict[str, list[dic
                 "category": row["category"],
                 "severity": row["severity"],
                 "text": row["text"],
-                "speaker_confidence": row["speaker_confidence"],
             }
         )
     return found
