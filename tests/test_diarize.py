@@ -225,10 +225,10 @@ def test_migration_adds_the_confidence_column_to_an_old_workspace(tmp_path: Path
     with engine.begin() as conn:
         migrate(conn)
         conn.execute(text("ALTER TABLE segments DROP COLUMN speaker_confidence"))
-        conn.execute(text("PRAGMA user_version = 2"))
+        conn.execute(text("PRAGMA user_version = 5"))
     with engine.begin() as conn:
-        assert migrate(conn) == [3]
-        assert schema_version(conn) == 3
+        assert migrate(conn) == [6]
+        assert schema_version(conn) == 6
     columns = {c["name"] for c in inspect(engine).get_columns("segments")}
     assert "speaker_confidence" in columns
 
