@@ -32,11 +32,14 @@ is not separated into two streams.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -671,8 +674,64 @@ def _piece(segment: RawSegment, words: Sequence[Word]) -> RawSegment:
     )
 
 
-# Evidence that a voice is the agent's (weights of the cues in agent_side).
-CUE_WEIGHTS = {"greeting": 2.0, "agent_identified": 3.0, "closing": 1.0, "speaks_first": 1.0}
+SIDE_DATA_DIR = Path(__file__).parent / "data" / "diarize"
+
+# Evidence that a voice is the agent's (> 0) or the customer's (< 0), in "nats" of the
+# side's confidence (1 − e^(−margin)). The pick-up formulas and the name in the opening
+# weigh most; greeting and closing words little (callers say hello and goodbye too);
+# speaking first is a weak hint (outbound calls and "Hello?" callers speak first).
+CUE_WEIGHTS = {
+    "agent_identified": 2.0,
+    "agent_company": 2.0,
+    "agent_offer": 1.5,
+    "customer_request": -1.5,
+    "addresses_other": 2.0,  # scaled by (your − my) / (your + my + 1), in −1..1
+    "empathy": 0.75,  # "I understand", "je suis désolée" (analytics/data/quality)
+    "hold": 0.75,  # "one moment please", "je vais vérifier"
+    "greeting": 0.5,
+    "closing": 0.5,
+    "speaks_first": 0.75,
+}
+SIDE_LISTS = ("agent_offer", "agent_company", "customer_request")
+PHRASE_CAP = 2  # a list counts at most this many distinct phrases of one voice
+
+
+@dataclass(frozen=True)
+class SideLexicon:
+    """The side phrases of a language (``analytics/data/diarize/side_<lang>.toml``)."""
+
+    phrases: Mapping[str, re.Pattern[str] | None]
+    yours: re.Pattern[str] | None
+    mine: re.Pattern[str] | None
+
+
+@functools.lru_cache(maxsize=8)
+def side_lexicon(language: str | None, data_dir: Path = SIDE_DATA_DIR) -> SideLexicon:
+    """The side phrases of ``language`` (``fr-FR`` → ``fr``; unknown: every language)."""
+    from analytics.config import read_toml
+    from analytics.quality import LANGUAGES, _alternation
+
+    code = (language or "").split("-")[0].lower()
+    langs = [code] if code in LANGUAGES else list(LANGUAGES)
+    lists: dict[str, list[str]] = {name: [] for name in (*SIDE_LISTS, "yours", "mine")}
+    for lang in langs:
+        path = data_dir / f"side_{lang}.toml"
+        if not path.exists():
+            continue
+        table = read_toml(path, "diarize data")
+        for name in lists:
+            lists[name] += [str(p) for p in table.get(name, [])]
+    return SideLexicon(
+        phrases={n: _alternation(lists[n], as_phrases=True) for n in SIDE_LISTS},
+        yours=_alternation(lists["yours"], as_phrases=False),
+        mine=_alternation(lists["mine"], as_phrases=False),
+    )
+
+
+def _distinct(pattern: re.Pattern[str] | None, texts: Sequence[str]) -> set[str]:
+    if pattern is None:
+        return set()
+    return {m.group(0) for text in texts for m in pattern.finditer(text)}
 
 
 @dataclass(frozen=True)
@@ -682,6 +741,48 @@ class AgentSide:
     label: int | None
     confidence: float
     cues: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    scores: Mapping[int, float] = field(default_factory=dict)
+
+
+def voice_score(
+    segments: Sequence[RedactedSegment],
+    transcript: RedactedTranscript,
+    lexicons: Any,
+    side: SideLexicon,
+    config: Any,
+) -> tuple[float, tuple[str, ...]]:
+    """How much one voice sounds like the agent (CUE_WEIGHTS), and the cues it showed.
+
+    ``speaks_first`` is added by :func:`agent_side`, which sees every voice.
+    """
+    from analytics import quality
+    from analytics.abuse import normalise
+
+    texts = [normalise(s.text) for s in segments]
+    found: list[str] = []
+    score = 0.0
+    for cue in ("greeting", "agent_identified"):
+        if quality.says_in_opening(lexicons, cue, segments, config):
+            found.append(cue)
+            score += CUE_WEIGHTS[cue]
+    if quality.says_in_closing(lexicons, segments, transcript, config):
+        found.append("closing")
+        score += CUE_WEIGHTS["closing"]
+    for cue in ("empathy", "hold"):
+        if quality.says(lexicons, cue, segments):
+            found.append(cue)
+            score += CUE_WEIGHTS[cue]
+    for cue in SIDE_LISTS:
+        hits = len(_distinct(side.phrases[cue], texts))
+        if hits:
+            found.append(cue)
+            score += CUE_WEIGHTS[cue] * min(hits, PHRASE_CAP)
+    yours = sum(len(side.yours.findall(t)) for t in texts) if side.yours else 0
+    mine = sum(len(side.mine.findall(t)) for t in texts) if side.mine else 0
+    if yours != mine:
+        found.append("addresses_other" if yours > mine else "speaks_of_own")
+        score += CUE_WEIGHTS["addresses_other"] * (yours - mine) / (yours + mine + 1)
+    return score, tuple(found)
 
 
 def agent_side(
@@ -689,18 +790,22 @@ def agent_side(
     tags: Sequence[VoiceTag],
     quality_config: Any = None,
 ) -> AgentSide:
-    """The agent's voice: greeting and self-identification in its opening, the closing
-    formula at the end, and speaking first (weights in CUE_WEIGHTS).
+    """The agent's voice, from what each voice says in the redacted transcript.
 
-    Confidence follows the score margin over the runner-up: 1 − e^(−margin), at most
-    0.99 (speaking first alone gives 0.63, too little to name anyone; a name given in
-    the opening 0.95; greeting, name and closing 0.99). A call with one voice is the
-    agent's only when that voice greets or introduces itself.
+    Each voice is scored (:func:`voice_score`): the greeting and self-identification in
+    its opening (``analytics/data/quality/`` phrases: ``je m'appelle <PERSON>``), the
+    pick-up formulas and service offers of the agent and the caller's own requests
+    (``analytics/data/diarize/side_<lang>.toml``), who says "your" more than "my",
+    the closing formula, and who speaks first. The best-scored voice is the agent;
+    confidence is 1 − e^(−margin) over the runner-up, at most 0.99 (speaking first alone
+    gives 0.53, too little to name anyone). A call with one voice is the agent's only
+    when that voice greets, introduces itself or uses the agent's formulas.
     """
     from analytics import quality
 
     config = quality_config or quality.QualityConfig.default()
     lexicons = quality.lexicons_for(config, transcript.language)
+    side = side_lexicon(transcript.language)
     by_voice: dict[int, list[RedactedSegment]] = {}
     for seg, tag in zip(transcript.segments, tags, strict=True):
         if tag.label is not None:
@@ -711,24 +816,19 @@ def agent_side(
     scores: dict[int, float] = {}
     cues: dict[int, tuple[str, ...]] = {}
     for label, segs in by_voice.items():
-        found = [
-            c
-            for c in ("greeting", "agent_identified")
-            if quality.says_in_opening(lexicons, c, segs, config)
-        ]
-        if quality.says_in_closing(lexicons, segs, transcript, config):
-            found.append("closing")
+        score, found = voice_score(segs, transcript, lexicons, side, config)
         if label == first and len(by_voice) > 1:
-            found.append("speaks_first")
-        cues[label] = tuple(found)
-        scores[label] = sum(CUE_WEIGHTS[c] for c in found)
+            found += ("speaks_first",)
+            score += CUE_WEIGHTS["speaks_first"]
+        cues[label], scores[label] = found, round(score, 3)
     ranked = sorted(scores, key=lambda lab: (-scores[lab], lab))
     best = ranked[0]
     if len(ranked) == 1:
-        named = {"greeting", "agent_identified"} & set(cues[best])
-        return AgentSide(best if named else None, 0.9 if named else 0.0, cues)
+        agentish = {"greeting", "agent_identified", "agent_company", "agent_offer"}
+        named = bool(agentish & set(cues[best])) and scores[best] >= CUE_WEIGHTS["greeting"]
+        return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
     margin = scores[best] - scores[ranked[1]]
-    return AgentSide(best, round(min(0.99, 1.0 - math.exp(-margin)), 3), cues)
+    return AgentSide(best, round(min(0.99, 1.0 - math.exp(-margin)), 3), cues, scores)
 
 
 def label_speakers(
@@ -765,12 +865,13 @@ def label_speakers(
         speaker, _ = name(turn.label, turn.confidence)
         intervals[speaker].append((turn.start, turn.end))
     logger.info(
-        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s)",
+        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s, scores %s)",
         transcript.call_id,
         diarization.speakers,
         side.label,
         side.confidence,
         dict(side.cues),
+        dict(side.scores),
     )
     activity = SpeechActivity(
         duration_s=diarization.duration_s,

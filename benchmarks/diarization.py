@@ -11,8 +11,10 @@ side from the redacted text). Printed per call and over all calls:
   the channel truth (no collar, overlapped speech scored), voices matched optimally;
 - **DER (named)**: the same for the final ``agent``/``customer`` speech activity
   (``unknown`` is scored as missed speech): what the quality figures see;
-- **agent side**: whether the voice named ``agent`` is the true agent;
-- **seconds per minute** of audio for the separation alone, and for the whole mono path.
+- **agent side**: whether the voice named ``agent`` is the true agent (``unknown`` when
+  no segment was named: counted as not right);
+- **seconds per minute** of audio for the separation, for Whisper's transcription of the
+  same audio in the same run (and their ratio), and for the whole mono path.
 
 Baseline in the same run: "everything is one speaker" (today's mono behaviour, scored
 as voices), so DER reads against doing nothing. Anchor: pyannote's published DER on
@@ -32,24 +34,45 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from diarize_eval import CASES, ONE_VOICE, MonoCall, agent_voice_of_truth, der, make_case, real_call  # noqa: E402
+from diarize_eval import (  # noqa: E402
+    CASES,
+    MORE_CASES,
+    ONE_VOICE,
+    MonoCall,
+    agent_voice_of_truth,
+    der,
+    make_case,
+    real_call,
+)
 from factories import NOW  # noqa: E402
 
 from analytics import audio  # noqa: E402
 from analytics.config import load_settings  # noqa: E402
+from analytics.diarize import Diarization, Diarizer  # noqa: E402
 from analytics.models import Call  # noqa: E402
 from analytics.pipeline import analyse_call, build_engines  # noqa: E402
 from analytics.quality import intersect, merge  # noqa: E402
 
 
-def named_agent_is_right(call: MonoCall, segments: list) -> bool:  # type: ignore[type-arg]
-    """The segments named ``agent`` overlap the true agent more than the true customer."""
+def side_verdict(call: MonoCall, segments: list) -> str:  # type: ignore[type-arg]
+    """ "yes" when the segments named ``agent`` overlap the true agent more than the true
+    customer, "NO" when the reverse, "unknown" when nothing was named agent."""
     agent = merge((s.start, s.end) for s in segments if s.speaker == "agent")
     if not agent:
-        return False
+        return "unknown"
     on_agent = sum(e - s for s, e in intersect(agent, merge(call.truth.of("agent"))))
     on_customer = sum(e - s for s, e in intersect(agent, merge(call.truth.of("customer"))))
-    return on_agent > on_customer
+    return "yes" if on_agent > on_customer else "NO"
+
+
+class _Recording(Diarizer):
+    """The pipeline's diarizer, keeping the last separation for scoring."""
+
+    last: Diarization | None = None
+
+    def diarize_clips(self, clips, speech, duration_s):  # type: ignore[no-untyped-def]
+        self.last = super().diarize_clips(clips, speech, duration_s)
+        return self.last
 
 
 def main() -> None:
@@ -60,42 +83,39 @@ def main() -> None:
         settings = dataclasses.replace(load_settings(folder / "home", env={}), redacted_audio=False)
         print("building engines (Whisper base, Presidio) ...", flush=True)
         engines = build_engines(settings, 1)
-        diarizer = engines.diarizer
-        assert diarizer is not None
-        calls = [make_case(case, folder) for case in (*CASES, ONE_VOICE)] + [real_call(folder)]
-        header = f"{'call':20s} {'min':>5s} {'voices':>6s} {'DER one-spk':>11s} {'DER voices':>10s} {'DER named':>9s} {'unknown':>7s} {'agent':>5s} {'s/min sep':>9s} {'s/min all':>9s}"
+        assert engines.diarizer is not None
+        recorder = _Recording(engines.diarizer.config)
+        engines.diarizer = recorder
+        cases = (*CASES, *MORE_CASES, ONE_VOICE)
+        print(f"speaking {len(cases)} synthetic calls (espeak-ng) ...", flush=True)
+        calls = [make_case(case, folder) for case in cases] + [real_call(folder)]
+        header = (
+            f"{'call':22s} {'min':>5s} {'voices':>6s} {'DER one-spk':>11s} {'DER voices':>10s} "
+            f"{'DER named':>9s} {'unknown':>7s} {'agent':>7s} {'s/min sep':>9s} "
+            f"{'s/min asr':>9s} {'s/min all':>9s}"
+        )
         print(header)
-        sums = {
-            "ref": 0.0,
-            "base": 0.0,
-            "voices": 0.0,
-            "named": 0.0,
-            "audio": 0.0,
-            "sep": 0.0,
-            "all": 0.0,
-        }
-        right = 0
+        sums = dict.fromkeys(("ref", "base", "voices", "named", "audio", "sep", "asr", "all"), 0.0)
+        right = unknown_side = 0
         for call in calls:
             duration = call.truth.duration_s
-            activity = audio.speech_activity({"unknown": call.samples}, duration_s=duration)
-            speech = activity.of("unknown")
-            mark = time.perf_counter()
-            voices = diarizer.diarize(call.samples, speech)
-            sep_s = time.perf_counter() - mark
-            base, parts = der(call.truth.intervals, {0: speech}, duration)
-            voices_der, _ = der(call.truth.intervals, voices.intervals(), duration)
             mark = time.perf_counter()
             analysis = analyse_call(_call(call), engines, settings)
             all_s = time.perf_counter() - mark
+            voices = recorder.last
+            assert voices is not None and analysis.activity is not None
+            sep_s, asr_s = analysis.timings_s["diarize"], analysis.timings_s["transcribe"]
+            speech = audio.speech_activity({"unknown": call.samples}, duration_s=duration)
+            base, parts = der(call.truth.intervals, {0: speech.of("unknown")}, duration)
+            voices_der, _ = der(call.truth.intervals, voices.intervals(), duration)
             segments = list(analysis.transcript.segments)
-            named_activity = analysis.activity
-            assert named_activity is not None
-            named = {spk: named_activity.of(spk) for spk in ("agent", "customer")}
+            named = {spk: analysis.activity.of(spk) for spk in ("agent", "customer")}
             named_der, _ = der(call.truth.intervals, named, duration)
             unknown = sum(s.end - s.start for s in segments if s.speaker == "unknown")
             spoken = sum(s.end - s.start for s in segments) or 1.0
-            ok = named_agent_is_right(call, segments)
-            right += ok
+            verdict = side_verdict(call, segments)
+            right += verdict == "yes"
+            unknown_side += verdict == "unknown"
             ref = parts["total"]
             for key, value in (
                 ("ref", ref),
@@ -104,29 +124,42 @@ def main() -> None:
                 ("named", named_der * ref),
                 ("audio", duration),
                 ("sep", sep_s),
+                ("asr", asr_s),
                 ("all", all_s),
             ):
                 sums[key] += value
             truth_voice = agent_voice_of_truth(call.truth, voices.intervals())
             print(
-                f"{call.name:20s} {duration / 60:5.2f} {voices.speakers:6d} {100 * base:10.1f}% "
+                f"{call.name:22s} {duration / 60:5.2f} {voices.speakers:6d} {100 * base:10.1f}% "
                 f"{100 * voices_der:9.1f}% {100 * named_der:8.1f}% {100 * unknown / spoken:6.0f}% "
-                f"{'yes' if ok else 'NO':>5s} {60 * sep_s / duration:9.2f} {60 * all_s / duration:9.2f}"
-                f"   (separation {voices.separation:.2f}, true agent voice {truth_voice})"
+                f"{verdict:>7s} {60 * sep_s / duration:9.2f} {60 * asr_s / duration:9.2f} "
+                f"{60 * all_s / duration:9.2f}"
+                f"   (separation {voices.separation:.2f}, true agent voice {truth_voice})",
+                flush=True,
             )
         minutes = sums["audio"] / 60
+        n = len(calls)
         print("-" * len(header))
         print(
-            f"{'all calls':20s} {minutes:5.2f} {'':6s} {100 * sums['base'] / sums['ref']:10.1f}% "
+            f"{'all calls':22s} {minutes:5.2f} {'':6s} {100 * sums['base'] / sums['ref']:10.1f}% "
             f"{100 * sums['voices'] / sums['ref']:9.1f}% {100 * sums['named'] / sums['ref']:8.1f}% "
-            f"{'':7s} {right:2d}/{len(calls):<2d} {sums['sep'] / minutes:9.2f} {sums['all'] / minutes:9.2f}"
+            f"{'':7s} {right:3d}/{n:<3d} {sums['sep'] / minutes:9.2f} {sums['asr'] / minutes:9.2f} "
+            f"{sums['all'] / minutes:9.2f}"
         )
         print(
-            f"DER over all calls (time-weighted): separation {100 * sums['voices'] / sums['ref']:.1f}% "
-            f"(one-speaker baseline {100 * sums['base'] / sums['ref']:.1f}%; goal <= 15%; "
-            f"pyannote on CALLHOME 26.7%); agent side right on {right}/{len(calls)} "
-            f"= {100 * right / len(calls):.0f}% of calls (goal >= 95%); separation "
-            f"{sums['sep'] / minutes:.2f} s per minute of audio, whole mono path "
+            f"DER over all {n} calls (time-weighted): separation "
+            f"{100 * sums['voices'] / sums['ref']:.1f}%, named agent/customer "
+            f"{100 * sums['named'] / sums['ref']:.1f}% (one-speaker baseline "
+            f"{100 * sums['base'] / sums['ref']:.1f}%; goal <= 15%; pyannote on CALLHOME 26.7%)"
+        )
+        print(
+            f"agent side right on {right}/{n} = {100 * right / n:.0f}% of calls (goal >= 95%); "
+            f"left unknown on {unknown_side}, wrong on {n - right - unknown_side}"
+        )
+        print(
+            f"speed: separation {sums['sep'] / minutes:.2f} s per minute of audio, Whisper "
+            f"transcription of the same audio {sums['asr'] / minutes:.2f} s per minute "
+            f"(separation / transcription = {sums['sep'] / sums['asr']:.2f}); whole mono path "
             f"{sums['all'] / minutes:.2f} s per minute"
         )
 

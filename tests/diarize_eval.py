@@ -78,6 +78,106 @@ FRENCH = (
     Turn(C, "Merci beaucoup madame."),
     Turn(A, "Je vous en prie, bonne journée, au revoir."),
 )
+# An outbound call: the customer answers, the agent introduces themself second.
+OUTBOUND = (
+    Turn(C, "Hello?"),
+    Turn(A, "Hi, this is Anna calling from Travel Care about your claim, is now a good time?"),
+    Turn(C, "Oh yes, I sent you the receipts for the hotel last week."),
+    Turn(A, "We received them, thank you. I just need the date you came back home."),
+    Turn(C, "We came back on the twelfth, on the evening flight."),
+    Turn(A, "Perfect. The refund will be on your account within ten days."),
+    Turn(C, "That is good news, thanks a lot."),
+    Turn(A, "You are welcome. Have a nice evening, goodbye."),
+    Turn(C, "Bye."),
+)
+# The customer gives their name; the agent only names the company.
+CUSTOMER_NAMED = (
+    Turn(A, "Home Assist, good morning, how may I help you?"),
+    Turn(C, "Good morning, my name is John Miller, I am calling about my boiler again."),
+    Turn(A, "Thank you Mr Miller, let me open your file."),
+    Turn(C, "The technician was supposed to come yesterday and nobody showed up."),
+    Turn(A, "I am very sorry about that. I can book a visit for tomorrow morning."),
+    Turn(C, "Tomorrow morning is fine, I will be at home.", gap=0.3),
+    Turn(A, "It is booked between eight and noon. Is there anything else I can do for you?"),
+    Turn(C, "No, that is all, thank you."),
+    Turn(A, "Thank you for calling, have a good day."),
+)
+# A short pick-up formula: the company and the agent's first name, no greeting word.
+SHORT_PICKUP = (
+    Turn(A, "Roadside Assist, Tom speaking."),
+    Turn(C, "Hi Tom, I have a flat tyre on the ring road and no spare wheel."),
+    Turn(A, "Okay, are you parked somewhere safe?"),
+    Turn(C, "Yes, I am on the hard shoulder with the hazard lights on."),
+    Turn(A, "Good. What is the registration of the car?"),
+    Turn(C, "It is a blue van, the plate starts with golf hotel.", gap=0.3),
+    Turn(A, "Thanks, a patrol is on its way, about thirty minutes."),
+    Turn(C, "Great, I will wait here then.", gap=-0.4),
+    Turn(A, "Take care, bye now."),
+)
+# A long customer story: the customer speaks most of the time.
+LONG_STORY = (
+    Turn(A, "Good evening, you are speaking with Maria at Travel Care, how can I help?"),
+    Turn(
+        C,
+        "Good evening. We were on holiday in Portugal and my husband fell on the stairs of "
+        "the hotel, he went to the hospital in Faro and they put a cast on his leg, and now "
+        "the airline says he cannot fly for two weeks and we do not know what to do.",
+    ),
+    Turn(A, "I am so sorry to hear that. Is he being looked after right now?"),
+    Turn(
+        C,
+        "Yes, he is back at the hotel, but the room is only booked until Sunday and the "
+        "doctor wants to see him again on Friday.",
+    ),
+    Turn(A, "I understand. We can extend the hotel and arrange a medical flight home."),
+    Turn(C, "Really? That would be such a relief for us."),
+    Turn(A, "I will send you an email tonight with every step. Anything else I can help with?"),
+    Turn(C, "No, thank you so much."),
+    Turn(A, "Take care of yourselves, goodbye."),
+)
+FRENCH_CLIENT_FIRST = (
+    Turn(C, "Allô ? C'est bien l'assistance ?"),
+    Turn(A, "Oui, bonjour, vous êtes en ligne avec Julie, que puis-je faire pour vous ?"),
+    Turn(C, "Ma voiture ne démarre plus, je suis sur le parking d'un supermarché."),
+    Turn(A, "D'accord. Pouvez-vous me donner votre numéro de contrat ?"),
+    Turn(C, "Oui, c'est le quatre cinq six sept huit."),
+    Turn(A, "Merci. Un dépanneur sera là dans quarante minutes environ."),
+    Turn(C, "Très bien, merci madame."),
+    Turn(A, "Je vous en prie, bonne fin de journée."),
+)
+FRENCH_OUTBOUND = (
+    Turn(C, "Allô oui ?"),
+    Turn(
+        A, "Bonjour madame, c'est Marc de l'assistance voyage, je vous appelle pour votre dossier."
+    ),
+    Turn(C, "Ah oui, bonjour, je vous ai envoyé les factures de l'hôtel."),
+    Turn(A, "Nous les avons bien reçues. Il me manque seulement votre date de retour."),
+    Turn(C, "Nous sommes rentrés le douze au soir."),
+    Turn(A, "Parfait, le remboursement sera fait sous dix jours."),
+    Turn(C, "Merci beaucoup, au revoir."),
+    Turn(A, "Au revoir madame, bonne soirée."),
+)
+# The customer introduces themself; the agent gives the service name only.
+FRENCH_CLIENT_NAMED = (
+    Turn(A, "Assistance habitation, bonjour, comment puis-je vous aider ?"),
+    Turn(C, "Bonjour, je suis madame Dupont, j'appelle pour un dégât des eaux dans ma cuisine."),
+    Turn(A, "Je comprends. L'eau coule-t-elle encore en ce moment ?"),
+    Turn(C, "Non, mon voisin a coupé l'eau, mais le plafond est tout mouillé."),
+    Turn(A, "Très bien. Je vous envoie un plombier demain matin."),
+    Turn(C, "Demain matin, c'est parfait.", gap=0.3),
+    Turn(A, "Y a-t-il autre chose pour vous ?"),
+    Turn(C, "Non, c'est tout, merci."),
+    Turn(A, "Merci de votre appel, au revoir."),
+)
+FRENCH_WELCOME = (
+    Turn(A, "Merci d'avoir appelé Mutuelle Assistance, Sophie à votre écoute."),
+    Turn(C, "Oui bonjour, je voudrais savoir si mon contrat couvre le rapatriement."),
+    Turn(A, "Bien sûr, je regarde votre contrat, un instant s'il vous plaît."),
+    Turn(C, "Merci.", gap=0.8),
+    Turn(A, "Oui, le rapatriement est couvert, pour vous et votre famille."),
+    Turn(C, "Très bien, c'est ce que je voulais savoir.", gap=-0.4),
+    Turn(A, "Je vous en prie. Bonne journée, au revoir."),
+)
 # One voice only: the agent leaving a message (a one-speaker mono recording).
 VOICEMAIL = (
     Turn(A, "Hello, this is Peter from Roadside Assist calling about your claim."),
@@ -94,6 +194,7 @@ class MonoCase:
     turns: Sequence[Turn]
     voices: tuple[str, str]
     language: str = "en"
+    speed: int = 140  # espeak-ng words per minute
 
 
 CASES: tuple[MonoCase, ...] = (
@@ -105,6 +206,25 @@ CASES: tuple[MonoCase, ...] = (
     MonoCase("complaint-f2-f4", COMPLAINT, ("en-us+f2", "en+f4")),
     MonoCase("roadside-m2-m5", ROADSIDE, ("en+m2", "en-gb+m5")),
     MonoCase("french-f3-m3", FRENCH, ("fr+f3", "fr+m3"), "fr"),
+)
+# More voices, speeds and openings (who speaks first, pick-up formulas, the customer
+# giving their name), for the benchmark.
+MORE_CASES: tuple[MonoCase, ...] = (
+    MonoCase("outbound-f1-m3", OUTBOUND, ("en+f1", "en+m3")),
+    MonoCase("outbound-f4-f2-fast", OUTBOUND, ("en+f4", "en-us+f2"), speed=175),
+    MonoCase("custname-m4-m1", CUSTOMER_NAMED, ("en+m4", "en+m1")),
+    MonoCase("custname-f3-m7-slow", CUSTOMER_NAMED, ("en+f3", "en+m7"), speed=115),
+    MonoCase("pickup-m2-f1", SHORT_PICKUP, ("en+m2", "en+f1")),
+    MonoCase("pickup-scot-f5-fast", SHORT_PICKUP, ("en-gb-scotland+m6", "en+f5"), speed=170),
+    MonoCase("story-f2-m5", LONG_STORY, ("en-us+f2", "en-gb+m5")),
+    MonoCase("story-f5-f1-slow", LONG_STORY, ("en+f5", "en+f1"), speed=120),
+    MonoCase("complaint-m5-f3-fast", COMPLAINT, ("en-gb+m5", "en+f3"), speed=170),
+    MonoCase("travel-m3-m2-slow", TRAVEL, ("en+m3", "en+m2"), speed=120),
+    MonoCase("fr-clientfirst-f1-m1", FRENCH_CLIENT_FIRST, ("fr+f1", "fr+m1"), "fr"),
+    MonoCase("fr-outbound-m3-f4", FRENCH_OUTBOUND, ("fr+m3", "fr+f4"), "fr", 160),
+    MonoCase("fr-clientname-m7-f3", FRENCH_CLIENT_NAMED, ("fr+m7", "fr+f3"), "fr"),
+    MonoCase("fr-welcome-f4-m2-slow", FRENCH_WELCOME, ("fr+f4", "fr+m2"), "fr", 120),
+    MonoCase("french-m1-f1-fast", FRENCH, ("fr+m1", "fr+f1"), "fr", 170),
 )
 ONE_VOICE = MonoCase("voicemail-m3", VOICEMAIL, ("en+m3", "en+f3"))
 
@@ -123,7 +243,9 @@ class MonoCall:
 def make_case(case: MonoCase, folder: Path) -> MonoCall:
     """Speak the case in stereo, take each channel's speech as truth, write the mix."""
     stereo = folder / f"{case.name}.stereo.wav"
-    synthesize_call(case.turns, stereo, voices=case.voices, language=case.language)
+    synthesize_call(
+        case.turns, stereo, voices=case.voices, language=case.language, speed=case.speed
+    )
     return mono_from_stereo(case.name, stereo, folder, case.language)
 
 
