@@ -686,6 +686,7 @@ CUE_WEIGHTS = {
     "agent_offer": 1.5,
     "customer_request": -1.5,
     "addresses_other": 2.0,  # scaled by (your − my) / (your + my + 1), in −1..1
+    "asks_more": 1.0,  # scaled by (own − other's questions) / (own + other's + 1)
     "empathy": 0.75,  # "I understand", "je suis désolée" (analytics/data/quality)
     "hold": 0.75,  # "one moment please", "je vais vérifier"
     "greeting": 0.5,
@@ -813,6 +814,7 @@ def agent_side(
     if not by_voice:
         return AgentSide(None, 0.0)
     first = min(by_voice, key=lambda lab: min(s.start for s in by_voice[lab]))
+    questions = {lab: sum(s.text.count("?") for s in segs) for lab, segs in by_voice.items()}
     scores: dict[int, float] = {}
     cues: dict[int, tuple[str, ...]] = {}
     for label, segs in by_voice.items():
@@ -820,6 +822,12 @@ def agent_side(
         if label == first and len(by_voice) > 1:
             found += ("speaks_first",)
             score += CUE_WEIGHTS["speaks_first"]
+        # The agent asks the questions (what happened, the contract number, anything else).
+        own = questions[label]
+        other = max((q for lab, q in questions.items() if lab != label), default=own)
+        if own > other:
+            found += ("asks_more",)
+        score += CUE_WEIGHTS["asks_more"] * (own - other) / (own + other + 1)
         cues[label], scores[label] = found, round(score, 3)
     ranked = sorted(scores, key=lambda lab: (-scores[lab], lab))
     best = ranked[0]

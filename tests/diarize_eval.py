@@ -178,6 +178,68 @@ FRENCH_WELCOME = (
     Turn(C, "Très bien, c'est ce que je voulais savoir.", gap=-0.4),
     Turn(A, "Je vous en prie. Bonne journée, au revoir."),
 )
+# Held out: written after the side cues were settled, never used to tune them.
+CLAIMS_LINE = (
+    Turn(A, "Good afternoon, claims department, Laura speaking, may I take your policy number?"),
+    Turn(C, "Sure, it is nine one two three four, and the claim is for a broken window."),
+    Turn(A, "Thanks. When did the damage happen?"),
+    Turn(C, "Saturday night, somebody threw a stone through the kitchen window."),
+    Turn(A, "That sounds upsetting. Have you reported it to the police?"),
+    Turn(C, "Yes, they gave me a crime reference."),
+    Turn(A, "Great, please email it to us and a glazier will contact you on Monday."),
+    Turn(C, "Okay, will do. Thanks for your help."),
+    Turn(A, "My pleasure, enjoy the rest of your day."),
+)
+TRANSFERRED = (
+    Turn(C, "Hi, yes, I have been transferred three times already and I just want an answer."),
+    Turn(A, "I am sorry about that, this is Kevin, I will sort it out for you."),
+    Turn(C, "My van was towed to the wrong garage and nobody can tell me where it is."),
+    Turn(A, "Could you tell me the registration so I can find the job?"),
+    Turn(C, "It is a white van, plate starting with mike papa."),
+    Turn(A, "Got it. It is at the garage in Poitiers, I will have it moved today."),
+    Turn(C, "Finally. Thank you.", gap=0.3),
+    Turn(A, "No problem at all, sorry again for the trouble. Goodbye."),
+)
+CALLBACK = (
+    Turn(A, "Hello, Mrs Grant? It is Olivia from the claims team, returning your call."),
+    Turn(C, "Oh hello, yes, thank you for calling back."),
+    Turn(A, "You asked about the repair of your roof, the expert visit is confirmed for Thursday."),
+    Turn(C, "Thursday is good. Will he need to go into the attic?"),
+    Turn(A, "Yes, he will need access to the attic and the garden."),
+    Turn(C, "No problem, I will be there all day."),
+    Turn(A, "Perfect, so that is settled. Have a lovely afternoon."),
+)
+FR_SINISTRES = (
+    Turn(A, "Bonjour, service sinistres, Thomas à l'appareil."),
+    Turn(C, "Bonjour monsieur, on m'a volé mon scooter cette nuit devant chez moi."),
+    Turn(A, "Je suis désolé. Avez-vous déposé plainte au commissariat ?"),
+    Turn(C, "Oui, ce matin, j'ai le récépissé."),
+    Turn(A, "Très bien, envoyez-nous le récépissé et la carte grise par courrier."),
+    Turn(C, "D'accord, je fais ça aujourd'hui."),
+    Turn(A, "Parfait. Je vous souhaite une bonne journée malgré tout."),
+)
+FR_CLIENT_APPELLE = (
+    Turn(C, "Oui allô, bonjour, je vous appelle parce que mon fils est malade à l'étranger."),
+    Turn(A, "Bonjour madame, je m'appelle Nadia, je vais vous aider. Où se trouve votre fils ?"),
+    Turn(C, "Il est à Montréal, il a une forte fièvre depuis deux jours."),
+    Turn(A, "A-t-il déjà vu un médecin sur place ?"),
+    Turn(C, "Non, il ne sait pas où aller."),
+    Turn(A, "Nous allons lui envoyer l'adresse d'une clinique partenaire par message."),
+    Turn(C, "Merci, vous me rassurez."),
+    Turn(A, "C'est normal, nous le rappellerons ce soir. Au revoir madame."),
+)
+FR_RAPPEL = (
+    Turn(
+        A,
+        "Bonjour monsieur, ici Camille de la Mutuelle, je vous rappelle concernant votre sinistre.",
+    ),
+    Turn(C, "Ah, bonjour, oui, j'attendais votre appel."),
+    Turn(A, "L'expert passera jeudi matin pour constater les dégâts."),
+    Turn(C, "Jeudi matin, c'est possible. Vers quelle heure ?"),
+    Turn(A, "Entre neuf heures et midi. Vous recevrez un message la veille."),
+    Turn(C, "Très bien, merci."),
+    Turn(A, "Bonne journée, monsieur."),
+)
 # One voice only: the agent leaving a message (a one-speaker mono recording).
 VOICEMAIL = (
     Turn(A, "Hello, this is Peter from Roadside Assist calling about your claim."),
@@ -225,6 +287,16 @@ MORE_CASES: tuple[MonoCase, ...] = (
     MonoCase("fr-clientname-m7-f3", FRENCH_CLIENT_NAMED, ("fr+m7", "fr+f3"), "fr"),
     MonoCase("fr-welcome-f4-m2-slow", FRENCH_WELCOME, ("fr+f4", "fr+m2"), "fr", 120),
     MonoCase("french-m1-f1-fast", FRENCH, ("fr+m1", "fr+f1"), "fr", 170),
+)
+# Held out (see CLAIMS_LINE): scored apart, so the benchmark shows how the cues do on
+# openings they were not tuned on.
+HELD_OUT: tuple[MonoCase, ...] = (
+    MonoCase("ho-claims-f4-m2", CLAIMS_LINE, ("en+f4", "en+m2")),
+    MonoCase("ho-transferred-m7-f1", TRANSFERRED, ("en+m7", "en+f1"), speed=160),
+    MonoCase("ho-callback-f2-f5-slow", CALLBACK, ("en-us+f2", "en+f5"), speed=125),
+    MonoCase("ho-fr-sinistres-m1-f3", FR_SINISTRES, ("fr+m1", "fr+f3"), "fr"),
+    MonoCase("ho-fr-appelle-f4-f1", FR_CLIENT_APPELLE, ("fr+f4", "fr+f1"), "fr"),
+    MonoCase("ho-fr-rappel-f3-m7-fast", FR_RAPPEL, ("fr+f3", "fr+m7"), "fr", 165),
 )
 ONE_VOICE = MonoCase("voicemail-m3", VOICEMAIL, ("en+m3", "en+f3"))
 
