@@ -18,10 +18,14 @@ model download:
    puts turn boundaries within a few frames of the real change. The smoothed posterior is
    the frame's confidence.
 
-Which voice is the agent (:func:`agent_side`) is read from the redacted transcript: the
-speaker whose opening carries the greeting and self-identification phrases of
-``analytics/data/quality/`` (``je m'appelle <PERSON>``), the closing formula, and who
-speaks first. No voiceprint is stored: these cues are enough on the benchmark (README).
+Which voice is the agent (:func:`agent_side`) is read from the redacted transcript, cue
+by cue (weights in CUE_WEIGHTS): the self-identification in a voice's opening
+(``analytics/data/quality/``: ``je m'appelle <PERSON>``), the agent's pick-up formulas and
+service offers and the caller's own requests (``analytics/data/diarize/side_<lang>.toml``:
+``thank you for calling``, ``que puis-je faire pour vous``, ``I'm calling about``), who
+says "you/your" rather than "I/my", who asks the questions, empathy and hold phrases,
+greeting and closing words, and who speaks first. No voiceprint is stored: these cues are
+enough on the benchmark (README).
 
 Segments then carry ``agent`` / ``customer`` when both the voice (frame posteriors) and
 the side (cue margin) are confident, ``unknown`` otherwise, with the confidence.

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diarize_eval import CASES, ONE_VOICE, TRAVEL, MonoCase, der, make_case, real_call
+from diarize_eval import CASES, ONE_VOICE, TRAVEL, MonoCall, MonoCase, der, make_case, real_call
 from factories import NOW
 from sqlalchemy import create_engine, inspect, text
 
 from analytics import audio
-from analytics.config import load_settings
+from analytics.config import Settings, load_settings
 from analytics.diarize import (
     Diarization,
     DiarizeConfig,
@@ -173,6 +173,60 @@ def test_speaking_first_alone_is_a_weak_cue() -> None:
     assert side.label == 0 and side.confidence < 0.7
 
 
+def test_a_caller_giving_their_name_is_not_taken_for_the_agent() -> None:
+    # Voice 1 says "my name is <PERSON>" but asks for help about their own house.
+    transcript = _transcript(
+        (0.0, 2.5, "Home insurance, good morning, how may I help you?"),
+        (3.0, 7.0, "Good morning, my name is <PERSON>, I am calling about my roof."),
+        (7.5, 9.5, "I understand. Can you give me your contract number?"),
+        (10.0, 12.0, "Yes, my contract is in my name."),
+    )
+    tags = tuple(VoiceTag(i % 2, 0.95) for i in range(4))
+    side = agent_side(transcript, tags)
+    assert side.label == 0 and side.confidence >= 0.9
+    assert "customer_request" in side.cues[1] and "agent_offer" in side.cues[0]
+
+
+def test_an_outbound_call_answered_by_the_customer() -> None:
+    # The customer speaks first ("Hello?"); the agent calls from the company.
+    transcript = _transcript(
+        (0.0, 0.8, "Hello?"),
+        (1.2, 5.0, "Hi, this is <PERSON> calling from <ORGANIZATION> about your claim."),
+        (5.5, 7.0, "Oh yes, I was waiting for you."),
+        (7.5, 10.0, "Your repair is booked for Monday, is that okay?"),
+    )
+    tags = tuple(VoiceTag(i % 2, 0.95) for i in range(4))
+    side = agent_side(transcript, tags)
+    assert side.label == 1 and side.confidence >= 0.9
+    assert "speaks_first" in side.cues[0]
+
+
+def test_french_cues_name_the_agent() -> None:
+    transcript = _transcript(
+        (0.0, 3.0, "Assistance auto bonjour, que puis-je faire pour vous ?"),
+        (3.5, 7.0, "Bonjour, je suis <PERSON>, j'appelle pour ma voiture en panne."),
+        (7.5, 9.0, "Je comprends, quel est votre numéro de contrat ?"),
+        (9.5, 11.0, "C'est le trois deux un."),
+        language="fr",
+    )
+    tags = tuple(VoiceTag(i % 2, 0.95) for i in range(4))
+    side = agent_side(transcript, tags)
+    assert side.label == 0 and side.confidence >= 0.9
+
+
+def test_voices_saying_alike_things_leave_the_side_unsure() -> None:
+    transcript = _transcript(
+        (0.0, 1.0, "okay"),
+        (1.5, 3.0, "right, and then?"),
+        (3.5, 5.0, "then it was fine"),
+        (5.5, 7.0, "okay then"),
+    )
+    tags = tuple(VoiceTag(i % 2, 0.95) for i in range(4))
+    named, _ = label_speakers(transcript, tags, _voices((0.0, 7.0, 0, 0.95)))
+    assert agent_side(transcript, tags).confidence < DiarizeConfig().min_confidence
+    assert {s.speaker for s in named.segments} == {"unknown"}
+
+
 def test_confident_segments_are_named_and_doubtful_ones_stay_unknown() -> None:
     transcript = _transcript(
         (0.0, 3.0, "good morning my name is <PERSON> how can I help"),
@@ -242,39 +296,101 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
     return build_engines(settings, 1)
 
 
-@pytest.mark.slow
-def test_a_mono_call_end_to_end_has_agent_and_customer(engines: Engines, tmp_path: Path) -> None:
-    # The customer speaks first: the agent is found from the greeting and the name.
+@dataclasses.dataclass(frozen=True)
+class MonoWorkspace:
+    settings: Settings
+    call: MonoCall
+
+
+@pytest.fixture(scope="module")
+def mono_workspace(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> MonoWorkspace:
+    """One mono call (the customer speaks first) processed for real into a workspace."""
+    folder = tmp_path_factory.mktemp("mono-ws")
     case = MonoCase("mono-travel", TRAVEL, ("en-us+f2", "en+m1"))
-    call = make_case(case, tmp_path)
-    csv_path = tmp_path / "meta.csv"
+    call = make_case(case, folder)
+    csv_path = folder / "meta.csv"
     csv_path.write_text(
-        "recording,call_id,channel_layout,started_at,language\n"
-        f"{call.path.name},mono-1,mono,2026-11-24T10:00:00+00:00,en\n",
+        "recording,call_id,channel_layout,started_at,language,agent_id,team\n"
+        f"{call.path.name},mono-1,mono,2026-11-24T10:00:00+00:00,en,A7,Niort-2\n",
         encoding="utf-8",
     )
-    settings = dataclasses.replace(load_settings(tmp_path / "home", env={}), redacted_audio=False)
+    settings = dataclasses.replace(load_settings(folder / "home", env={}), redacted_audio=False)
     with Store.open(settings) as store:
         ingest(store, metadata=csv_path, now=NOW)
         report = process(store, engines=engines, now=NOW)
-        assert report.done == ["mono-1"], report.failed
+    assert report.done == ["mono-1"], report.failed
+    return MonoWorkspace(settings, call)
+
+
+@pytest.mark.slow
+def test_a_mono_call_end_to_end_has_agent_and_customer(mono_workspace: MonoWorkspace) -> None:
+    # The customer speaks first: the agent is found from the greeting and the name.
+    call = mono_workspace.call
+    with Store.open(mono_workspace.settings) as store:
         record = get_call(store, "mono-1", NOW)
-        speakers = [s["speaker"] for s in record["segments"]]
-        assert {"agent", "customer"} <= set(speakers)
-        assert all(s["speaker_confidence"] is not None for s in record["segments"])
-        named = [s for s in record["segments"] if s["speaker"] != "unknown"]
-        assert len(named) >= 0.8 * len(speakers)
-        # The agent's segments are where the agent (left channel) really spoke.
-        agent_truth = call.truth.of("agent")
-        for seg in (s for s in named if s["speaker"] == "agent"):
-            mid = (seg["start"] + seg["end"]) / 2
-            assert any(a - 0.5 <= mid <= b + 0.5 for a, b in agent_truth), seg["start"]
-        quality = record["quality"]
-        assert quality["talk_time_agent_s"] > 5 and quality["talk_time_customer_s"] > 5
-        assert quality["agent_identified"] and quality["greeting"]
-        assert quality["agent_wpm"] is not None
-        out = tmp_path / "calls.jsonl"
-        export_calls(store, "jsonl", out, now=NOW)
+    speakers = [s["speaker"] for s in record["segments"]]
+    assert {"agent", "customer"} <= set(speakers)
+    assert all(s["speaker_confidence"] is not None for s in record["segments"])
+    named = [s for s in record["segments"] if s["speaker"] != "unknown"]
+    assert len(named) >= 0.8 * len(speakers)
+    # The agent's segments are where the agent (left channel) really spoke.
+    agent_truth = call.truth.of("agent")
+    for seg in (s for s in named if s["speaker"] == "agent"):
+        mid = (seg["start"] + seg["end"]) / 2
+        assert any(a - 0.5 <= mid <= b + 0.5 for a, b in agent_truth), seg["start"]
+    quality = record["quality"]
+    assert quality["talk_time_agent_s"] > 5 and quality["talk_time_customer_s"] > 5
+    assert quality["agent_identified"] and quality["greeting"]
+    assert quality["agent_wpm"] is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_mono_call_exports_agent_and_customer_figures(
+    mono_workspace: MonoWorkspace, fmt: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"calls.{fmt}"
+    with Store.open(mono_workspace.settings) as store:
+        assert export_calls(store, fmt, out, now=NOW) == 1
+    if fmt == "jsonl":
         exported = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
         assert {"agent", "customer"} <= {s["speaker"] for s in exported["segments"]}
         assert set(exported["segments"][0]) == {"speaker", "start", "end", "text"}
+        quality = exported["quality"]
+    else:
+        import pandas as pd
+
+        row = pd.read_csv(out).iloc[0]
+        assert row["channel_layout"] == "mono"
+        quality = {k.removeprefix("quality_"): v for k, v in row.items() if "quality_" in k}
+    assert quality["talk_time_agent_s"] > 5 and quality["talk_time_customer_s"] > 5
+    assert quality["agent_wpm"] > 0 and quality["customer_wpm"] > 0
+    assert quality["agent_identified"] in (True, "True", "true")
+
+
+@pytest.mark.slow
+def test_a_mono_call_counts_in_the_dashboard_aggregates(mono_workspace: MonoWorkspace) -> None:
+    from analytics.store.aggregates import league_table
+
+    with Store.open(mono_workspace.settings) as store:
+        (row,) = league_table(store, NOW, by="agent")
+    assert row["agent"] == "A7" and row["calls"] == 1
+    assert row["avg_talk_agent_s"] > 5
+    assert row["avg_agent_wpm"] > 0
+    assert row["identified_rate"] == 1.0 and row["greeting_rate"] == 1.0
+
+
+@pytest.mark.slow
+def test_a_mono_call_in_the_notebook_dataset(mono_workspace: MonoWorkspace) -> None:
+    from analytics.dataset import load_calls, load_segments
+
+    calls_frame = load_calls(mono_workspace.settings)
+    (row,) = calls_frame.to_dict("records")
+    assert row["channel_layout"] == "mono"
+    assert row["quality_talk_time_agent_s"] > 5 and row["quality_talk_time_customer_s"] > 5
+    assert row["quality_customer_wpm"] > 0
+    segments = load_segments(mono_workspace.settings)
+    assert {"agent", "customer"} <= set(segments["speaker"].dropna())
+    named = segments[segments["speaker"] != "unknown"]
+    assert named["speaker_confidence"].notna().all()
+    assert (named["speaker_confidence"] >= DiarizeConfig().min_confidence).all()
