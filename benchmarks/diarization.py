@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from diarize_eval import (  # noqa: E402
     CASES,
     HELD_OUT,
+    HELD_OUT_2,
     MORE_CASES,
     ONE_VOICE,
     MonoCall,
@@ -88,11 +89,16 @@ def main() -> None:
         assert engines.diarizer is not None
         recorder = _Recording(engines.diarizer.config)
         engines.diarizer = recorder
-        cases = (*CASES, *MORE_CASES, ONE_VOICE, *HELD_OUT)
+        cases = (*CASES, *MORE_CASES, ONE_VOICE, *HELD_OUT, *HELD_OUT_2)
         print(f"speaking {len(cases)} synthetic calls (espeak-ng) ...", flush=True)
         calls = [make_case(case, folder) for case in cases] + [real_call(folder)]
-        held_out = {case.name for case in HELD_OUT}
-        tally: dict[str, Counter[str]] = {"tuned": Counter(), "held out": Counter()}
+        group = {case.name: "held out 1, seen once" for case in HELD_OUT}
+        group |= {case.name: "held out 2, unseen" for case in HELD_OUT_2}
+        tally: dict[str, Counter[str]] = {
+            "tuned": Counter(),
+            "held out 1, seen once": Counter(),
+            "held out 2, unseen": Counter(),
+        }
         header = (
             f"{'call':22s} {'min':>5s} {'voices':>6s} {'DER one-spk':>11s} {'DER voices':>10s} "
             f"{'DER named':>9s} {'unknown':>7s} {'agent':>7s} {'s/min sep':>9s} "
@@ -121,7 +127,7 @@ def main() -> None:
                 # Two read sentences, not a call: no agent to find (scored for DER only).
                 verdict = f"n/a:{verdict}"
             else:
-                tally["held out" if call.name in held_out else "tuned"][verdict] += 1
+                tally[group.get(call.name, "tuned")][verdict] += 1
             ref = parts["total"]
             for key, value in (
                 ("ref", ref),
@@ -145,7 +151,7 @@ def main() -> None:
             )
         minutes = sums["audio"] / 60
         n = len(calls)
-        every = tally["tuned"] + tally["held out"]
+        every = tally["tuned"] + tally["held out 1, seen once"] + tally["held out 2, unseen"]
         right, scored = every["yes"], sum(every.values())
         print("-" * len(header))
         print(

@@ -240,6 +240,43 @@ FR_RAPPEL = (
     Turn(C, "Très bien, merci."),
     Turn(A, "Bonne journée, monsieur."),
 )
+# A second held-out set, written after the first one had been looked at (and the naming
+# rules changed because of it): the benchmark's one figure on openings never seen.
+PHARMACY_LINE = (
+    Turn(A, "Good morning, Health Plus helpline, Rachel here, what can I do for you?"),
+    Turn(C, "Hi, I lost my prescription on holiday and I need my heart tablets."),
+    Turn(A, "Okay, which country are you in at the moment?"),
+    Turn(C, "We are in Greece, on the island of Crete."),
+    Turn(A, "There is a partner pharmacy in Heraklion, I will text you the address."),
+    Turn(C, "Oh, that is wonderful, thank you."),
+    Turn(A, "You are welcome. Safe travels."),
+)
+ANGRY_FIRST = (
+    Turn(C, "Yes hello, this is the third time I ring today, is anybody listening?"),
+    Turn(A, "Good afternoon, I am really sorry for the wait, you are through to Ben."),
+    Turn(C, "The locksmith never came and I am locked out of my flat."),
+    Turn(A, "That is awful. Let me call the locksmith right now while you hold."),
+    Turn(C, "Fine.", gap=1.0),
+    Turn(A, "He is ten minutes away, he had the wrong street. I am sorry again."),
+    Turn(C, "Okay, thanks."),
+)
+FR_BRIS_DE_GLACE = (
+    Turn(A, "Assurance auto, bonjour, Léa à votre service."),
+    Turn(C, "Bonjour, un caillou a fissuré mon pare-brise sur l'autoroute."),
+    Turn(A, "D'accord, la fissure est-elle plus grande qu'une pièce de monnaie ?"),
+    Turn(C, "Oui, elle fait presque dix centimètres."),
+    Turn(A, "Alors il faut le remplacer. Je vous propose un rendez-vous demain."),
+    Turn(C, "Demain, c'est très bien pour moi."),
+    Turn(A, "C'est noté. Bonne fin de journée."),
+)
+FR_CLIENT_PRESSE = (
+    Turn(C, "Allô, oui, bonjour, je suis en panne avec mes enfants sur une aire de repos."),
+    Turn(A, "Bonjour madame, Hugo de l'assistance, ne vous inquiétez pas. Quelle autoroute ?"),
+    Turn(C, "L'autoroute du sud, juste après Valence."),
+    Turn(A, "Je vous envoie un dépanneur, il sera là dans une demi-heure."),
+    Turn(C, "Merci, merci beaucoup."),
+    Turn(A, "Je vous en prie, au revoir madame."),
+)
 # One voice only: the agent leaving a message (a one-speaker mono recording).
 VOICEMAIL = (
     Turn(A, "Hello, this is Peter from Roadside Assist calling about your claim."),
@@ -297,6 +334,12 @@ HELD_OUT: tuple[MonoCase, ...] = (
     MonoCase("ho-fr-sinistres-m1-f3", FR_SINISTRES, ("fr+m1", "fr+f3"), "fr"),
     MonoCase("ho-fr-appelle-f4-f1", FR_CLIENT_APPELLE, ("fr+f4", "fr+f1"), "fr"),
     MonoCase("ho-fr-rappel-f3-m7-fast", FR_RAPPEL, ("fr+f3", "fr+m7"), "fr", 165),
+)
+HELD_OUT_2: tuple[MonoCase, ...] = (
+    MonoCase("ho2-pharmacy-f1-m4", PHARMACY_LINE, ("en+f1", "en+m4")),
+    MonoCase("ho2-angry-m3-f2-fast", ANGRY_FIRST, ("en+m3", "en-us+f2"), speed=165),
+    MonoCase("ho2-fr-glace-f1-m3", FR_BRIS_DE_GLACE, ("fr+f1", "fr+m3"), "fr"),
+    MonoCase("ho2-fr-presse-m7-f4-slow", FR_CLIENT_PRESSE, ("fr+m7", "fr+f4"), "fr", 125),
 )
 ONE_VOICE = MonoCase("voicemail-m3", VOICEMAIL, ("en+m3", "en+f3"))
 
