@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 FRAME_STEP_S = 0.01
 N_MFCC = 20
 N_FEATURES = N_MFCC + 1  # MFCCs and log pitch
+GAP_KEPT_S = 0.5  # of each pause between speech clips, on the compact timeline
 VOICING = 0.45
 
 
@@ -184,34 +185,58 @@ class Diarizer:
     ) -> Diarization:
         """:meth:`diarize` from the speech clips :func:`analytics.audio.listen` keeps.
 
-        The call's samples are never put back together: each clip's MFCCs go to their
-        frames of the call, silence between clips stays zero and unvoiced. Memory: 20
-        float32 coefficients per 10 ms of call (8 kB per second, 115 MB at the 4 h
-        ``max_duration_s``), an eighth of the call's samples.
+        The call's samples are never put back together, and silence costs nothing: the
+        clips' frames are laid on a compact timeline where each pause between them is
+        kept only ``GAP_KEPT_S`` long (still a pause to the Viterbi and the smoothing).
+        Memory follows the speech, like the clips themselves: 21 float32 features per
+        10 ms of speech (an eighth of the clips' samples), plus a byte and a float32 per
+        10 ms of call for the labels and confidences that come out.
         """
         n_frames = max(0, round(duration_s / FRAME_STEP_S))
-        features = np.zeros((n_frames, N_FEATURES), dtype=np.float32)
+        placed: list[tuple[int, np.ndarray]] = []
+        keep = np.zeros(n_frames, dtype=bool)
         covered = np.zeros(n_frames, dtype=bool)
-        for clip in clips:
-            part = voice_features(clip.samples, SAMPLE_RATE)
+        gap = _frames(GAP_KEPT_S)
+        for clip in sorted(clips, key=lambda c: c.start):
+            part = voice_features(clip.samples, SAMPLE_RATE).astype(np.float32)
             first = round(clip.start / SAMPLE_RATE / FRAME_STEP_S)
             last = min(n_frames, first + len(part))
-            if last > first:
-                features[first:last] = part[: last - first]
-                covered[first:last] = True
-        return self._diarize(features, speech, duration_s, covered)
+            if last <= first:
+                continue
+            placed.append((first, part[: last - first]))
+            covered[first:last] = True
+            keep[max(0, first - gap) : min(n_frames, last + gap)] = True
+        index = np.flatnonzero(keep)
+        position = np.cumsum(keep) - 1  # call frame -> compact frame
+        features = np.zeros((len(index), N_FEATURES), dtype=np.float32)
+        for first, part in placed:
+            features[position[first : first + len(part)]] = part
+        voiced = (_speech_mask(speech, n_frames) & covered)[keep]
+        del position, covered
+        compact = self._diarize(features, _runs(voiced), len(index) * FRAME_STEP_S, voiced)
+        labels = np.full(n_frames, -1, dtype=np.int8)
+        confidence = np.zeros(n_frames, dtype=np.float32)
+        labels[index] = compact.frame_labels[: len(index)]
+        confidence[index] = compact.frame_confidence[: len(index)]
+        return Diarization(
+            duration_s,
+            compact.speakers,
+            _turns(labels, confidence, duration_s),
+            compact.separation,
+            labels,
+            confidence,
+        )
 
     def _diarize(
         self,
         features: np.ndarray,
         speech: Sequence[Interval],
         duration: float,
-        covered: np.ndarray | None = None,
+        voiced: np.ndarray | None = None,
     ) -> Diarization:
         n_frames = len(features)
-        voiced = _speech_mask(speech, n_frames)
-        if covered is not None:
-            voiced &= covered
+        if voiced is None:
+            voiced = _speech_mask(speech, n_frames)
         labels = np.full(n_frames, -1, dtype=np.int8)
         confidence = np.zeros(n_frames)
         if voiced.sum() < _frames(self.config.min_window_s):
@@ -421,6 +446,15 @@ def mfcc(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 def _frames(seconds: float) -> int:
     return max(1, round(seconds / FRAME_STEP_S))
+
+
+def _runs(mask: np.ndarray) -> list[Interval]:
+    """The runs of True in a frame mask, as intervals in seconds."""
+    edges = np.flatnonzero(np.diff(mask.astype(np.int8), prepend=0, append=0))
+    return [
+        (round(a * FRAME_STEP_S, 3), round(b * FRAME_STEP_S, 3))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def _speech_mask(speech: Sequence[Interval], n_frames: int) -> np.ndarray:

@@ -1,20 +1,24 @@
 """Speaker separation of mono calls: DER, agent side and speed.
 
-Run: ``nice -n 10 python benchmarks/diarization.py``. Each call of
+Run: ``PYTHONPATH=$PWD nice -n 10 python benchmarks/diarization.py``. Each call of
 ``tests/diarize_eval.py`` (synthetic stereo calls spoken by espeak-ng, a voice per
-party, scripted turns with overlaps; one one-voice voicemail; the real stereo clip of
-``../shared/audio``) is mixed down to mono and goes through the mono path of the
-pipeline with the real engines (Silero VAD, separation, Whisper base, Presidio, the agent
-side from the redacted text). Printed per call and over all calls:
+party, English and French, several voices and speeds, scripted turns with overlaps, the
+agent or the customer speaking first; one one-voice voicemail; the real stereo clip of
+``../shared/audio``) is mixed down to mono and goes through the mono path of the pipeline
+(:func:`analytics.pipeline.analyse_call`: Silero VAD block by block, separation, Whisper
+base, Presidio, the agent side from the redacted text). Printed per call and over all:
 
 - **DER (voices)**: pyannote.metrics' diarization error rate of the separation against
   the channel truth (no collar, overlapped speech scored), voices matched optimally;
 - **DER (named)**: the same for the final ``agent``/``customer`` speech activity
   (``unknown`` is scored as missed speech): what the quality figures see;
 - **agent side**: whether the voice named ``agent`` is the true agent (``unknown`` when
-  no segment was named: counted as not right);
+  no segment was named: counted as not right). Counted apart for the calls the cues were
+  tuned on, a first held-out set (looked at once, after its first run), and a second
+  held-out set never looked at. The real clip is two read sentences, not a call: it
+  has no agent and counts for DER only (``n/a``);
 - **seconds per minute** of audio for the separation, for Whisper's transcription of the
-  same audio in the same run (and their ratio), and for the whole mono path.
+  same audio in the same run, their ratio, and the whole mono path.
 
 Baseline in the same run: "everything is one speaker" (today's mono behaviour, scored
 as voices), so DER reads against doing nothing. Anchor: pyannote's published DER on

@@ -227,6 +227,33 @@ def test_voices_saying_alike_things_leave_the_side_unsure() -> None:
     assert {s.speaker for s in named.segments} == {"unknown"}
 
 
+def test_a_weak_split_names_nobody() -> None:
+    # Clear side cues, but two voices barely told apart: the parties may be mixed.
+    transcript = _transcript(
+        (0.0, 3.0, "Thank you for calling, my name is <PERSON>, how can I help?"),
+        (3.5, 6.0, "I am calling about my car."),
+    )
+    tags = (VoiceTag(0, 0.95), VoiceTag(1, 0.95))
+    voices = _voices((0.0, 3.0, 0, 0.95), (3.5, 6.0, 1, 0.95))
+    assert label_speakers(transcript, tags, voices)[0].segments[0].speaker == "agent"
+    weak = dataclasses.replace(voices, separation=DiarizeConfig().min_named_separation - 0.1)
+    named, activity = label_speakers(transcript, tags, weak)
+    assert {s.speaker for s in named.segments} == {"unknown"}
+    assert activity.of("agent") == () and activity.of("customer") == ()
+
+
+def test_one_voice_with_both_parties_words_is_not_all_agent() -> None:
+    # A two-party call the separation heard as one voice: the agent's greeting and the
+    # caller's request in one "voice" must not make every segment the agent's.
+    transcript = _transcript(
+        (0.0, 3.0, "Good morning, this is <PERSON>, how can I help?"),
+        (3.5, 6.0, "I am calling about my flight."),
+    )
+    tags = (VoiceTag(0, 0.95), VoiceTag(0, 0.95))
+    named, _ = label_speakers(transcript, tags, _voices((0.0, 6.0, 0, 0.95)))
+    assert {s.speaker for s in named.segments} == {"unknown"}
+
+
 def test_confident_segments_are_named_and_doubtful_ones_stay_unknown() -> None:
     transcript = _transcript(
         (0.0, 3.0, "good morning my name is <PERSON> how can I help"),
