@@ -92,6 +92,9 @@ class DiarizeConfig:
     # Two voices split less distinctly than this are kept, but no segment is named:
     # on the benchmark such splits mix the parties (DER 34-39 %), clearer ones do not.
     min_named_separation: float = 1.6
+    # A call heard as one voice is named only when clearly one voice (a two-voice split
+    # this weak or weaker): near min_separation it may be two parties not told apart.
+    max_one_voice_separation: float = 0.6
     seed: int = 0
 
     @classmethod
@@ -933,7 +936,12 @@ def label_speakers(
     """
     config = config or DiarizeConfig()
     side = agent_side(transcript, tags, quality_config)
-    if diarization.speakers > 1 and diarization.separation < config.min_named_separation:
+    unsure_split = (
+        diarization.separation < config.min_named_separation
+        if diarization.speakers > 1
+        else diarization.separation > config.max_one_voice_separation
+    )
+    if unsure_split:
         side = replace(side, label=None, confidence=0.0)  # the voices themselves are unsure
 
     def name(label: int | None, voice_confidence: float) -> tuple[Speaker, float]:

@@ -120,11 +120,12 @@ def _voices(*turns: tuple[float, float, int, float]) -> Diarization:
     for start, end, label, conf in turns:
         labels[round(start / 0.01) : round(end / 0.01)] = label
         confidence[round(start / 0.01) : round(end / 0.01)] = conf
+    voices = len({t[2] for t in turns})
     return Diarization(
         duration,
-        len({t[2] for t in turns}),
+        voices,
         tuple(SpeakerTurn(s, e, lab, c) for s, e, lab, c in turns),
-        2.0,
+        2.0 if voices > 1 else 0.2,  # a clear split; clearly one voice
         labels,
         confidence,
     )
@@ -252,6 +253,16 @@ def test_one_voice_with_both_parties_words_is_not_all_agent() -> None:
     tags = (VoiceTag(0, 0.95), VoiceTag(0, 0.95))
     named, _ = label_speakers(transcript, tags, _voices((0.0, 6.0, 0, 0.95)))
     assert {s.speaker for s in named.segments} == {"unknown"}
+
+
+def test_one_voice_is_named_only_when_clearly_one() -> None:
+    transcript = _transcript((0.0, 3.0, "Hello, this is <PERSON> from <ORGANIZATION>."))
+    tags = (VoiceTag(0, 1.0),)
+    clear = _voices((0.0, 3.0, 0, 1.0))
+    assert label_speakers(transcript, tags, clear)[0].segments[0].speaker == "agent"
+    # Just under min_separation: maybe two voices the split could not tell apart.
+    doubtful = dataclasses.replace(clear, separation=DiarizeConfig().min_separation - 0.1)
+    assert label_speakers(transcript, tags, doubtful)[0].segments[0].speaker == "unknown"
 
 
 def test_confident_segments_are_named_and_doubtful_ones_stay_unknown() -> None:
