@@ -210,7 +210,7 @@ class Diarizer:
             covered[first:last] = True
             keep[max(0, first - gap) : min(n_frames, last + gap)] = True
         index = np.flatnonzero(keep)
-        position = np.cumsum(keep) - 1  # call frame -> compact frame
+        position = np.cumsum(keep, dtype=np.int32) - 1  # call frame -> compact frame
         features = np.zeros((len(index), N_FEATURES), dtype=np.float32)
         for first, part in placed:
             features[position[first : first + len(part)]] = part
@@ -650,7 +650,7 @@ def _first_speaker_first(
 
 def _turns(labels: np.ndarray, confidence: np.ndarray, duration: float) -> tuple[SpeakerTurn, ...]:
     turns = []
-    edges = np.flatnonzero(np.diff(labels.astype(int), prepend=-2, append=-2))
+    edges = np.flatnonzero(np.diff(labels.astype(np.int16), prepend=-2, append=-2))
     for a, b in itertools.pairwise(edges):
         if labels[a] < 0:
             continue
