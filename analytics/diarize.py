@@ -1,22 +1,22 @@
 """Speaker separation for mono calls: who speaks when, and which voice is the agent.
 
-A stereo call has a channel per party; a mono call has one mix, so its speech (found by
-the VAD, :func:`analytics.audio.speech_activity`) is separated here, offline, with no
-model download:
+A stereo call has a channel per party; a mono call has one mix, so its speech (the clips
+:func:`analytics.audio.listen` keeps, within the VAD's speech activity) is separated
+here, offline, with no model download, for two voices:
 
 1. **Features.** MFCCs (python-speech-features) and the log pitch every 10 ms over the
-   speech frames, standardised over the call.
-2. **Windows.** Speech is cut into sliding windows (``window_s`` long, every ``hop_s``);
-   each window is described by the mean and spread of its MFCCs (the voice's timbre).
-3. **Clustering.** The windows are clustered bottom-up (scikit-learn's Ward
-   agglomerative clustering). A split into one more speaker is kept only while the
-   Bayesian information criterion (ΔBIC over the frames, full-covariance Gaussians) says
-   the two parts are different voices; so a one-speaker call stays one speaker and a
-   call with three voices may get three (up to ``max_speakers``).
-4. **Resegmentation.** A Gaussian mixture per speaker (scikit-learn) scores every frame;
-   the scores are smoothed over ``smooth_s`` and each frame goes to the best speaker, which
-   puts turn boundaries within a few frames of the real change. The smoothed posterior is
-   the frame's confidence.
+   speech frames, on a compact timeline (speech and half a second of each pause),
+   standardised over the call.
+2. **Windows.** Speech is cut into sliding windows (``window_s`` and twice that long,
+   every ``hop_s``); each window is described by the mean (and spread) of its features.
+3. **Clustering.** The windows are clustered in two (scikit-learn k-means); each of the
+   four views (two window lengths × two descriptions) is resegmented and the one whose
+   voices are most distinct on held-out frames is kept. Below ``min_separation`` the
+   call is one voice (a voicemail; or two voices too alike to tell apart).
+4. **Resegmentation.** A Gaussian mixture per voice (scikit-learn) scores every frame;
+   a Viterbi pass with a price per voice change (``switch_penalty``) gives each frame its
+   voice, which puts turn boundaries within a few frames of the real change. The
+   posterior smoothed over ``smooth_s`` is the frame's confidence.
 
 Which voice is the agent (:func:`agent_side`) is read from the redacted transcript, cue
 by cue (weights in CUE_WEIGHTS): the self-identification in a voice's opening
@@ -74,14 +74,10 @@ VOICING = 0.45
 class DiarizeConfig:
     """Settings of the separation (``[diarize]`` of config.toml)."""
 
-    max_speakers: int = 3
     window_s: float = 1.5
     hop_s: float = 0.5
     min_window_s: float = 0.4  # a shorter speech stretch is not a window of its own
-    bic_penalty: float = 1.0  # λ of ΔBIC: higher needs more evidence for another voice
     gmm_components: int = 8
-    ubm_components: int = 16
-    relevance: float = 16.0
     smooth_s: float = 1.0
     frame_cap: float = 5.0
     viterbi_smooth_s: float = 0.3
@@ -496,75 +492,6 @@ def _windows(
             position += hop
         out.append((max(first, last - length), last))
     return out
-
-
-def supervectors(
-    features: np.ndarray,
-    windows: Sequence[tuple[int, int]],
-    voiced: np.ndarray,
-    config: DiarizeConfig,
-) -> np.ndarray:
-    """One vector per window: the call's GMM means MAP-adapted to the window's frames.
-
-    A background GMM of the whole call's speech absorbs what is said (the phonetic
-    content); a window's shift of those means is its voice. Length-normalised.
-    """
-    from sklearn.mixture import GaussianMixture
-
-    speech = features[voiced]
-    rng = np.random.default_rng(config.seed)
-    if len(speech) > 20000:
-        speech = speech[rng.choice(len(speech), 20000, replace=False)]
-    n_components = max(1, min(config.ubm_components, len(speech) // 100))
-    ubm = GaussianMixture(n_components, covariance_type="diag", random_state=config.seed).fit(
-        speech
-    )
-    scale = np.sqrt(ubm.weights_)[:, None] / np.sqrt(ubm.covariances_)
-    out = []
-    for a, b in windows:
-        frames = features[a:b]
-        resp = ubm.predict_proba(frames)
-        counts = resp.sum(axis=0)[:, None]
-        first = resp.T @ frames
-        adapted = (first + config.relevance * ubm.means_) / (counts + config.relevance)
-        out.append(((adapted - ubm.means_) * scale).ravel())
-    vectors = np.array(out)
-    vectors -= vectors.mean(axis=0)
-    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
-
-
-def _describe(frames: np.ndarray) -> np.ndarray:
-    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)])
-
-
-def _gather(features: np.ndarray, windows: Sequence[tuple[int, int]]) -> np.ndarray:
-    index = np.unique(np.concatenate([np.arange(a, b) for a, b in windows]))
-    return features[index]
-
-
-def _split_parts(before: np.ndarray, after: np.ndarray) -> tuple[int, int] | None:
-    """The two labels of ``after`` that one label of ``before`` was split into."""
-    for old in np.unique(before):
-        parts = np.unique(after[before == old])
-        if len(parts) == 2:
-            return int(parts[0]), int(parts[1])
-    return None
-
-
-def delta_bic(a: np.ndarray, b: np.ndarray, penalty: float = 1.0) -> float:
-    """ΔBIC of two frame sets: > 0 when two Gaussians explain them better than one."""
-    if len(a) < 2 or len(b) < 2:
-        return -1.0
-    both = np.vstack([a, b])
-    n, d = both.shape
-
-    def logdet(x: np.ndarray) -> float:
-        cov = np.cov(x, rowvar=False) + 1e-6 * np.eye(d)
-        return float(np.linalg.slogdet(cov)[1])
-
-    gain = 0.5 * (n * logdet(both) - len(a) * logdet(a) - len(b) * logdet(b))
-    params = d + d * (d + 1) / 2
-    return gain - penalty * 0.5 * params * np.log(n)
 
 
 def _frames_from_windows(
