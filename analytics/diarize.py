@@ -266,6 +266,7 @@ class Diarizer:
         from sklearn.cluster import KMeans
 
         best: _Partition | None = None
+        tried: list[np.ndarray] = []
         for window_s in (self.config.window_s, 2 * self.config.window_s):
             windows = _windows(speech, len(features), replace(self.config, window_s=window_s))
             if len(windows) < k:
@@ -275,6 +276,9 @@ class Diarizer:
                     embeddings
                 )
                 init = _frames_from_windows(windows, window_labels, len(features), voiced)
+                if any(_same_split(init, other, voiced) for other in tried):
+                    continue  # this view starts where another did: it would end there too
+                tried.append(init)
                 found = self._resegment(features, init, voiced)
                 found = replace(found, separation=self._held_out_separation(features, found.labels))
                 if best is None or found.separation > best.separation:
@@ -354,6 +358,14 @@ class Diarizer:
                 others = np.delete(stacked, i, axis=0)[:, test].max(axis=0)
                 ratios[lab].append(stacked[i, test] - others)
         return float(min(np.concatenate(r).mean() for r in ratios.values()))
+
+
+def _same_split(a: np.ndarray, b: np.ndarray, voiced: np.ndarray, share: float = 0.98) -> bool:
+    """Whether two two-voice labellings agree on ``share`` of the speech (either naming)."""
+    if not voiced.any():
+        return True
+    agree = float(np.mean(a[voiced] == b[voiced]))
+    return max(agree, 1.0 - agree) >= share
 
 
 def _score_speech(gmm: Any, features: np.ndarray, voiced: np.ndarray) -> np.ndarray:
