@@ -36,7 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
-from analytics import audio
+from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
@@ -55,6 +55,7 @@ from analytics.store.writes import (
 
 if TYPE_CHECKING:
     from analytics.abuse import AbuseConfig, AbuseModel
+    from analytics.diarize import Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
@@ -74,10 +75,12 @@ class Engines:
     quality_config: QualityConfig
     abuse_config: AbuseConfig
     abuse_model: AbuseModel | None = None  # None: the lexicon rules alone
+    diarizer: Diarizer | None = None  # mono calls; None: one with the default settings
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
     from analytics.abuse import AbuseConfig, AbuseModel
+    from analytics.diarize import DiarizeConfig, Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
@@ -98,6 +101,7 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         quality_config=QualityConfig.from_settings(settings),
         abuse_config=abuse_config,
         abuse_model=AbuseModel.load() if abuse_config.model else None,
+        diarizer=Diarizer(DiarizeConfig.from_settings(settings)),
     )
 
 
@@ -153,6 +157,16 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     activity = heard.activity
     timings["audio"] = time.perf_counter() - started
 
+    diarization = None
+    if set(heard.levels) == {"unknown"}:
+        # A mono call: its voices are separated from the speech clips listen() already
+        # holds (no second decode, no whole-call samples).
+        mark = time.perf_counter()
+        diarization = _diarizer(engines).diarize_clips(
+            heard.speech, activity.of("unknown"), heard.duration_s
+        )
+        timings["diarize"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     raw = engines.transcriber.transcribe_speech(
         call.call_id, heard.speech, heard.duration_s, call.language
@@ -160,6 +174,9 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     timings["transcribe"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
+    tags = None
+    if diarization is not None:
+        raw, tags = diarize.split_by_voice(raw, diarization)
     redacted = engines.redactor.redact(raw)
     del raw  # the raw transcript ends here, in memory
     timings["redact"] = time.perf_counter() - mark
@@ -170,6 +187,10 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         replace(seg, loudness_db=db) for seg, db in zip(redacted.segments, loudness, strict=True)
     )
     redacted = replace(redacted, segments=segments, duration_s=heard.duration_s)
+    if diarization is not None and tags is not None:
+        redacted, activity = diarize.label_speakers(
+            redacted, tags, diarization, _diarizer(engines).config, engines.quality_config
+        )
     quality = compute_quality(redacted, activity, engines.quality_config)
     abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
@@ -188,7 +209,14 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         abuse=abuse,
         redacted_audio_path=redacted_audio,
         timings_s=timings,
+        activity=activity,
     )
+
+
+def _diarizer(engines: Engines) -> Diarizer:
+    if engines.diarizer is None:
+        engines.diarizer = diarize.Diarizer()
+    return engines.diarizer
 
 
 def _gates(store: Store, now: datetime) -> tuple[Any, ...]:

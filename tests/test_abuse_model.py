@@ -26,7 +26,7 @@ from analytics.errors import ConfigError
 from analytics.models import AbuseCategory, RedactedSegment, RedactedTranscript, Severity
 from analytics.store import Store
 from analytics.store import aggregates as agg
-from analytics.store.schema import migrate, schema_version
+from analytics.store.schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.store.writes import save_analysis
 
 
@@ -349,13 +349,16 @@ def test_event_score_is_stored_and_shown_in_alerts(store: Store) -> None:
 
 
 def test_migration_adds_the_score_column(store: Store) -> None:
+    version = next(n for n, _, f in MIGRATIONS if f.__name__.endswith("_abuse_event_score"))
     with store.write() as conn:
         conn.execute(text("ALTER TABLE abuse_events DROP COLUMN score"))
-        conn.execute(text("PRAGMA user_version = 5"))
+        # a workspace of the release before: its version in user_version only
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text(f"PRAGMA user_version = {version - 1}"))
     with store.write() as conn:
-        assert migrate(conn) == [6]
+        assert migrate(conn) == list(range(version, LATEST_VERSION + 1))
         columns = [row[1] for row in conn.execute(text("PRAGMA table_info(abuse_events)"))]
-        assert "score" in columns and schema_version(conn) == 6
+        assert "score" in columns and schema_version(conn) == LATEST_VERSION
 
 
 # -- the real model --------------------------------------------------------------------------

@@ -67,6 +67,8 @@ segments = Table(
     Column("end_s", Float, nullable=False),
     Column("text", Text, nullable=False),  # redacted
     Column("loudness_db", Float),
+    # Mono calls: the separation's confidence in ``speaker`` (0..1); NULL on stereo calls.
+    Column("speaker_confidence", Float),
 )
 
 pii_counts = Table(
@@ -252,6 +254,13 @@ def _v6_abuse_event_score(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE abuse_events ADD COLUMN score FLOAT"))
 
 
+def _v7_speaker_confidence(conn: Connection) -> None:
+    # Workspaces made before v7 have segments without the column; new ones get it from v1.
+    columns = {column["name"] for column in inspect(conn).get_columns("segments")}
+    if "speaker_confidence" not in columns:
+        conn.execute(text("ALTER TABLE segments ADD COLUMN speaker_confidence FLOAT"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -260,6 +269,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (4, "keyed audit chain", _v4_keyed_audit_chain),
     (5, "sign-in throttling", _v5_signin_failures),
     (6, "abuse model score per event", _v6_abuse_event_score),
+    (7, "speaker confidence of mono-call segments", _v7_speaker_confidence),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -234,6 +234,7 @@ def save_analysis(
                     "end_s": seg.end,
                     "text": seg.text,
                     "loudness_db": seg.loudness_db,
+                    "speaker_confidence": seg.speaker_confidence,
                 }
                 for idx, seg in enumerate(transcript.segments)
             ],
