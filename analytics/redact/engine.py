@@ -229,6 +229,15 @@ class Redactor:
         full_text, offset = _with_window(text, window)
         return merge_entities(self._analyze(full_text, lang), text, offset=offset)
 
+    def find_batch(self, texts: Sequence[str], language: str) -> list[list[Entity]]:
+        """Entities of independent texts (no context between them), spaCy batched."""
+        lang = supported_language(language, self.languages)
+        artifacts = self._nlp_batch(list(texts), lang)
+        return [
+            merge_entities(self._analyze(text, lang, artifact), text)
+            for text, artifact in zip(texts, artifacts, strict=True)
+        ]
+
     def analyze_transcript(self, transcript: RawTranscript) -> list[list[Entity]]:
         """The entities of each segment, read with its neighbours as context."""
         segments = transcript.segments
