@@ -11,14 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import spacy.util
-from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer import EntityRecognizer as PresidioRecognizer
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngine, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    IbanRecognizer,
-    SpacyRecognizer,
-)
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
@@ -30,7 +24,8 @@ from analytics.errors import CallqaError, ModelError
 from analytics.models import PiiSpan, RawSegment, RawTranscript, RedactedSegment, RedactedTranscript
 from analytics.redact import recognizers as rec
 from analytics.redact.config import RedactConfig
-from analytics.redact.lexicon import Lexicon, default_lexicon
+from analytics.redact.lexicon import default_lexicon
+from analytics.redact.recognizers.registry import build_recognizers
 
 logger = logging.getLogger(__name__)
 
@@ -100,49 +95,6 @@ def supported_language(language: str | None, available: Sequence[str]) -> str:
     if closest in available:
         return closest
     return "en" if "en" in available else available[0]
-
-
-def build_recognizers(
-    config: RedactConfig, language: str, lexicon: Lexicon, *, with_spacy: bool = True
-) -> list[PresidioRecognizer]:
-    """Every recogniser for one language: ours, a few of Presidio's, the settings' ones."""
-    recognizers: list[PresidioRecognizer] = [
-        rec.SpokenNumberRecognizer(lexicon, language),
-        rec.SpokenEmailRecognizer(lexicon, language),
-        rec.StreetAddressRecognizer(lexicon, language),
-        rec.NameRecognizer(lexicon, language),
-        rec.DateOfBirthRecognizer(lexicon, language),
-        rec.PlaceRecognizer(lexicon, language),
-        rec.OfflineEmailRecognizer(supported_language=language),
-        IbanRecognizer(supported_language=language),
-        CreditCardRecognizer(supported_language=language),
-    ]
-    if with_spacy:
-        recognizers.append(
-            SpacyRecognizer(
-                supported_language=language, supported_entities=[rec.PERSON, rec.LOCATION]
-            )
-        )
-    for entity, words in config.deny_list.items():
-        recognizers.append(
-            PatternRecognizer(
-                supported_entity=entity,
-                supported_language=language,
-                deny_list=list(words),
-                name=f"deny_list_{entity}_{language}",
-            )
-        )
-    for position, spec in enumerate(config.patterns):
-        recognizers.append(
-            PatternRecognizer(
-                supported_entity=spec.entity,
-                supported_language=language,
-                patterns=[Pattern(f"settings_{position}", spec.regex, spec.score)],
-                context=list(spec.context),
-                name=f"pattern_{position}_{spec.entity}_{language}",
-            )
-        )
-    return recognizers
 
 
 def build_analyzer(
