@@ -56,6 +56,8 @@ class Lexicon:
     number_suffixes: frozenset[str]
     name_particles: frozenset[str]
     city_markers: frozenset[str]
+    unit_words: PhraseIndex
+    street_words: frozenset[str]
     units: Mapping[str, int]
     teens: Mapping[str, int]
     tens: Mapping[str, int]
@@ -139,6 +141,8 @@ def default_lexicon() -> Lexicon:
         number_suffixes=frozenset(address["number_suffixes"]),
         name_particles=frozenset(address["name_particles"]),
         city_markers=frozenset(address["city_markers"]),
+        unit_words=index_phrases(address["unit_words"]),
+        street_words=frozenset(address["street_words"]),
         units=MappingProxyType(numbers["units"]),
         teens=MappingProxyType(numbers["teens"]),
         tens=MappingProxyType(numbers["tens"]),

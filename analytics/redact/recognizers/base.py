@@ -111,6 +111,7 @@ class TokenRecognizer(EntityRecognizer):
 
     def __init__(self, lexicon: Lexicon, entities: Sequence[str], language: str) -> None:
         self.lexicon = lexicon
+        self.text = ""
         super().__init__(
             supported_entities=list(entities),
             supported_language=language,
@@ -125,6 +126,7 @@ class TokenRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         wanted = set(entities) if entities else set(self.supported_entities)
         reading = read(text, self.lexicon, nlp_artifacts)
+        self.text = text  # for the few checks that need the written case
         found = self.find(reading.tokens, reading.hits)
         return [result for result in found if result.entity_type in wanted]
 

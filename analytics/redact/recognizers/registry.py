@@ -16,6 +16,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from analytics.redact.config import RedactConfig
 from analytics.redact.lexicon import Lexicon
+from analytics.redact.recognizers.address_chain import AddressChainRecognizer
 from analytics.redact.recognizers.base import LOCATION, PERSON, TokenRecognizer
 from analytics.redact.recognizers.date_of_birth import DateOfBirthRecognizer
 from analytics.redact.recognizers.name import NameRecognizer
@@ -31,6 +32,7 @@ TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
     SpokenNumberRecognizer,
     SpokenEmailRecognizer,
     StreetAddressRecognizer,
+    AddressChainRecognizer,
     NameRecognizer,
     DateOfBirthRecognizer,
     PlaceRecognizer,

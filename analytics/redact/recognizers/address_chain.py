@@ -1,0 +1,177 @@
+"""Addresses in any country's format, as a chain of numbers and place words.
+
+"20789 allika 46 suite 501 riisa estonia 62488", "3482 via franscini 71", "unit 0822
+box 8858", "apt 656", "code postal 75011": a chain starts at an *anchor* (a street
+the street recogniser finds, a number + name words + number, a flat/suite/box
+number, a postcode after an address word) and runs on over the numbers, unit
+numbers and place words that follow, as far as a word that belongs to the sentence
+(a stop word or common vocabulary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from presidio_analyzer import RecognizerResult
+
+from analytics.redact.lexicon import Lexicon
+from analytics.redact.recognizers.base import (
+    ADDRESS,
+    ANSWERS,
+    UK_POSTCODE,
+    TokenRecognizer,
+    make_result,
+)
+from analytics.redact.recognizers.street_address import StreetAddressRecognizer
+from analytics.redact.spoken import ContextHit, Token, match_phrase
+
+_YEAR = re.compile(r"(19|20)\d\d")
+_MAX_CHAIN = 14  # tokens an address may run on after its anchor
+_PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "la", "le", "sur", "of"})
+
+
+class AddressChainRecognizer(TokenRecognizer):
+    """Addresses of any format: an anchor, then the numbers and place words after it."""
+
+    def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
+        super().__init__(lexicon, (ADDRESS,), language)
+        self._streets = StreetAddressRecognizer(lexicon, language)
+
+    def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
+        anchors = self._anchors(tokens, hits)
+        spans: list[tuple[int, int]] = []
+        for first, last in sorted(anchors):
+            first = self._extend_back(tokens, first)
+            last = self._extend(tokens, last)
+            if spans and first <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+            else:
+                spans.append((first, last))
+        return [
+            make_result(ADDRESS, tokens[first].start, tokens[last - 1].end, 0.7)
+            for first, last in spans
+        ]
+
+    # --- anchors ------------------------------------------------------------------
+
+    def _anchors(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[tuple[int, int]]:
+        anchors = []
+        starts = {token.start: i for i, token in enumerate(tokens)}
+        ends = {token.end: i + 1 for i, token in enumerate(tokens)}
+        for result in self._streets.find(tokens, hits):
+            if result.start in starts and result.end in ends:
+                anchors.append((starts[result.start], ends[result.end]))
+        for index, token in enumerate(tokens):
+            found = self._number_street_number(tokens, index) or self._unit_number(tokens, index)
+            if found:
+                anchors.append(found)
+        for hit in hits:
+            if hit.entity_type == ADDRESS:
+                found = self._postcode_after(tokens, hit.last)
+                if found:
+                    anchors.append(found)
+        return anchors
+
+    def _number_street_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """"20789 allika 46", "6750 koskikatu 25": a number, 1-4 place words, a number."""
+        if not _house_number(tokens[index], 6):
+            return None
+        position = index + 1
+        words = 0
+        while position < len(tokens) and words < 4 and self.is_place_word(tokens[position]):
+            position += 1
+            words += 1
+        if not words or position >= len(tokens) or not _house_number(tokens[position], 5):
+            return None
+        if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
+            return None  # "2019 rapport 2020"
+        return index, position + 1
+
+    def _unit_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """"suite 279", "apt 656", "box 8858", "psc 3294"."""
+        size = match_phrase(tokens, index, self.lexicon.unit_words)
+        if not size:
+            return None
+        position = index + size
+        if position < len(tokens) and tokens[position].text == ".":
+            position += 1
+        if position < len(tokens) and _house_number(tokens[position], 6):
+            if tokens[index].text in ("no", "nr", "lot", "house", "maison", "block", "bloc"):
+                return None  # too common alone: only inside a chain
+            return index, position + 1
+        return None
+
+    def _postcode_after(self, tokens: Sequence[Token], position: int) -> tuple[int, int] | None:
+        """A postcode or house number said after "zip", "code postal", "address"."""
+        for index in range(position, min(position + 4, len(tokens))):
+            token = tokens[index]
+            if token.is_digits and 3 <= len(token.text) <= 6:
+                return index, index + 1
+            if UK_POSTCODE.fullmatch(token.text):
+                return index, index + 1
+            if index + 1 < len(tokens) and UK_POSTCODE.fullmatch(
+                token.text + tokens[index + 1].text
+            ):
+                return index, index + 2
+        return None
+
+    # --- the chain ------------------------------------------------------------------
+
+    def is_place_word(self, token: Token) -> bool:
+        """A word of a street, town, region or country name."""
+        word = token.text
+        lexicon = self.lexicon
+        if word in lexicon.street_words or match_phrase([token], 0, lexicon.street_types):
+            return True
+        return (
+            token.is_word
+            and len(word) > 1
+            and not lexicon.is_plain_word(word)
+            and not lexicon.is_number_word(word)
+            and word not in lexicon.months
+            and word not in lexicon.fillers
+            and word not in ANSWERS
+        )
+
+    def _extend(self, tokens: Sequence[Token], last: int) -> int:
+        """Run on over numbers, unit numbers and place words."""
+        end, limit = last, min(len(tokens), last + _MAX_CHAIN)
+        while end < limit:
+            token = tokens[end]
+            unit = match_phrase(tokens, end, self.lexicon.unit_words)
+            if unit and end + unit < len(tokens) and _house_number(tokens[end + unit], 6):
+                end += unit + 1
+            elif _house_number(token, 6) or UK_POSTCODE.fullmatch(token.text):
+                end += 1
+            elif self.is_place_word(token) or (len(token.text) == 2 and token.is_word and token.text.isascii() and self._state_code(token)):
+                end += 1
+            elif token.text in (".", "-", "/", "\n") or token.text in _PARTICLES:
+                following = end + 1
+                if following < len(tokens) and self._continues(tokens[following]):
+                    end += 1
+                else:
+                    break
+            else:
+                break
+        while end > last and not (tokens[end - 1].is_word or tokens[end - 1].is_digits):
+            end -= 1
+        return end
+
+    def _state_code(self, token: Token) -> bool:
+        """"co", "qc", "on" written in capitals: a state or province code."""
+        text = self.text[token.start : token.end]
+        return text.isupper()
+
+    def _continues(self, token: Token) -> bool:
+        return token.is_digits or self.is_place_word(token)
+
+    def _extend_back(self, tokens: Sequence[Token], first: int) -> int:
+        """Take in a number said right before ("370 3911 fourth avenue")."""
+        if first > 0 and _house_number(tokens[first - 1], 6):
+            return first - 1
+        return first
+
+
+def _house_number(token: Token, digits: int) -> bool:
+    return token.is_digits and len(token.text) <= digits
