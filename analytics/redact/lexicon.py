@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
+
+from analytics.redact.vocabulary import Vocabulary, load_vocabulary
 
 Phrase = tuple[str, ...]
 PhraseIndex = Mapping[str, tuple[Phrase, ...]]  # first word → phrases, longest first
@@ -75,6 +77,7 @@ class Lexicon:
     tlds: frozenset[str]
     spelling_like: PhraseIndex
     location_before: PhraseIndex
+    vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -96,6 +99,10 @@ class Lexicon:
             or word in self.hundreds
             or word in self.thousands
         )
+
+    def is_dictionary_word(self, word: str) -> bool:
+        """A plain word, or any word the dictionaries know ("moved", "conforme")."""
+        return self.is_plain_word(word) or self.vocabulary.is_word(word)
 
     def is_plain_word(self, word: str) -> bool:
         """A word that is never a name by itself (stop word or common call vocabulary)."""
@@ -126,6 +133,10 @@ def default_lexicon() -> Lexicon:
     names, address, numbers = data["names"], data["address"], data["numbers"]
     dates, email = data["dates"], data["email"]
     context = {entity: phrases(words) for entity, words in data["context_words"].items()}
+    from analytics.redact.config import DEFAULT_MODELS
+
+    stop_words = frozenset(FR_STOP_WORDS | EN_STOP_WORDS)
+    vocabulary = load_vocabulary(tuple(DEFAULT_MODELS.values()), stop_words)
     return Lexicon(
         context_words=MappingProxyType(context),
         name_before=index_phrases(names["before"]),
@@ -134,7 +145,7 @@ def default_lexicon() -> Lexicon:
         fillers=frozenset(names["fillers"]),
         first_names=_word_list("first_names.txt"),
         surnames=_word_list("surnames.txt"),
-        stop_words=frozenset(FR_STOP_WORDS | EN_STOP_WORDS),
+        stop_words=stop_words,
         common_words=_word_list("common_words.txt"),
         street_types=index_phrases(address["street_types"]),
         street_types_after=frozenset(address["street_types_after"]),
@@ -160,4 +171,5 @@ def default_lexicon() -> Lexicon:
         tlds=frozenset(email["tlds"]),
         spelling_like=index_phrases(data["spelling"]["like"]),
         location_before=index_phrases(data["location"]["before"]),
+        vocabulary=vocabulary,
     )

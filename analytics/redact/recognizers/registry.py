@@ -19,12 +19,14 @@ from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.address_chain import AddressChainRecognizer
 from analytics.redact.recognizers.base import LOCATION, PERSON, TokenRecognizer
 from analytics.redact.recognizers.date_of_birth import DateOfBirthRecognizer
+from analytics.redact.recognizers.gazetteer import GazetteerPlaceRecognizer
 from analytics.redact.recognizers.name import NameRecognizer
 from analytics.redact.recognizers.offline_email import OfflineEmailRecognizer
 from analytics.redact.recognizers.place import PlaceRecognizer
 from analytics.redact.recognizers.spoken_email import SpokenEmailRecognizer
 from analytics.redact.recognizers.spoken_number import SpokenNumberRecognizer
 from analytics.redact.recognizers.street_address import StreetAddressRecognizer
+from analytics.redact.recognizers.unknown_word import UnknownWordRecognizer
 
 # Our recognisers, built from the lexicon and a language. Order matters only for
 # ties between equal spans (the first wins in Presidio's de-duplication).
@@ -36,6 +38,8 @@ TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
     NameRecognizer,
     DateOfBirthRecognizer,
     PlaceRecognizer,
+    GazetteerPlaceRecognizer,
+    UnknownWordRecognizer,
 )
 
 
