@@ -25,6 +25,7 @@ from analytics.models import PiiSpan, RawSegment, RawTranscript, RedactedSegment
 from analytics.redact import recognizers as rec
 from analytics.redact.config import RedactConfig
 from analytics.redact.lexicon import default_lexicon
+from analytics.redact.refine import refine
 from analytics.redact.recognizers.registry import build_recognizers
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class Redactor:
         self.config = config or RedactConfig()
         self.analyzer = analyzer or build_analyzer(self.config, languages)
         self.anonymizer = anonymizer or AnonymizerEngine()
+        self.lexicon = default_lexicon().with_context_words(self.config.context_words)
         self.languages = tuple(self.analyzer.supported_languages)
 
     def redact_text(self, text: str, language: str) -> tuple[str, list[Entity]]:
@@ -228,13 +230,17 @@ class Redactor:
 
     def _analyze(self, text: str, language: str, artifacts: Any = None) -> list[RecognizerResult]:
         try:
-            return self.analyzer.analyze(
+            if artifacts is None:
+                # Made here, not inside Presidio, so that refine() reads the same reading.
+                artifacts = self.analyzer.nlp_engine.process_text(text, language)
+            results = self.analyzer.analyze(
                 text,
                 language,
                 score_threshold=self.config.min_score,
                 allow_list=list(self.config.allow_list) or None,
                 nlp_artifacts=artifacts,
             )
+            return refine(results, text, self.lexicon, artifacts)
         except CallqaError:
             raise
         except Exception as exc:

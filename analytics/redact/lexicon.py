@@ -49,6 +49,7 @@ class Lexicon:
     name_weak_before: frozenset[Phrase]
     name_after: PhraseIndex
     fillers: frozenset[str]
+    titles: frozenset[str]
     first_names: frozenset[str]
     surnames: frozenset[str]
     stop_words: frozenset[str]
@@ -143,6 +144,7 @@ def default_lexicon() -> Lexicon:
         name_weak_before=frozenset(phrases(names["weak_before"])),
         name_after=index_phrases(names["after"]),
         fillers=frozenset(names["fillers"]),
+        titles=frozenset(names["titles"]),
         first_names=_word_list("first_names.txt"),
         surnames=_word_list("surnames.txt"),
         stop_words=stop_words,

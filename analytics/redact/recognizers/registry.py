@@ -26,6 +26,7 @@ from analytics.redact.recognizers.place import PlaceRecognizer
 from analytics.redact.recognizers.spoken_email import SpokenEmailRecognizer
 from analytics.redact.recognizers.spoken_number import SpokenNumberRecognizer
 from analytics.redact.recognizers.street_address import StreetAddressRecognizer
+from analytics.redact.recognizers.title_name import TitleNameRecognizer
 from analytics.redact.recognizers.unknown_word import UnknownWordRecognizer
 
 # Our recognisers, built from the lexicon and a language. Order matters only for
@@ -36,6 +37,7 @@ TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
     StreetAddressRecognizer,
     AddressChainRecognizer,
     NameRecognizer,
+    TitleNameRecognizer,
     DateOfBirthRecognizer,
     PlaceRecognizer,
     GazetteerPlaceRecognizer,

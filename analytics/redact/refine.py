@@ -1,0 +1,112 @@
+"""Clean-up of the analyzer's results before they are merged.
+
+- A PERSON span starts after its title ("Mme", "M.", "Dr": the title is not the
+  name) and ends at punctuation ("Mme Moreau, CEO" → "Moreau").
+- spaCy finds capitalised dictionary words at the start of a line or in capitals
+  ("Conforme", "Plan", "COMEX") as names and places: alone, such a word is dropped,
+  unless it is a known first name, surname or place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from presidio_analyzer import RecognizerResult
+
+from analytics.redact.lexicon import Lexicon
+from analytics.redact.recognizers.base import LOCATION, PERSON, read
+from analytics.redact.spoken import Token
+
+_BREAKS = frozenset(",;:()[]{}|→•✓\"“”«»/")
+_LINE_START = frozenset(".!?:;\n-•*✓→|")
+
+
+def refine(
+    results: Sequence[RecognizerResult], text: str, lexicon: Lexicon, artifacts: object = None
+) -> list[RecognizerResult]:
+    """The results with titles trimmed, names cut at punctuation, stray words dropped."""
+    tokens = read(text, lexicon, artifacts).tokens  # type: ignore[arg-type]
+    refined = []
+    for result in results:
+        if result.entity_type == PERSON:
+            for start, end in _person_parts(result, text, tokens, lexicon):
+                refined.append(_copy(result, start, end))
+            continue
+        if result.entity_type == LOCATION and _stray_word(result, text, tokens, lexicon):
+            continue
+        refined.append(result)
+    return refined
+
+
+def _copy(result: RecognizerResult, start: int, end: int) -> RecognizerResult:
+    if start == result.start and end == result.end:
+        return result
+    return RecognizerResult(
+        result.entity_type, start, end, result.score, result.analysis_explanation,
+        result.recognition_metadata,
+    )  # fmt: skip
+
+
+def _inside(tokens: Sequence[Token], start: int, end: int) -> list[Token]:
+    return [token for token in tokens if token.start >= start and token.end <= end]
+
+
+def _person_parts(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> list[tuple[int, int]]:
+    words = _inside(tokens, result.start, result.end)
+    parts: list[list[Token]] = [[]]
+    for token in words:
+        if parts[-1] and set(text[parts[-1][-1].end : token.start]) & _BREAKS:
+            parts.append([])
+        parts[-1].append(token)
+    kept = []
+    for number, part in enumerate(parts):
+        while part and (part[0].text in lexicon.titles or not part[0].is_word):
+            if part[0].is_word and len(part) == 1:
+                break
+            part = part[1:]
+        if part and part[0].text in lexicon.titles and len(part) == 1:
+            continue  # a title alone: "Mme", "M."
+        while part and not part[-1].is_word:
+            part = part[:-1]
+        if not part:
+            continue
+        if number and all(lexicon.is_dictionary_word(t.text) for t in part if t.is_word):
+            continue  # "…, Manager", "(interne"
+        if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
+            continue
+        kept.append((part[0].start, part[-1].end))
+    return kept
+
+
+def _is_spacy(result: RecognizerResult) -> bool:
+    name = (result.recognition_metadata or {}).get("recognizer_name", "")
+    return "Spacy" in str(name)
+
+
+def _stray_word(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> bool:
+    return _is_spacy(result) and _stray_word_tokens(
+        _inside(tokens, result.start, result.end), text, lexicon
+    )
+
+
+def _stray_word_tokens(part: Sequence[Token], text: str, lexicon: Lexicon) -> bool:
+    """One capitalised dictionary word at a line start or in capitals, not a known name."""
+    words = [token for token in part if token.is_word]
+    if len(words) != 1:
+        return False
+    token = words[0]
+    word = token.text
+    if word in lexicon.first_names or word in lexicon.surnames:
+        return False
+    if lexicon.vocabulary.place_at([word], 0):
+        return False
+    if not lexicon.is_dictionary_word(word) and not text[token.start : token.end].isupper():
+        return False
+    before = text[: token.start].rstrip(" \t\"'“«(")
+    at_start = not before or before[-1] in _LINE_START
+    shouted = text[token.start : token.end].isupper() and len(word) > 1
+    return at_start or shouted
