@@ -78,6 +78,7 @@ class Lexicon:
     tlds: frozenset[str]
     spelling_like: PhraseIndex
     location_before: PhraseIndex
+    standards: frozenset[str]
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
 
     @cached_property
@@ -173,5 +174,6 @@ def default_lexicon() -> Lexicon:
         tlds=frozenset(email["tlds"]),
         spelling_like=index_phrases(data["spelling"]["like"]),
         location_before=index_phrases(data["location"]["before"]),
+        standards=frozenset(data["codes"]["standards"]),
         vocabulary=vocabulary,
     )

@@ -58,6 +58,8 @@ class SpokenNumberRecognizer(TokenRecognizer):
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         results = []
         for run in find_runs(tokens, self.lexicon):
+            if tokens[run.first].text in self.lexicon.standards:
+                continue  # "iso 27001": a standard's number
             # A short value ("123", "2019") takes its type only from words right next to it.
             short = len(run.symbols) <= 5
             contexts = context_types(

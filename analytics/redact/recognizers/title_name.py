@@ -59,6 +59,14 @@ class TitleNameRecognizer(TokenRecognizer):
             lexicon.is_plain_word(word) or lexicon.is_number_word(word) or word in lexicon.fillers
         )
 
+    def _surname_like(self, token: Token, cased: bool) -> bool:
+        """A third or fourth name word: not a dictionary word ("président"), unless known."""
+        word = token.text
+        lexicon = self.lexicon
+        if word in lexicon.first_names or word in lexicon.surnames:
+            return True
+        return cased or not lexicon.is_dictionary_word(word)
+
     def _name_after(self, tokens: Sequence[Token], index: int, cased: bool) -> int | None:
         position = index + 1
         if position < len(tokens) and tokens[position].text == ".":
@@ -71,7 +79,7 @@ class TitleNameRecognizer(TokenRecognizer):
             gap = self.text[tokens[end - 1].end : token.start] if end > position else " "
             if end > position and not set(gap) <= _INSIDE:
                 break  # punctuation ends the name
-            if self._name_word(token, cased):
+            if self._name_word(token, cased) and (words < 2 or self._surname_like(token, cased)):
                 end += 1
                 words += 1
             elif token.text == "-" and end + 1 < len(tokens):

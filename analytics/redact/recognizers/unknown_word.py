@@ -17,6 +17,7 @@ from analytics.redact.recognizers.base import ANSWERS, PERSON, TokenRecognizer, 
 from analytics.redact.spoken import ContextHit, Token
 
 _MIN_LETTERS = 3
+_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœáíóúåøõãı")
 
 
 class UnknownWordRecognizer(TokenRecognizer):
@@ -39,6 +40,8 @@ class UnknownWordRecognizer(TokenRecognizer):
             and word not in lexicon.email_at
             and word not in lexicon.email_dot
             and word not in lexicon.tlds
+            and word not in lexicon.standards
+            and bool(_VOWELS & set(word))  # "rgpd", "drh": letters said, not a name
         )
 
     def _joins(self, token: Token) -> bool:
