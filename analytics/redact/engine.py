@@ -177,8 +177,22 @@ class Redactor:
         entities = self.find(text, language)
         return self._replace(text, entities), entities
 
-    def find(self, text: str, language: str, *, window: tuple[str, str] = ("", "")) -> list[Entity]:
-        """Entities of ``text``, reading ``window`` (words said before/after) as context."""
+    def find(
+        self,
+        text: str,
+        language: str,
+        *,
+        window: tuple[str, str] = ("", ""),
+        previous: Sequence[str] = (),
+    ) -> list[Entity]:
+        """Entities of ``text``, reading ``window`` (words said before/after) as context.
+
+        ``previous`` are the turns said before by the other speaker(s), oldest first
+        (the agent's "can I take your name?"): each ends with a change of speaker,
+        and an answer to a request for personal data is redacted from it.
+        """
+        if previous and not window[0]:
+            window = ("\n".join(" ".join(turn.split()) for turn in previous) + "\n", window[1])
         lang = supported_language(language, self.languages)
         full_text, offset = _with_window(text, window)
         return merge_entities(self._analyze(full_text, lang), text, offset=offset)

@@ -79,6 +79,7 @@ class Lexicon:
     spelling_like: PhraseIndex
     location_before: PhraseIndex
     standards: frozenset[str]
+    questions: Mapping[str, PhraseIndex]
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
 
     @cached_property
@@ -175,5 +176,8 @@ def default_lexicon() -> Lexicon:
         spelling_like=index_phrases(data["spelling"]["like"]),
         location_before=index_phrases(data["location"]["before"]),
         standards=frozenset(data["codes"]["standards"]),
+        questions=MappingProxyType(
+            {entity: index_phrases(words) for entity, words in data["questions"].items()}
+        ),
         vocabulary=vocabulary,
     )

@@ -28,6 +28,9 @@ def refine(
     tokens = read(text, lexicon, artifacts).tokens  # type: ignore[arg-type]
     refined = []
     for result in results:
+        if _recognizer(result).startswith("AnswerRecognizer"):
+            refined.append(result)  # the answer to a request: recall first
+            continue
         if result.entity_type == PERSON:
             for start, end in _person_parts(result, text, tokens, lexicon):
                 refined.append(_copy(result, start, end))
@@ -80,9 +83,12 @@ def _person_parts(
     return kept
 
 
+def _recognizer(result: RecognizerResult) -> str:
+    return str((result.recognition_metadata or {}).get("recognizer_name", ""))
+
+
 def _is_spacy(result: RecognizerResult) -> bool:
-    name = (result.recognition_metadata or {}).get("recognizer_name", "")
-    return "Spacy" in str(name)
+    return "Spacy" in _recognizer(result)
 
 
 def _stray_word(

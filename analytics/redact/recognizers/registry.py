@@ -17,6 +17,7 @@ from presidio_analyzer.predefined_recognizers import (
 from analytics.redact.config import RedactConfig
 from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.address_chain import AddressChainRecognizer
+from analytics.redact.recognizers.answer import AnswerRecognizer
 from analytics.redact.recognizers.base import LOCATION, PERSON, TokenRecognizer
 from analytics.redact.recognizers.date_of_birth import DateOfBirthRecognizer
 from analytics.redact.recognizers.gazetteer import GazetteerPlaceRecognizer
@@ -42,6 +43,7 @@ TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
     PlaceRecognizer,
     GazetteerPlaceRecognizer,
     UnknownWordRecognizer,
+    AnswerRecognizer,
 )
 
 
