@@ -202,7 +202,10 @@ def evaluate(
             if left:
                 misses[kind] += len(left)
                 if keep_examples:
-                    missed.append((record.id, kind, text[start:end]))
+                    shown = "".join(
+                        "_" if hidden[i] and text[i].isalnum() else text[i] for i in range(start, end)
+                    )
+                    missed.append((record.id, kind, shown))
     return SetReport(recall, precision, len(records), max(seconds, 1e-9), misses, missed, false)
 
 

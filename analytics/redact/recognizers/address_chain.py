@@ -28,6 +28,7 @@ from analytics.redact.spoken import ContextHit, Token, match_phrase
 
 _YEAR = re.compile(r"(19|20)\d\d")
 _MAX_CHAIN = 14  # tokens an address may run on after its anchor
+_JOINERS = frozenset({".", "-", "/", "\n"})
 _PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "la", "le", "sur", "of"})
 
 
@@ -146,10 +147,12 @@ class AddressChainRecognizer(TokenRecognizer):
                 end += 1
             elif self.is_place_word(token) or (len(token.text) == 2 and token.is_word and token.text.isascii() and self._state_code(token)):
                 end += 1
-            elif token.text in (".", "-", "/", "\n") or token.text in _PARTICLES:
+            elif token.text in _JOINERS or token.text in _PARTICLES:
                 following = end + 1
+                while following < len(tokens) and following - end < 3 and tokens[following].text in _JOINERS:
+                    following += 1
                 if following < len(tokens) and self._continues(tokens[following]):
-                    end += 1
+                    end = following
                 else:
                     break
             else:

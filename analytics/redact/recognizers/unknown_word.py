@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
-from analytics.redact.recognizers.base import ANSWERS, PERSON, TokenRecognizer, make_result
+from analytics.redact.recognizers.base import (
+    ANSWERS,
+    LOCATION,
+    PERSON,
+    TokenRecognizer,
+    make_result,
+)
 from analytics.redact.spoken import ContextHit, Token
 
 _MIN_LETTERS = 3
+_SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms ("COMEX")
 _VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœáíóúåøõãı")
 
 
@@ -24,7 +31,7 @@ class UnknownWordRecognizer(TokenRecognizer):
     """Runs of unknown words (with initials and known names beside them) → PERSON."""
 
     def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
-        super().__init__(lexicon, (PERSON,), language)
+        super().__init__(lexicon, (PERSON, LOCATION), language)
 
     def is_unknown(self, token: Token) -> bool:
         word = token.text
@@ -44,6 +51,42 @@ class UnknownWordRecognizer(TokenRecognizer):
             and bool(_VOWELS & set(word))  # "rgpd", "drh": letters said, not a name
         )
 
+    def _capitalised(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
+        """Written text: capitalised words in a row, one of them unknown ("Johannes Varvio",
+        "Szabina J Gelencsér"); a long unknown word in capitals is a town ("FÜRLING").
+        """
+        results = []
+        index = 0
+        while index < len(tokens):
+            if not self._title_case(tokens[index]):
+                index += 1
+                continue
+            last = index + 1
+            while last < len(tokens) and self._title_case(tokens[last]) and self._same_name(tokens, last):
+                last += 1
+            words = [t for t in tokens[index:last] if len(t.text) > 1]
+            if any(self.is_unknown(t) for t in words):
+                results.append(
+                    make_result(PERSON, tokens[index].start, tokens[last - 1].end, 0.45)
+                )
+            index = last
+        for token in tokens:
+            written = self.text[token.start : token.end]
+            if written.isupper() and len(written) >= _SHOUTED_TOWN and self.is_unknown(token):
+                results.append(make_result(LOCATION, token.start, token.end, 0.45))
+        return results
+
+    def _title_case(self, token: Token) -> bool:
+        written = self.text[token.start : token.end]
+        return token.is_word and written[:1].isupper() and (len(written) == 1 or not written.isupper())
+
+    def _same_name(self, tokens: Sequence[Token], index: int) -> bool:
+        """No punctuation but a full stop after an initial between two words of a name."""
+        gap = self.text[tokens[index - 1].end : tokens[index].start]
+        if gap in (" ", "-"):
+            return True
+        return gap in (". ", ".") and len(tokens[index - 1].text) == 1
+
     def _joins(self, token: Token) -> bool:
         """A middle initial or a known first name or surname next to an unknown word."""
         word = token.text
@@ -54,8 +97,10 @@ class UnknownWordRecognizer(TokenRecognizer):
         )
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
-        if not self.lexicon.vocabulary.loaded or self.text != self.text.lower():
+        if not self.lexicon.vocabulary.loaded:
             return []
+        if self.text != self.text.lower():
+            return self._capitalised(tokens)
         results = []
         index = 0
         while index < len(tokens):
