@@ -8,6 +8,7 @@ for spaCy to read; there this recogniser stays silent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
@@ -23,6 +24,7 @@ from analytics.redact.recognizers.base import (
 from analytics.redact.spoken import ContextHit, Token
 
 _MIN_LETTERS = 3
+_NAME_PREFIX = re.compile(r"(Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O)(?=[A-Z])")
 _SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms ("COMEX")
 _VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœáíóúåøõãı")
 
@@ -77,8 +79,16 @@ class UnknownWordRecognizer(TokenRecognizer):
         return results
 
     def _title_case(self, token: Token) -> bool:
+        """"Varvio", "J": a capital, then lower case ("OVHcloud", "YesWeHack" are brands)."""
         written = self.text[token.start : token.end]
-        return token.is_word and written[:1].isupper() and (len(written) == 1 or not written.isupper())
+        if not token.is_word or not written[:1].isupper():
+            return False
+        if len(written) == 1:
+            return True
+        inner = written[1:]
+        if _NAME_PREFIX.match(written):
+            inner = written[_NAME_PREFIX.match(written).end() :]  # type: ignore[union-attr]
+        return inner.islower() or (inner[:1].isupper() and inner[1:].islower())
 
     def _same_name(self, tokens: Sequence[Token], index: int) -> bool:
         """No punctuation but a full stop after an initial between two words of a name."""
