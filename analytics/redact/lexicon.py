@@ -75,11 +75,14 @@ class Lexicon:
     email_at: frozenset[str]
     email_dot: frozenset[str]
     email_joiners: PhraseIndex
+    email_triggers: PhraseIndex
     tlds: frozenset[str]
     spelling_like: PhraseIndex
     location_before: PhraseIndex
     standards: frozenset[str]
     questions: Mapping[str, PhraseIndex]
+    card_codes: PhraseIndex
+    secret_codes: PhraseIndex
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
 
     @cached_property
@@ -172,10 +175,13 @@ def default_lexicon() -> Lexicon:
         email_at=frozenset(email["at"]),
         email_dot=frozenset(email["dot"]),
         email_joiners=index_phrases(email["joiners"]),
+        email_triggers=index_phrases(email["triggers"]),
         tlds=frozenset(email["tlds"]),
         spelling_like=index_phrases(data["spelling"]["like"]),
         location_before=index_phrases(data["location"]["before"]),
         standards=frozenset(data["codes"]["standards"]),
+        card_codes=index_phrases(data["secrets"]["card"]),
+        secret_codes=index_phrases(data["secrets"]["code"]),
         questions=MappingProxyType(
             {entity: index_phrases(words) for entity, words in data["questions"].items()}
         ),

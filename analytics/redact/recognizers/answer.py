@@ -51,6 +51,11 @@ class AnswerRecognizer(TokenRecognizer):
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         results = []
         for index in range(len(tokens)):
+            said = match_phrase(tokens, index, self.lexicon.email_triggers)
+            if said:
+                # "email me at …", "mon mail c'est …": the caller says it next.
+                results.extend(self._answer(tokens, index + said, EMAIL_ADDRESS))
+                continue
             asked = self._request_at(tokens, index)
             if not asked:
                 continue
@@ -92,7 +97,11 @@ class AnswerRecognizer(TokenRecognizer):
             if run and set(gap_before) & _BREAKS:
                 results.extend(self._emit(run, entity))
                 run = []
-            label = index == start and self.text[token.end : token.end + 1] == ":"
+            label = (
+                index == start
+                and entity != EMAIL_ADDRESS
+                and self.text[token.end : token.end + 1] == ":"
+            )
             if label:
                 continue  # "User: …", a speaker's label
             if self._content(token):

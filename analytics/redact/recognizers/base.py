@@ -26,6 +26,7 @@ POLICY_NUMBER = "POLICY_NUMBER"
 CLAIM_NUMBER = "CLAIM_NUMBER"
 DATE_OF_BIRTH = "DATE_OF_BIRTH"
 ID_NUMBER = "ID_NUMBER"
+SECRET_CODE = "SECRET_CODE"  # PINs, passwords, one-time codes said aloud
 CARD_CODE = "CARD_CODE"  # a context type only: security code / expiry → CREDIT_CARD
 
 RUN_ENTITIES = (

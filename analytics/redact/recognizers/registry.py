@@ -8,11 +8,7 @@ and patterns run beside them.
 from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    IbanRecognizer,
-    SpacyRecognizer,
-)
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, SpacyRecognizer
 
 from analytics.redact.config import RedactConfig
 from analytics.redact.lexicon import Lexicon
@@ -21,9 +17,12 @@ from analytics.redact.recognizers.answer import AnswerRecognizer
 from analytics.redact.recognizers.base import LOCATION, PERSON, TokenRecognizer
 from analytics.redact.recognizers.date_of_birth import DateOfBirthRecognizer
 from analytics.redact.recognizers.gazetteer import GazetteerPlaceRecognizer
+from analytics.redact.recognizers.iban import AnyCaseIbanRecognizer
 from analytics.redact.recognizers.name import NameRecognizer
 from analytics.redact.recognizers.offline_email import OfflineEmailRecognizer
+from analytics.redact.recognizers.phone import AnyFormatPhoneRecognizer
 from analytics.redact.recognizers.place import PlaceRecognizer
+from analytics.redact.recognizers.secret_code import SecretCodeRecognizer
 from analytics.redact.recognizers.spoken_email import SpokenEmailRecognizer
 from analytics.redact.recognizers.spoken_number import SpokenNumberRecognizer
 from analytics.redact.recognizers.street_address import StreetAddressRecognizer
@@ -44,6 +43,9 @@ TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
     GazetteerPlaceRecognizer,
     UnknownWordRecognizer,
     AnswerRecognizer,
+    AnyCaseIbanRecognizer,
+    AnyFormatPhoneRecognizer,
+    SecretCodeRecognizer,
 )
 
 
@@ -56,7 +58,6 @@ def build_recognizers(
     ]
     recognizers += [
         OfflineEmailRecognizer(supported_language=language),
-        IbanRecognizer(supported_language=language),
         CreditCardRecognizer(supported_language=language),
     ]
     if with_spacy:

@@ -78,9 +78,19 @@ class SpokenEmailRecognizer(TokenRecognizer):
             end += dot + 1
         if dots == 0:
             return None
-        if not strong and last_label not in self.lexicon.tlds:
+        if not strong and not self._tld_like(last_label):
             return None
         return end
+
+    def _tld_like(self, label: str) -> bool:
+        """A top-level domain after a spoken "at": a known one, or any short label that is
+        not a word ("hu", "cz", "xyz"), so that no country's domain is missed.
+        """
+        if label in self.lexicon.tlds:
+            return True
+        return 2 <= len(label) <= 4 and label.isascii() and label.isalpha() and not (
+            self.lexicon.is_plain_word(label)
+        )
 
     def _local_start(self, tokens: Sequence[Token], position: int) -> int | None:
         """Index of the first token of the local part ending at ``position``."""

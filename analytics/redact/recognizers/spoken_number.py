@@ -82,6 +82,8 @@ def classify_run(run: Run, contexts: Sequence[str] = ()) -> tuple[str, float] | 
     symbols, digits = run.symbols, run.digits
     if CLOCK_TIME.fullmatch(symbols):
         return None  # "14 h 30"
+    if len(symbols) == 8 and YEAR.fullmatch(symbols[:4]) and YEAR.fullmatch(symbols[4:]):
+        return None  # "2024-2026": a span of years
     if IBAN_SHAPE.fullmatch(symbols):
         return IBAN_CODE, 1.0 if iban_valid(symbols) else 0.85
     if SIV_PLATE.fullmatch(symbols):

@@ -50,6 +50,7 @@ class UnknownWordRecognizer(TokenRecognizer):
             and word not in lexicon.email_dot
             and word not in lexicon.tlds
             and word not in lexicon.standards
+            and word not in lexicon.context_index  # "iban", "rib", "cvv"
             and bool(_VOWELS & set(word))  # "rgpd", "drh": letters said, not a name
         )
 
