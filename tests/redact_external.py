@@ -35,6 +35,7 @@ TARGET_TYPES = frozenset(
         "IBAN_CODE",
         "US_SSN",
         "PIN",
+        "DATE_OF_BIRTH",
     }
 )
 
