@@ -61,6 +61,8 @@ class Lexicon:
     city_markers: frozenset[str]
     unit_words: PhraseIndex
     street_words: frozenset[str]
+    street_suffixes: frozenset[str]
+    place_prefixes: frozenset[str]
     units: Mapping[str, int]
     teens: Mapping[str, int]
     tens: Mapping[str, int]
@@ -96,6 +98,16 @@ class Lexicon:
             word: tuple(sorted(found, key=lambda pair: len(pair[0]), reverse=True))
             for word, found in index.items()
         }
+
+    @cached_property
+    def request_words(self) -> frozenset[str]:
+        """Words of the requests and e-mail triggers ("email", "address", "name")."""
+        words = {word for index in self.questions.values() for key in index for word in key}
+        for phrases_ in (*self.questions.values(), self.email_triggers):
+            for found in phrases_.values():
+                for entry in found:
+                    words.update(entry)
+        return frozenset(word for word in words if word not in self.stop_words)
 
     def is_number_word(self, word: str) -> bool:
         return (
@@ -161,6 +173,8 @@ def default_lexicon() -> Lexicon:
         city_markers=frozenset(address["city_markers"]),
         unit_words=index_phrases(address["unit_words"]),
         street_words=frozenset(address["street_words"]),
+        street_suffixes=frozenset(address["street_suffixes"]),
+        place_prefixes=frozenset(address["place_prefixes"]),
         units=MappingProxyType(numbers["units"]),
         teens=MappingProxyType(numbers["teens"]),
         tens=MappingProxyType(numbers["tens"]),

@@ -33,12 +33,27 @@ def refine(
             continue
         if result.entity_type == PERSON:
             for start, end in _person_parts(result, text, tokens, lexicon):
-                refined.append(_copy(result, start, end))
+                refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
             continue
         if result.entity_type == LOCATION and _stray_word(result, text, tokens, lexicon):
             continue
-        refined.append(result)
+        refined.append(_with_place_prefix(result, text, tokens, lexicon))
     return refined
+
+
+def _with_place_prefix(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> RecognizerResult:
+    """"port scott", "West Curtis": the compass or "port" word before a place is part of it."""
+    before = [token for token in tokens if token.end <= result.start]
+    if not before:
+        return result
+    previous = before[-1]
+    if previous.text not in lexicon.place_prefixes or text[previous.end : result.start] != " ":
+        return result
+    if text != text.lower() and not text[previous.start].isupper():
+        return result
+    return _copy(result, previous.start, result.end)
 
 
 def _copy(result: RecognizerResult, start: int, end: int) -> RecognizerResult:

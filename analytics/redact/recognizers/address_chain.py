@@ -64,7 +64,11 @@ class AddressChainRecognizer(TokenRecognizer):
             if result.start in starts and result.end in ends:
                 anchors.append((starts[result.start], ends[result.end]))
         for index, token in enumerate(tokens):
-            found = self._number_street_number(tokens, index) or self._unit_number(tokens, index)
+            found = (
+                self._number_street_number(tokens, index)
+                or self._number_name_suffix(tokens, index)
+                or self._unit_number(tokens, index)
+            )
             if found:
                 anchors.append(found)
         for hit in hits:
@@ -88,6 +92,24 @@ class AddressChainRecognizer(TokenRecognizer):
         if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
             return None  # "2019 rapport 2020"
         return index, position + 1
+
+    def _number_name_suffix(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """"473 baker dam", "06 bradley knolls": a number, 1-3 words, a street suffix."""
+        if not _house_number(tokens[index], 6):
+            return None
+        for words in (1, 2, 3):
+            last = index + words + 1
+            if last > len(tokens):
+                return None
+            name = tokens[index + 1 : last - 1]
+            suffix = tokens[last - 1]
+            if not all(t.is_word and t.text not in self.lexicon.stop_words for t in name):
+                return None
+            if suffix.text in self.lexicon.street_suffixes and (name or words == 1):
+                if words == 1 and not name:
+                    continue
+                return index, last
+        return None
 
     def _unit_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
         """"suite 279", "apt 656", "box 8858", "psc 3294"."""

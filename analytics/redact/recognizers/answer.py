@@ -39,6 +39,7 @@ _COURTESY = frozenset(
     {"please", "sorry", "thank", "thanks", "sure", "course", "merci", "désolé", "désolée",
      "bien", "sûr", "certainly", "absolutely", "right", "alright", "d", "accord"}
 )  # fmt: skip
+_ONE_VALUE = frozenset({PERSON, EMAIL_ADDRESS, PHONE_NUMBER, DATE_OF_BIRTH})
 _ENTITIES = (PERSON, ADDRESS, EMAIL_ADDRESS, PHONE_NUMBER, DATE_OF_BIRTH)
 
 
@@ -97,6 +98,10 @@ class AnswerRecognizer(TokenRecognizer):
             if run and set(gap_before) & _BREAKS:
                 results.extend(self._emit(run, entity))
                 run = []
+                if entity in _ONE_VALUE:
+                    break  # "Bray, I'm the driver": the value was said first
+            if results and entity == EMAIL_ADDRESS and not run:
+                break  # one address, then the sentence goes on
             label = (
                 index == start
                 and entity != EMAIL_ADDRESS
@@ -129,6 +134,7 @@ class AnswerRecognizer(TokenRecognizer):
             or word in lexicon.fillers
             or word in ANSWERS
             or word in _COURTESY
+            or word in lexicon.request_words
             or match_phrase([token], 0, lexicon.name_before)
         )
 

@@ -71,10 +71,25 @@ class NameRecognizer(TokenRecognizer):
             or match_phrase([token], 0, lexicon.street_types)
         )
 
+    def _continues_name(self, tokens: Sequence[Token], index: int, cased: bool) -> bool:
+        """A further word of the same name: no punctuation before it, and in written
+        text a capital ("Mr Hart yesterday": "yesterday" is not his name).
+        """
+        gap = self.text[tokens[index - 1].end : tokens[index].start]
+        if gap.strip(" -'’") and gap.strip() != ".":
+            return False
+        token = tokens[index]
+        if cased and token.is_word and token.text not in NAME_PARTICLES:
+            return self.text[token.start].isupper()
+        return True
+
     def _name_end(self, tokens: Sequence[Token], position: int, known_only: bool) -> int:
         """End of up to three name words from ``position`` (hyphenated names count as one)."""
         end, words = position, 0
+        cased = self.text != self.text.lower()
         while end < len(tokens) and words < 3:
+            if words and not self._continues_name(tokens, end, cased):
+                break
             if self._name_word(tokens[end], known_only=known_only and words == 0):
                 end += 1
                 words += 1
