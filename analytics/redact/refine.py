@@ -45,6 +45,8 @@ def _with_place_prefix(
     result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
 ) -> RecognizerResult:
     """"port scott", "West Curtis": the compass or "port" word before a place is part of it."""
+    if result.entity_type not in (PERSON, LOCATION):
+        return result
     before = [token for token in tokens if token.end <= result.start]
     if not before:
         return result
@@ -53,6 +55,8 @@ def _with_place_prefix(
         return result
     if text != text.lower() and not text[previous.start].isupper():
         return result
+    if text == text.lower() and previous.text in lexicon.stop_words:
+        return result  # "est", "new" said as words
     return _copy(result, previous.start, result.end)
 
 

@@ -86,13 +86,26 @@ def _forms(models: Iterable[str]) -> tuple[set[str], list[tuple[str, str]], list
                     forms.update(word for word in table[key] if word.isalpha())
         if lookups.has_table("lemma_lookup"):
             # French: every inflected form, keyed by its hash (looked up as it is).
-            tables.append(lookups.get_table("lemma_lookup"))
+            table = lookups.get_table("lemma_lookup")
+            tables.append(table)
+            # ... and the lemmas themselves ("faire", "revoir"), which are not keys.
+            forms.update(
+                lemma for key in table for lemma in _strings(table[key]) if lemma.isalpha()
+            )
         elif lookups.has_table("lemma_rules"):
             # English: base forms and the suffix rules that inflect them.
             table = lookups.get_table("lemma_rules")
             for key in table:
                 rules.extend((old, new) for old, new in table[key] if old)
     return forms, sorted(set(rules), key=lambda rule: -len(rule[0])), tables
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 def _places(

@@ -109,7 +109,7 @@ class AnswerRecognizer(TokenRecognizer):
             )
             if label:
                 continue  # "User: …", a speaker's label
-            if self._content(token):
+            if self._content(token, entity):
                 run.append(token)
             elif run and token.text in ("-", ".", "_", "@") and index + 1 < last:
                 run.append(token)
@@ -122,13 +122,20 @@ class AnswerRecognizer(TokenRecognizer):
         results.extend(self._emit(run, entity))
         return results
 
-    def _content(self, token: Token) -> bool:
+    def _content(self, token: Token, entity: str) -> bool:
         word = token.text
         if token.is_digits:
             return True
+        lexicon = self.lexicon
+        if entity == PHONE_NUMBER:
+            # A number is said in digits and number words: "attendez, je cherche" is not one.
+            return lexicon.is_number_word(word) or word in lexicon.repeat
+        if entity == DATE_OF_BIRTH:
+            return (
+                lexicon.is_number_word(word) or word in lexicon.months or word in lexicon.ordinals
+            )
         if not token.is_word or (token.elided and len(word) == 1):
             return False
-        lexicon = self.lexicon
         return not (
             word in lexicon.stop_words
             or word in lexicon.fillers
