@@ -67,6 +67,7 @@ class AddressChainRecognizer(TokenRecognizer):
             found = (
                 self._number_street_number(tokens, index)
                 or self._number_name_suffix(tokens, index)
+                or self._street_name_number(tokens, index)
                 or self._unit_number(tokens, index)
             )
             if found:
@@ -109,6 +110,21 @@ class AddressChainRecognizer(TokenRecognizer):
                 if words == 1 and not name:
                     continue
                 return index, last
+        return None
+
+    def _street_name_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """"via garibaldi 12", "ul. miła 53", "rua mina 50": street word, name, number."""
+        if tokens[index].text not in self.lexicon.street_words:
+            return None
+        position = index + 1
+        if position < len(tokens) and tokens[position].text == ".":
+            position += 1
+        words = 0
+        while position < len(tokens) and words < 3 and self.is_place_word(tokens[position]):
+            position += 1
+            words += 1
+        if words and position < len(tokens) and _house_number(tokens[position], 5):
+            return index, position + 1
         return None
 
     def _unit_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:

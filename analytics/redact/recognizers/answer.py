@@ -68,11 +68,12 @@ class AnswerRecognizer(TokenRecognizer):
         return results
 
     def _request_at(self, tokens: Sequence[Token], index: int) -> tuple[str, int] | None:
+        best: tuple[str, int] | None = None
         for entity, phrases in self.lexicon.questions.items():
             size = match_phrase(tokens, index, phrases)
-            if size:
-                return entity, size
-        return None
+            if size and (best is None or size > best[1]):
+                best = entity, size  # "votre adresse mail" asks for an e-mail
+        return best
 
     def _answer_start(self, tokens: Sequence[Token], position: int) -> int | None:
         """The first token of the other speaker's turn after the request, if it follows."""
