@@ -123,7 +123,9 @@ def main() -> None:
         chars = sum(len(r.text) for r in records)
         for label, report in reports.items():
             total = report.total()
-            summary.append((name, label, total.recall, total.precision, report.segments / report.seconds))
+            summary.append(
+                (name, label, total.recall, total.precision, report.segments / report.seconds)
+            )
             speed[label][0] += chars
             speed[label][1] += report.seconds
 

@@ -112,7 +112,9 @@ class SetReport:
         return total
 
     def table(self) -> str:
-        lines = [f"  {'gold type':16} {'chars':>6} {'hidden':>7}   {'pred type':14} {'chars':>6} {'prec':>6}"]
+        lines = [
+            f"  {'gold type':16} {'chars':>6} {'hidden':>7}   {'pred type':14} {'chars':>6} {'prec':>6}"
+        ]
         left = sorted(self.recall_by_type.items())
         right = sorted(self.precision_by_type.items())
         for row in range(max(len(left), len(right))):
@@ -204,7 +206,8 @@ def evaluate(
                 misses[kind] += len(left)
                 if keep_examples:
                     shown = "".join(
-                        "_" if hidden[i] and text[i].isalnum() else text[i] for i in range(start, end)
+                        "_" if hidden[i] and text[i].isalnum() else text[i]
+                        for i in range(start, end)
                     )
                     missed.append((record.id, kind, shown))
     return SetReport(recall, precision, len(records), max(seconds, 1e-9), misses, missed, false)

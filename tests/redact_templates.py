@@ -122,7 +122,9 @@ def _value(fake: Faker, kind: str, rng: random.Random) -> str:
     value = makers[kind]()
     if kind == "name":
         # Faker adds titles and suffixes ("Dr.", "MD") to some names: keep the name.
-        value = re.sub(r"^(Dr|Mr|Mrs|Ms|Miss|M|Mme|Mlle)\.? |,? (MD|DDS|PhD|DVM|Jr\.|Sr\.|I+|IV|V)$", "", value)
+        value = re.sub(
+            r"^(Dr|Mr|Mrs|Ms|Miss|M|Mme|Mlle)\.? |,? (MD|DDS|PhD|DVM|Jr\.|Sr\.|I+|IV|V)$", "", value
+        )
     return " ".join(value.split())
 
 
@@ -168,9 +170,9 @@ def _asr_value(entity: str, value: str, language: str) -> str:
     return " ".join(_asr_plain(value).split())
 
 
-def _fill(template: str, language: str, fake: Faker, rng: random.Random) -> tuple[
-    tuple[str, list[tuple[int, int, str]]], tuple[str, list[tuple[int, int, str]]]
-]:
+def _fill(
+    template: str, language: str, fake: Faker, rng: random.Random
+) -> tuple[tuple[str, list[tuple[int, int, str]]], tuple[str, list[tuple[int, int, str]]]]:
     """The written and the ASR-style text of one filled template, with gold spans."""
     versions: list[tuple[str, list[tuple[int, int, str]]]] = []
     values: dict[str, str] = {}
@@ -207,7 +209,9 @@ def _fill(template: str, language: str, fake: Faker, rng: random.Random) -> tupl
     return versions[0], versions[1]
 
 
-def template_sets(fills: int = FILLS_PER_TEMPLATE, seed: int = SEED) -> dict[str, list[redact_external.Record]]:
+def template_sets(
+    fills: int = FILLS_PER_TEMPLATE, seed: int = SEED
+) -> dict[str, list[redact_external.Record]]:
     """The four sets: templates_en/orig, templates_en/asr, templates_fr/orig, templates_fr/asr."""
     sets: dict[str, list[redact_external.Record]] = {}
     for language, templates in (("en", EN_TEMPLATES), ("fr", FR_TEMPLATES)):

@@ -47,8 +47,14 @@ def assert_hidden(
 ) -> None:
     start = text.index(value)
     positions, types = hidden(redactor, text, language)
-    left = [text[i] for i in range(start, start + len(value)) if text[i].isalnum() and i not in positions]
-    assert not left, f"readable: {''.join(left)!r} of {value!r} in {redactor.redact_text(text, language)[0]!r}"
+    left = [
+        text[i]
+        for i in range(start, start + len(value))
+        if text[i].isalnum() and i not in positions
+    ]
+    assert not left, (
+        f"readable: {''.join(left)!r} of {value!r} in {redactor.redact_text(text, language)[0]!r}"
+    )
     if entity is not None:
         kinds = {types[i] for i in range(start, start + len(value)) if text[i].isalnum()}
         assert kinds == {entity}, kinds
@@ -57,9 +63,9 @@ def assert_hidden(
 def assert_kept(redactor: Redactor, text: str, word: str, language: str) -> None:
     start = text.index(word)
     positions, _ = hidden(redactor, text, language)
-    assert not any(i in positions for i in range(start, start + len(word))), (
-        redactor.redact_text(text, language)[0]
-    )
+    assert not any(i in positions for i in range(start, start + len(word))), redactor.redact_text(
+        text, language
+    )[0]
 
 
 # --- the registry and the shared reading ---------------------------------------------
@@ -145,7 +151,12 @@ ANSWERS = [
     ("quel est votre nom ?", "euh trombadoux", "trombadoux", "PERSON"),
     ("and your postcode?", "it's 4 9 3 1 0", "4 9 3 1 0", "ADDRESS"),
     ("votre adresse mail ?", "alors c'est gribouille point com", "gribouille", "EMAIL_ADDRESS"),
-    ("what's your date of birth?", "the fourth of may nineteen eighty", "nineteen eighty", "DATE_OF_BIRTH"),
+    (
+        "what's your date of birth?",
+        "the fourth of may nineteen eighty",
+        "nineteen eighty",
+        "DATE_OF_BIRTH",
+    ),
     ("who am I speaking to?", "Rose Marsh", "Rose Marsh", "PERSON"),
 ]
 
@@ -174,7 +185,11 @@ def test_without_a_request_the_same_answer_is_not_redacted_whole(redactor: Redac
 EMAILS = [
     ("write to nagy dot eszter at citromail dot hu", "nagy dot eszter at citromail dot hu", "en"),
     ("you can email me at mardret .com", "mardret .com", "en"),
-    ("mon mail c'est lou tiret anne arobase sfr point fr", "lou tiret anne arobase sfr point fr", "fr"),
+    (
+        "mon mail c'est lou tiret anne arobase sfr point fr",
+        "lou tiret anne arobase sfr point fr",
+        "fr",
+    ),
     ("mon adresse mail est p.leroux@laposte.net voilà", "p.leroux@laposte.net", "fr"),
     ("email me at k underscore obi at proton dot me", "k underscore obi at proton dot me", "en"),
 ]
@@ -204,7 +219,9 @@ def gb_ibans(draw: st.DrawFn) -> str:
 
 @settings(max_examples=40, deadline=None)
 @given(iban=gb_ibans(), lower=st.booleans(), spaced=st.booleans())
-def test_iban_in_any_case_and_spacing(redactor: Redactor, iban: str, lower: bool, spaced: bool) -> None:
+def test_iban_in_any_case_and_spacing(
+    redactor: Redactor, iban: str, lower: bool, spaced: bool
+) -> None:
     value = iban.lower() if lower else iban
     if spaced:
         value = " ".join(value[i : i + 4] for i in range(0, len(value), 4))
@@ -261,7 +278,11 @@ ADDRESSES = [
     ("we are at Korsgatan 14 Apt 3 Malmo", "Korsgatan 14 Apt 3", "en"),
     ("my zip is 3520", "3520", "en"),
     ("Unit 4412 Box 0931 DPO AE 40412", "Unit 4412 Box 0931", "en"),
-    ("j'habite 7 impasse des Glycines 24100 Bergerac", "7 impasse des Glycines 24100 Bergerac", "fr"),
+    (
+        "j'habite 7 impasse des Glycines 24100 Bergerac",
+        "7 impasse des Glycines 24100 Bergerac",
+        "fr",
+    ),
     ("the car is at 2210 Hollow Creek, ok", "2210 Hollow Creek", "en"),
     ("Via Garibaldi 12 Sondrio", "Via Garibaldi 12", "en"),
 ]

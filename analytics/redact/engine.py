@@ -25,8 +25,8 @@ from analytics.models import PiiSpan, RawSegment, RawTranscript, RedactedSegment
 from analytics.redact import recognizers as rec
 from analytics.redact.config import RedactConfig
 from analytics.redact.lexicon import default_lexicon
-from analytics.redact.refine import refine
 from analytics.redact.recognizers.registry import build_recognizers
+from analytics.redact.refine import refine
 
 logger = logging.getLogger(__name__)
 

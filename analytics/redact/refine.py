@@ -17,7 +17,7 @@ from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.base import LOCATION, PERSON, read
 from analytics.redact.spoken import Token
 
-_BREAKS = frozenset(",;:()[]{}|→•✓\"“”«»/")
+_BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
 _LINE_START = frozenset(".!?:;\n-•*✓→|")
 
 
@@ -44,7 +44,7 @@ def refine(
 def _with_place_prefix(
     result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
 ) -> RecognizerResult:
-    """"port scott", "West Curtis": the compass or "port" word before a place is part of it."""
+    """ "port scott", "West Curtis": the compass or "port" word before a place is part of it."""
     if result.entity_type not in (PERSON, LOCATION):
         return result
     before = [token for token in tokens if token.end <= result.start]

@@ -48,9 +48,9 @@ class Vocabulary:
         if word in self.forms or any(word in table for table in self.tables):
             return True
         for suffix, replacement in self.rules:
-            if word.endswith(suffix) and len(word) > len(suffix) + 1:
-                if word[: len(word) - len(suffix)] + replacement in self.forms:
-                    return True
+            stem = word[: len(word) - len(suffix)]
+            if word.endswith(suffix) and len(stem) > 1 and stem + replacement in self.forms:
+                return True
         return False
 
     def place_at(self, words: Sequence[str], index: int) -> int:

@@ -56,7 +56,9 @@ class AddressChainRecognizer(TokenRecognizer):
 
     # --- anchors ------------------------------------------------------------------
 
-    def _anchors(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[tuple[int, int]]:
+    def _anchors(
+        self, tokens: Sequence[Token], hits: Sequence[ContextHit]
+    ) -> list[tuple[int, int]]:
         anchors = []
         starts = {token.start: i for i, token in enumerate(tokens)}
         ends = {token.end: i + 1 for i, token in enumerate(tokens)}
@@ -80,7 +82,7 @@ class AddressChainRecognizer(TokenRecognizer):
         return anchors
 
     def _number_street_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
-        """"20789 allika 46", "6750 koskikatu 25": a number, 1-4 place words, a number."""
+        """ "20789 allika 46", "6750 koskikatu 25": a number, 1-4 place words, a number."""
         if not _house_number(tokens[index], 6):
             return None
         position = index + 1
@@ -95,7 +97,7 @@ class AddressChainRecognizer(TokenRecognizer):
         return index, position + 1
 
     def _number_name_suffix(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
-        """"473 baker dam", "06 bradley knolls": a number, 1-3 words, a street suffix."""
+        """ "473 baker dam", "06 bradley knolls": a number, 1-3 words, a street suffix."""
         if not _house_number(tokens[index], 6):
             return None
         for words in (1, 2, 3):
@@ -113,7 +115,7 @@ class AddressChainRecognizer(TokenRecognizer):
         return None
 
     def _street_name_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
-        """"via garibaldi 12", "ul. miła 53", "rua mina 50": street word, name, number."""
+        """ "via garibaldi 12", "ul. miła 53", "rua mina 50": street word, name, number."""
         if tokens[index].text not in self.lexicon.street_words:
             return None
         position = index + 1
@@ -128,7 +130,7 @@ class AddressChainRecognizer(TokenRecognizer):
         return None
 
     def _unit_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
-        """"suite 279", "apt 656", "box 8858", "psc 3294"."""
+        """ "suite 279", "apt 656", "box 8858", "psc 3294"."""
         size = match_phrase(tokens, index, self.lexicon.unit_words)
         if not size:
             return None
@@ -181,13 +183,20 @@ class AddressChainRecognizer(TokenRecognizer):
             unit = match_phrase(tokens, end, self.lexicon.unit_words)
             if unit and end + unit < len(tokens) and _house_number(tokens[end + unit], 6):
                 end += unit + 1
-            elif _house_number(token, 6) or UK_POSTCODE.fullmatch(token.text):
-                end += 1
-            elif self.is_place_word(token) or (len(token.text) == 2 and token.is_word and token.text.isascii() and self._state_code(token)):
+            elif _house_number(token, 6) or UK_POSTCODE.fullmatch(token.text) or self.is_place_word(token) or (
+                len(token.text) == 2
+                and token.is_word
+                and token.text.isascii()
+                and self._state_code(token)
+            ):
                 end += 1
             elif token.text in _JOINERS or token.text in _PARTICLES:
                 following = end + 1
-                while following < len(tokens) and following - end < 3 and tokens[following].text in _JOINERS:
+                while (
+                    following < len(tokens)
+                    and following - end < 3
+                    and tokens[following].text in _JOINERS
+                ):
                     following += 1
                 if following < len(tokens) and self._continues(tokens[following]):
                     end = following
@@ -200,7 +209,7 @@ class AddressChainRecognizer(TokenRecognizer):
         return end
 
     def _state_code(self, token: Token) -> bool:
-        """"co", "qc", "on" written in capitals: a state or province code."""
+        """ "co", "qc", "on" written in capitals: a state or province code."""
         text = self.text[token.start : token.end]
         return text.isupper()
 

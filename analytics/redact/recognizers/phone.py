@@ -58,7 +58,9 @@ class AnyFormatPhoneRecognizer(TokenRecognizer):
                 end = _with_extension(text, match.end)
                 key = (match.start, end)
                 spans[key] = max(spans.get(key, 0.0), 0.75 if valid else 0.5)
-        return [make_result(PHONE_NUMBER, start, end, score) for (start, end), score in spans.items()]
+        return [
+            make_result(PHONE_NUMBER, start, end, score) for (start, end), score in spans.items()
+        ]
 
 
 def _with_extension(text: str, end: int) -> int:

@@ -88,8 +88,11 @@ class SpokenEmailRecognizer(TokenRecognizer):
         """
         if label in self.lexicon.tlds:
             return True
-        return 2 <= len(label) <= 4 and label.isascii() and label.isalpha() and not (
-            self.lexicon.is_plain_word(label)
+        return (
+            2 <= len(label) <= 4
+            and label.isascii()
+            and label.isalpha()
+            and not (self.lexicon.is_plain_word(label))
         )
 
     def _local_start(self, tokens: Sequence[Token], position: int) -> int | None:

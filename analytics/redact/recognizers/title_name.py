@@ -82,9 +82,7 @@ class TitleNameRecognizer(TokenRecognizer):
             if self._name_word(token, cased) and (words < 2 or self._surname_like(token, cased)):
                 end += 1
                 words += 1
-            elif token.text == "-" and end + 1 < len(tokens):
-                end += 1
-            elif (
+            elif (token.text == "-" and end + 1 < len(tokens)) or (
                 token.text in NAME_PARTICLES
                 and words
                 and end + 1 < len(tokens)
@@ -97,9 +95,13 @@ class TitleNameRecognizer(TokenRecognizer):
             end -= 1
         if not words:
             return None
-        if tokens[index].text == "m" and not cased and words < 2:
-            # "m" in lower-case text: a first name and a surname, or a name no
-            # dictionary knows ("m ahmed mansour", "m zhang").
-            if self.lexicon.is_dictionary_word(tokens[position].text):
-                return None
+        # "m" in lower-case text: a first name and a surname, or a name no dictionary
+        # knows ("m ahmed mansour", "m zhang").
+        if (
+            tokens[index].text == "m"
+            and not cased
+            and words < 2
+            and self.lexicon.is_dictionary_word(tokens[position].text)
+        ):
+            return None
         return end

@@ -65,13 +65,15 @@ class UnknownWordRecognizer(TokenRecognizer):
                 index += 1
                 continue
             last = index + 1
-            while last < len(tokens) and self._title_case(tokens[last]) and self._same_name(tokens, last):
+            while (
+                last < len(tokens)
+                and self._title_case(tokens[last])
+                and self._same_name(tokens, last)
+            ):
                 last += 1
             words = [t for t in tokens[index:last] if len(t.text) > 1]
             if any(self.is_unknown(t) for t in words):
-                results.append(
-                    make_result(PERSON, tokens[index].start, tokens[last - 1].end, 0.45)
-                )
+                results.append(make_result(PERSON, tokens[index].start, tokens[last - 1].end, 0.45))
             index = last
         for token in tokens:
             written = self.text[token.start : token.end]
@@ -80,7 +82,7 @@ class UnknownWordRecognizer(TokenRecognizer):
         return results
 
     def _title_case(self, token: Token) -> bool:
-        """"Varvio", "J": a capital, then lower case ("OVHcloud", "YesWeHack" are brands)."""
+        """ "Varvio", "J": a capital, then lower case ("OVHcloud", "YesWeHack" are brands)."""
         written = self.text[token.start : token.end]
         if not token.is_word or not written[:1].isupper():
             return False
@@ -123,7 +125,11 @@ class UnknownWordRecognizer(TokenRecognizer):
                 first -= 1
             while last < len(tokens) and (
                 self.is_unknown(tokens[last])
-                or (self._joins(tokens[last]) and last + 1 < len(tokens) and self.is_unknown(tokens[last + 1]))
+                or (
+                    self._joins(tokens[last])
+                    and last + 1 < len(tokens)
+                    and self.is_unknown(tokens[last + 1])
+                )
                 or (tokens[last].text in self.lexicon.surnames)
             ):
                 last += 1
