@@ -74,7 +74,9 @@ def assert_kept(redactor: Redactor, text: str, word: str, language: str) -> None
 def test_one_module_per_recogniser() -> None:
     modules = [recognizer.__module__ for recognizer in TOKEN_RECOGNIZERS]
     assert len(modules) == len(set(modules))
-    assert all(issubclass(r, base.TokenRecognizer) for r in TOKEN_RECOGNIZERS)
+    assert all(
+        isinstance(r, type) and issubclass(r, base.TokenRecognizer) for r in TOKEN_RECOGNIZERS
+    )
 
 
 def test_text_is_read_once_per_segment(monkeypatch: pytest.MonkeyPatch, redactor: Redactor) -> None:

@@ -161,7 +161,7 @@ def _country_names() -> list[str]:
         from babel import Locale
     except ImportError:  # pragma: no cover - a runtime dependency
         return []
-    names = []
+    names: list[str] = []
     for language in _LANGUAGES:
         names.extend(Locale(language).territories.values())
     return names

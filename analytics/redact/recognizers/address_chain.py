@@ -65,7 +65,7 @@ class AddressChainRecognizer(TokenRecognizer):
         for result in self._streets.find(tokens, hits):
             if result.start in starts and result.end in ends:
                 anchors.append((starts[result.start], ends[result.end]))
-        for index, token in enumerate(tokens):
+        for index in range(len(tokens)):
             found = (
                 self._number_street_number(tokens, index)
                 or self._number_name_suffix(tokens, index)
@@ -183,11 +183,16 @@ class AddressChainRecognizer(TokenRecognizer):
             unit = match_phrase(tokens, end, self.lexicon.unit_words)
             if unit and end + unit < len(tokens) and _house_number(tokens[end + unit], 6):
                 end += unit + 1
-            elif _house_number(token, 6) or UK_POSTCODE.fullmatch(token.text) or self.is_place_word(token) or (
-                len(token.text) == 2
-                and token.is_word
-                and token.text.isascii()
-                and self._state_code(token)
+            elif (
+                _house_number(token, 6)
+                or UK_POSTCODE.fullmatch(token.text)
+                or self.is_place_word(token)
+                or (
+                    len(token.text) == 2
+                    and token.is_word
+                    and token.text.isascii()
+                    and self._state_code(token)
+                )
             ):
                 end += 1
             elif token.text in _JOINERS or token.text in _PARTICLES:

@@ -110,7 +110,9 @@ class AnswerRecognizer(TokenRecognizer):
             )
             if label:
                 continue  # "User: …", a speaker's label
-            if self._content(token, entity) or (run and token.text in ("-", ".", "_", "@") and index + 1 < last):
+            if self._content(token, entity) or (
+                run and token.text in ("-", ".", "_", "@") and index + 1 < last
+            ):
                 run.append(token)
             else:
                 results.extend(self._emit(run, entity))

@@ -7,6 +7,8 @@ and patterns run beside them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, SpacyRecognizer
 
@@ -31,7 +33,7 @@ from analytics.redact.recognizers.unknown_word import UnknownWordRecognizer
 
 # Our recognisers, built from the lexicon and a language. Order matters only for
 # ties between equal spans (the first wins in Presidio's de-duplication).
-TOKEN_RECOGNIZERS: tuple[type[TokenRecognizer], ...] = (
+TOKEN_RECOGNIZERS: tuple[Callable[[Lexicon, str], TokenRecognizer], ...] = (
     SpokenNumberRecognizer,
     SpokenEmailRecognizer,
     StreetAddressRecognizer,

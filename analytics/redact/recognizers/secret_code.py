@@ -73,7 +73,7 @@ class SecretCodeRecognizer(TokenRecognizer):
     def _password(self, tokens: Sequence[Token], after: int) -> tuple[int, int] | None:
         """The word(s) said after "password is", "mot de passe c'est"."""
         lexicon = self.lexicon
-        words = []
+        words: list[Token] = []
         for token in tokens[after : after + _REACH]:
             if token.text == "\n":
                 break
