@@ -7,7 +7,7 @@ DEMO_HOME ?= demo-home
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo test lint typecheck unit bench clean
+.PHONY: help install system-deps demo test test-shifted lint typecheck unit bench clean
 
 help:
 	@echo "make demo   build a demo corpus of synthetic calls, process it, open the dashboard"
@@ -24,11 +24,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Debian packages: espeak-ng speaks the synthetic calls, chromium runs the browser tests.
+# Debian packages: espeak-ng speaks the synthetic calls, chromium runs the browser tests,
+# faketime runs the time-sensitive tests again with the system clock a year ahead.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -44,8 +48,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The suite must not depend on the day it runs: the time-sensitive tests pass again
+# with the system clock shifted a year ahead (libfaketime).
+TIME_SENSITIVE := tests/test_governance.py tests/test_governance_props.py tests/test_pipeline.py \
+	tests/test_ingest.py tests/test_dataset.py tests/test_export.py tests/test_audit.py
+
 test: install system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-shifted
+
+test-shifted: install system-deps
+	faketime -f '+365d' $(BIN)/pytest -q -p no:cacheprovider $(TIME_SENSITIVE)
 
 unit: install
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

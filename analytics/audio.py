@@ -3,6 +3,12 @@
 Everything works on float32 arrays at 16 kHz (Whisper's rate). Recordings keep their
 channels: on a stereo call each party has its own channel, which is how we tell the agent
 from the customer without a diarisation model.
+
+A call is never held in memory whole: :func:`listen` decodes it in blocks of BLOCK_S
+seconds and keeps only what later stages need (frame levels, speech masks, the speech
+itself), and :func:`bleep` streams block by block from decoder to encoder. A two-hour
+call of silence costs what one block costs. The whole-array functions (:func:`decode`,
+:func:`speech_activity`, :func:`segment_loudness`) remain for short clips and tests.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,6 +53,19 @@ SILENCE_DBFS = -70.0
 # Two channels this correlated are one recording copied twice, not two parties.
 DUAL_MONO_CORRELATION = 0.98
 
+# Decoding and speech detection work on blocks this long (a multiple of the 20 ms frame
+# and of Silero's 512-sample window): memory per call is a few blocks, whatever its length.
+BLOCK_S = 64
+# Speech detection for transcription (Silero VAD): pad speech generously (Whisper needs
+# the word edges) and drop only clear silences, so no word is cut; pieces of at most
+# one Whisper window.
+TRANSCRIBE_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 400}
+CLIP_MAX_S = 30
+# A speech piece ending this close to the end of a block may go on in the next block:
+# it is carried over and detected again with the next block.
+CARRY_MARGIN_S = 2.0
+_BLOCK_UNIT = 2560  # samples: the least common multiple of a 20 ms frame and 512
+
 BLEEP_FREQ_HZ = 1000.0
 BLEEP_LEVEL = 0.2  # about -17 dBFS peak: clearly audible, never louder than speech
 
@@ -70,33 +89,66 @@ class DecodedAudio:
 # --- decoding and encoding ---------------------------------------------------------------
 
 
-def decode(path: Path | BinaryIO, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
+def decode(
+    path: Path | BinaryIO, sample_rate: int = SAMPLE_RATE, max_duration_s: float | None = None
+) -> DecodedAudio:
     """Decode a recording to float32 at ``sample_rate``, keeping mono or stereo.
 
     Recordings with more than two channels are down-mixed to stereo. ``path`` may also
-    be a binary file object (in-memory audio).
+    be a binary file object (in-memory audio). The whole call is in memory: for a call of
+    any length use :func:`decode_blocks` or :func:`listen`.
 
     Raises:
-        AudioError: the file is missing, not audio, or has no decodable samples.
+        AudioError: the file is missing, not audio, has no decodable samples, or is
+            longer than ``max_duration_s``.
+    """
+    blocks = list(decode_blocks(path, sample_rate=sample_rate, max_duration_s=max_duration_s))
+    return DecodedAudio(samples=np.concatenate(blocks, axis=1), sample_rate=sample_rate)
+
+
+def decode_blocks(
+    path: Path | BinaryIO,
+    block_s: float = BLOCK_S,
+    sample_rate: int = SAMPLE_RATE,
+    max_duration_s: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode a recording block by block: float32 ``(channels, n)`` arrays of ``block_s``.
+
+    Every block but the last has exactly ``block_s`` seconds.
+
+    Raises:
+        AudioError: as :func:`decode`; a recording longer than ``max_duration_s`` is
+            refused as soon as decoding passes the limit.
     """
     if isinstance(path, str):
         path = Path(path)
+    block_n = max(1, round(block_s * sample_rate))
+    limit = None if max_duration_s is None else round(max_duration_s * sample_rate)
+    total = 0
     try:
-        samples = _decode_planar(path, sample_rate)
+        for block in _rebuffer(_decode_frames(path, sample_rate), block_n):
+            total += block.shape[1]
+            if limit is not None and total > limit:
+                raise AudioError(
+                    f"{path}: longer than max_duration_s = {max_duration_s:g} s; "
+                    "raise the setting to process it",
+                    path=str(path),
+                )
+            yield block
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})", path=str(path)) from None
-    if samples.shape[1] == 0:
+    if total == 0:
         raise AudioError(f"{path}: no audio samples", path=str(path))
-    return DecodedAudio(samples=samples, sample_rate=sample_rate)
 
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or type(exc).__name__
 
 
-def _decode_planar(path: Path | BinaryIO, sample_rate: int) -> np.ndarray:
+def _decode_frames(path: Path | BinaryIO, sample_rate: int) -> Iterator[np.ndarray]:
+    """Resampled ``(channels, n)`` pieces as FFmpeg decodes them (mono or stereo)."""
     source = str(path) if isinstance(path, Path) else path
     with av.open(source, mode="r", metadata_errors="ignore") as container:
         if not container.streams.audio:
@@ -106,14 +158,32 @@ def _decode_planar(path: Path | BinaryIO, sample_rate: int) -> np.ndarray:
         resampler = av.AudioResampler(
             format="fltp", layout="mono" if channels == 1 else "stereo", rate=sample_rate
         )
-        chunks: list[np.ndarray] = []
+        yield np.zeros((channels, 0), dtype=np.float32)  # tells the channel count
         for frame in _valid_frames(container.decode(stream)):
             frame.pts = None  # timestamps of some containers confuse the resampler
-            chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
-        chunks.extend(out.to_ndarray() for out in resampler.resample(None))
-    if not chunks:
-        return np.zeros((channels, 0), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+            for out in resampler.resample(frame):
+                yield out.to_ndarray()
+        for out in resampler.resample(None):
+            yield out.to_ndarray()
+
+
+def _rebuffer(pieces: Iterable[np.ndarray], block_n: int) -> Iterator[np.ndarray]:
+    """Cut a stream of ``(channels, n)`` pieces into blocks of ``block_n`` samples."""
+    held: list[np.ndarray] = []
+    count = 0
+    channels = 1
+    for piece in pieces:
+        channels = piece.shape[0]
+        held.append(piece)
+        count += piece.shape[1]
+        while count >= block_n:
+            joined = np.concatenate(held, axis=1)
+            yield np.ascontiguousarray(joined[:, :block_n], dtype=np.float32)
+            held, count = [joined[:, block_n:]], joined.shape[1] - block_n
+    if count or not held:
+        joined = np.concatenate(held, axis=1) if held else np.zeros((channels, 0), np.float32)
+        if joined.shape[1]:
+            yield np.ascontiguousarray(joined, dtype=np.float32)
 
 
 def _valid_frames(frames):  # type: ignore[no-untyped-def]
@@ -137,6 +207,7 @@ _CODECS = {
 }
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 OPUS_BIT_RATE = 32000  # per channel: speech stays clear, a minute of stereo is ~0.5 MB
+OPUS_DITHER = 1e-5
 
 
 def encode(samples: np.ndarray, out_path: Path, sample_rate: int = SAMPLE_RATE) -> Path:
@@ -148,20 +219,31 @@ def encode(samples: np.ndarray, out_path: Path, sample_rate: int = SAMPLE_RATE) 
     Raises:
         AudioError: unknown suffix, or FFmpeg could not write the file.
     """
+    return encode_blocks([np.atleast_2d(np.asarray(samples, np.float32))], out_path, sample_rate)
+
+
+def encode_blocks(
+    blocks: Iterable[np.ndarray], out_path: Path, sample_rate: int = SAMPLE_RATE
+) -> Path:
+    """As :func:`encode`, from ``(channels, n)`` blocks written as they come."""
     out_path = Path(out_path)
     codec = _CODECS.get(out_path.suffix.lower())
     if codec is None:
         raise AudioError(f"{out_path}: unsupported output format {out_path.suffix!r}")
-    samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
     try:
-        _encode(samples, out_path, sample_rate, codec)
+        _encode(iter(blocks), out_path, sample_rate, codec)
+    except AudioError:
+        raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{out_path}: cannot write audio ({_reason(exc)})") from None
+        raise AudioError(
+            f"{out_path}: cannot write audio ({_reason(exc)})", errno=getattr(exc, "errno", None)
+        ) from None
     return out_path
 
 
-def _encode(samples: np.ndarray, out_path: Path, sample_rate: int, codec: str) -> None:
-    layout = "mono" if samples.shape[0] == 1 else "stereo"
+def _encode(blocks: Iterator[np.ndarray], out_path: Path, sample_rate: int, codec: str) -> None:
+    first = np.atleast_2d(np.asarray(next(blocks), dtype=np.float32))
+    layout = "mono" if first.shape[0] == 1 else "stereo"
     is_opus = codec == "libopus"
     rate = 48000 if is_opus and sample_rate not in OPUS_RATES else sample_rate
     with av.open(str(out_path), mode="w", format="ogg" if is_opus else None) as container:
@@ -169,11 +251,7 @@ def _encode(samples: np.ndarray, out_path: Path, sample_rate: int, codec: str) -
             codec, rate=rate, layout=layout
         )
         if is_opus:
-            stream.bit_rate = OPUS_BIT_RATE * samples.shape[0]
-        frame = av.AudioFrame.from_ndarray(
-            np.clip(samples, -1.0, 1.0), format="fltp", layout=layout
-        )
-        frame.sample_rate = sample_rate
+            stream.bit_rate = OPUS_BIT_RATE * first.shape[0]
         # The resampler also cuts the audio into the frame size the encoder needs.
         resampler = av.AudioResampler(
             format=stream.format.name,
@@ -181,7 +259,21 @@ def _encode(samples: np.ndarray, out_path: Path, sample_rate: int, codec: str) -
             rate=rate,
             frame_size=stream.frame_size or None,
         )
-        for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
+        dither = np.random.default_rng(0)
+        for block in itertools.chain([first], blocks):
+            if is_opus:
+                # libopus is several times slower on digital silence (hours of it in a
+                # long call); noise at -100 dBFS, below 16-bit resolution, avoids that.
+                block = block + OPUS_DITHER * dither.standard_normal(block.shape, np.float32)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(np.clip(block, -1.0, 1.0), dtype=np.float32),
+                format="fltp",
+                layout=layout,
+            )
+            frame.sample_rate = sample_rate
+            for chunk in resampler.resample(frame):
+                container.mux(stream.encode(chunk))
+        for chunk in resampler.resample(None):
             container.mux(stream.encode(chunk))
         container.mux(stream.encode(None))
 
@@ -197,8 +289,13 @@ def speaker_channels(audio: DecodedAudio, layout: ChannelLayout) -> dict[Speaker
     speaker holding the mix. So does a "dual mono" file (the same signal on both
     channels, as many converted recordings are): it has no second party to separate.
     """
-    samples = audio.samples
-    if layout == "mono" or samples.shape[0] == 1 or is_dual_mono(samples):
+    return _split(audio.samples, layout, dual_mono=is_dual_mono(audio.samples))
+
+
+def _split(
+    samples: np.ndarray, layout: ChannelLayout, dual_mono: bool
+) -> dict[Speaker, np.ndarray]:
+    if layout == "mono" or samples.shape[0] == 1 or dual_mono:
         return {"unknown": samples.mean(axis=0, dtype=np.float32)}
     left, right = samples[0], samples[1]
     if layout == "agent_right":
@@ -235,13 +332,181 @@ def speech_activity(
     if duration_s is None:
         duration_s = max((len(x) for x in channels.values()), default=0) / sample_rate
     frame_db = {spk: _frame_db(_to_16k(x, sample_rate)) for spk, x in channels.items()}
+    voiced = {
+        spk: _vad_mask(_to_16k(x, sample_rate), len(frame_db[spk])) for spk, x in channels.items()
+    }
+    return activity_from_frames(frame_db, voiced, duration_s)
+
+
+def activity_from_frames(
+    frame_db: Mapping[Speaker, np.ndarray],
+    voiced: Mapping[Speaker, np.ndarray],
+    duration_s: float,
+) -> SpeechActivity:
+    """Speech intervals from each speaker's frame levels and VAD frames (FRAME_S each)."""
     intervals: dict[Speaker, tuple[Interval, ...]] = {}
-    for speaker, samples in channels.items():
-        voiced = _vad_mask(_to_16k(samples, sample_rate), len(frame_db[speaker]))
-        voiced &= _own_voice_mask(speaker, frame_db)
-        intervals[speaker] = _mask_to_intervals(voiced, duration_s)
+    for speaker, mask in voiced.items():
+        own = mask & _own_voice_mask(speaker, frame_db)
+        intervals[speaker] = _mask_to_intervals(own, duration_s)
         logger.debug("speech activity: %s has %d intervals", speaker, len(intervals[speaker]))
     return SpeechActivity(duration_s=duration_s, intervals=intervals)
+
+
+# --- a whole call, block by block ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechClip:
+    """A stretch of one speaker's speech (for transcription); ``start`` in call samples."""
+
+    speaker: Speaker
+    start: int
+    samples: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HeardCall:
+    """What the later stages need of a call, without its audio.
+
+    ``levels``: each speaker's level in dBFS per FRAME_S frame (loudness, bleed);
+    ``speech``: the stretches of speech to transcribe, bleed silenced. Their memory
+    grows with the speech in the call, not with its length.
+    """
+
+    duration_s: float
+    activity: SpeechActivity
+    levels: Mapping[Speaker, np.ndarray] = field(repr=False)
+    speech: tuple[SpeechClip, ...] = field(repr=False)
+
+    def loudness(self, segments: Sequence[tuple[Speaker, float, float]]) -> list[float | None]:
+        """Loudness in dBFS of each segment, as :func:`segment_loudness` measures it."""
+        out: list[float | None] = []
+        for speaker, start, end in segments:
+            levels = self.levels.get(speaker)
+            if levels is None:
+                out.append(None)
+                continue
+            first = max(0, int(np.floor(start / FRAME_S + 1e-9)))
+            last = max(0, int(np.floor(end / FRAME_S + 1e-9)))
+            out.append(_active_level_db(levels[first:last]))
+        return out
+
+
+def listen(
+    path: Path,
+    layout: ChannelLayout,
+    *,
+    max_duration_s: float | None = None,
+    block_s: float = BLOCK_S,
+) -> HeardCall:
+    """Decode a call block by block and keep what the later stages need (:class:`HeardCall`).
+
+    Two passes over the file: the first checks the length against ``max_duration_s``
+    and tells a dual-mono copy from two parties (streaming correlation); the second runs
+    Silero VAD per block for speech activity and for the speech to transcribe. Memory
+    stays a few blocks whatever the call's length.
+
+    Raises:
+        AudioError: the file cannot be decoded, or it is longer than ``max_duration_s``.
+    """
+    # Blocks of whole 20 ms frames and whole 512-sample VAD windows (a multiple of 0.16 s),
+    # so per-block frames line up with the call's.
+    block_s = max(1, round(block_s * SAMPLE_RATE / _BLOCK_UNIT)) * _BLOCK_UNIT / SAMPLE_RATE
+    dual = _stream_dual_mono(decode_blocks(path, block_s, max_duration_s=max_duration_s))
+    frames: dict[Speaker, list[np.ndarray]] = {}
+    voiced: dict[Speaker, list[np.ndarray]] = {}
+    finders: dict[Speaker, _ClipFinder] = {}
+    offset = 0
+    for block in decode_blocks(path, block_s, max_duration_s=max_duration_s):
+        channels = _split(block, layout, dual)
+        for speaker, samples in channels.items():
+            db = _frame_db(samples)
+            frames.setdefault(speaker, []).append(db)
+            voiced.setdefault(speaker, []).append(_vad_mask(samples, len(db)))
+        for speaker, cleaned in suppress_bleed(channels).items():
+            finders.setdefault(speaker, _ClipFinder(speaker)).feed(cleaned, offset)
+        offset += block.shape[1]
+    duration_s = offset / SAMPLE_RATE
+    levels = {spk: np.concatenate(parts) for spk, parts in frames.items()}
+    masks = {spk: np.concatenate(parts) for spk, parts in voiced.items()}
+    clips = [clip for finder in finders.values() for clip in finder.finish()]
+    return HeardCall(
+        duration_s=duration_s,
+        activity=activity_from_frames(levels, masks, duration_s),
+        levels=levels,
+        speech=tuple(clips),
+    )
+
+
+def speech_clips(channels: Mapping[Speaker, np.ndarray]) -> list[SpeechClip]:
+    """The speech to transcribe of whole channels (16 kHz), bleed silenced first."""
+    clips: list[SpeechClip] = []
+    for speaker, samples in suppress_bleed(channels).items():
+        finder = _ClipFinder(speaker)
+        finder.feed(samples, 0)
+        clips.extend(finder.finish())
+    return clips
+
+
+class _ClipFinder:
+    """Silero VAD over one speaker's blocks; a piece still going at a block's end is
+    carried into the next block, so no piece is cut at a block boundary."""
+
+    def __init__(self, speaker: Speaker) -> None:
+        from faster_whisper.vad import VadOptions
+
+        self.speaker = speaker
+        self.options = VadOptions(**TRANSCRIBE_VAD, max_speech_duration_s=CLIP_MAX_S)
+        self.carry = np.zeros(0, np.float32)
+        self.carry_start = 0
+        self.clips: list[SpeechClip] = []
+
+    def feed(self, samples: np.ndarray, start: int) -> None:
+        if len(self.carry):
+            self._scan(np.concatenate([self.carry, samples]), self.carry_start, final=False)
+        else:
+            self._scan(samples, start, final=False)
+
+    def finish(self) -> list[SpeechClip]:
+        if len(self.carry):
+            self._scan(self.carry, self.carry_start, final=True)
+        return self.clips
+
+    def _scan(self, buffer: np.ndarray, start: int, final: bool) -> None:
+        import faster_whisper.vad
+
+        # Looked up on the module at each call: tests stand a simple detector in for it.
+        stamps = (
+            faster_whisper.vad.get_speech_timestamps(buffer, self.options) if np.any(buffer) else []
+        )
+        settled = len(buffer) if final else max(0, len(buffer) - int(CARRY_MARGIN_S * SAMPLE_RATE))
+        keep_from = len(buffer) if final else settled
+        for stamp in stamps:
+            if not final and stamp["end"] >= settled:
+                keep_from = min(keep_from, stamp["start"])
+                break
+            piece = buffer[stamp["start"] : stamp["end"]].copy()
+            self.clips.append(SpeechClip(self.speaker, start + stamp["start"], piece))
+        self.carry = buffer[keep_from:].copy()
+        self.carry_start = start + keep_from
+
+
+def _stream_dual_mono(blocks: Iterable[np.ndarray]) -> bool:
+    """:func:`is_dual_mono` over a stream of blocks (running sums, in float64)."""
+    sums = np.zeros(5)  # x, y, xx, yy, xy
+    n = 0
+    for block in blocks:
+        if block.shape[0] != 2:
+            return False
+        x, y = block[0].astype(np.float64), block[1].astype(np.float64)
+        sums += (x.sum(), y.sum(), x @ x, y @ y, x @ y)
+        n += len(x)
+    sx, sy, sxx, syy, sxy = sums
+    var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
+    if n == 0 or var_x <= 0 or var_y <= 0:
+        return False
+    correlation = (n * sxy - sx * sy) / np.sqrt(var_x * var_y)
+    return bool(correlation >= DUAL_MONO_CORRELATION)
 
 
 def suppress_bleed(
@@ -265,7 +530,7 @@ def suppress_bleed(
                 n = min(len(own), len(other_levels))
                 bleed[:n] |= other_levels[:n] - own[:n] >= BLEED_MARGIN_DB
         keep = np.repeat(~bleed, hop)[: len(samples)]
-        cleaned[speaker] = np.where(keep, samples, 0.0).astype(np.float32)
+        cleaned[speaker] = np.where(keep, samples, np.float32(0.0)).astype(np.float32, copy=False)
     return cleaned
 
 
@@ -377,11 +642,19 @@ def _active_rms_db(part: np.ndarray, hop: int) -> float | None:
     if n_frames == 0:
         return None
     power = np.mean(part[: n_frames * hop].reshape(n_frames, hop).astype(np.float64) ** 2, axis=1)
-    frame_db = 10.0 * np.log10(np.maximum(power, 1e-12))
+    return _active_level_db(10.0 * np.log10(np.maximum(power, 1e-12)))
+
+
+def _active_level_db(frame_db: np.ndarray) -> float | None:
+    """RMS level of the frames within FLOOR_BELOW_PEAK_DB of the loudest (None if silent)."""
+    if len(frame_db) == 0:
+        return None
+    frame_db = frame_db.astype(np.float64)
     active = frame_db > max(SILENCE_DBFS, frame_db.max() - FLOOR_BELOW_PEAK_DB)
     if not active.any():
         return None
-    return round(float(10.0 * np.log10(power[active].mean())), 2)
+    power = 10.0 ** (frame_db[active] / 10.0)
+    return round(float(10.0 * np.log10(power.mean())), 2)
 
 
 # --- bleeping ------------------------------------------------------------------------------
@@ -392,41 +665,61 @@ def bleep(
     spans: Sequence[tuple[float, float]],
     out_path: Path,
     pad_s: float = 0.25,
+    block_s: float = BLOCK_S,
 ) -> Path:
     """Write a copy of ``source`` where each span is replaced by a 1 kHz tone.
 
     Each span is widened by ``pad_s`` on both sides and clipped to the recording; all
     channels are bleeped. The copy is 16 kHz; its format follows ``out_path``'s suffix:
     ``.ogg`` gives Opus in Ogg (small and seekable in browsers: the one callqa uses),
-    ``.flac`` lossless FLAC. Written to a temporary file, then moved into place, so a
-    crash never leaves a half-written copy.
+    ``.flac`` lossless FLAC. It streams block by block from the decoder to the encoder,
+    into a temporary file then moved into place, so a crash never leaves a half-written
+    copy and a long call never sits in memory.
 
     Raises:
-        AudioError: ``source`` cannot be decoded or the copy cannot be written.
+        AudioError: ``source`` cannot be decoded or the copy cannot be written (with
+            ``details["errno"]`` when the file system refused, e.g. a full disk).
     """
     out_path = Path(out_path)
-    audio = decode(source)
-    samples = audio.samples.copy()
-    for start, end in spans:
-        first = max(0, int((start - pad_s) * audio.sample_rate))
-        last = min(samples.shape[1], int(np.ceil((end + pad_s) * audio.sample_rate)))
-        if last > first:
-            samples[:, first:last] = _tone(first, last, audio.sample_rate)
+    rate = SAMPLE_RATE
+    widened = sorted(
+        (max(0, int((start - pad_s) * rate)), int(np.ceil((end + pad_s) * rate)))
+        for start, end in spans
+    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{out_path.stem}.", suffix=out_path.suffix, dir=out_path.parent
     )
     os.close(fd)
     try:
-        encode(samples, Path(tmp_name), audio.sample_rate)
+        encode_blocks(_bleeped_blocks(source, widened, rate, block_s), Path(tmp_name), rate)
         os.replace(tmp_name, out_path)
     except OSError as exc:
-        raise AudioError(f"{out_path}: cannot write bleeped audio ({_reason(exc)})") from None
+        raise AudioError(
+            f"{out_path}: cannot write bleeped audio ({_reason(exc)})", errno=exc.errno
+        ) from None
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     logger.info("bleeped %d spans into %s", len(spans), out_path.name)
     return out_path
+
+
+def _bleeped_blocks(
+    source: Path, spans: Sequence[tuple[int, int]], rate: int, block_s: float
+) -> Iterator[np.ndarray]:
+    """The source's blocks, each span (in samples) replaced by the tone."""
+    offset = 0
+    for block in decode_blocks(source, block_s, sample_rate=rate):
+        end = offset + block.shape[1]
+        for first, last in spans:
+            lo, hi = max(first, offset), min(last, end)
+            if hi > lo:
+                block[:, lo - offset : hi - offset] = _tone(first, last, rate)[
+                    lo - first : hi - first
+                ]
+        yield block
+        offset = end
 
 
 def _tone(first: int, last: int, sample_rate: int) -> np.ndarray:

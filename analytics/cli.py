@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,8 @@ import click
 from analytics import audit, governance
 from analytics.config import Settings, load_settings
 from analytics.errors import CallqaError
-from analytics.store import Store, parse_iso, status
+from analytics.store import Store, status, utcnow
+from analytics.workspace import loose_permissions, use_private_umask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,30 +34,32 @@ def _configure_logging(verbose: int) -> None:
 
 
 class Context:
-    def __init__(self, home: str | None, now: str | None) -> None:
+    def __init__(self, home: str | None) -> None:
         self.home = home
-        self.now: datetime | None = _parse_now(now) if now else None
         self._stores: dict[tuple[tuple[str, Any], ...], Store] = {}
 
     def settings(self, **overrides: Any) -> Settings:
         return load_settings(self.home, **overrides)
 
     def store(self, **overrides: Any) -> Store:
-        """The workspace's store, opened once per set of setting overrides."""
+        """The workspace's store, opened once per set of setting overrides.
+
+        A deletion that an open reader kept from being scrubbed is finished first.
+        """
         key = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
         if key not in self._stores:
-            self._stores[key] = Store.open(self.settings(**dict(key)))
+            store = self._stores[key] = Store.open(self.settings(**dict(key)))
+            store.finish_pending_scrub()
         return self._stores[key]
 
-
-def _parse_now(value: str) -> datetime:
-    try:
-        moment = parse_iso(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date-time", param_hint="--now"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    def close(self) -> None:
+        """At the end of a command: try a pending scrub once more, and say what is left."""
+        for store in self._stores.values():
+            scrub = store.finish_pending_scrub(attempts=2)
+            if scrub is not None and not scrub.complete:
+                click.echo(f"note: {scrub.summary()}", err=True)
+            store.close()
+        self._stores.clear()
 
 
 def handle_errors(fn: F) -> F:
@@ -87,19 +89,21 @@ pass_ctx = click.make_pass_decorator(Context)
     "--home", envvar="CALLQA_HOME", type=click.Path(file_okay=False), help="Workspace folder."
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("--now", hidden=True, help="Pretend the time is this ISO 8601 moment (tests, demos).")
 @click.version_option(package_name="callqa")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, verbose: int, now: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
     """callqa: local, privacy-first call quality and analytics."""
     _configure_logging(verbose)
-    ctx.obj = Context(home, now)
+    ctx.obj = Context(home)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # --- ingest / process -------------------------------------------------------------
 
 
 def _print_ingest(report: Any) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for reject in report.rejects:
         click.echo(f"rejected {reject.describe()}", err=True)
     if report.skipped_files:
@@ -107,7 +111,9 @@ def _print_ingest(report: Any) -> None:
     click.echo(report.summary())
 
 
-def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
+def _ingest(
+    obj: Context, paths: tuple[str, ...], metadata: str | None, roots: tuple[str, ...]
+) -> int:
     from analytics.ingest import ingest
 
     if not paths and not metadata:
@@ -116,21 +122,34 @@ def _ingest(obj: Context, paths: tuple[str, ...], metadata: str | None) -> int:
         obj.store(),
         [Path(p) for p in paths],
         Path(metadata) if metadata else None,
-        now=obj.now,
+        roots=[Path(r) for r in roots],
         progress=True,
     )
     _print_ingest(report)
     return 1 if report.rejects else 0
 
 
+_root_option = click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Another folder CSV rows may name recordings in (repeatable); the CSV's folder "
+    "and the PATHs given are always allowed.",
+)
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@_root_option
 @pass_ctx
 @handle_errors
-def ingest_cmd(obj: Context, paths: tuple[str, ...], metadata: str | None) -> None:
+def ingest_cmd(
+    obj: Context, paths: tuple[str, ...], metadata: str | None, roots: tuple[str, ...]
+) -> None:
     """Import recordings (files, folders, CSV rows) into the workspace."""
-    sys.exit(_ingest(obj, paths, metadata))
+    sys.exit(_ingest(obj, paths, metadata, roots))
 
 
 def _process(
@@ -143,7 +162,6 @@ def _process(
         store,
         workers=workers,
         executor=executor,
-        now=obj.now,
         progress=True,
         retry_failed=retry_failed,
     )
@@ -190,6 +208,7 @@ def process_cmd(
 @cli.command("run")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--metadata", type=click.Path(dir_okay=False), help="Metadata CSV naming recordings.")
+@_root_option
 @_with_options(_process_options)
 @pass_ctx
 @handle_errors
@@ -197,13 +216,14 @@ def run_cmd(
     obj: Context,
     paths: tuple[str, ...],
     metadata: str | None,
+    roots: tuple[str, ...],
     workers: int | None,
     executor: str,
     model: str | None,
     retry_failed: bool,
 ) -> None:
     """Ingest, then process everything pending."""
-    ingest_code = _ingest(obj, paths, metadata)
+    ingest_code = _ingest(obj, paths, metadata, roots)
     process_code = _process(obj, workers, executor, model, retry_failed)
     sys.exit(max(ingest_code, process_code))
 
@@ -220,7 +240,7 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
     """Export every visible call (redacted) as JSON Lines, CSV or Parquet."""
     from analytics.export import export_calls
 
-    count = export_calls(obj.store(), fmt, Path(out), now=obj.now)
+    count = export_calls(obj.store(), fmt, Path(out))
     click.echo(f"exported {count} calls to {out}")
 
 
@@ -229,11 +249,21 @@ def export_cmd(obj: Context, fmt: str, out: str) -> None:
 @pass_ctx
 @handle_errors
 def status_cmd(obj: Context, as_json: bool) -> None:
-    """Counts of calls by state, holds, and rejected inputs with their reasons."""
-    found = status(obj.store(), obj.now or datetime.now().astimezone())
+    """Counts of calls by state, holds, rejected inputs; warns about readable files."""
+    store = obj.store()
+    found = status(store, utcnow())
+    loose = loose_permissions(store.settings)
+    found["permission_warnings"] = [
+        {"path": str(path), "mode": f"{mode:04o}"} for path, mode in loose
+    ]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
+    for path, mode in loose:
+        click.echo(
+            f"warning: {path} is open to other users (mode {mode:04o}); run: chmod go-rwx {path}",
+            err=True,
+        )
     counts = found["counts"]
     click.echo(
         "calls: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none")
@@ -247,18 +277,54 @@ def status_cmd(obj: Context, as_json: bool) -> None:
 
 # --- governance -------------------------------------------------------------------
 
+_STDIN_HELP = " '-' reads it from standard input (not shown by ps or kept in shell history)."
+
+
+def _caller_id_value(caller_id: str | None, from_stdin: bool) -> str | None:
+    """A caller id from the command line, or from standard input (``-`` or the flag)."""
+    if from_stdin and caller_id not in (None, "-"):
+        raise click.UsageError("give --caller-id NUMBER or --caller-id-stdin, not both")
+    if not (from_stdin or caller_id == "-"):
+        return caller_id
+    value = sys.stdin.readline().strip()
+    if not value:
+        raise click.UsageError("no caller id on standard input")
+    return value
+
+
+def _caller_options(required: bool, what: str) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        fn = click.option(
+            "--caller-id-stdin", is_flag=True, help="Read the caller id from standard input."
+        )(fn)
+        return click.option("--caller-id", help=what + _STDIN_HELP)(fn)
+
+    return apply
+
+
+def _required_caller(caller_id: str | None, from_stdin: bool) -> str:
+    value = _caller_id_value(caller_id, from_stdin)
+    if value is None:
+        raise click.UsageError("give --caller-id NUMBER (or - / --caller-id-stdin)")
+    return value
+
 
 @cli.command("object")
 @click.option("--call", "call_id", help="The call objected to.")
-@click.option("--caller-id", help="The caller objecting (all their calls, now and later).")
+@_caller_options(False, "The caller objecting (all their calls, now and later).")
 @pass_ctx
 @handle_errors
-def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None:
+def object_cmd(
+    obj: Context, call_id: str | None, caller_id: str | None, caller_id_stdin: bool
+) -> None:
     """Record an objection: the calls are never analysed, and what was derived is deleted."""
+    caller_id = _caller_id_value(caller_id, caller_id_stdin)
     if (call_id is None) == (caller_id is None):
         raise click.UsageError("give exactly one of --call or --caller-id")
-    report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id, now=obj.now)
+    report = governance.object_calls(obj.store(), call_id=call_id, caller_id=caller_id)
     click.echo(f"objection recorded; {len(report.calls)} calls removed from analysis")
+    if caller_id is not None and not report.calls:
+        click.echo("no stored call from this caller; their future calls will be refused")
     for call in report.recordings_kept_on_hold:
         click.echo(f"recording of {call} kept: it is under a litigation hold")
 
@@ -270,7 +336,7 @@ def object_cmd(obj: Context, call_id: str | None, caller_id: str | None) -> None
 @handle_errors
 def hold_cmd(obj: Context, call_id: str, reason: str) -> None:
     """Put a litigation hold on a call: it survives retention until released."""
-    added = governance.hold(obj.store(), call_id, reason, now=obj.now)
+    added = governance.hold(obj.store(), call_id, reason)
     click.echo(f"hold on {call_id}" + ("" if added else " (already held)"))
 
 
@@ -280,7 +346,7 @@ def hold_cmd(obj: Context, call_id: str, reason: str) -> None:
 @handle_errors
 def release_cmd(obj: Context, call_id: str) -> None:
     """Lift a litigation hold; normal retention applies at once."""
-    report = governance.release(obj.store(), call_id, now=obj.now)
+    report = governance.release(obj.store(), call_id)
     click.echo(f"hold on {call_id} released; {report.summary()}")
 
 
@@ -289,7 +355,7 @@ def release_cmd(obj: Context, call_id: str) -> None:
 @handle_errors
 def purge_cmd(obj: Context) -> None:
     """Apply retention now: delete expired calls (not on hold) and all they left."""
-    click.echo(governance.purge(obj.store(), now=obj.now).summary())
+    click.echo(governance.purge(obj.store()).summary())
 
 
 @cli.group("subject")
@@ -298,29 +364,33 @@ def subject_group() -> None:
 
 
 @subject_group.command("access")
-@click.option("--caller-id", required=True)
+@_caller_options(True, "The caller asking.")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Archive to write (default: in the workspace)."
 )
 @pass_ctx
 @handle_errors
-def subject_access_cmd(obj: Context, caller_id: str, out: str | None) -> None:
+def subject_access_cmd(
+    obj: Context, caller_id: str | None, caller_id_stdin: bool, out: str | None
+) -> None:
     """Write an archive of everything kept about one caller."""
+    caller_id = _required_caller(caller_id, caller_id_stdin)
     store = obj.store()
-    stamp = (obj.now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     default_dir = store.settings.home / governance.ACCESS_ARCHIVE_DIR
     target = Path(out) if out else default_dir / f"access-{stamp}.zip"
-    count = governance.subject_access(store, caller_id, target, now=obj.now)
+    count = governance.subject_access(store, caller_id, target)
     click.echo(f"{count} calls written to {target}")
 
 
 @subject_group.command("erase")
-@click.option("--caller-id", required=True)
+@_caller_options(True, "The caller asking.")
 @pass_ctx
 @handle_errors
-def subject_erase_cmd(obj: Context, caller_id: str) -> None:
+def subject_erase_cmd(obj: Context, caller_id: str | None, caller_id_stdin: bool) -> None:
     """Erase every call of one caller (calls under a litigation hold are kept)."""
-    report = governance.subject_erase(obj.store(), caller_id, now=obj.now)
+    caller_id = _required_caller(caller_id, caller_id_stdin)
+    report = governance.subject_erase(obj.store(), caller_id)
     click.echo(f"{len(report.erased)} calls erased")
     if report.kept_on_hold:
         click.echo(
@@ -338,37 +408,58 @@ def calls_group() -> None:
 @click.option("--started-at")
 @click.option("--agent-id")
 @click.option("--team")
-@click.option("--caller-id")
+@click.option("--caller-id", help="The caller's number;" + _STDIN_HELP)
 @click.option("--channel-layout", type=click.Choice(["agent_left", "agent_right", "mono"]))
 @click.option("--language")
 @pass_ctx
 @handle_errors
 def calls_edit_cmd(obj: Context, call_id: str, **fields: str | None) -> None:
     """Rectify a call's metadata."""
+    if fields.get("caller_id") == "-":
+        fields["caller_id"] = _caller_id_value("-", False)
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         raise click.UsageError("give at least one field to change")
-    changed = governance.rectify(obj.store(), call_id, changes, now=obj.now)
+    changed = governance.rectify(obj.store(), call_id, changes)
     click.echo(f"{call_id}: changed {', '.join(changed)}")
 
 
-@cli.command("audit")
+@cli.group("audit", invoke_without_command=True)
 @click.option(
-    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad row."
+    "--verify", is_flag=True, help="Check the keyed hash chain; exit 1 naming every bad row."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="With --verify: also check the chain against this signed checkpoint (truncation).",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
-@pass_ctx
+@click.pass_context
 @handle_errors
-def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
+def audit_cmd(ctx: click.Context, verify: bool, checkpoint_file: str | None, limit: int) -> None:
     """Show the audit log, or verify that it was not tampered with."""
-    store = obj.store()
+    if ctx.invoked_subcommand is not None:
+        return
+    if checkpoint_file and not verify:
+        raise click.UsageError("--checkpoint goes with --verify")
+    store = ctx.ensure_object(Context).store()
+    audit.upgrade(store)  # an old unkeyed chain is re-keyed (and says so) first
     if verify:
-        problems = audit.verify(store)
+        checkpoint = (
+            audit.read_checkpoint(store, Path(checkpoint_file)) if checkpoint_file else None
+        )
+        problems = audit.verify(store, checkpoint)
         if problems:
             for problem in problems:
                 click.echo(f"audit row {problem.row_id}: {problem.reason}", err=True)
             sys.exit(1)
-        click.echo(f"audit log intact ({len(audit.entries(store))} entries)")
+        against = (
+            f"; it reaches checkpoint row {checkpoint.seq} of {checkpoint.taken_at}"
+            if checkpoint
+            else ""
+        )
+        click.echo(f"audit log intact ({len(audit.entries(store))} entries){against}")
         return
     for entry in reversed(audit.entries(store, limit=limit)):
         click.echo(
@@ -377,12 +468,87 @@ def audit_cmd(obj: Context, verify: bool, limit: int) -> None:
         )
 
 
+@audit_cmd.command("checkpoint")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="Checkpoint file to write."
+)
+@pass_ctx
+@handle_errors
+def audit_checkpoint_cmd(obj: Context, out: str) -> None:
+    """Write a signed checkpoint of the chain's head (keep it off this machine)."""
+    store = obj.store()
+    audit.upgrade(store)
+    checkpoint = audit.write_checkpoint(store, Path(out))
+    click.echo(
+        f"checkpoint written to {out}: row {checkpoint.seq} at {checkpoint.taken_at}, "
+        f"head {checkpoint.head_hash[:16]}…; keep a copy away from the workspace"
+    )
+
+
+@cli.group("evidence")
+def evidence_group() -> None:
+    """Evidence packs of calls under a litigation hold (DPO): export and verify."""
+
+
+@evidence_group.command("export")
+@click.option("--call", "call_id", required=True, help="A call under a litigation hold.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Archive to write.")
+@pass_ctx
+@handle_errors
+def evidence_export_cmd(obj: Context, call_id: str, out: str) -> None:
+    """Write the signed evidence pack of a held call (zip, mode 0600); audited."""
+    from analytics import evidence
+
+    info = evidence.export_pack(obj.store(), call_id, Path(out))
+    click.echo(f"evidence pack of {call_id} written to {out}: {len(info.files)} files")
+    for part in info.absent:
+        click.echo(f"  not in the pack: {part} (none is kept for this call)")
+    click.echo(f"manifest SHA-256 {info.manifest_sha256} (recorded in the audit log)")
+
+
+@evidence_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evidence key file (default: the workspace's evidence.key).",
+)
+@pass_ctx
+@handle_errors
+def evidence_verify_cmd(obj: Context, file: str, key_file: str | None) -> None:
+    """Check a pack against its signed manifest; exit 1 naming every changed part."""
+    from analytics import evidence
+    from analytics.workspace import load_evidence_key, read_key_file
+
+    key = (
+        read_key_file(Path(key_file))
+        if key_file
+        else load_evidence_key(obj.settings(), create=False)
+    )
+    report = evidence.verify(Path(file), key)
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{file}: intact; call {report.call_id}, {report.files} files, "
+        f"exported by {report.exported_by} at {report.exported_at}"
+    )
+
+
 # --- users, dashboard, demo ---------------------------------------------------------
 
 
 @cli.group("user")
 def user_group() -> None:
     """Dashboard users."""
+
+
+def _read_password(name: str, password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(f"password for {name}: ")
 
 
 @user_group.command("add")
@@ -396,27 +562,70 @@ def user_group() -> None:
 @pass_ctx
 @handle_errors
 def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> None:
-    """Add a dashboard user (the password is stored as an argon2 hash)."""
+    """Add a dashboard user (the password is stored as an argon2 hash).
+
+    The password needs at least 12 characters and must not be easy to guess.
+    """
     from analytics import auth
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for {name}: ")
-    auth.add_user(obj.store(), name, role, password, now=obj.now)
+    auth.add_user(obj.store(), name, role, _read_password(name, password_stdin))
     click.echo(f"user {name} added as {role}")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+@handle_errors
+def user_passwd_cmd(obj: Context, name: str, password_stdin: bool) -> None:
+    """Change a user's password: their open dashboard sessions end, a lock is lifted."""
+    from analytics import auth
+
+    auth.set_password(obj.store(), name, _read_password(name, password_stdin))
+    click.echo(f"user {name}: password changed; their open sessions are signed out")
+
+
+@user_group.command("remove")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def user_remove_cmd(obj: Context, name: str) -> None:
+    """Remove a user: their open dashboard sessions end at their next click."""
+    from analytics import auth
+
+    auth.remove_user(obj.store(), name)
+    click.echo(f"user {name} removed")
+
+
+@user_group.command("list")
+@pass_ctx
+@handle_errors
+def user_list_cmd(obj: Context) -> None:
+    """List the dashboard users: name, role, created."""
+    from analytics import auth
+
+    for user in auth.list_users(obj.store()):
+        click.echo(f"{user.name}\t{user.role}\t{user.created_at}")
 
 
 @cli.command("dashboard")
 @click.option("--port", type=int, default=8501, show_default=True)
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. Anything but loopback needs a TLS reverse proxy in front.",
+)
 @pass_ctx
 @handle_errors
-def dashboard_cmd(obj: Context, port: int) -> None:
-    """Serve the dashboard (Streamlit) on this machine."""
+def dashboard_cmd(obj: Context, port: int, address: str) -> None:
+    """Serve the dashboard (Streamlit) on this machine, on loopback unless told otherwise."""
     import dashboard
 
     settings = obj.store().settings
-    sys.exit(dashboard.serve(settings, port, now=obj.now))
+    # serve() logs the TLS reverse-proxy warning when the address is not loopback.
+    click.echo(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
+    sys.exit(dashboard.serve(settings, port, address=address))
 
 
 @cli.command("demo")
@@ -426,19 +635,25 @@ def dashboard_cmd(obj: Context, port: int) -> None:
 @pass_ctx
 @handle_errors
 def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
-    """Build a demo corpus of synthetic calls, process it, open the dashboard."""
-    from analytics.demo import run_demo
+    """Build a demo corpus of synthetic calls, process it, open the dashboard.
 
+    Only into a new workspace (a missing or empty --home) or one the demo created.
+    """
+    from analytics.demo import claim_workspace, run_demo
+
+    claim_workspace(obj.settings())
     store = obj.store()
     run_demo(store, n_calls=n_calls, echo=click.echo)
     if not no_dashboard:
         import dashboard
 
-        click.echo(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
-        sys.exit(dashboard.serve(store.settings, port, now=obj.now))
+        click.echo(f"dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        sys.exit(dashboard.serve(store.settings, port))
 
 
 def main() -> None:
+    # Before anything is written: every file the product creates is private (0600).
+    use_private_umask()
     cli(prog_name="callqa")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import ConfigError
+from analytics.fields import check_region, parse_bool
 
 DEFAULT_HOME = Path("callqa-home")
 CONFIG_FILE = "config.toml"
@@ -36,6 +37,10 @@ class Settings:
     workers: int = 2
     cpu_threads: int = 0  # 0: share the cores among workers
     redacted_audio: bool = True
+    caller_region: str = "FR"  # region of caller ids written without a country code
+    # Longest recording accepted (ingest reads it from the header, process from the
+    # decoded length): 4 h. Guards the queue against a small file of hours of silence.
+    max_duration_s: float = 14400.0
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -69,18 +74,21 @@ _CORE_FIELDS = {f.name: f for f in fields(Settings) if f.name not in ("home", "s
 def _coerce(name: str, value: Any, source: str) -> Any:
     target = type(getattr(Settings(), name))
     if target is bool and isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{source}: {name} must be true or false, not {value!r}")
+        try:
+            return parse_bool(value, name)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     try:
         coerced = target(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be {target.__name__}, not {value!r}") from None
     if target is int and isinstance(value, float) and value != coerced:
         raise ConfigError(f"{source}: {name} must be a whole number")
+    if name == "caller_region":
+        try:
+            return check_region(coerced)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: caller_region {exc}") from None
     return coerced
 
 
@@ -155,6 +163,8 @@ def load_settings(
     settings = Settings(home=home_path, sections=sections, **core)
     if settings.retention_days < 1:
         raise ConfigError("retention_days must be at least 1")
+    if not settings.max_duration_s > 0:
+        raise ConfigError("max_duration_s must be a positive number of seconds")
     return settings
 
 

@@ -134,7 +134,6 @@ def load_calls(
     until: Moment = None,
     team: Names = None,
     agent: Names = None,
-    now: Moment = None,
 ) -> pd.DataFrame:
     """One row per visible call: metadata, quality figures, abuse summary, PII counts.
 
@@ -145,7 +144,6 @@ def load_calls(
         until: keep calls started before this moment (exclusive).
         team: one team or several.
         agent: one agent id or several.
-        now: the moment retention is judged at; default the current time.
 
     Returns:
         Columns :data:`CALL_COLUMNS` then ``pii_<TYPE>`` (redactions per entity
@@ -157,7 +155,7 @@ def load_calls(
     """
     flt = _call_filter(since, until, team, agent)
     with _open_store(home) as store:
-        moment = _now(now)
+        moment = utcnow()
         rows = call_rows(store, moment, flt)
         pii = pii_rows(store, moment, flt)
         _audit_load(store, "calls", len(rows))
@@ -176,7 +174,6 @@ def load_segments(
     until: Moment = None,
     team: Names = None,
     agent: Names = None,
-    now: Moment = None,
 ) -> pd.DataFrame:
     """One row per redacted segment of the visible calls (filters as :func:`load_calls`).
 
@@ -185,7 +182,7 @@ def load_segments(
     """
     flt = _call_filter(since, until, team, agent)
     with _open_store(home) as store:
-        rows = segment_rows(store, _now(now), flt)
+        rows = segment_rows(store, utcnow(), flt)
         _audit_load(store, "segments", len({row["call_id"] for row in rows}))
     frame = _typed_frame(rows, SEGMENT_COLUMNS)
     log.debug("loaded %d segments", len(frame))
@@ -199,7 +196,6 @@ def load_rubric(
     until: Moment = None,
     team: Names = None,
     agent: Names = None,
-    now: Moment = None,
 ) -> pd.DataFrame:
     """One row per rubric item of each visible call's quality score.
 
@@ -213,7 +209,7 @@ def load_rubric(
     """
     flt = _call_filter(since, until, team, agent)
     with _open_store(home) as store:
-        rows = call_rows(store, _now(now), flt)
+        rows = call_rows(store, utcnow(), flt)
     items = [
         {
             **{key: row[key] for key in _CALL_KEYS},
@@ -237,7 +233,6 @@ def load_abuse_events(
     until: Moment = None,
     team: Names = None,
     agent: Names = None,
-    now: Moment = None,
 ) -> pd.DataFrame:
     """One row per verbal-abuse event of the visible calls (filters as :func:`load_calls`).
 
@@ -255,7 +250,7 @@ def load_abuse_events(
                 "event": idx,
                 **{key: event[key] for key in _EVENT_KEYS},
             }
-            for record in iter_call_records(store, _now(now), flt)
+            for record in iter_call_records(store, utcnow(), flt)
             for idx, event in enumerate(record["abuse"]["events"])
         ]
     return _typed_frame(events, ABUSE_EVENT_COLUMNS)
@@ -294,10 +289,6 @@ def to_moment(value: str | date | datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _now(value: Moment) -> datetime:
-    return utcnow() if value is None else to_moment(value)
 
 
 def _call_filter(since: Moment, until: Moment, team: Names, agent: Names) -> CallFilter:

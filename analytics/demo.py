@@ -3,18 +3,24 @@
 Spoken by espeak-ng (one voice per channel), with planted personal data that
 redaction must catch, an abusive caller, a caller who objected, a call past
 retention and one under a litigation hold — so every part of the product shows.
+
+The demo adds users with a published password, a DPO among them: it writes only
+into a new workspace (missing or empty), which it marks as its own with a
+``.callqa-demo`` file, or into one it marked before; it refuses any other.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from analytics import auth
-from analytics.errors import CallqaError
+from analytics.config import Settings
+from analytics.errors import CallqaError, UsageError
 from analytics.ingest import ingest
 from analytics.models import ChannelLayout
 from analytics.pipeline import process
@@ -95,7 +101,41 @@ DEMO_USERS = {
     "analyst": "data_scientist",
     "dpo": "dpo",
 }
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "callqa-demo-orchard-7"
+
+
+DEMO_MARKER = ".callqa-demo"
+
+
+def is_demo_workspace(settings: Settings) -> bool:
+    return (settings.home / DEMO_MARKER).is_file()
+
+
+def claim_workspace(settings: Settings) -> None:
+    """Make sure the demo may write into ``settings.home``; mark a new one as the demo's.
+
+    Call before anything opens the workspace (opening creates the database).
+
+    Raises:
+        UsageError: the folder holds something the demo did not create (a real
+            workspace: its users would get demo accounts with a published password).
+    """
+    home = settings.home
+    if is_demo_workspace(settings):
+        return
+    if home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise UsageError(
+            f"{home}: not a demo workspace; callqa demo only writes into a new (missing or "
+            "empty) folder or one it created, because it adds users with a published "
+            "password. Give another one: callqa --home NEW_FOLDER demo"
+        )
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(home / DEMO_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another demo run claimed it a moment ago
+    with os.fdopen(fd, "w") as handle:
+        handle.write("This workspace was created by `callqa demo`: its users are demo users.\n")
 
 
 def build_corpus(folder: Path, n_calls: int, now: datetime) -> Path:
@@ -162,6 +202,16 @@ def _ensure_users(store: Store, echo: Callable[[str], None]) -> None:
 
 
 def run_demo(store: Store, *, n_calls: int = 12, echo: Callable[[str], None] = print) -> None:
+    """Speak, ingest and process the demo corpus and add the demo users.
+
+    Raises:
+        UsageError: the store's workspace is not one :func:`claim_workspace` marked.
+    """
+    if not is_demo_workspace(store.settings):
+        raise UsageError(
+            f"{store.settings.home}: not a demo workspace (no {DEMO_MARKER}); "
+            "the demo writes only into a workspace it created"
+        )
     now = utcnow()
     corpus = store.settings.home / "demo-corpus"
     echo(f"speaking {n_calls} synthetic calls into {corpus} ...")

@@ -72,3 +72,17 @@ class GovernanceError(CallqaError):
 
 class AuthError(CallqaError):
     """Login failed or the role may not do this."""
+
+
+class NotHeldError(GovernanceError):
+    """An evidence pack is made only for a call under a litigation hold."""
+
+    exit_code = 3
+
+
+class RoleError(AuthError):
+    """The user's role may not do this; the attempt is audited."""
+
+
+class DiskFullError(StoreError):
+    """The disk filled up while writing; what was in progress is pending again."""

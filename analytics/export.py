@@ -4,7 +4,13 @@ CSV and Parquet hold the same fields flattened: ``quality_*``, ``abuse_*`` and
 ``pii_<TYPE>`` columns, with segments and abuse events as JSON text. Parquet also
 writes ``<stem>.segments.parquet``: one row per redacted segment.
 Files are written to a temporary name and renamed, so a failed export leaves
-nothing half-written.
+nothing half-written, and are private to their owner (mode 0600) from the start.
+
+CSV is opened by spreadsheets, which run a cell that starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return as a formula (``=HYPERLINK(...)`` in an
+agent name, say): such text cells get a leading single quote (OWASP's CSV
+injection advice). JSON Lines and Parquet are data formats read by programs, so
+their values stay exactly as stored.
 """
 
 from __future__ import annotations
@@ -111,9 +117,26 @@ def _write_jsonl(records: Iterator[dict[str, Any]], out: Path) -> int:
     return count
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made inert with a leading quote.
+
+    Numbers stay numbers (a negative figure is data, not a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _write_csv(records: list[dict[str, Any]], out: Path) -> int:
     pii_types = sorted({kind for record in records for kind in record["pii"]})
-    rows = [flatten(record, pii_types) for record in records]
+    rows = [
+        {name: neutralise_cell(value) for name, value in flatten(record, pii_types).items()}
+        for record in records
+    ]
     with _atomic(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=flat_columns(pii_types))
         writer.writeheader()

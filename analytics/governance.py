@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
+import os
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,19 @@ from sqlalchemy.engine import Connection
 
 from analytics import audit
 from analytics.errors import GovernanceError, NotFoundError, UsageError
+from analytics.fields import (
+    CALL_ID,
+    check_not_future,
+    parse_call_id,
+    parse_language,
+    parse_started_at,
+)
 from analytics.models import CHANNEL_LAYOUTS
-from analytics.store import Store, iso, iter_call_records, utcnow
+from analytics.store import Store, iso, iter_call_records, parse_iso, utcnow
 from analytics.store.reads import CallFilter, held, retention_cutoff
 from analytics.store.schema import calls, holds, objections, rejects
 from analytics.store.writes import add_hold, call_row, tombstone
-from analytics.workspace import hash_caller
+from analytics.workspace import OPAQUE_PREFIX, caller_hashes, opaque_call_id
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,6 @@ log = logging.getLogger(__name__)
 # stay there (the time to answer a request, then the archive is purged).
 ACCESS_ARCHIVE_DIR = "subject-requests"
 ACCESS_ARCHIVE_DAYS = 30
-
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 # Files younger than this are never swept as orphans: an ingest may be between
 # copying a recording and committing its row.
@@ -101,11 +106,64 @@ def _remove(home: Path, relative: str | None) -> bool:
 _DELETED_STATES = {"expired": "already purged", "objected": "objected or erased, its data deleted"}
 
 
-def _caller_hash(store: Store, caller_id: str) -> str:
-    """The keyed hash of a caller id; a blank one would match every call without caller."""
+def _caller_hashes(store: Store, caller_id: str) -> tuple[str, ...]:
+    """Every stored form of a caller id: its E.164 hash first, then the hashes older
+    versions wrote (see :func:`analytics.workspace.caller_hashes`).
+
+    A blank id would match every call without caller; one that is not a phone number
+    matches nothing and is refused, with the reason."""
     if not caller_id.strip():
         raise UsageError("the caller id is empty")
-    return hash_caller(store.key, caller_id)
+    try:
+        return caller_hashes(store.key, caller_id, store.settings.caller_region)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _checked_call_id(conn: Connection, call_id: str) -> str:
+    """A call id given by a user: valid, or at least naming a stored call (an id
+    imported before ids were checked stays usable)."""
+    call_id = call_id.strip()
+    if not call_id:
+        raise UsageError("the call id is empty")
+    if CALL_ID.fullmatch(call_id) or call_row(conn, call_id) is not None:
+        return call_id
+    try:
+        parse_call_id(call_id, "call")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return call_id  # pragma: no cover - parse_call_id refused it
+
+
+def _stored_id(conn: Connection, store: Store, call_id: str) -> str:
+    """The id a call is stored under: its own, or the opaque one it got when it was
+    erased or purged (so that naming it again never writes its old id back)."""
+    if call_row(conn, call_id) is not None:
+        return call_id
+    opaque = opaque_call_id(store.key, call_id)
+    return opaque if call_row(conn, opaque) is not None else call_id
+
+
+def retire_ids(conn: Connection, store: Store, call_ids: list[str]) -> dict[str, str]:
+    """Give erased or purged calls an opaque id everywhere the database names them.
+
+    An id is often the file stem, and a file stem often the caller's number: once a
+    call is gone, its old id must go too. Calls, objections and holds are rewritten;
+    audit rows written while the call lived are relabelled with the new id
+    (:func:`analytics.audit.relabel_call`: the keyed chain covers the call's keyed
+    reference, not its label, so it still verifies). Returns old id -> new id.
+    """
+    renamed = {}
+    for old in call_ids:
+        if old.startswith(OPAQUE_PREFIX):
+            continue
+        new = opaque_call_id(store.key, old)
+        conn.execute(update(calls).where(calls.c.call_id == old).values(call_id=new))
+        conn.execute(update(objections).where(objections.c.call_id == old).values(call_id=new))
+        conn.execute(update(holds).where(holds.c.call_id == old).values(call_id=new))
+        audit.relabel_call(conn, old, new)
+        renamed[old] = new
+    return renamed
 
 
 def _is_held(conn: Connection, call_id: str) -> bool:
@@ -132,22 +190,24 @@ def object_calls(
     """
     if (call_id is None) == (caller_id is None):
         raise UsageError("object needs exactly one of --call or --caller-id")
-    if call_id is not None and not call_id.strip():
-        raise UsageError("the call id is empty")
     now = now or utcnow()
-    caller_hash = _caller_hash(store, caller_id) if caller_id is not None else None
+    hashes = _caller_hashes(store, caller_id) if caller_id is not None else ()
+    caller_hash = hashes[0] if hashes else None
     report = ObjectionReport()
     files: list[str] = []
+    given = call_id
     with store.write() as conn:
+        if call_id is not None:
+            call_id = _stored_id(conn, store, _checked_call_id(conn, call_id))
         conn.execute(
             insert(objections).values(
                 call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
             )
         )
-        match = calls.c.call_id == call_id if call_id else calls.c.caller_hash == caller_hash
+        match = calls.c.call_id == call_id if call_id else calls.c.caller_hash.in_(hashes)
         rows = conn.execute(select(calls).where(match, calls.c.state != "expired")).mappings().all()
         for row in rows:
-            report.calls.append(row["call_id"])
+            report.calls.append(given if row["call_id"] == call_id and given else row["call_id"])
             files.append(row["redacted_audio_path"])
             keep_recording = bool(row["audio_path"]) and _is_held(conn, row["call_id"])
             if keep_recording:
@@ -161,7 +221,10 @@ def object_calls(
                 conn.execute(
                     update(calls)
                     .where(calls.c.call_id == row["call_id"])
-                    .values(audio_path=row["audio_path"], caller_hash=row["caller_hash"])
+                    .values(
+                        audio_path=row["audio_path"],
+                        caller_hash=caller_hash or row["caller_hash"],
+                    )
                 )
         audit.record(
             conn,
@@ -204,12 +267,24 @@ def hold(
         raise UsageError("a hold needs a reason")
     now = now or utcnow()
     with store.write() as conn:
+        call_id = _checked_call_id(conn, call_id)
         row = call_row(conn, call_id)
+        if row is None and call_row(conn, opaque_call_id(store.key, call_id)) is not None:
+            raise GovernanceError(f"call {call_id}: erased or already purged, nothing left to hold")
         if row is None:
             raise NotFoundError(f"call {call_id}: no such call")
-        if row["state"] in _DELETED_STATES and not _is_held(conn, call_id):
+        already = _is_held(conn, call_id)
+        if row["state"] in _DELETED_STATES and not already:
             raise GovernanceError(
                 f"call {call_id}: {_DELETED_STATES[row['state']]}, nothing left to hold"
+            )
+        if not already and _past_retention(store, row, now):
+            # One rule with rectification: past retention the call is gone in law,
+            # even if purge has not run yet; a hold must not bring it back.
+            raise GovernanceError(
+                f"call {call_id}: past retention (started {row['started_at']}, more than "
+                f"{store.settings.retention_days} days ago): it is due for purge and "
+                "cannot be put on hold"
             )
         added = add_hold(conn, call_id, reason.strip(), actor=actor, now=now)
         if added:
@@ -239,6 +314,11 @@ def holds_list(store: Store) -> list[dict[str, Any]]:
 
 
 # --- retention ------------------------------------------------------------------------
+
+
+def _past_retention(store: Store, row: Any, now: datetime) -> bool:
+    started = row["started_at"]
+    return bool(started) and started < retention_cutoff(store, now)
 
 
 def _due_for_purge(store: Store, now: datetime) -> Any:
@@ -287,6 +367,17 @@ def purge(store: Store, now: datetime | None = None, actor: str = "cli") -> Purg
         report.rejects = conn.execute(
             delete(rejects).where(rejects.c.last_seen < retention_cutoff(store, now))
         ).rowcount
+        # Tombstones past retention (purged now or before, objected ones too) keep
+        # only an opaque id: the old one may be the caller's number.
+        gone = conn.execute(
+            select(calls.c.call_id).where(
+                calls.c.state.in_(("expired", "objected")),
+                calls.c.started_at < retention_cutoff(store, now),
+                ~calls.c.call_id.startswith(OPAQUE_PREFIX),
+                ~held(),
+            )
+        ).scalars()
+        retire_ids(conn, store, list(gone))
     for kind, relative in files:
         if _remove(store.settings.home, relative):
             if kind == "recording":
@@ -327,7 +418,7 @@ def _sweep_orphans(store: Store) -> int:
         }
     home = store.settings.home
     removed = 0
-    cutoff = time.time() - ORPHAN_GRACE_S
+    cutoff = _file_system_now(home) - ORPHAN_GRACE_S
     for folder in (store.settings.recordings_dir, store.settings.redacted_audio_dir):
         for path in folder.rglob("*"):
             if not path.is_file() or str(path.relative_to(home)) in referenced:
@@ -336,6 +427,16 @@ def _sweep_orphans(store: Store) -> int:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def _file_system_now(folder: Path) -> float:
+    """The file system's clock, read from a file created now.
+
+    A file's age is judged on the clock that dated it (the kernel's), not on the
+    process clock, which may run elsewhere (a test's, or a host's skewed clock).
+    """
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".clock-") as probe:
+        return os.fstat(probe.fileno()).st_mtime
 
 
 def _sweep_access_archives(store: Store, now: datetime) -> int:
@@ -374,19 +475,36 @@ def _kept(store: Store, now: datetime) -> Any:
     return or_(calls.c.started_at >= retention_cutoff(store, now), held())
 
 
-def _caller_calls(
-    conn: Connection, store: Store, caller_hash: str, now: datetime
-) -> list[dict[str, Any]]:
-    """What is still kept about a caller: not purged, and not past retention unless held.
+def _caller_calls(conn: Connection, hashes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What is still held about a caller: every call not purged yet, past retention
+    or not (the right of access covers all data still held, and a call past retention
+    stays on disk until purge runs).
 
     An objected call still linked to the caller is one whose recording a hold keeps.
     """
     rows = conn.execute(
         select(calls)
-        .where(calls.c.caller_hash == caller_hash, calls.c.state != "expired", _kept(store, now))
+        .where(calls.c.caller_hash.in_(hashes), calls.c.state != "expired")
         .order_by(calls.c.started_at, calls.c.call_id)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+def _analyses(store: Store, rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The analysed records of these calls, those past retention included.
+
+    The governed layer hides a call past retention from every reader; for the caller's
+    own archive it is read as of a moment when all of them were still kept (a read
+    only: nothing is written with that moment).
+    """
+    starts = [parse_iso(row["started_at"]) for row in rows if row["started_at"]]
+    if not rows:
+        return {}
+    as_of = min([now, *(start + timedelta(days=store.settings.retention_days) for start in starts)])
+    ids = [row["call_id"] for row in rows]
+    return {
+        rec["call_id"]: rec for rec in iter_call_records(store, as_of, CallFilter(call_ids=ids))
+    }
 
 
 def subject_access(
@@ -398,13 +516,16 @@ def subject_access(
     and the recordings. Returns the number of calls in it.
     """
     now = now or utcnow()
-    caller_hash = _caller_hash(store, caller_id)
-    with store.read() as conn:
-        rows = _caller_calls(conn, store, caller_hash, now)
-    ids = [row["call_id"] for row in rows]
-    analysed = {
-        rec["call_id"]: rec for rec in iter_call_records(store, now, CallFilter(call_ids=ids))
-    }
+    hashes = _caller_hashes(store, caller_id)
+    with store.write() as conn:
+        rows = _caller_calls(conn, hashes)
+        held_ids = {row["call_id"] for row in rows if _is_held(conn, row["call_id"])}
+        # hashes written before E.164 are upgraded now that the number is known
+        conn.execute(
+            update(calls).where(calls.c.caller_hash.in_(hashes[1:])).values(caller_hash=hashes[0])
+        )
+    analysed = _analyses(store, rows, now)
+    cutoff = retention_cutoff(store, now)
     entries = []
     for row in rows:
         entry = {
@@ -417,6 +538,9 @@ def subject_access(
             "language": row["language"],
             "recording": Path(row["audio_path"]).name if row["audio_path"] else None,
             "analysis": analysed.get(row["call_id"]),
+            # kept on disk until purge runs, though no one may use it any more
+            "past_retention": bool(row["started_at"] and row["started_at"] < cutoff)
+            and row["call_id"] not in held_ids,
         }
         entries.append(entry)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -428,6 +552,8 @@ def subject_access(
                     store.settings.home / row["audio_path"],
                     f"recordings/{Path(row['audio_path']).name}",
                 )
+    # The archive's age (swept after ACCESS_ARCHIVE_DAYS) is counted on the product's clock.
+    os.utime(out, (now.timestamp(), now.timestamp()))
     with store.write() as conn:
         audit.record(conn, actor, "subject_access", None, {"calls": len(entries)}, now=now)
     return len(entries)
@@ -452,13 +578,11 @@ def subject_erase(
 ) -> ErasureReport:
     """Erase every call of a caller and all that derives from it; held calls stay."""
     now = now or utcnow()
-    caller_hash = _caller_hash(store, caller_id)
+    hashes = _caller_hashes(store, caller_id)
     report = ErasureReport()
     files: list[str | None] = []
     with store.write() as conn:
-        rows = (
-            conn.execute(select(calls).where(calls.c.caller_hash == caller_hash)).mappings().all()
-        )
+        rows = conn.execute(select(calls).where(calls.c.caller_hash.in_(hashes))).mappings().all()
         for row in rows:
             if _is_held(conn, row["call_id"]):
                 report.kept_on_hold.append(row["call_id"])
@@ -466,6 +590,8 @@ def subject_erase(
             files += [row["audio_path"], row["redacted_audio_path"]]
             _erase_row(conn, row["call_id"], now)
             report.erased.append(row["call_id"])
+        # the ids too: one made from the caller's number would name them still
+        retire_ids(conn, store, report.erased)
         audit.record(
             conn,
             actor,
@@ -485,23 +611,23 @@ def subject_erase(
 EDITABLE = ("started_at", "agent_id", "team", "caller_id", "channel_layout", "language")
 
 
-def _rectified_value(store: Store, name: str, value: str) -> tuple[str, Any]:
+def _rectified_value(store: Store, name: str, value: str, now: datetime) -> tuple[str, Any]:
     """The column and stored value for one edited field; UsageError when invalid."""
-    from analytics.ingest import parse_started_at  # ingest owns the parsing rules
-
     value = value.strip()
-    if name == "started_at":
-        try:
-            return "started_at", iso(parse_started_at(value))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    if name == "caller_id":
-        return "caller_hash", hash_caller(store.key, value) if value else None
+    try:
+        if name == "started_at":
+            moment = parse_started_at(value)
+            check_not_future(moment, now)
+            return "started_at", iso(moment)
+        if name == "caller_id":
+            return "caller_hash", _caller_hashes(store, value)[0] if value else None
+        if name == "language":
+            return "language", parse_language(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if name == "channel_layout" and value not in CHANNEL_LAYOUTS:
         raise UsageError(f"channel_layout must be one of {', '.join(CHANNEL_LAYOUTS)}")
-    if name == "language" and value and not _LANGUAGE.fullmatch(value.lower()):
-        raise UsageError(f"language {value!r} is not a language code such as fr or en")
-    return name, (value.lower() if name == "language" else value) or None
+    return name, value or None
 
 
 def rectify(
@@ -522,11 +648,12 @@ def rectify(
     for name, value in changes.items():
         if name not in EDITABLE:
             raise UsageError(f"{name} cannot be edited (editable: {', '.join(EDITABLE)})")
-        column, stored = _rectified_value(store, name, value)
+        column, stored = _rectified_value(store, name, value, now)
         values[column] = stored
     if not values:
         raise UsageError("nothing to change")
     with store.write() as conn:
+        call_id = _checked_call_id(conn, call_id)
         kept = conn.execute(
             select(calls.c.call_id).where(
                 calls.c.call_id == call_id,
@@ -545,7 +672,11 @@ def rectify(
         caller_objected = (
             values.get("caller_hash") is not None
             and conn.execute(
-                select(exists().where(objections.c.caller_hash == values["caller_hash"]))
+                select(
+                    exists().where(
+                        objections.c.caller_hash.in_(_caller_hashes(store, changes["caller_id"]))
+                    )
+                )
             ).scalar()
         )
     if caller_objected:

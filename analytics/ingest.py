@@ -16,7 +16,6 @@ import hashlib
 import io
 import logging
 import os
-import re
 import sys
 import tempfile
 import time
@@ -32,7 +31,16 @@ from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from analytics import audit
-from analytics.errors import InputError
+from analytics.errors import GovernanceError, InputError
+from analytics.fields import (
+    check_not_future,
+    many_digits,
+    parse_bool,
+    parse_call_id,
+    parse_caller_id,
+    parse_language,
+    parse_started_at,
+)
 from analytics.governance import hold, object_calls
 from analytics.models import (
     CHANNEL_LAYOUTS,
@@ -42,7 +50,7 @@ from analytics.models import (
     ChannelLayout,
     Reject,
 )
-from analytics.store import Store, iso
+from analytics.store import Store, iso, utcnow
 from analytics.store.schema import audit as audit_table
 from analytics.store.schema import calls, holds, objections
 from analytics.store.writes import (
@@ -52,7 +60,7 @@ from analytics.store.writes import (
     insert_call,
     record_reject,
 )
-from analytics.workspace import hash_caller
+from analytics.workspace import caller_hashes, opaque_call_id
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +80,13 @@ CSV_COLUMNS = (
     "objection",
     "legal_hold",
 )
-_TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
-_FALSE = {"false", "0", "no", "n", "non", "faux", "f", ""}
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
 # A file shorter than this share of the duration its header announces is truncated.
 _TRUNCATION_TOLERANCE = 0.9
 
 
 @dataclass(frozen=True)
 class MetadataRow:
-    """One validated CSV row. ``caller_id`` is personal data: memory only."""
+    """One validated CSV row. ``caller_id`` (E.164) is personal data: memory only."""
 
     row: int
     recording: Path
@@ -103,6 +108,8 @@ class IngestReport:
     objected: list[str] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     skipped_files: int = 0
+    warnings: list[str] = field(default_factory=list)
+    digit_ids: list[str] = field(default_factory=list)  # ids that may hold a phone number
 
     def summary(self) -> str:
         return (
@@ -154,42 +161,44 @@ def _not_a_file_reason(path: Path) -> str:
 # --- metadata CSV ------------------------------------------------------------------
 
 
-def _decode_csv(path: Path) -> str:
+@dataclass(frozen=True)
+class _Decoded:
+    text: str
+    bad_lines: dict[int, str]  # physical line -> what is wrong with it
+    cp1252: bool = False  # the whole file was read as Windows-1252
+
+
+def _decode_csv(path: Path) -> _Decoded:
+    """UTF-8 (with or without BOM). A file with no UTF-8 in it at all is an old
+    Windows export: it is read as cp1252 (the caller warns). A UTF-8 file with stray
+    bytes has those lines refused, each named, rather than every accent garbled."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
+        return _Decoded(data.decode("utf-8-sig"), {})
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        pass
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    lines = data.split(b"\n")
+    texts: list[str] = []
+    bad: dict[int, str] = {}
+    utf8_seen = False
+    for number, line in enumerate(lines, start=1):
+        try:
+            texts.append(line.decode("utf-8"))
+            utf8_seen = utf8_seen or not line.isascii()
+        except UnicodeDecodeError as exc:
+            byte = line[exc.start]
+            bad[number] = f"byte 0x{byte:02X} at column {exc.start + 1} is not UTF-8"
+            texts.append(line.decode("utf-8", errors="replace"))
+    if not utf8_seen:
+        return _Decoded(data.decode("cp1252", errors="replace"), {}, cp1252=True)
+    return _Decoded("\n".join(texts), bad)
 
 
 def _sniff_delimiter(header_line: str) -> str:
     counts = {sep: header_line.count(sep) for sep in (",", ";", "\t")}
     best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] else ","
-
-
-def parse_bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"{name} must be true or false, not {value.strip()!r}")
-
-
-def parse_started_at(value: str) -> datetime:
-    """ISO 8601; a time without zone is taken as UTC."""
-    text = value.strip()
-    if not text:
-        raise ValueError("started_at is empty")
-    try:
-        moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        # OverflowError: year 1 or 9999 with an offset falls off the calendar in UTC
-        raise ValueError(f"started_at {text!r} is not an ISO 8601 date-time") from None
 
 
 def shown(value: str) -> str:
@@ -203,8 +212,17 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def parse_row(row_number: int, fields: dict[str, str], base: Path) -> MetadataRow:
-    """Validate one CSV row (keys already normalised). Raises ValueError with the reason."""
+def parse_row(
+    row_number: int,
+    fields: dict[str, str],
+    base: Path,
+    region: str = "FR",
+    now: datetime | None = None,
+) -> MetadataRow:
+    """Validate one CSV row (keys already normalised). Raises ValueError with the reason.
+
+    ``caller_id`` comes back in E.164 (read in ``region`` when it has no country code).
+    """
     recording = _clean(fields.get("recording"))
     if not recording:
         raise ValueError("recording is empty")
@@ -215,24 +233,25 @@ def parse_row(row_number: int, fields: dict[str, str], base: Path) -> MetadataRo
             raise ValueError(
                 f"channel_layout {layout!r} is not one of {', '.join(CHANNEL_LAYOUTS)}"
             )
-    language = _clean(fields.get("language"))
-    if language is not None:
-        language = language.lower()
-        if not _LANGUAGE.fullmatch(language):
-            raise ValueError(f"language {language!r} is not a language code such as fr or en")
+    language = parse_language(fields.get("language") or "")
     started = _clean(fields.get("started_at"))
+    call_id = _clean(fields.get("call_id"))
+    caller_id = _clean(fields.get("caller_id"))
+    started_at = parse_started_at(started) if started else None
+    if started_at is not None and now is not None:
+        check_not_future(started_at, now)
     return MetadataRow(
         row=row_number,
         recording=_resolve(base, recording),
-        call_id=_clean(fields.get("call_id")),
-        started_at=parse_started_at(started) if started else None,
+        call_id=parse_call_id(call_id) if call_id else None,
+        started_at=started_at,
         agent_id=_clean(fields.get("agent_id")),
         team=_clean(fields.get("team")),
-        caller_id=_clean(fields.get("caller_id")),
+        caller_id=parse_caller_id(caller_id, region) if caller_id else None,
         channel_layout=layout,  # type: ignore[arg-type]
         language=language,
-        objection=parse_bool(fields.get("objection") or "", "objection"),
-        legal_hold=parse_bool(fields.get("legal_hold") or "", "legal_hold"),
+        objection=parse_bool(fields.get("objection") or "", "objection", empty=False),
+        legal_hold=parse_bool(fields.get("legal_hold") or "", "legal_hold", empty=False),
     )
 
 
@@ -243,25 +262,40 @@ def _resolve(base: Path, recording: str) -> Path:
         raise ValueError(f"recording {recording!r} is not a usable path") from None
 
 
-def read_metadata(path: Path) -> tuple[list[MetadataRow], list[Reject]]:
-    rows, rejects, _excluded = read_metadata_full(path)
+def read_metadata(path: Path, region: str = "FR") -> tuple[list[MetadataRow], list[Reject]]:
+    rows, rejects, _excluded = read_metadata_full(path, region)
     return rows, rejects
 
 
-def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set[Path]]:
+def read_metadata_full(
+    path: Path,
+    region: str = "FR",
+    warnings: list[str] | None = None,
+    now: datetime | None = None,
+) -> tuple[list[MetadataRow], list[Reject], set[Path]]:
     """Read a metadata CSV: comma, semicolon or tab separated, with or without BOM.
 
     Returns the valid rows, one reject per bad row (naming the CSV line) and the
     recordings named by rejected rows (they must not be imported with defaults: the
     row may have carried an objection). A CSV that cannot be read at all is one
-    reject naming the file.
+    reject naming the file. A line with bytes that are not UTF-8 is a reject naming
+    it; a file with no UTF-8 at all is read as cp1252, with a warning in ``warnings``.
     """
     excluded: set[Path] = set()
     source = str(path)
     try:
-        text = _decode_csv(path)
+        decoded = _decode_csv(path)
     except OSError as exc:
         return [], [Reject(source, f"cannot read the metadata CSV ({exc.strerror})")], excluded
+    text = decoded.text
+    if decoded.cp1252:
+        message = (
+            f"{source}: not UTF-8; read as Windows-1252 (cp1252): check accented names, "
+            "or save the CSV as UTF-8"
+        )
+        log.warning("%s", message)
+        if warnings is not None:
+            warnings.append(message)
     lines = text.splitlines()
     header_line = next((line for line in lines if line.strip()), "")
     if not header_line:
@@ -279,7 +313,9 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
             with contextlib.suppress(ValueError):
                 excluded.add(_resolve(path.parent, named))
 
+    last_line = 0
     while True:
+        first_line = last_line + 1
         try:
             values = next(reader)
         except StopIteration:
@@ -287,6 +323,7 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
         except csv.Error as exc:  # e.g. a field over the size limit: skip that row only
             rejects.append(Reject(source, f"malformed CSV ({exc})", row=reader.line_num))
             continue
+        last_line = reader.line_num
         if not any(v.strip() for v in values):
             continue  # blank line
         if header is None:
@@ -298,6 +335,14 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
         line = reader.line_num
         fields = dict(zip(header, values, strict=False))
         named = _clean(fields.get("recording"))
+        not_utf8 = [n for n in range(first_line, line + 1) if n in decoded.bad_lines]
+        if not_utf8:
+            reason = f"{decoded.bad_lines[not_utf8[0]]}: save the CSV as UTF-8"
+            if named:
+                reason += f" (recording {shown(named)} not imported)"
+            rejects.append(Reject(source, reason, row=not_utf8[0]))
+            exclude(named)
+            continue
         if len(values) > len(header):
             reason = f"{len(values)} fields but the header has {len(header)}"
             if named:
@@ -306,7 +351,7 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
             exclude(named)
             continue
         try:
-            parsed = parse_row(line, fields, path.parent)
+            parsed = parse_row(line, fields, path.parent, region, now)
         except ValueError as exc:
             reason = f"{exc} (recording {shown(named)} not imported)" if named else str(exc)
             rejects.append(Reject(source, reason, row=line))
@@ -326,8 +371,12 @@ def read_metadata_full(path: Path) -> tuple[list[MetadataRow], list[Reject], set
 # --- audio probing ------------------------------------------------------------------
 
 
-def probe(path: Path) -> AudioInfo:
-    """Open and fully decode a recording to check it; raises InputError with the reason."""
+def probe(path: Path, max_duration_s: float | None = None) -> AudioInfo:
+    """Open and fully decode a recording to check it; raises InputError with the reason.
+
+    A recording longer than ``max_duration_s`` is refused from its header, before
+    decoding, or as soon as decoding passes the limit when the header does not say.
+    """
     source = str(path)
     try:
         size = path.stat().st_size
@@ -344,15 +393,30 @@ def probe(path: Path) -> AudioInfo:
     try:
         # A short probe first: FFmpeg's default reads up to 5 MB to guess what the
         # full decode below tells us anyway. Whatever it cannot read gets the full probe.
-        return _decode_all(path, _FAST_PROBE)
+        return _decode_all(path, _FAST_PROBE, max_duration_s)
+    except _TooLong as exc:
+        raise InputError(source, str(exc)) from None
     except InputError:
-        return _decode_all(path, {})
+        try:
+            return _decode_all(path, {}, max_duration_s)
+        except _TooLong as exc:
+            raise InputError(source, str(exc)) from None
+
+
+class _TooLong(Exception):
+    """Longer than max_duration_s (final: not retried with the full probe)."""
+
+    def __init__(self, seconds: float, limit: float, known: str) -> None:
+        super().__init__(
+            f"{known} {seconds:.0f} s, longer than max_duration_s = {limit:g} s "
+            "(raise the setting to import it)"
+        )
 
 
 _FAST_PROBE = {"probesize": "8192"}
 
 
-def _decode_all(path: Path, options: dict[str, str]) -> AudioInfo:
+def _decode_all(path: Path, options: dict[str, str], max_duration_s: float | None) -> AudioInfo:
     source = str(path)
     opened = False
     decoded_samples = 0
@@ -368,8 +432,13 @@ def _decode_all(path: Path, options: dict[str, str]) -> AudioInfo:
             rate = stream.codec_context.sample_rate or stream.rate or 0
             channels = stream.codec_context.channels
             declared = _declared_duration(container, stream)
+            if max_duration_s is not None and declared and declared > max_duration_s:
+                raise _TooLong(declared, max_duration_s, "its header announces")
+            limit = max_duration_s * rate if max_duration_s is not None and rate else None
             for frame in container.decode(stream):
                 decoded_samples += frame.samples
+                if limit is not None and decoded_samples > limit:
+                    raise _TooLong(decoded_samples / rate, max_duration_s or 0, "decoding passed")
             container_name = container.format.name
     except InputError:
         raise
@@ -574,9 +643,35 @@ def sweep_stale_temps(store: Store) -> int:
     return removed
 
 
+def file_system_now(store: Store) -> datetime:
+    """The file system's clock, read from a file created now in the workspace.
+
+    It may differ from the process clock (a host's skewed clock, a test's frozen one).
+    """
+    with tempfile.NamedTemporaryFile(dir=store.settings.recordings_dir, prefix=".clock-") as f:
+        return datetime.fromtimestamp(os.fstat(f.fileno()).st_mtime, UTC)
+
+
 def resolve_metadata(
-    store: Store, path: Path, row: MetadataRow | None, info: AudioInfo
+    store: Store,
+    path: Path,
+    row: MetadataRow | None,
+    info: AudioInfo,
+    now: datetime | None = None,
 ) -> CallMetadata:
+    """The call's metadata: the row's, else defaults (file stem, file time).
+
+    Raises:
+        InputError: the file stem is not a valid call id, or the call would start in
+            the future (beyond a day of clock skew).
+    """
+    source = str(path)
+    call_id = row.call_id if row and row.call_id else None
+    if call_id is None:
+        try:
+            call_id = parse_call_id(path.stem, "the file name")
+        except ValueError as exc:
+            raise InputError(source, f"{exc}: give it a call_id in a metadata CSV") from None
     layout = row.channel_layout if row and row.channel_layout else None
     if layout is None:
         layout = "agent_left" if info.channels == 2 else "mono"
@@ -586,11 +681,22 @@ def resolve_metadata(
         )
         layout = "mono"
     started = row.started_at if row and row.started_at else None
+    what, reference = "started_at", now or utcnow()
     if started is None:
         started = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    caller_hash = hash_caller(store.key, row.caller_id) if row and row.caller_id else None
+        # a file's time is judged on the clock that dated it, the file system's
+        what, reference = "the file's modification time", max(reference, file_system_now(store))
+    try:
+        check_not_future(started, reference, what)
+    except ValueError as exc:
+        raise InputError(source, str(exc)) from None
+    caller_hash = (
+        caller_hashes(store.key, row.caller_id, store.settings.caller_region)[0]
+        if row and row.caller_id
+        else None
+    )
     return CallMetadata(
-        call_id=(row.call_id if row and row.call_id else path.stem),
+        call_id=call_id,
         started_at=started,
         agent_id=row.agent_id if row else None,
         team=row.team if row else None,
@@ -625,7 +731,7 @@ _GATES_QUERY = select(
             objections.c.call_id == bindparam("call_id"),
             and_(
                 objections.c.caller_hash.is_not(None),
-                objections.c.caller_hash == bindparam("caller_hash"),
+                objections.c.caller_hash.in_(bindparam("caller_hashes", expanding=True)),
             ),
         )
     )
@@ -634,16 +740,20 @@ _GATES_QUERY = select(
 )
 
 
-def _gates(store: Store, meta: CallMetadata) -> _Gates:
+def _gates(store: Store, meta: CallMetadata, row: MetadataRow | None) -> _Gates:
+    # the caller's every stored form: an objection filed before E.164 hashing counts
+    hashes = (
+        list(caller_hashes(store.key, row.caller_id, store.settings.caller_region))
+        if row and row.caller_id
+        else []
+    )
     with store.read() as conn:
-        row = conn.execute(
-            _GATES_QUERY, {"call_id": meta.call_id, "caller_hash": meta.caller_hash}
-        ).one()
+        found = conn.execute(_GATES_QUERY, {"call_id": meta.call_id, "caller_hashes": hashes}).one()
     return _Gates(
-        clash=bool(row.clash),
-        clash_sha=row.clash_sha,
-        objected=bool(row.objected),
-        held=bool(row.held),
+        clash=bool(found.clash),
+        clash_sha=found.clash_sha,
+        objected=bool(found.objected),
+        held=bool(found.held),
     )
 
 
@@ -820,7 +930,10 @@ def import_one(
     with store.read() as conn:
         existing = call_id_for_sha(conn, sha)
     if existing is not None:
-        if row is not None and row.call_id and row.call_id != existing:
+        # an erased or purged call answers to an opaque id made from the id it had
+        given = row.call_id if row is not None and row.call_id else path.stem
+        was_given = opaque_call_id(store.key, given) == existing
+        if row is not None and row.call_id and row.call_id != existing and not was_given:
             # Same content under another id: a metadata mistake, and applying this row's
             # objection or hold to the other call would be wrong either way.
             raise InputError(
@@ -828,13 +941,15 @@ def import_one(
                 f"this recording is already imported as call {existing!r}, not {row.call_id!r}",
             )
         _apply_row_to_existing(store, existing, row, now, batch.report)
-        batch.report.already_imported.append(existing)
+        batch.report.already_imported.append(given if was_given else existing)
         return
-    info = probe(path)
-    meta = resolve_metadata(store, path, row, info)
+    info = probe(path, store.settings.max_duration_s)
+    meta = resolve_metadata(store, path, row, info, now)
+    if many_digits(meta.call_id):
+        batch.report.digit_ids.append(meta.call_id)
     if batch.has(call_id=meta.call_id):
         batch.commit()
-    gates = _gates(store, meta)
+    gates = _gates(store, meta, row)
     if gates.clash and gates.clash_sha == sha:  # another ingest committed it meanwhile
         batch.report.already_imported.append(meta.call_id)
         return
@@ -879,7 +994,10 @@ def _apply_row_to_existing(
         object_calls(store, call_id=call_id, now=now, actor="ingest")
         report.objected.append(call_id)
     elif not _is_held(store, call_id) and not _was_released(store, call_id):
-        hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
+        try:
+            hold(store, call_id, "legal_hold set in the metadata", now=now, actor="ingest")
+        except GovernanceError as exc:  # past retention: gone in law, a hold cannot revive it
+            raise InputError(str(row.recording), f"legal_hold not applied: {exc}") from None
 
 
 def _was_released(store: Store, call_id: str) -> bool:
@@ -895,6 +1013,7 @@ def ingest(
     paths: Sequence[Path] = (),
     metadata: Path | None = None,
     *,
+    roots: Sequence[Path] = (),
     now: datetime | None = None,
     progress: bool = False,
     actor: str = "cli",
@@ -903,15 +1022,23 @@ def ingest(
 
     Every input is judged on its own: a bad one becomes a reject (recorded in the
     database, shown by ``status``) and the others go on.
+
+    Args:
+        roots: more folders a CSV row may name recordings in; the CSV's own folder
+            and the ``paths`` given are always allowed. A row naming a file
+            elsewhere (an absolute path, ``../``, a link out) is a reject.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     report = IngestReport()
     sweep_stale_temps(store)
     rows: list[MetadataRow] = []
     excluded: set[Path] = set()
     if metadata is not None:
-        rows, csv_rejects, excluded = read_metadata_full(metadata)
+        rows, csv_rejects, excluded = read_metadata_full(
+            metadata, store.settings.caller_region, report.warnings, now
+        )
         report.rejects.extend(csv_rejects)
+        rows = _within_roots(rows, metadata, [metadata.parent, *roots, *paths], report)
     files, unusable, report.skipped_files = discover(paths)
     report.rejects.extend(unusable)
     batch = _Batch(store, now, report)
@@ -930,9 +1057,44 @@ def ingest(
                 report.rejects.append(Reject(str(path), f"cannot import ({exc.strerror or exc})"))
     finally:
         batch.commit()  # also on Ctrl-C: what was copied and checked is kept
+    if report.digit_ids:
+        report.warnings.append(_digit_warning(report.digit_ids))
     _record_outcome(store, report, metadata, now, actor)
     log.info("ingest: %s", report.summary())
     return report
+
+
+def _within_roots(
+    rows: list[MetadataRow], metadata: Path, roots: Sequence[Path], report: IngestReport
+) -> list[MetadataRow]:
+    """The rows whose recording (links resolved) lies under one of the roots."""
+    allowed = []
+    for root in roots:
+        with contextlib.suppress(OSError, ValueError):
+            allowed.append(root.resolve())
+    kept = []
+    for row in rows:
+        if any(row.recording == root or row.recording.is_relative_to(root) for root in allowed):
+            kept.append(row)
+            continue
+        reason = (
+            f"recording {shown(str(row.recording))} is outside the folders allowed "
+            f"({', '.join(shown(str(r)) for r in allowed)}): not imported; "
+            "use --root to allow another folder"
+        )
+        report.rejects.append(Reject(str(metadata), reason, row=row.row))
+    return kept
+
+
+def _digit_warning(ids: list[str]) -> str:
+    shown_ids = ", ".join(shown(i) for i in ids[:3]) + (", ..." if len(ids) > 3 else "")
+    message = (
+        f"{len(ids)} call ids hold 6 or more digits ({shown_ids}): if that is a caller's "
+        "number, prefer opaque ids (a call_id column); an id stays until the call is "
+        "erased or purged"
+    )
+    log.warning("%s", message)
+    return message
 
 
 def _candidates(

@@ -5,33 +5,53 @@ redaction, and only its output leaves the function. Each call's results are
 committed in one transaction; a run killed mid-way leaves its calls in
 ``processing``, and the next run puts them back to ``pending`` first — no
 duplicate, nothing lost, nothing half-written.
+
+Calls are claimed one at a time, just before their audio is decoded, and the claim
+re-checks the gates (still pending, not objected, not past retention), so a call
+objected while ``process`` runs is never transcribed. A call interrupted
+MAX_ATTEMPTS times (a run killed while on it, e.g. out of memory) is marked failed
+so the calls behind it go on; calls interrupted once run alone, after the others.
+The model is resolved and loaded before any call is claimed. A full disk stops the
+run with a clear error and puts its calls back to pending.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
+import sqlite3
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from analytics import audio
 from analytics.config import Settings
-from analytics.errors import CallqaError, UsageError
+from analytics.errors import CallqaError, DiskFullError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
 from analytics.store import Store, utcnow
-from analytics.store.reads import not_expired
+from analytics.store.reads import not_expired, not_objected
 from analytics.store.schema import calls
-from analytics.store.writes import claim, requeue_interrupted, save_analysis, set_state
+from analytics.store.writes import (
+    MAX_ATTEMPTS,
+    claim,
+    interrupted_reason,
+    release_claims,
+    requeue_interrupted,
+    save_analysis,
+    set_state,
+)
 
 if TYPE_CHECKING:
     from analytics.abuse import AbuseConfig
@@ -122,13 +142,18 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    decoded = audio.decode(call.audio_path)
-    channels = audio.speaker_channels(decoded, call.channel_layout)
-    activity = audio.speech_activity(channels, duration_s=decoded.duration_s)
+    # Block by block: what comes out is levels, speech masks and the speech itself,
+    # never the whole call's samples (a long call costs what a short one does).
+    heard = audio.listen(
+        call.audio_path, call.channel_layout, max_duration_s=settings.max_duration_s
+    )
+    activity = heard.activity
     timings["audio"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    raw = engines.transcriber.transcribe(call.call_id, channels, call.language)
+    raw = engines.transcriber.transcribe_speech(
+        call.call_id, heard.speech, heard.duration_s, call.language
+    )
     timings["transcribe"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -137,13 +162,11 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     timings["redact"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    loudness = audio.segment_loudness(
-        channels, [(s.speaker, s.start, s.end) for s in redacted.segments]
-    )
+    loudness = heard.loudness([(s.speaker, s.start, s.end) for s in redacted.segments])
     segments = tuple(
         replace(seg, loudness_db=db) for seg, db in zip(redacted.segments, loudness, strict=True)
     )
-    redacted = replace(redacted, segments=segments, duration_s=decoded.duration_s)
+    redacted = replace(redacted, segments=segments, duration_s=heard.duration_s)
     quality = compute_quality(redacted, activity, engines.quality_config)
     abuse = detect_abuse(redacted, engines.abuse_config)
     timings["analyse"] = time.perf_counter() - mark
@@ -165,31 +188,48 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     )
 
 
+def _gates(store: Store, now: datetime) -> tuple[Any, ...]:
+    """What a call must satisfy to be processed, checked again at its claim."""
+    return (calls.c.audio_path.is_not(None), not_objected(), not_expired(store, now))
+
+
 def pending_calls(store: Store, now: datetime) -> list[Call]:
-    """Pending calls that may be processed: never objected, never past retention."""
+    """Pending calls that may be processed: never objected, never past retention.
+
+    Calls never interrupted come first, in time order; then those interrupted
+    fewest times (see :func:`process`).
+    """
     query = (
         select(calls)
-        .where(calls.c.state == "pending", calls.c.audio_path.is_not(None), not_expired(store, now))
-        .order_by(calls.c.started_at, calls.c.call_id)
+        .where(calls.c.state == "pending", *_gates(store, now))
+        .order_by(calls.c.attempts, calls.c.started_at, calls.c.call_id)
     )
     with store.read() as conn:
         rows = conn.execute(query).mappings().all()
-    return [
-        Call(
-            call_id=row["call_id"],
-            started_at=datetime.fromisoformat(row["started_at"]),
-            audio_path=store.settings.home / row["audio_path"],
-            audio_sha256=row["audio_sha256"],
-            duration_s=row["duration_s"] or 0.0,
-            channels=row["channels"] or 1,
-            sample_rate=row["sample_rate"] or 16000,
-            channel_layout=row["channel_layout"] or "mono",
-            language=row["language"],
-            agent_id=row["agent_id"],
-            team=row["team"],
-        )
-        for row in rows
-    ]
+    return [_call(store, row) for row in rows]
+
+
+def _call(store: Store, row: Any) -> Call:
+    return Call(
+        call_id=row["call_id"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        audio_path=store.settings.home / row["audio_path"],
+        audio_sha256=row["audio_sha256"],
+        duration_s=row["duration_s"] or 0.0,
+        channels=row["channels"] or 1,
+        sample_rate=row["sample_rate"] or 16000,
+        channel_layout=row["channel_layout"] or "mono",
+        language=row["language"],
+        agent_id=row["agent_id"],
+        team=row["team"],
+    )
+
+
+def _suspects(store: Store) -> set[str]:
+    """Pending calls an earlier run was interrupted on (one of them may have caused it)."""
+    query = select(calls.c.call_id).where(calls.c.state == "pending", calls.c.attempts > 0)
+    with store.read() as conn:
+        return set(conn.execute(query).scalars())
 
 
 @contextmanager
@@ -205,6 +245,12 @@ def single_run(settings: Settings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _claim(store: Store, call: Call, now: datetime) -> bool:
+    """Claim one call just before its audio is decoded, re-checking every gate."""
+    with store.write() as conn:
+        return claim(conn, call.call_id, now, *_gates(store, now))
 
 
 def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetime) -> bool:
@@ -246,6 +292,67 @@ def _fail(store: Store, call: Call, exc: BaseException, now: datetime) -> str | 
     return reason
 
 
+# --- a full disk ---------------------------------------------------------------------------
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_SQLITE_FULL = 13
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) is the file system or SQLite out of space."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, CallqaError) and current.details.get("errno") in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, OperationalError):
+            current = current.orig
+            continue
+        if isinstance(current, sqlite3.Error) and (
+            getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
+            or "database or disk is full" in str(current)
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _stop_for_full_disk(store: Store, now: datetime) -> DiskFullError:
+    """Put this run's claimed calls back to pending (it was not their fault)."""
+    where = store.settings.home
+    try:
+        with store.write() as conn:
+            count = release_claims(conn, now)
+        back = f"{count} call(s) in progress are pending again"
+    except Exception as exc:  # the database may be unable to write at all
+        if not disk_full(exc):
+            raise
+        back = "calls in progress go back to pending at the next run"
+    log.debug("process stopped: no space left on the device of %s", where)
+    return DiskFullError(
+        f"no space left on the device of {where}: processing stopped; {back}. "
+        "Free some space and run 'callqa process' again."
+    )
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def check_model(settings: Settings) -> None:
+    """Resolve the configured Whisper model (no call is touched when it is wrong).
+
+    Raises:
+        UsageError: an unknown model name, or one that needs a download that fails.
+        ModelError: a packaged model is missing or damaged.
+    """
+    from analytics.transcribe import resolve_model
+
+    resolve_model(settings.model, settings.model_cache_dir)
+
+
 def process(
     store: Store,
     *,
@@ -257,7 +364,13 @@ def process(
     progress: bool = False,
     retry_failed: bool = False,
 ) -> ProcessReport:
-    """Process every pending call (after applying retention)."""
+    """Process every pending call (after applying retention).
+
+    Raises:
+        UsageError: bad executor or model name (before any call is touched), or
+            another ``process`` runs on this workspace.
+        DiskFullError: the disk filled up; the calls in progress are pending again.
+    """
     from analytics.governance import purge
 
     if executor not in EXECUTORS:
@@ -265,28 +378,44 @@ def process(
     if executor == "ray":
         _import_ray()
     settings = store.settings
+    if engines is None and engine_factory is None:
+        check_model(settings)
     workers = max(1, workers or settings.workers)
     now = now or utcnow()
     report = ProcessReport()
     with single_run(settings):
         purge(store, now=now, actor="process")
         with store.write() as conn:
-            report.requeued = requeue_interrupted(conn, now)
+            report.requeued, gave_up = requeue_interrupted(conn, now)
             if retry_failed:
                 conn.execute(
-                    calls.update().where(calls.c.state == "failed").values(state="pending")
+                    update(calls)
+                    .where(calls.c.state == "failed")
+                    .values(state="pending", attempts=0)
                 )
+        for call_id in gave_up:
+            report.failed[call_id] = interrupted_reason(MAX_ATTEMPTS)
+            log.error("call %s: interrupted %d times, marked failed", call_id, MAX_ATTEMPTS)
         if report.requeued:
             log.warning("%d calls interrupted by an earlier run are pending again", report.requeued)
         todo = pending_calls(store, now)
         if not todo:
             return report
         started = time.perf_counter()
-        if executor == "ray":
-            _run_ray(store, todo, engine_factory or build_engines, workers, now, progress, report)
-        else:
-            engines = engines or (engine_factory or build_engines)(settings, workers)
-            _run_local(store, todo, engines, workers, now, progress, report)
+        try:
+            if executor == "ray":
+                factory = engine_factory or build_engines
+                _run_ray(store, todo, factory, workers, now, progress, report)
+            else:
+                engines = engines or (engine_factory or build_engines)(settings, workers)
+                load = getattr(engines.transcriber, "load", None)
+                if load is not None:
+                    load()  # a model that cannot load fails here, before any claim
+                _run_local(store, todo, engines, workers, now, progress, report)
+        except Exception as exc:
+            if disk_full(exc):
+                raise _stop_for_full_disk(store, now) from None
+            raise
         report.wall_s = time.perf_counter() - started
     log.info("process: %s", report.summary())
     return report
@@ -296,19 +425,8 @@ class AnalysisFailed(CallqaError):
     """A call failed in a worker process; the message is the worker's reason."""
 
 
-def _claim_all(store: Store, todo: list[Call], now: datetime, report: ProcessReport) -> list[Call]:
-    claimed = []
-    for call in todo:
-        with store.write() as conn:
-            if claim(conn, call.call_id, now):
-                claimed.append(call)
-            else:
-                report.skipped.append(call.call_id)
-    return claimed
-
-
-def _bar(claimed: list[Call], progress: bool) -> Any:
-    total = round(sum(call.duration_s for call in claimed))
+def _bar(todo: list[Call], progress: bool) -> Any:
+    total = round(sum(call.duration_s for call in todo))
     return tqdm(
         total=total, unit="s audio", desc="process", disable=not progress, dynamic_ncols=True
     )
@@ -336,11 +454,16 @@ def _record_success(
 def _record_failure(
     store: Store, call: Call, exc: BaseException, now: datetime, report: ProcessReport
 ) -> None:
+    if disk_full(exc):
+        raise exc  # the run stops (see process): not this call's fault
     reason = _fail(store, call, exc, now)
     if reason is None:
         report.skipped.append(call.call_id)
     else:
         report.failed[call.call_id] = reason
+
+
+_NOT_CLAIMED = None
 
 
 def _run_local(
@@ -352,23 +475,62 @@ def _run_local(
     progress: bool,
     report: ProcessReport,
 ) -> None:
-    """Calls on a thread pool sharing one set of engines (CTranslate2 releases the GIL)."""
-    claimed = _claim_all(store, todo, now, report)
-    bar = _bar(claimed, progress)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callqa") as pool:
-        futures = [
-            (pool.submit(_timed, analyse_call, call, engines, store.settings), call)
-            for call in claimed
-        ]
-        for future, call in futures:
-            try:
-                analysis, seconds = future.result()
-            except Exception as exc:
-                _record_failure(store, call, exc, now, report)
-            else:
-                _record_success(store, call, analysis, seconds, now, report, bar)
-            bar.update(round(call.duration_s))
-    bar.close()
+    """Calls on a thread pool sharing one set of engines (CTranslate2 releases the GIL).
+
+    Each worker claims its call just before decoding it. Calls an earlier run was
+    interrupted on run after the others, one at a time: if one of them kills the run
+    again, it takes no innocent neighbour with it.
+    """
+    suspects = _suspects(store)
+    fresh = [call for call in todo if call.call_id not in suspects]
+    alone = [call for call in todo if call.call_id in suspects]
+    bar = _bar(todo, progress)
+    stop = threading.Event()
+
+    def work(call: Call) -> tuple[CallAnalysis, float] | None:
+        if stop.is_set() or not _claim(store, call, now):
+            return _NOT_CLAIMED
+        try:
+            return _timed(analyse_call, call, engines, store.settings)
+        except Exception:
+            raise
+        except BaseException:
+            stop.set()  # interrupted (Ctrl-C...): claim nothing more
+            raise
+
+    try:
+        for batch, width in ((fresh, workers), (alone, 1)):
+            with ThreadPoolExecutor(max_workers=width, thread_name_prefix="callqa") as pool:
+                futures = [(pool.submit(work, call), call) for call in batch]
+                try:
+                    for future, call in futures:
+                        _collect(store, future, call, now, report, bar)
+                except BaseException:
+                    stop.set()  # the queued calls are not claimed; running ones finish
+                    raise
+    finally:
+        bar.close()
+
+
+def _collect(
+    store: Store,
+    future: Future[tuple[CallAnalysis, float] | None],
+    call: Call,
+    now: datetime,
+    report: ProcessReport,
+    bar: Any,
+) -> None:
+    try:
+        result = future.result()
+    except Exception as exc:
+        _record_failure(store, call, exc, now, report)
+    else:
+        if result is _NOT_CLAIMED:
+            report.skipped.append(call.call_id)
+        else:
+            analysis, seconds = result
+            _record_success(store, call, analysis, seconds, now, report, bar)
+    bar.update(round(call.duration_s))
 
 
 def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
@@ -384,14 +546,17 @@ class _RayWorker:
         self.settings = settings
         self.engines = engine_factory(settings, 1)
 
-    def analyse(self, call: Call) -> tuple[CallAnalysis | None, str | None, float]:
+    def analyse(self, call: Call) -> tuple[CallAnalysis | None, str | None, float, bool]:
+        """The analysis, or the reason it failed; last: whether the disk was full."""
         mark = time.perf_counter()
         try:
-            return analyse_call(call, self.engines, self.settings), None, time.perf_counter() - mark
+            analysis = analyse_call(call, self.engines, self.settings)
         except CallqaError as exc:
-            return None, str(exc), time.perf_counter() - mark
+            return None, str(exc), time.perf_counter() - mark, disk_full(exc)
         except Exception as exc:
-            return None, f"{type(exc).__name__} during processing", time.perf_counter() - mark
+            reason = f"{type(exc).__name__} during processing"
+            return None, reason, time.perf_counter() - mark, disk_full(exc)
+        return analysis, None, time.perf_counter() - mark, False
 
 
 def _import_ray() -> Any:
@@ -411,7 +576,10 @@ def _run_ray(
     progress: bool,
     report: ProcessReport,
 ) -> None:
-    """Each call on a Ray actor (own process, own engines); results stored here."""
+    """Each call on a Ray actor (own process, own engines); results stored here.
+
+    A call is claimed when an actor is free for it, not before.
+    """
     ray = _import_ray()
     from ray.util import ActorPool
 
@@ -423,15 +591,31 @@ def _run_ray(
         pool = ActorPool(
             [actor_class.remote(store.settings, engine_factory) for _ in range(workers)]
         )
-        claimed = _claim_all(store, todo, now, report)
-        bar = _bar(claimed, progress)
-        results = pool.map(lambda actor, call: actor.analyse.remote(call), claimed)
-        for call, (analysis, reason, seconds) in zip(claimed, results, strict=True):
+        queue = iter(todo)
+        in_flight: list[Call] = []
+
+        def submit_next() -> None:
+            for call in queue:
+                if _claim(store, call, now):
+                    pool.submit(lambda actor, c: actor.analyse.remote(c), call)
+                    in_flight.append(call)
+                    return
+                report.skipped.append(call.call_id)
+
+        bar = _bar(todo, progress)
+        for _ in range(workers):
+            submit_next()
+        while in_flight:
+            analysis, reason, seconds, full = pool.get_next()
+            call = in_flight.pop(0)
             if analysis is None:
-                _record_failure(store, call, AnalysisFailed(reason or "failed"), now, report)
+                errno_ = errno.ENOSPC if full else None
+                failure = AnalysisFailed(reason or "failed", errno=errno_)
+                _record_failure(store, call, failure, now, report)
             else:
                 _record_success(store, call, analysis, seconds, now, report, bar)
             bar.update(round(call.duration_s))
+            submit_next()
         bar.close()
     finally:
         if started_ray:

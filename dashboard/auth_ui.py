@@ -1,4 +1,9 @@
-"""Login, the signed-in sidebar, page guards and once-per-view auditing."""
+"""Login, the signed-in sidebar, page guards and once-per-view auditing.
+
+Every page run re-reads the signed-in account (a removed user, or one whose
+password changed, is signed out; a new role applies at once) and ends a session
+left idle longer than ``[dashboard] idle_timeout_min`` (30 by default).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ import streamlit as st
 
 from analytics import audit, auth
 from analytics.errors import AuthError
-from dashboard import runtime
+from dashboard import runtime, ui
 
 USER_KEY = "callqa_user"
 _AUDITED_KEY = "_callqa_audited"
+_ACTIVE_KEY = "_callqa_last_active"
+_NOTICE_KEY = "_callqa_signed_out"
+IDLE_TIMEOUT_MIN = 30
 
 ROLE_LABELS = {
     "quality_manager": "Quality manager",
@@ -22,9 +30,60 @@ ROLE_LABELS = {
 }
 
 
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
+def idle_timeout_min() -> float:
+    value = runtime.store().settings.section("dashboard").get("idle_timeout_min")
+    return float(value) if value else IDLE_TIMEOUT_MIN
+
+
 def current_user() -> auth.User | None:
+    """The signed-in user as the store knows them now, or None (then signed out).
+
+    Called at the top of every run: the session ends when it was idle too long,
+    when the account was removed or its password changed; a changed role is used
+    from this run on.
+    """
     user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, auth.User) else None
+    if not isinstance(user, auth.User):
+        return None
+    moment = runtime.now()
+    last = st.session_state.get(_ACTIVE_KEY)
+    if last is not None and (moment - last).total_seconds() > idle_timeout_min() * 60:
+        _end_session(f"Signed out after {idle_timeout_min():g} minutes without activity.")
+        return None
+    fresh = auth.session_user(runtime.store(), user)
+    if fresh is None:
+        _end_session("Your session has ended: your account or password changed.")
+        return None
+    st.session_state[USER_KEY] = fresh
+    st.session_state[_ACTIVE_KEY] = moment
+    return fresh
+
+
+def _end_session(notice: str) -> None:
+    logout()
+    st.session_state[_NOTICE_KEY] = notice
+
+
+def client_address() -> str | None:
+    """The browser's address, for the per-client sign-in throttle (None: unknown).
+
+    Streamlit gives the address of the connection, or None for a loopback one. A
+    loopback connection is the TLS reverse proxy of the README (the server listens
+    on loopback only, so no one else can connect from there): its
+    ``X-Forwarded-For`` names the browser.
+    """
+    try:
+        direct = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For")
+    except Exception:  # no browser connection (AppTest): no per-client key
+        return None
+    if direct:
+        return str(direct)
+    return forwarded.split(",")[-1].strip() or None if forwarded else None
 
 
 def login_page() -> None:
@@ -33,17 +92,28 @@ def login_page() -> None:
     with middle:
         st.title("callqa")
         st.caption("Call quality and analytics — authorised staff only.")
+        if notice := st.session_state.pop(_NOTICE_KEY, None):
+            st.info(ui.md_escape(notice))
         with st.form("login", border=True):
             name = st.text_input("User name", autocomplete="username")
             password = st.text_input("Password", type="password", autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if submitted:
             try:
-                user = auth.login(runtime.store(), name.strip(), password, now=runtime.now())
+                user = auth.login(
+                    runtime.store(),
+                    name.strip(),
+                    password,
+                    client=client_address(),
+                    now=runtime.now(),
+                )
+            except auth.SignInThrottled as exc:
+                st.error(f"Sign-in refused: {ui.md_escape(exc)}.")
             except AuthError:
                 st.error("Sign-in failed: unknown user or wrong password.")
             else:
                 st.session_state[USER_KEY] = user
+                st.session_state[_ACTIVE_KEY] = runtime.now()
                 st.rerun()
         st.caption(
             "Accounts are created by an administrator with `callqa user add NAME --role ROLE`."
@@ -65,7 +135,7 @@ def sidebar(user: auth.User, pages: Mapping[str, Any]) -> None:
         for key in auth.allowed_pages(user.role):
             st.page_link(pages[key])
         st.divider()
-        st.markdown(f"**{user.name}**  \n{ROLE_LABELS.get(user.role, user.role)}")
+        st.markdown(f"**{ui.md_escape(user.name)}**  \n{ui.md_escape(role_label(user.role))}")
         st.button("Sign out", on_click=logout, width="stretch")
         st.caption("Transcripts and audio are redacted. Every call view is audited.")
 
@@ -126,7 +196,7 @@ def require(page: str) -> auth.User:
             view=f"denied:{page}",
         )
         st.error(
-            f"Access refused: the {ROLE_LABELS.get(user.role, user.role)} role may not open "
+            f"Access refused: the {ui.md_escape(role_label(user.role))} role may not open "
             "this page. The attempt has been recorded in the audit log."
         )
         st.stop()

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
 from analytics.config import load_settings
-from analytics.store import Store, iso, parse_iso, utcnow
+from analytics.store import Store, iso, utcnow
 from analytics.store import aggregates as agg
 from analytics.store.reads import CallFilter
 
@@ -72,15 +72,7 @@ def store() -> Store:
 
 
 def now() -> datetime:
-    """The time reads are made at, to the second.
-
-    ``[dashboard] now`` (env ``CALLQA_DASHBOARD__NOW``, set by ``serve(now=...)``
-    for the CLI's ``--now``) pins it, for demos and tests.
-    """
-    pinned = load_settings().section("dashboard").get("now")
-    if pinned:
-        moment = pinned if isinstance(pinned, datetime) else parse_iso(str(pinned))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """The time reads are made at, to the second: the product's clock, never a setting."""
     return utcnow().replace(microsecond=0)
 
 

@@ -12,12 +12,33 @@ import streamlit as st
 from analytics.config import Settings
 from dashboard import runtime
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$])")
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and
+# together they cover Markdown, HTML tags and entities, Streamlit's :color[...] and
+# :material/icon: directives and LaTeX ($).
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# Line and paragraph breaks would start a heading, a list or a fake line of their own.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# GFM turns bare URLs and e-mail addresses in text into links (after escapes are
+# resolved): an invisible word joiner where their patterns need ":", "." or "@"
+# keeps a crafted value plain text.
+_AUTOLINK = re.compile(
+    r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)|(?<=www)(?=\.)|(?=@)"
+)
+WORD_JOINER = "\u2060"
 _FILTER_STATE = "_callqa_filters"
 
 
-def md_escape(text: str) -> str:
-    """Text shown literally by st.markdown (placeholders like <PERSON> included)."""
+def md_escape(value: object) -> str:
+    """``value`` as text that every Markdown-rendering element shows literally.
+
+    The one escaping helper of the dashboard: every user-controlled value (call
+    ids, agent and team names, user names, reasons, error messages, redacted text
+    with its <PERSON> placeholders) goes through it before it is interpolated
+    into st.markdown, st.caption, st.error and the like. Control characters and
+    line breaks become a space; a bare URL or e-mail address gets an invisible
+    word joiner so that it is not made a link.
+    """
+    text = _AUTOLINK.sub(WORD_JOINER, _BREAKS.sub(" ", str(value)))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

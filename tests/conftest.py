@@ -7,15 +7,16 @@ PyAV, in the format its suffix names: .wav, .flac, .mp3, .ogg/.opus (Opus), .m4a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from factories import NOW
+from factories import NOW, stamp_at
 
+from analytics import clock
 from analytics.config import Settings, load_settings
 from analytics.store import Store
 
@@ -74,7 +75,19 @@ def make_audio(
             out.mux(packet)
         for packet in stream.encode(None):  # type: ignore[union-attr]
             out.mux(packet)
+    stamp_at(path, NOW - timedelta(hours=1))
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_clock() -> Iterator[datetime]:
+    """The product's clock reads NOW for the whole run: no test depends on the wall clock.
+
+    A test that needs another moment wraps it in ``clock.frozen(moment)``.
+    """
+    clock.use(lambda: NOW)
+    yield NOW
+    clock.use(None)
 
 
 @pytest.fixture

@@ -34,6 +34,20 @@ PASSWORDS = {
 }
 USERS = {role: f"{role.replace('_', '-')}-user" for role in PASSWORDS}
 
+# What each role may open (pages) and do (actions): the README's role table as data.
+# The tests check the code against it (tests/test_auth.py) and every cell in the
+# running dashboard (tests/test_dashboard.py). A new role (an `agent` role, say) is
+# one more row here.
+ROLE_MATRIX: dict[str, frozenset[str]] = {
+    "quality_manager": frozenset(
+        {"overview", "agents", "alerts", "call_review", "single_calls", "play_audio"}
+        | {"review_alert"}
+    ),
+    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"}),
+    "data_scientist": frozenset({"overview", "agents"}),  # aggregates only
+    "dpo": frozenset({"governance", "overview", "export_evidence"}),
+}
+
 # Values that look like personal data and sit only in calls nobody may see.
 PLANTED = (
     "Zoé Planquée",

@@ -7,7 +7,9 @@ redacted.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from analytics.models import (
@@ -25,6 +27,17 @@ from analytics.store.writes import insert_call, save_analysis
 from analytics.workspace import hash_caller
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def stamp_at(path: Path, moment: datetime) -> Path:
+    """Give a file the modification time ``moment``.
+
+    Ingest dates a call without ``started_at`` by its file's time: a file the test
+    writes must be dated by the test's clock, not by the day the suite runs.
+    """
+    seconds = moment.timestamp()
+    os.utime(path, (seconds, seconds))
+    return path
 
 
 def make_analysis(

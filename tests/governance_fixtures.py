@@ -23,7 +23,7 @@ import numpy as np
 from factories import make_analysis
 from sqlalchemy import update
 
-from analytics import governance
+from analytics import clock, governance
 from analytics.errors import NotFoundError
 from analytics.export import export_calls
 from analytics.ingest import IngestReport, ingest
@@ -196,9 +196,10 @@ def read_everything(
     ids["export_jsonl"] = {json.loads(line)["call_id"] for line in lines}
     chunks.extend(lines)
     if with_dataset and dataset is not None:
-        frame = dataset.load_calls(store.settings, now=now)
+        with clock.frozen(now):
+            frame = dataset.load_calls(store.settings)
+            segments = dataset.load_segments(store.settings)
         ids["dataset.load_calls"] = set(frame["call_id"])
-        segments = dataset.load_segments(store.settings, now=now)
         ids["dataset.load_segments"] = set(segments["call_id"])
         chunks.append(" ".join(str(t) for t in segments["text"]))
     access_ids: set[str] = set()
@@ -208,7 +209,12 @@ def read_everything(
         governance.subject_access(store, caller, archive_path, now=now, actor="test")
         entries, blobs = read_archive(archive_path)
         archives[caller] = (entries, blobs)
-        access_ids |= {e["call_id"] for e in entries if e["analysis"] is not None}
+        # a call past retention that purge has not reached is in the archive too (the
+        # right of access covers all that is still held), flagged past_retention: it is
+        # not a governed read
+        access_ids |= {
+            e["call_id"] for e in entries if e["analysis"] is not None and not e["past_retention"]
+        }
         chunks.append(json.dumps(entries, ensure_ascii=False))
     ids["subject_access(analysed)"] = access_ids
     return Readable(ids, "\n".join(chunks), archives)

@@ -12,10 +12,14 @@ from analytics.audio import (
     DecodedAudio,
     bleep,
     decode,
+    decode_blocks,
     encode,
+    encode_blocks,
+    listen,
     segment_loudness,
     speaker_channels,
     speech_activity,
+    speech_clips,
     suppress_bleed,
 )
 from analytics.errors import AudioError
@@ -380,3 +384,104 @@ def test_encode_opus_at_a_rate_opus_lacks_and_bad_suffix(tmp_path):
     assert _peak_hz(audio.samples[1, 2000:14000]) == pytest.approx(880, abs=5)
     with pytest.raises(AudioError, match="unsupported output format"):
         encode(_tones(1, 0.1, 16000), tmp_path / "x.aiff")
+
+
+# --- a call of any length, block by block -------------------------------------------------
+
+
+def test_decode_blocks_are_whole_blocks_that_add_up_to_the_call(tmp_path):
+    path = encode(_tones(2, 5.0, 16000), tmp_path / "t.flac")
+    blocks = list(decode_blocks(path, block_s=1.3))
+    assert [b.shape[1] for b in blocks[:-1]] == [20800] * 3
+    assert 0 < blocks[-1].shape[1] <= 20800
+    assert np.array_equal(np.concatenate(blocks, axis=1), decode(path).samples)
+
+
+def test_a_recording_past_max_duration_is_refused_while_decoding(tmp_path):
+    path = encode(_tones(1, 3.0, 16000), tmp_path / "t.wav")
+    with pytest.raises(AudioError, match=r"longer than max_duration_s = 2 s"):
+        decode(path, max_duration_s=2)
+    with pytest.raises(AudioError, match=r"t\.wav: longer than max_duration_s"):
+        listen(path, "mono", max_duration_s=2)
+    assert decode(path, max_duration_s=3.5).duration_s == pytest.approx(3.0, abs=0.01)
+
+
+def test_listening_in_small_blocks_hears_what_the_whole_call_shows(call, activity):
+    """Block boundaries (every 4 s here, inside turns) change nothing that matters."""
+    path, placed = call
+    whole = decode(path)
+    heard = listen(path, "agent_left", block_s=4.0)
+    assert heard.duration_s == pytest.approx(whole.duration_s, abs=1e-3)
+    for speaker in ("agent", "customer"):
+        assert _total(heard.activity.of(speaker)) == pytest.approx(
+            _total(activity.of(speaker)), rel=0.05
+        )
+    # The speech handed to Whisper covers every turn, on its own speaker's channel.
+    for turn in placed:
+        covered = sum(
+            max(
+                0.0,
+                min(turn.end, (c.start + len(c.samples)) / 16000)
+                - max(turn.start, c.start / 16000),
+            )
+            for c in heard.speech
+            if c.speaker == turn.speaker
+        )
+        assert covered >= 0.95 * (turn.end - turn.start), turn
+    # No piece of speech is cut at a block boundary into two.
+    whole_clips = speech_clips(speaker_channels(whole, "agent_left"))
+    assert abs(len(heard.speech) - len(whole_clips)) <= 1
+    # Loudness from the kept frame levels matches the one measured on the samples.
+    segments = [(t.speaker, t.start, t.end) for t in placed]
+    channels = speaker_channels(whole, "agent_left")
+    for mine, reference in zip(
+        heard.loudness(segments), segment_loudness(channels, segments), strict=True
+    ):
+        assert mine == pytest.approx(reference, abs=0.5)
+
+
+def test_listen_tells_dual_mono_from_two_parties_over_the_stream(tmp_path):
+    voice = _tones(1, 3.0, 16000)[0]
+    same = encode(np.stack([voice, voice]), tmp_path / "same.flac")
+    assert set(listen(same, "agent_left", block_s=1.0).levels) == {"unknown"}
+    two = encode(_tones(2, 3.0, 16000), tmp_path / "two.flac")
+    assert set(listen(two, "agent_left", block_s=1.0).levels) == {"agent", "customer"}
+
+
+def test_bleeping_block_by_block_equals_bleeping_whole(call, tmp_path):
+    path, placed = call
+    span = (placed[1].start + 0.6, placed[1].start + 2.2)  # straddles a 1 s block edge
+    small = decode(bleep(path, [span], tmp_path / "small.flac", block_s=1.0)).samples
+    large = decode(bleep(path, [span], tmp_path / "large.flac", block_s=600)).samples
+    assert np.array_equal(small, large)
+
+
+def _traced_peak(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn(*args, **kwargs)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.slow
+def test_a_long_silent_call_is_heard_in_memory_that_does_not_grow_with_it(tmp_path):
+    """Silent stereo FLACs, small on disk as in the incident: three times longer, the
+    same peak of numpy memory, below the size of the call (a whole-call decode would
+    hold all of it, and triple with the length)."""
+    block = np.zeros((2, 16000 * 60), np.float32)
+    peaks = {}
+    for minutes in (3, 9):
+        path = encode_blocks((block for _ in range(minutes)), tmp_path / f"s{minutes}.flac")
+        assert path.stat().st_size < 500_000
+        heard, peaks[minutes, "listen"] = _traced_peak(listen, path, "agent_left")
+        assert heard.duration_s == pytest.approx(60 * minutes, abs=0.1)
+        assert heard.speech == () and not any(heard.activity.intervals.values())
+        out = tmp_path / f"b{minutes}.ogg"
+        _, peaks[minutes, "bleep"] = _traced_peak(bleep, path, [(10.0, 11.0)], out)
+    for stage in ("listen", "bleep"):
+        assert peaks[9, stage] < 1.25 * peaks[3, stage], peaks
+        assert peaks[9, stage] < 2 * 16000 * 60 * 9 * 4, peaks  # the call as float32

@@ -9,13 +9,11 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 from conftest import make_audio
-from factories import NOW, add_call
+from factories import add_call
 
 from analytics.cli import cli
 from analytics.config import load_settings
 from analytics.store import Store
-
-NOW_ARG = ["--now", NOW.isoformat()]
 
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -29,7 +27,7 @@ def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list
 
 
 def run(home: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--home", str(home), *NOW_ARG, *args])
+    return CliRunner().invoke(cli, ["--home", str(home), *args])
 
 
 def test_the_design_commands_exist() -> None:

@@ -115,3 +115,16 @@ def test_cli_reports_a_bad_config_as_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "status"])
     assert result.exit_code == 2
     assert "retention_days" in result.stderr
+
+
+def test_caller_region_setting(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, env={}).caller_region == "FR"
+    assert load_settings(tmp_path, env={"CALLQA_CALLER_REGION": "be"}).caller_region == "BE"
+    with pytest.raises(ConfigError, match="CALLQA_CALLER_REGION: caller_region 'XX' is not"):
+        load_settings(tmp_path, env={"CALLQA_CALLER_REGION": "XX"})
+
+
+def test_boolean_settings_share_the_one_parser(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, env={"CALLQA_REDACTED_AUDIO": "non"}).redacted_audio is False
+    with pytest.raises(ConfigError, match="redacted_audio must be true or false"):
+        load_settings(tmp_path, env={"CALLQA_REDACTED_AUDIO": "maybe"})

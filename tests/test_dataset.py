@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
 
+from analytics import clock
 from analytics.config import Settings, load_settings
 from analytics.dataset import (
     ABUSE_EVENT_COLUMNS,
@@ -61,12 +62,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltWorkspace:
 
 @pytest.fixture(scope="module")
 def calls(built: BuiltWorkspace) -> pd.DataFrame:
-    return load_calls(built.home, now=NOW)
+    return load_calls(built.home)
 
 
 @pytest.fixture(scope="module")
 def segments(built: BuiltWorkspace) -> pd.DataFrame:
-    return load_segments(built.home, now=NOW)
+    return load_segments(built.home)
 
 
 # --- governance: what a frame may hold ----------------------------------------------
@@ -81,7 +82,7 @@ def test_calls_are_exactly_the_visible_ones(built: BuiltWorkspace, calls: pd.Dat
 
 @pytest.mark.parametrize("loader", [load_segments, load_rubric, load_abuse_events])
 def test_other_frames_hold_only_visible_calls(built: BuiltWorkspace, loader: object) -> None:
-    frame = loader(built.home, now=NOW)  # type: ignore[operator]
+    frame = loader(built.home)  # type: ignore[operator]
     assert len(frame) > 0
     assert set(frame["call_id"]) <= built.visible
     assert not set(frame["call_id"]) & built.hidden
@@ -91,36 +92,37 @@ def test_every_visible_call_has_its_segments_and_rubric(
     built: BuiltWorkspace, segments: pd.DataFrame
 ) -> None:
     assert set(segments["call_id"]) == built.visible
-    assert set(load_rubric(built.home, now=NOW)["call_id"]) == built.visible
+    assert set(load_rubric(built.home)["call_id"]) == built.visible
 
 
 def test_a_later_objection_removes_the_call_from_every_frame(tmp_path: Path) -> None:
     ws = build_workspace(tmp_path / "ws", now=NOW, calls=6)
     victim = sorted(ws.visible - ws.held)[0]
-    assert victim in set(load_segments(ws.home, now=NOW)["call_id"])
+    assert victim in set(load_segments(ws.home)["call_id"])
     with Store.open(load_settings(ws.home)) as store:
         object_calls(store, call_id=victim, now=NOW, actor="test")
     for loader in LOADERS:
-        assert victim not in set(loader(ws.home, now=NOW)["call_id"])
-    assert set(load_calls(ws.home, now=NOW)["call_id"]) == ws.visible - {victim}
+        assert victim not in set(loader(ws.home)["call_id"])
+    assert set(load_calls(ws.home)["call_id"]) == ws.visible - {victim}
 
 
 def test_calls_leave_when_retention_passes_but_held_ones_stay(
     built: BuiltWorkspace, calls: pd.DataFrame
 ) -> None:
     later = NOW + timedelta(days=200)  # every fixture call is then past 183 days
-    assert set(load_calls(built.home, now=later)["call_id"]) == built.held
-    assert set(load_segments(built.home, now=later)["call_id"]) == built.held
+    with clock.frozen(later):
+        assert set(load_calls(built.home)["call_id"]) == built.held
+        assert set(load_segments(built.home)["call_id"]) == built.held
 
 
 def test_releasing_a_hold_on_an_old_call_removes_it(tmp_path: Path) -> None:
     ws = build_workspace(tmp_path / "ws", now=NOW, calls=2)
     (held_id,) = ws.held
-    assert held_id in set(load_calls(ws.home, now=NOW)["call_id"])
+    assert held_id in set(load_calls(ws.home)["call_id"])
     with Store.open(load_settings(ws.home)) as store:
         release(store, held_id, now=NOW, actor="test")
-    assert held_id not in set(load_calls(ws.home, now=NOW)["call_id"])
-    assert held_id not in set(load_segments(ws.home, now=NOW)["call_id"])
+    assert held_id not in set(load_calls(ws.home)["call_id"])
+    assert held_id not in set(load_segments(ws.home)["call_id"])
 
 
 # --- dtypes and content --------------------------------------------------------------
@@ -149,7 +151,7 @@ def _assert_dtypes(frame: pd.DataFrame, columns: dict[str, object]) -> None:
 def test_frames_have_analysis_dtypes(
     built: BuiltWorkspace, loader: object, columns: dict[str, object]
 ) -> None:
-    frame = loader(built.home, now=NOW)  # type: ignore[operator]
+    frame = loader(built.home)  # type: ignore[operator]
     assert list(frame.columns[: len(columns)]) == list(columns)
     _assert_dtypes(frame, columns)
 
@@ -189,7 +191,7 @@ def test_pii_columns_count_the_placeholders_in_the_segments(
 
 
 def test_rubric_explains_the_score(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
-    rubric = load_rubric(built.home, now=NOW)
+    rubric = load_rubric(built.home)
     # As analytics.quality scores: 100 x earned / weight of the items that apply.
     sums = rubric.groupby("call_id", observed=True)[["earned", "weight"]].sum()
     expected = (100 * sums["earned"] / sums["weight"]).round().astype(int)
@@ -208,7 +210,7 @@ def test_fixture_rubric_items_are_the_scorers_items() -> None:
 
 
 def test_abuse_events_match_the_flagged_calls(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
-    events = load_abuse_events(built.home, now=NOW)
+    events = load_abuse_events(built.home)
     flagged = set(calls.loc[calls["abuse_flagged"].fillna(False).astype(bool), "call_id"])
     assert flagged and set(events["call_id"]) == flagged
     worst = events.groupby("call_id", observed=True)["severity"].max()
@@ -242,7 +244,7 @@ def test_segments_are_ordered_within_each_call(segments: pd.DataFrame) -> None:
 def test_since_until_accept_strings_dates_and_datetimes(
     built: BuiltWorkspace, calls: pd.DataFrame, since: object, until: object
 ) -> None:
-    frame = load_calls(built.home, since=since, until=until, now=NOW)  # type: ignore[arg-type]
+    frame = load_calls(built.home, since=since, until=until)  # type: ignore[arg-type]
     keep = pd.Series(True, index=calls.index)
     if since is not None:
         keep &= calls["started_at"] >= pd.Timestamp(to_moment(since))  # type: ignore[arg-type]
@@ -250,15 +252,15 @@ def test_since_until_accept_strings_dates_and_datetimes(
         keep &= calls["started_at"] < pd.Timestamp(to_moment(until))  # type: ignore[arg-type]
     assert 0 < keep.sum() < len(calls)
     assert list(frame["call_id"]) == list(calls.loc[keep, "call_id"])
-    seg_ids = set(load_segments(built.home, since=since, until=until, now=NOW)["call_id"])  # type: ignore[arg-type]
+    seg_ids = set(load_segments(built.home, since=since, until=until)["call_id"])  # type: ignore[arg-type]
     assert seg_ids == set(frame["call_id"])
 
 
 def test_until_is_exclusive(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
     last = calls.iloc[-1]
     moment = last["started_at"].to_pydatetime()
-    assert last["call_id"] not in set(load_calls(built.home, until=moment, now=NOW)["call_id"])
-    assert last["call_id"] in set(load_calls(built.home, since=moment, now=NOW)["call_id"])
+    assert last["call_id"] not in set(load_calls(built.home, until=moment)["call_id"])
+    assert last["call_id"] in set(load_calls(built.home, since=moment)["call_id"])
 
 
 @pytest.mark.parametrize(
@@ -276,7 +278,7 @@ def test_team_and_agent_filters(
     team: str | list[str] | None,
     agent: str | list[str] | None,
 ) -> None:
-    frame = load_calls(built.home, team=team, agent=agent, now=NOW)
+    frame = load_calls(built.home, team=team, agent=agent)
     keep = pd.Series(True, index=calls.index)
     if team is not None:
         keep &= calls["team"].isin([team] if isinstance(team, str) else team)
@@ -285,7 +287,7 @@ def test_team_and_agent_filters(
     assert keep.sum() > 0
     assert list(frame["call_id"]) == list(calls.loc[keep, "call_id"])
     for loader in (load_segments, load_rubric):
-        narrowed = loader(built.home, team=team, agent=agent, now=NOW)
+        narrowed = loader(built.home, team=team, agent=agent)
         assert set(narrowed["call_id"]) == set(frame["call_id"])
 
 
@@ -295,14 +297,14 @@ def test_home_may_be_a_path_a_string_settings_or_the_environment(
     settings_ = load_settings(built.home)
     assert isinstance(settings_, Settings)
     for home in (built.home, str(built.home), settings_):
-        pd.testing.assert_frame_equal(load_calls(home, now=NOW), calls)
+        pd.testing.assert_frame_equal(load_calls(home), calls)
     monkeypatch.setenv("CALLQA_HOME", str(built.home))
-    pd.testing.assert_frame_equal(load_calls(now=NOW), calls)
+    pd.testing.assert_frame_equal(load_calls(), calls)
 
 
 def test_settings_retention_is_honoured(built: BuiltWorkspace, calls: pd.DataFrame) -> None:
     short = load_settings(built.home, env={"CALLQA_RETENTION_DAYS": "30"})
-    frame = load_calls(short, now=NOW)
+    frame = load_calls(short)
     recent = calls["started_at"] >= pd.Timestamp(NOW - timedelta(days=30))
     assert set(frame["call_id"]) == set(calls.loc[recent, "call_id"]) | built.held
     assert len(frame) < len(calls)
@@ -351,7 +353,7 @@ def test_to_moment(value: object, expected: datetime) -> None:
 @pytest.mark.parametrize("bad", ["yesterday", "20/11/2026", "2026-13-01", ""])
 def test_unreadable_dates_are_usage_errors(built: BuiltWorkspace, bad: str) -> None:
     with pytest.raises(UsageError, match="ISO 8601"):
-        load_calls(built.home, since=bad, now=NOW)
+        load_calls(built.home, since=bad)
 
 
 @given(st.datetimes(timezones=st.timezones(), allow_imaginary=False))
@@ -456,7 +458,7 @@ def test_random_mixes_never_show_objected_or_expired_calls(
         expected = _build_mix(home, specs, objected_callers, run_purge)
         hidden = {f"k{i}" for i in range(len(specs))} - expected
         settings_ = load_settings(home, env={})
-        frames = {loader.__name__: loader(settings_, now=NOW) for loader in LOADERS}
+        frames = {loader.__name__: loader(settings_) for loader in LOADERS}
         assert set(frames["load_calls"]["call_id"]) == expected
         assert set(frames["load_segments"]["call_id"]) == expected
         assert set(frames["load_rubric"]["call_id"]) == expected
@@ -528,11 +530,12 @@ def test_a_hold_placed_before_expiry_keeps_the_call_visible(tmp_path: Path) -> N
         )
         hold(store, "old", "dispute 2026-17", now=NOW, actor="test")
     later = NOW + timedelta(days=100)
-    assert list(load_calls(home, now=later)["call_id"]) == ["old"]
-    with Store.open(load_settings(home, env={})) as store:
-        release(store, "old", now=later, actor="test")
-    assert load_calls(home, now=later).empty
-    assert load_segments(home, now=later).empty
+    with clock.frozen(later):
+        assert list(load_calls(home)["call_id"]) == ["old"]
+        with Store.open(load_settings(home, env={})) as store:
+            release(store, "old", now=later, actor="test")
+        assert load_calls(home).empty
+        assert load_segments(home).empty
 
 
 def test_the_package_re_exports_the_loaders() -> None:

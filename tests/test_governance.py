@@ -9,6 +9,8 @@ through the real ingest and the real pipeline with fake engines.
 from __future__ import annotations
 
 import ast
+import hashlib
+import hmac
 import json
 import logging
 import sqlite3
@@ -27,13 +29,15 @@ from governance_fixtures import (
     read_everything,
 )
 from pipeline_fakes import fake_engines
+from sqlalchemy import text as sql
 
-from analytics import audit, governance
+from analytics import audit, clock, governance
 from analytics.cli import cli
 from analytics.config import Settings, load_settings
 from analytics.errors import GovernanceError, NotFoundError, UsageError
 from analytics.pipeline import process
 from analytics.store import Store, call_rows, get_call, iter_call_records, segment_rows
+from analytics.workspace import hash_caller, opaque_call_id
 
 CALLER = "06 12 34 56 78"
 CALLER_OTHER_FORM = "+33 6 12 34 56 78"  # the same number, as another system writes it
@@ -63,6 +67,12 @@ def _call_row(store: Store, call_id: str) -> dict | None:  # type: ignore[type-a
         conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
     return dict(row) if row else None
+
+
+def _tombstone(store: Store, call_id: str) -> dict | None:  # type: ignore[type-arg]
+    """The row an erased or purged call left: under its opaque id, its old one gone."""
+    assert _call_row(store, call_id) is None, f"{call_id} still names a row"
+    return _call_row(store, opaque_call_id(store.key, call_id))
 
 
 def _ingest_and_process(store: Store, folder: Path, rows: list[dict[str, str]], seed: int = 0):  # type: ignore[no-untyped-def]
@@ -242,14 +252,15 @@ def test_purge_deletes_expired_unheld_calls_and_reports_counts(store: Store) -> 
     add_recorded_call(
         store, "oldpending", marker="MK-pend", started_at=NOW - 300 * DAY, now=NOW, state="pending"
     )
-    governance.hold(store, "held", "case 7", now=NOW)
+    # held while it was still within retention
+    governance.hold(store, "held", "case 7", now=NOW - 30 * DAY)
 
     report = governance.purge(store, now=NOW)
 
     assert (report.calls, report.recordings, report.redacted_audio) == (2, 2, 1)
     assert _visible(store) == {"held", "young"}
     for gone in ("old", "oldpending"):
-        assert _call_row(store, gone)["state"] == "expired"  # type: ignore[index]
+        assert _tombstone(store, gone)["state"] == "expired"  # type: ignore[index]
         assert _derived_rows(store, gone) == 0
     assert files_containing(store.settings.home, "MK-old") == []
     assert files_containing(store.settings.home, "MK-pend") == []
@@ -272,7 +283,7 @@ def test_release_applies_retention_at_once(store: Store) -> None:
     assert governance.purge(store, now=NOW).calls == 0
     report = governance.release(store, "held", now=NOW)
     assert report.calls == 1 and _visible(store) == set()
-    assert _call_row(store, "held")["state"] == "expired"  # type: ignore[index]
+    assert _tombstone(store, "held")["state"] == "expired"  # type: ignore[index]
     actions = [e["action"] for e in audit.entries(store)]
     assert actions[:2] == ["purge", "release"]
 
@@ -438,23 +449,25 @@ def test_subject_access_archive_holds_their_calls_and_nothing_else(store: Store)
 
     count = governance.subject_access(store, CALLER_OTHER_FORM, out, now=NOW)
 
-    assert count == 3
+    assert count == 4
     entries, blobs = read_archive(out)
     by_id = {e["call_id"]: e for e in entries}
-    assert sorted(by_id) == ["mine", "mine-held", "mine-pending"]
+    assert sorted(by_id) == ["mine", "mine-expired", "mine-held", "mine-pending"]
+    # past retention but not purged yet: still held, so still the caller's to see
+    assert by_id["mine-expired"]["past_retention"] is True
+    assert not by_id["mine-held"]["past_retention"] and not by_id["mine"]["past_retention"]
     assert by_id["mine-pending"]["analysis"] is None
     analysis = by_id["mine"]["analysis"]
     assert analysis["segments"][0]["text"] == "bonjour MK-MINE agent"
     assert analysis["quality"]["score"] == 80 and analysis["abuse"]["severity"] == "high"
     assert by_id["mine"]["agent_id"] == "A7" and by_id["mine"]["started_at"]
-    assert len(blobs) == 3 and all(name.startswith("recordings/") for name in blobs)
+    assert len(blobs) == 4 and all(name.startswith("recordings/") for name in blobs)
     archive_bytes = out.read_bytes() + b"".join(blobs.values()) + json.dumps(entries).encode()
-    for foreign in (b"MK-THEIRS", b"MK-EXP"):
-        assert foreign not in archive_bytes
+    assert b"MK-THEIRS" not in archive_bytes
     with zipfile.ZipFile(out) as archive:
         text = archive.read("calls.json").decode()
     assert CALLER.replace(" ", "") not in text and "caller_hash" not in text
-    assert json.loads(audit.entries(store, action="subject_access")[0]["detail"]) == {"calls": 3}
+    assert json.loads(audit.entries(store, action="subject_access")[0]["detail"]) == {"calls": 4}
 
 
 def test_subject_access_for_unknown_caller_is_an_empty_archive(store: Store) -> None:
@@ -477,7 +490,7 @@ def test_subject_erase_deletes_all_unheld_calls_and_says_what_was_kept(store: St
     assert _visible(store) == {"kept", "other"}
     for marker in ("MK-E1", "MK-E2"):
         assert files_containing(store.settings.home, marker) == []
-    tomb = _call_row(store, "e1")
+    tomb = _tombstone(store, "e1")
     assert tomb is not None and tomb["state"] == "objected"
     assert tomb["started_at"] is None and tomb["caller_hash"] is None
     assert json.loads(audit.entries(store, action="subject_erase")[0]["detail"]) == {
@@ -604,9 +617,7 @@ def test_nothing_outside_the_store_reads_the_tables() -> None:
 
 
 def _cli(settings: Settings, *args: str, input: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        cli, ["--home", str(settings.home), "--now", NOW.isoformat(), *args], input=input
-    )
+    result = CliRunner().invoke(cli, ["--home", str(settings.home), *args], input=input)
     return result.exit_code, result.output
 
 
@@ -624,17 +635,18 @@ def test_cli_object_by_call_and_by_caller(store: Store, settings: Settings) -> N
 
 
 def test_cli_hold_release_purge(store: Store, settings: Settings) -> None:
-    add_call(store, "old", started_at=NOW - 300 * DAY)
+    add_call(store, "old", started_at=NOW - 100 * DAY)
     add_call(store, "older", started_at=NOW - 400 * DAY)
     code, out = _cli(settings, "hold", "--call", "old", "--reason", "appeal 12/2026")
     assert (code, out.strip()) == (0, "hold on old")
     code, out = _cli(settings, "hold", "--call", "old", "--reason", "again")
     assert code == 0 and "already held" in out
-    code, out = _cli(settings, "purge")
-    assert code == 0 and out.startswith("purged 1 calls")
-    code, out = _cli(settings, "release", "--call", "old")
+    with clock.frozen(NOW + 100 * DAY):  # "old" is now past retention, kept by its hold
+        code, out = _cli(settings, "purge")
+        assert code == 0 and out.startswith("purged 1 calls")
+        code, out = _cli(settings, "release", "--call", "old")
     assert code == 0 and "hold on old released; purged 1 calls" in out
-    assert _call_row(store, "old")["state"] == "expired"  # type: ignore[index]
+    assert _tombstone(store, "old")["state"] == "expired"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -759,3 +771,191 @@ def test_an_objected_row_under_a_legal_hold_keeps_only_the_recording(
     assert call_rows(store, NOW) == []
     governance.release(store, "disputed", now=NOW)
     assert not list(store.settings.recordings_dir.rglob("*.wav"))
+
+
+# --- hardening (issue 11) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling", ["33611223344", "+33 (0)6 11 22 33 44", "06 11 22 33 44", "0033611223344"]
+)
+def test_an_objection_in_any_spelling_removes_the_callers_calls(
+    store: Store, spelling: str
+) -> None:
+    add_call(store, "c1", caller_id="+33 6 11 22 33 44")
+    add_call(store, "c2", caller_id="0611223344")
+    report = governance.object_calls(store, caller_id=spelling, now=NOW)
+    assert sorted(report.calls) == ["c1", "c2"] and _visible(store) == set()
+
+
+def test_a_caller_id_that_is_no_number_is_refused(store: Store, tmp_path: Path) -> None:
+    add_call(store, "c", caller_id=CALLER)
+    for request in (
+        lambda: governance.object_calls(store, caller_id="unknown", now=NOW),
+        lambda: governance.subject_access(store, "12", tmp_path / "a.zip", now=NOW),
+        lambda: governance.subject_erase(store, "n/a", now=NOW),
+        lambda: governance.rectify(store, "c", {"caller_id": "abc"}, now=NOW),
+    ):
+        with pytest.raises(UsageError, match="caller_id is not a"):
+            request()
+    assert governance.objections_list(store) == [] and _visible(store) == {"c"}
+
+
+def test_cli_objection_matching_no_stored_call_says_so(store: Store, settings: Settings) -> None:
+    add_call(store, "c", caller_id=OTHER)
+    code, out = _cli(settings, "object", "--caller-id", "33611223344")
+    assert code == 0
+    assert "0 calls removed" in out
+    assert "no stored call from this caller; their future calls will be refused" in out
+    code, out = _cli(settings, "object", "--caller-id", OTHER)
+    assert code == 0 and "no stored call" not in out
+
+
+def test_hashes_written_before_e164_are_marked_and_still_found(tmp_path: Path) -> None:
+    """A workspace of schema version 2 hashed the digits form (French numbers as 06…):
+    the migration marks those hashes v1, and every request by number still finds them."""
+    settings = load_settings(tmp_path / "h", env={})
+    with Store.open(settings) as store:
+        add_call(store, "old1", caller_id=CALLER)
+        add_call(store, "old2", caller_id=CALLER)
+        add_call(store, "other", caller_id=OTHER)
+        add_call(store, "gated")
+        legacy = {
+            cid: hmac.new(store.key, canonical.encode(), hashlib.sha256).hexdigest()
+            for cid, canonical in (("old1", "0612345678"), ("old2", "0612345678"),
+                                   ("other", "0799887766"))
+        }  # fmt: skip
+        with store.write() as conn:
+            for cid, digest in legacy.items():
+                conn.execute(
+                    sql("UPDATE calls SET caller_hash = :h WHERE call_id = :c"),
+                    {"h": digest, "c": cid},
+                )
+            conn.execute(
+                sql(
+                    "INSERT INTO objections (call_id, caller_hash, filed_at) VALUES (NULL, :h, :t)"
+                ),
+                {"h": legacy["other"], "t": NOW.isoformat()},
+            )
+            conn.execute(sql("PRAGMA user_version = 2"))
+    with Store.open(settings) as store:  # migrates to version 3
+        with store.read() as conn:
+            hashes = dict(conn.execute(sql("SELECT call_id, caller_hash FROM calls")).all())
+        assert hashes["old1"] == "v1:" + legacy["old1"]
+        assert _visible(store) == {"old1", "old2", "gated"}  # "other": old objection holds
+        # access in a spelling the old code hashed differently still finds them
+        entries, _ = _access(store, "33612345678", tmp_path / "a.zip")
+        assert sorted(e["call_id"] for e in entries) == ["old1", "old2"]
+        assert _call_row(store, "old1")["caller_hash"] == hash_caller(store.key, CALLER)  # type: ignore[index]
+        report = governance.object_calls(store, caller_id="+33 (0)6 12 34 56 78", now=NOW)
+        assert sorted(report.calls) == ["old1", "old2"]
+        # the old objection (by hash) still refuses the caller's new calls at ingest
+        later = ingest_rows(
+            store, tmp_path / "in", [_row("n.wav", "n", caller="+33799887766")], NOW
+        )
+        assert later.objected == ["n"]
+
+
+def test_calls_edit_refuses_a_start_in_the_future_and_bad_call_ids(
+    store: Store, settings: Settings
+) -> None:
+    add_call(store, "c")
+    with pytest.raises(UsageError, match="is in the future"):
+        governance.rectify(store, "c", {"started_at": "2099-01-01T00:00:00Z"}, now=NOW)
+    governance.rectify(store, "c", {"started_at": (NOW + 12 * 3600 * DAY / 86400).isoformat()})
+    code, out = _cli(settings, "calls", "edit", "c", "--started-at", "2099-01-01")
+    assert code == 2 and "2099-01-01T00:00:00+00:00 is in the future" in out
+    code, out = _cli(settings, "calls", "edit", "c\x1b[2J\nfake", "--team", "T")
+    assert code == 2 and "is not a valid call id" in out and "\x1b" not in out
+    with pytest.raises(UsageError, match="not a valid call id"):
+        governance.object_calls(store, call_id="![x](http://evil.example)", now=NOW)
+    assert governance.objections_list(store) == []
+
+
+def test_a_hold_cannot_bring_back_a_call_past_retention(store: Store, settings: Settings) -> None:
+    add_call(store, "past", started_at=NOW - 184 * DAY)
+    add_call(store, "young", started_at=NOW - 182 * DAY)
+    with pytest.raises(GovernanceError, match="past retention"):
+        governance.hold(store, "past", "too late", now=NOW)
+    code, out = _cli(settings, "hold", "--call", "past", "--reason", "too late")
+    assert code == 3 and "cannot be put on hold" in out
+    assert governance.holds_list(store) == [] and _visible(store) == {"young"}
+    # one rule with rectification: neither brings it back
+    with pytest.raises(NotFoundError):
+        governance.rectify(store, "past", {"team": "T"}, now=NOW)
+    # a hold placed in time keeps it past retention
+    assert governance.hold(store, "young", "appeal", now=NOW) is True
+    assert _visible(store, NOW + 30 * DAY) == {"young"}
+
+
+def test_erase_and_purge_leave_no_trace_of_the_old_call_id(store: Store) -> None:
+    erased, purged = "0612345678_20261120", "0698765432_20260101"
+    add_call(store, erased, caller_id=CALLER)
+    add_call(store, purged, started_at=NOW - 300 * DAY)
+    add_call(store, "young")
+    objected = "0611111111_20260101"  # objected, then past retention: purge retires it
+    add_call(store, objected, started_at=NOW - 250 * DAY)
+    governance.object_calls(store, call_id=objected, now=NOW)
+    governance.subject_erase(store, CALLER, now=NOW)
+    assert governance.purge(store, now=NOW).calls == 1
+    with sqlite3.connect(store.settings.db_path) as conn:
+        for table in ("calls", "objections", "holds", "audit"):
+            ids = {row[0] for row in conn.execute(f"SELECT call_id FROM {table}")}
+            assert not ids & {erased, purged, objected}, table
+        kept = {row[0] for row in conn.execute("SELECT call_id FROM calls")}
+    assert kept == {"young", *(opaque_call_id(store.key, c) for c in (erased, purged, objected))}
+    assert _tombstone(store, purged)["state"] == "expired"  # type: ignore[index]
+    # the tombstones still stop the recordings coming back, and name them to the DPO
+    with pytest.raises(GovernanceError, match="already purged"):
+        governance.hold(store, purged, "late", now=NOW)
+    assert governance.object_calls(store, call_id=erased, now=NOW).calls == [erased]
+    with sqlite3.connect(store.settings.db_path) as conn:
+        objected = [row[0] for row in conn.execute("SELECT call_id FROM objections")]
+    assert erased not in objected and audit.verify(store) == []
+
+
+def test_erased_file_named_call_is_recognised_when_its_folder_is_ingested_again(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [_row("0612345678.wav", "", caller=CALLER)]
+    rows[0].pop("call_id")
+    _ingest_and_process(store, tmp_path / "in", rows)
+    assert governance.subject_erase(store, CALLER, now=NOW).erased == ["0612345678"]
+    again = ingest_rows(store, tmp_path / "in", rows, NOW)
+    assert again.already_imported == ["0612345678"] and again.imported == []
+    assert _call_row(store, "0612345678") is None
+
+
+def test_subject_access_includes_a_call_past_retention_still_on_disk(
+    store: Store, tmp_path: Path
+) -> None:
+    add_recorded_call(
+        store, "late", marker="MK-LATE", started_at=NOW - 190 * DAY, now=NOW, caller_id=CALLER
+    )
+    assert _visible(store) == set()  # hidden from every governed read
+    entries, blobs = _access(store, CALLER, tmp_path / "a.zip")
+    assert [(e["call_id"], e["past_retention"]) for e in entries] == [("late", True)]
+    assert entries[0]["analysis"]["segments"][0]["text"] == "bonjour MK-LATE agent"
+    assert len(blobs) == 1
+    governance.purge(store, now=NOW)
+    assert _access(store, CALLER, tmp_path / "b.zip") == ([], {})
+
+
+def test_cli_reads_caller_ids_from_standard_input(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    add_call(store, "c1", caller_id=CALLER)
+    add_call(store, "c2", caller_id=OTHER)
+    out_zip = tmp_path / "a.zip"
+    code, out = _cli(
+        settings, "subject", "access", "--caller-id", "-", "--out", str(out_zip), input=CALLER
+    )
+    assert code == 0 and "1 calls written" in out
+    code, out = _cli(settings, "subject", "erase", "--caller-id-stdin", input=CALLER + "\n")
+    assert code == 0 and "1 calls erased" in out
+    code, out = _cli(settings, "object", "--caller-id", "-", input=OTHER + "\n")
+    assert code == 0 and "1 calls removed" in out
+    code, out = _cli(settings, "object", "--caller-id", "-", input="")
+    assert code == 2 and "no caller id on standard input" in out
+    code, out = _cli(settings, "subject", "erase")
+    assert code == 2

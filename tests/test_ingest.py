@@ -11,8 +11,10 @@ import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import frozen_run
 import pytest
 from conftest import make_audio
+from factories import NOW
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -223,7 +225,9 @@ def test_unreadable_file_is_rejected_and_the_others_imported(tmp_path: Path) -> 
     secret.chmod(0o000)
     prefix = DROP_DAC if os.geteuid() == 0 else []
     home = tmp_path / "home"
-    command = [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    command = frozen_run.command(
+        NOW, [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    )
     result = subprocess.run(prefix + command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("rejected")]
@@ -402,6 +406,15 @@ _opt_text = st.one_of(st.none(), _text.filter(bool))
 _name = st.text(alphabet="abcdefghij-_ 0123456789éà", min_size=1, max_size=10).map(
     lambda s: s.strip() + ".wav"
 )
+_call_id = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9._:@-]{1,20}", fullmatch=True))
+# a French mobile number in the spellings CSVs hold, with the E.164 form it reads as
+_caller = st.one_of(
+    st.none(),
+    st.tuples(
+        st.integers(0, 99_999_999),
+        st.sampled_from(["0{} {}", "+33 {} {}", "0033{}{}", "33{}{}", "+33 (0){} {}"]),
+    ).map(lambda p: (p[1].format("6", f"{p[0]:08d}"), f"+336{p[0]:08d}")),
+)
 _moment = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 ).map(lambda d: d.replace(microsecond=0))
@@ -413,11 +426,11 @@ def metadata_rows(draw: st.DrawFn) -> list[dict]:
     return [
         {
             "recording": name,
-            "call_id": draw(_opt_text),
+            "call_id": draw(_call_id),
             "started_at": draw(st.one_of(st.none(), _moment)),
             "agent_id": draw(_opt_text),
             "team": draw(_opt_text),
-            "caller_id": draw(_opt_text),
+            "caller": draw(_caller),
             "channel_layout": draw(st.sampled_from([None, "agent_left", "agent_right", "mono"])),
             "language": draw(st.sampled_from([None, "fr", "en", "de", "spa"])),
             "objection": draw(st.booleans()),
@@ -487,7 +500,8 @@ def test_read_metadata_round_trips_generated_rows(
     for row in rows:
         if blank_lines:
             buf.write(terminator)
-        writer.writerow([_cell(row[c], style) for c in columns])
+        cells = {**row, "caller_id": row["caller"][0] if row["caller"] else None}
+        writer.writerow([_cell(cells[c], style) for c in columns])
     path = tmp_path / "meta.csv"
     path.write_bytes((("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8"))
     parsed, found_rejects = read_metadata(path)
@@ -495,8 +509,9 @@ def test_read_metadata_round_trips_generated_rows(
     assert len(parsed) == len(rows)
     for got, want in zip(parsed, rows, strict=True):
         assert got.recording == (tmp_path / want["recording"]).resolve()
-        for key in ("call_id", "agent_id", "team", "caller_id", "channel_layout", "language"):
+        for key in ("call_id", "agent_id", "team", "channel_layout", "language"):
             assert getattr(got, key) == want[key], key
+        assert got.caller_id == (want["caller"][1] if want["caller"] else None)
         assert got.started_at == want["started_at"]
         assert got.objection is want["objection"]
         assert got.legal_hold is want["legal_hold"]
@@ -754,3 +769,159 @@ def test_a_row_naming_imported_content_under_another_id_is_a_reject(
     assert "already imported as call 'first'" in report.rejects[0].reason
     with store.read() as conn:
         assert call_row(conn, "first")["state"] == "pending"
+
+
+# --- hardening (issue 11): caller ids, dates, call ids, paths, encodings ---------------------
+
+
+def test_caller_ids_in_any_spelling_meet_the_objection_and_bad_ones_name_their_line(
+    tmp_path: Path, store: Store, now
+) -> None:
+    object_calls(store, caller_id="06 11 22 33 44", now=now)
+    spellings = ["33611223344", "+33 (0)6 11 22 33 44", "0033611223344", "+33611223344"]
+    for index in range(len(spellings) + 2):
+        make_audio(tmp_path / f"s{index}.wav", 1.0, 8000, 1, seed=index)
+    lines = [f"s{i}.wav,s{i},{spelling}" for i, spelling in enumerate(spellings)]
+    lines += ["s4.wav,s4,anonymous", "s5.wav,s5,07 99 88 77 66"]
+    meta = _write_csv(tmp_path / "m.csv", "recording,call_id,caller_id\n" + "\n".join(lines))
+    report = ingest(store, [], meta, now=now)
+    assert sorted(report.objected) == ["s0", "s1", "s2", "s3"]  # every spelling is that caller
+    assert report.imported == ["s5"]
+    assert [r.describe() for r in report.rejects] == [
+        f"{meta}:6: caller_id is not a phone number (recording s4.wav not imported)"
+    ]
+    assert "anonymous" not in str(reject_rows(store))
+
+
+def test_a_start_in_the_future_is_refused_from_the_csv_and_from_the_file_time(
+    tmp_path: Path, store: Store, now
+) -> None:
+    for name in ("skew", "future", "mtime"):
+        make_audio(tmp_path / f"{name}.wav", 1.0, 8000, 1, seed=len(name))
+    meta = _write_csv(
+        tmp_path / "m.csv",
+        "recording,call_id,started_at\n"
+        f"skew.wav,skew,{(now + timedelta(hours=20)).isoformat()}\n"  # clock skew: fine
+        "future.wav,future,2099-01-01T00:00:00Z\n",
+    )
+    far = datetime(2099, 1, 1, tzinfo=UTC).timestamp()
+    os.utime(tmp_path / "mtime.wav", (far, far))
+    report = ingest(store, [tmp_path / "mtime.wav"], meta, now=now)
+    assert report.imported == ["skew"]
+    reasons = sorted(r.describe() for r in report.rejects)
+    assert reasons == [
+        f"{meta}:3: started_at 2099-01-01T00:00:00+00:00 is in the future (later than now "
+        "plus 1 day of clock skew) (recording future.wav not imported)",
+        f"{tmp_path / 'mtime.wav'}: the file's modification time 2099-01-01T00:00:00+00:00 is "
+        "in the future (later than now plus 1 day of clock skew)",
+    ]
+    assert {r["call_id"] for r in rows_in_db(store)} == {"skew"}
+
+
+def test_call_ids_are_checked_in_the_csv_and_in_file_names(
+    tmp_path: Path, store: Store, now
+) -> None:
+    make_audio(tmp_path / "csv.wav", 1.0, 8000, 1)
+    make_audio(tmp_path / "in" / "bad name!.wav", 1.0, 8000, 1, seed=1)
+    make_audio(tmp_path / "in" / "good.wav", 1.0, 8000, 1, seed=2)
+    meta = _write_csv(
+        tmp_path / "m.csv",
+        'recording,call_id\ncsv.wav,"![x](http://evil.example/a.png)\n\x1b[2Jaudit"\n',
+    )
+    report = ingest(store, [tmp_path / "in"], meta, now=now)
+    assert report.imported == ["good"]
+    described = sorted(r.describe() for r in report.rejects)
+    assert len(described) == 2
+    assert "is not a valid call id (1-128 of the characters" in described[0]
+    assert described[0].startswith(f"{tmp_path / 'in' / 'bad name!.wav'}: the file name ")
+    assert described[0].endswith("give it a call_id in a metadata CSV")
+    assert described[1].startswith(f"{meta}:3: call_id ")  # the line the row ends on
+    assert "\n" not in described[1] and "\x1b" not in described[1]
+
+
+def test_ids_that_may_be_phone_numbers_are_warned_about(tmp_path: Path, store: Store, now) -> None:
+    make_audio(tmp_path / "0611223344_20261120.wav", 1.0, 8000, 1)
+    make_audio(tmp_path / "c1.wav", 1.0, 8000, 1, seed=1)
+    report = ingest(store, [tmp_path], now=now)
+    assert sorted(report.imported) == ["0611223344_20261120", "c1"]
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("1 call ids hold 6 or more digits (0611223344_20261120)")
+
+
+def test_csv_rows_cannot_reach_outside_the_allowed_folders(
+    tmp_path: Path, store: Store, now
+) -> None:
+    make_audio(tmp_path / "csv" / "inside.wav", 1.0, 8000, 1)
+    secret = make_audio(tmp_path / "elsewhere" / "secret.wav", 1.0, 8000, 1, seed=1)
+    secret2 = make_audio(tmp_path / "elsewhere" / "secret2.wav", 1.0, 8000, 1, seed=3)
+    linked = make_audio(tmp_path / "elsewhere" / "linked.wav", 1.0, 8000, 1, seed=4)
+    other = make_audio(tmp_path / "other" / "allowed.wav", 1.0, 8000, 1, seed=2)
+    (tmp_path / "csv" / "link.wav").symlink_to(linked)
+    meta = _write_csv(
+        tmp_path / "csv" / "m.csv",
+        f"recording\ninside.wav\n../elsewhere/secret.wav\n{secret2}\nlink.wav\n{other}\n",
+    )
+    report = ingest(store, [], meta, now=now)
+    assert report.imported == ["inside"]
+    assert sorted(r.row for r in report.rejects) == [3, 4, 5, 6]
+    assert all("is outside the folders allowed" in r.reason for r in report.rejects)
+    assert all(r.source == str(meta) for r in report.rejects)
+    assert {r["call_id"] for r in rows_in_db(store)} == {"inside"}
+    # --root adds a folder; a path given on the command line is allowed as such
+    again = ingest(store, [secret], meta, roots=[tmp_path / "other"], now=now)
+    assert sorted(again.imported) == ["allowed", "secret"]
+    assert {r.row for r in again.rejects} == {4, 5}  # secret2, and the link pointing out
+
+
+def test_a_stray_byte_in_a_utf8_csv_rejects_its_line_only(
+    tmp_path: Path, store: Store, now
+) -> None:
+    for name in ("a", "b"):
+        make_audio(tmp_path / f"{name}.wav", 1.0, 8000, 1, seed=len(name) + ord(name))
+    data = "recording,call_id,team\na.wav,a,Équipe Niort\n".encode() + b"b.wav,b,Caf\xe9\n"
+    meta = tmp_path / "m.csv"
+    meta.write_bytes(data)
+    report = ingest(store, [], meta, now=now)
+    assert report.imported == ["a"]
+    assert [r.describe() for r in report.rejects] == [
+        f"{meta}:3: byte 0xE9 at column 12 is not UTF-8: save the CSV as UTF-8 "
+        "(recording b.wav not imported)"
+    ]
+    assert rows_in_db(store)[0]["team"] == "Équipe Niort"  # not garbled
+
+
+def test_a_csv_with_no_utf8_at_all_is_read_as_cp1252_with_a_warning(
+    tmp_path: Path, store: Store, now
+) -> None:
+    make_audio(tmp_path / "a.wav", 1.0, 8000, 1)
+    meta = _write_csv(tmp_path / "m.csv", "recording,call_id,team\na.wav,a,Équipe\n", "cp1252")
+    report = ingest(store, [], meta, now=now)
+    assert report.imported == ["a"] and report.rejects == []
+    assert rows_in_db(store)[0]["team"] == "Équipe"
+    assert report.warnings == [
+        f"{meta}: not UTF-8; read as Windows-1252 (cp1252): check accented names, "
+        "or save the CSV as UTF-8"
+    ]
+
+
+def test_cli_ingest_root_option_and_warnings(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    make_audio(tmp_path / "csv" / "in.wav", 1.0, 8000, 1)
+    make_audio(tmp_path / "far" / "0611223344.wav", 1.0, 8000, 1, seed=1)
+    meta = _write_csv(tmp_path / "csv" / "m.csv", "recording\nin.wav\n../far/0611223344.wav\n")
+    base = [sys.executable, "-m", "analytics", "--home", str(home), "ingest"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(
+        frozen_run.command(NOW, [*base, "--metadata", str(meta)]),
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert first.returncode == 1 and "is outside the folders allowed" in first.stderr
+    second = subprocess.run(
+        frozen_run.command(
+            NOW, [*base, "--metadata", str(meta), "--root", str(tmp_path / "far")]
+        ),
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "1 imported, 1 already imported" in second.stdout
+    assert "warning: 1 call ids hold 6 or more digits" in second.stderr

@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 import wave
+from datetime import timedelta
 from pathlib import Path
 
+import frozen_run
 import numpy as np
 from conftest import make_audio
+from factories import NOW, stamp_at
 
 from analytics.ingest import sha256_of
 
@@ -29,7 +32,7 @@ def _fast_wav(path: Path, seed: int) -> Path:
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(samples.tobytes())
-    return path
+    return stamp_at(path, NOW - timedelta(hours=1))
 
 
 def _corpus(folder: Path) -> tuple[dict[str, str], set[str]]:
@@ -59,7 +62,9 @@ def _count_calls(db: Path) -> int:
 
 
 def _command(home: Path, folder: Path) -> list[str]:
-    return [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    return frozen_run.command(
+        NOW, [sys.executable, "-m", "analytics", "--home", str(home), "ingest", str(folder)]
+    )
 
 
 def _run_and_kill(home: Path, folder: Path, after: int) -> int:

@@ -24,6 +24,7 @@ from analytics.pipeline import process, single_run
 from analytics.store import Store, call_rows, get_call
 from analytics.store.schema import calls, segments
 from analytics.store.writes import save_analysis, set_state
+from analytics.workspace import opaque_call_id
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,9 +117,9 @@ def test_an_objection_filed_during_processing_wins(store: Store, tmp_path: Path,
     ids = _ingest_calls(store, tmp_path / "in", 1, now)
 
     class ObjectingTranscriber(FakeTranscriber):
-        def transcribe(self, call_id, channels, language=None):  # type: ignore[no-untyped-def]
+        def transcribe_speech(self, call_id, speech, duration_s, language=None):  # type: ignore[no-untyped-def]
             governance.object_calls(store, call_id=call_id, now=now)
-            return super().transcribe(call_id, channels, language)
+            return super().transcribe_speech(call_id, speech, duration_s, language)
 
     engines = fake_engines()
     engines.transcriber = ObjectingTranscriber()  # type: ignore[assignment]
@@ -136,8 +137,10 @@ def test_calls_past_retention_are_never_processed(store: Store, tmp_path: Path, 
     report = process(store, engines=fake_engines(), now=later)
     assert report.done == []
     with store.read() as conn:
-        states = set(conn.execute(select(calls.c.state).where(calls.c.call_id.in_(ids))).scalars())
-    assert states == {"expired"}  # purged at the start of process
+        # purged at the start of process, under opaque ids (the old ones may be numbers)
+        gone = [opaque_call_id(store.key, call_id) for call_id in ids]
+        states = set(conn.execute(select(calls.c.state).where(calls.c.call_id.in_(gone))).scalars())
+    assert states == {"expired"}
 
 
 def test_one_process_run_per_workspace(store: Store) -> None:
@@ -218,3 +221,174 @@ def test_the_ray_executor_processes_every_call_once(store: Store, tmp_path: Path
     assert per_call == dict.fromkeys(ids, 2)
     for value in PLANTED:
         assert value not in str(get_call(store, ids[0], now))
+
+
+# --- hardening (issue 11) ------------------------------------------------------------------
+
+
+def _states(store: Store) -> dict[str, tuple[str, int, str | None]]:
+    with store.read() as conn:
+        rows = conn.execute(select(calls.c.call_id, calls.c.state, calls.c.attempts, calls.c.error))
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def test_a_call_objected_while_process_runs_is_never_transcribed_even_under_hold(
+    store: Store, tmp_path: Path, now
+) -> None:
+    first, second = _ingest_calls(store, tmp_path / "in", 2, now)
+    governance.hold(store, second, "dispute", now=now)
+
+    class ObjectsToTheNext(FakeTranscriber):
+        def transcribe_speech(self, call_id, speech, duration_s, language=None):  # type: ignore[no-untyped-def]
+            if call_id == first:  # the caller of the next call objects meanwhile
+                governance.object_calls(store, call_id=second, now=now)
+            return super().transcribe_speech(call_id, speech, duration_s, language)
+
+    engines = fake_engines()
+    engines.transcriber = transcriber = ObjectsToTheNext()  # type: ignore[assignment]
+    report = process(store, engines=engines, workers=1, now=now)
+    assert transcriber.heard == [first]  # the held recording was never decoded
+    assert report.done == [first] and report.skipped == [second]
+    states = _states(store)
+    assert states[second][:2] == ("objected", 0)  # never claimed
+    with store.read() as conn:
+        assert conn.execute(select(calls.c.audio_path).where(calls.c.call_id == second)).scalar()
+
+
+class _Killed(BaseException):
+    """Stands in for the run being killed (SIGKILL, the OOM killer) while on a call."""
+
+
+def test_a_call_interrupted_three_times_is_failed_and_the_queue_moves_on(
+    store: Store, tmp_path: Path, now
+) -> None:
+    ids = _ingest_calls(store, tmp_path / "in", 3, now)
+    poison = ids[0]  # the first in the queue, as the 2-hour silent FLAC was
+
+    class DiesOnPoison(FakeTranscriber):
+        def transcribe_speech(self, call_id, speech, duration_s, language=None):  # type: ignore[no-untyped-def]
+            if call_id == poison:
+                raise _Killed
+            return super().transcribe_speech(call_id, speech, duration_s, language)
+
+    runs = []
+    for _ in range(3):
+        engines = fake_engines()
+        engines.transcriber = DiesOnPoison()  # type: ignore[assignment]
+        with pytest.raises(_Killed):
+            process(store, engines=engines, workers=2, now=now)
+        runs.append(_states(store))
+    # Run 1 dies with the poison and its neighbour in flight. Then calls never
+    # interrupted go first, and the suspects run alone, fewest interruptions first: the
+    # neighbour is done by run 3, and only the poison is charged every crash.
+    assert [run[ids[2]][:2] for run in runs] == [("pending", 0), ("done", 1), ("done", 1)]
+    assert [run[ids[1]][:2] for run in runs] == [("processing", 1), ("pending", 1), ("done", 2)]
+    assert [run[poison][:2] for run in runs] == [("processing", n) for n in (1, 2, 3)]
+    report = process(store, engines=fake_engines(), now=now)
+    state, attempts, error = _states(store)[poison]
+    assert (state, attempts) == ("failed", 3)
+    assert error is not None and "interrupted 3 times" in error
+    assert poison in report.failed and not report.done
+    # --retry-failed gives it a fresh set of attempts.
+    retried = process(store, engines=fake_engines(), now=now, retry_failed=True)
+    assert retried.done == [poison]
+
+
+def test_a_recording_longer_than_max_duration_fails_with_the_reason(tmp_path: Path, now) -> None:
+    from analytics.config import load_settings
+
+    home = tmp_path / "home"
+    with Store.open(load_settings(home, env={})) as store:
+        ids = _ingest_calls(store, tmp_path / "in", 1, now)
+    # The limit lowered after ingest: process checks the decoded length itself.
+    with Store.open(load_settings(home, env={}, max_duration_s=1.5)) as store:
+        report = process(store, engines=fake_engines(), now=now)
+        assert list(report.failed) == ids
+        assert "longer than max_duration_s = 1.5 s" in report.failed[ids[0]]
+        assert _states(store)[ids[0]][0] == "failed"
+
+
+def test_a_typo_model_is_a_usage_error_that_touches_no_call(store: Store, tmp_path: Path, now):
+    from frozen_run import command
+
+    ids = _ingest_calls(store, tmp_path / "in", 2, now)
+    before = _states(store)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLQA_")}
+    env["HF_HUB_OFFLINE"] = "1"  # no network, as on the contact centre's machines
+    home = str(store.settings.home)
+    result = subprocess.run(
+        command(
+            now, [sys.executable, "-m", "analytics", "--home", home, "process", "--model", "tiny"]
+        ),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "'tiny'" in result.stderr and "Traceback" not in result.stderr
+    assert _states(store) == before
+    assert all(state == ("pending", 0, None) for state in before.values()) and len(before) == 2
+    assert sorted(before) == ids
+
+
+def test_a_model_that_cannot_load_fails_the_run_before_any_claim(
+    store: Store, tmp_path: Path, now
+) -> None:
+    from analytics.errors import ModelError
+
+    _ingest_calls(store, tmp_path / "in", 2, now)
+    engines = fake_engines()
+
+    def broken_load() -> None:
+        raise ModelError("cannot load Whisper model 'x': damaged")
+
+    engines.transcriber.load = broken_load  # type: ignore[attr-defined,method-assign]
+    with pytest.raises(ModelError):
+        process(store, engines=engines, now=now)
+    assert {state for state, _, _ in _states(store).values()} == {"pending"}
+    assert {attempts for _, attempts, _ in _states(store).values()} == {0}
+
+
+def test_no_space_while_writing_stops_the_run_and_the_call_is_pending_again(
+    store: Store, tmp_path: Path, now, monkeypatch
+) -> None:
+    import errno
+
+    from analytics import audio
+    from analytics.errors import DiskFullError
+
+    ids = _ingest_calls(store, tmp_path / "in", 3, now)
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(audio, "_encode", full)
+    with pytest.raises(DiskFullError, match="no space left") as caught:
+        process(store, engines=fake_engines(), workers=1, now=now)
+    assert "pending again" in str(caught.value)
+    assert _states(store) == {call_id: ("pending", 0, None) for call_id in ids}
+    assert not list(store.settings.redacted_audio_dir.iterdir())  # no half-written copy
+    monkeypatch.undo()
+    assert sorted(process(store, engines=fake_engines(), now=now).done) == ids
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_ingest_refuses_a_recording_past_max_duration_from_its_header(
+    tmp_path: Path, now, suffix
+) -> None:
+    from analytics.config import load_settings
+
+    folder = tmp_path / "in"
+    write_call(folder / f"long{suffix}", seconds=6.0)
+    write_call(folder / f"short{suffix}", seconds=2.0, seed=1)
+    with Store.open(load_settings(tmp_path / "home", env={}, max_duration_s=4)) as store:
+        report = ingest(store, [folder], now=now)
+        assert report.imported == ["short"]
+        [reject] = report.rejects
+        assert reject.source.endswith(f"long{suffix}")
+        assert reject.reason == (
+            "its header announces 6 s, longer than max_duration_s = 4 s "
+            "(raise the setting to import it)"
+        )

@@ -3,22 +3,35 @@ secure deletion, and the governed query layer."""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import stat
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import frozen_run
 import pytest
+from click.testing import CliRunner
 from conftest import make_audio
 from factories import NOW, add_call, make_analysis
 from sqlalchemy import inspect, select, text
 
+from analytics import audit
+from analytics.cli import cli
 from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UnredactedTextError, UsageError
-from analytics.governance import hold, object_calls
+from analytics.governance import hold, object_calls, purge
 from analytics.ingest import ingest
 from analytics.models import CallAnalysis, RawSegment, RawTranscript, Reject
 from analytics.store import CallFilter, Store, call_rows, get_call, iter_call_records, status
+from analytics.store.core import BUSY_TIMEOUT_MS
 from analytics.store.schema import LATEST_VERSION, MIGRATIONS, calls, migrate, schema_version
 from analytics.store.writes import delete_derived, record_reject
 from analytics.workspace import hash_caller, load_key, normalise_caller_id
@@ -154,6 +167,210 @@ def test_secure_delete_leaves_no_readable_remains(store: Store) -> None:
     assert marker.encode() not in db_bytes(store.settings)
 
 
+# --- deletion while another process reads ----------------------------------------------
+
+SECRET = "zanzibar-okapi-marker"
+
+
+@contextmanager
+def open_reader(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding a read transaction (a notebook, a shell)."""
+    reader = sqlite3.connect(settings.db_path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM segments").fetchone()[0] > 0
+    try:
+        yield reader
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+
+
+def _stored_secret(store: Store) -> Store:
+    add_call(store, "c1", texts=(("agent", f"bonjour {SECRET}"),))
+    add_call(store, "c2")
+    assert store.checkpoint().complete
+    assert SECRET.encode() in db_bytes(store.settings)
+    return store
+
+
+def test_an_objection_under_an_open_reader_says_what_is_left_and_never_waits(
+    store: Store, settings: Settings
+) -> None:
+    _stored_secret(store)
+    with open_reader(settings):
+        started = time.monotonic()
+        object_calls(store, call_id="c1", now=NOW)
+        took = time.monotonic() - started
+        scrub = store.last_scrub
+        assert scrub is not None and not scrub.complete and scrub.frames_left > 0
+        assert f"{scrub.frames_left} pages of old data still in the write-ahead log" in (
+            scrub.summary()
+        )
+        # the truth: the reader keeps the old page, so the text is still in the file
+        assert SECRET.encode() in db_bytes(settings)
+        assert store.scrub_pending()
+        # no blocking checkpoint: the objection returned well before the busy timeout,
+        # and another writer gets the lock at once
+        assert took < BUSY_TIMEOUT_MS / 1000 / 5
+        with Store.open(settings) as other:
+            started = time.monotonic()
+            audit.log_event(other, "alice", "view_call", "c2", now=NOW)
+            assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 5
+    # the reader is gone: the next command finishes the job
+    with Store.open(settings) as again:
+        done = again.finish_pending_scrub()
+        assert done is not None and done.complete
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+    assert Path(f"{settings.db_path}-wal").stat().st_size == 0
+
+
+def test_the_cli_tells_the_truth_and_the_next_command_scrubs(
+    store: Store, settings: Settings
+) -> None:
+    _stored_secret(store)
+    home = str(settings.home)
+    with open_reader(settings):
+        result = CliRunner().invoke(cli, ["--home", home, "object", "--call", "c1"])
+        assert result.exit_code == 0, result.output
+        assert "1 calls removed" in result.output
+        assert "still in the write-ahead log because a reader is open" in result.output
+        assert SECRET.encode() in db_bytes(settings)
+    result = CliRunner().invoke(cli, ["--home", home, "status"])
+    assert result.exit_code == 0, result.output
+    assert "write-ahead log" not in result.output
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+
+
+def test_a_purge_finishes_a_pending_scrub(store: Store, settings: Settings) -> None:
+    _stored_secret(store)
+    with open_reader(settings):
+        object_calls(store, call_id="c1", now=NOW)
+        assert store.scrub_pending()
+    purge(store, now=NOW)
+    assert not store.scrub_pending()
+    assert SECRET.encode() not in db_bytes(settings)
+
+
+def test_a_slow_consumer_of_records_holds_no_read_open(store: Store, settings: Settings) -> None:
+    """A notebook iterating over calls must not keep a deletion's pages alive."""
+    _stored_secret(store)
+    for n in range(5):
+        add_call(store, f"more-{n}")
+    records = iter_call_records(store, NOW, batch_size=2)
+    first = next(records)  # the consumer is mid-way through the calls
+    object_calls(store, call_id="c1", now=NOW)
+    assert store.last_scrub is not None and store.last_scrub.complete
+    assert SECRET.encode() not in db_bytes(settings)
+    object_calls(store, call_id="more-4", now=NOW)
+    rest = [first["call_id"], *(r["call_id"] for r in records)]
+    assert rest == ["c1", "c2", "more-0", "more-1", "more-2", "more-3"]  # objected meanwhile: out
+
+
+# --- permissions -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most systems give a user (022: new files readable by everyone)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _open_to_others(root: Path) -> list[str]:
+    return [
+        f"{path} {_mode(path):04o}"
+        for path in [root, *root.rglob("*")]
+        if not path.is_symlink() and _mode(path) & 0o077
+    ]
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_database_and_its_log_are_private_from_the_start(settings: Settings) -> None:
+    with Store.open(settings) as store:
+        add_call(store, "c1")
+        audit.log_event(store, "cli", "export", now=NOW)
+        wal = Path(f"{settings.db_path}-wal")
+        shm = Path(f"{settings.db_path}-shm")
+        assert wal.exists() and shm.exists()
+        for path in (settings.db_path, wal, shm, settings.key_path, settings.home / "audit.key"):
+            assert _mode(path) == 0o600, path
+        for folder in (settings.home, settings.recordings_dir, settings.redacted_audio_dir):
+            assert _mode(folder) == 0o700, folder
+    assert _open_to_others(settings.home) == []
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_an_old_workspace_is_made_private_when_opened(settings: Settings) -> None:
+    with Store.open(settings) as store:
+        add_call(store, "c1")
+    os.chmod(settings.home, 0o755)
+    os.chmod(settings.db_path, 0o644)
+    with Store.open(settings):
+        assert _mode(settings.home) == 0o700
+        assert _mode(settings.db_path) == 0o600
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_every_file_the_commands_write_is_private(tmp_path: Path, settings: Settings) -> None:
+    """Real commands in a real process started under umask 022."""
+    make_audio(tmp_path / "in" / "a.wav")
+    (tmp_path / "in" / "m.csv").write_text("recording,caller_id\na.wav,0611223344\n")
+    home = str(settings.home)
+    out = tmp_path / "out"
+    for args in (
+        ["ingest", "--metadata", str(tmp_path / "in" / "m.csv")],
+        ["subject", "access", "--caller-id", "0611223344"],
+        ["export", "--format", "csv", "--out", str(out / "calls.csv")],
+        ["audit", "checkpoint", "--out", str(out / "checkpoint.json")],
+        ["status"],
+    ):
+        command = frozen_run.command(
+            NOW, [sys.executable, "-m", "analytics", "--home", home, *args]
+        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (args, done.stderr)
+        assert "open to other users" not in done.stderr
+    archives = list((settings.home / "subject-requests").glob("*.zip"))
+    assert len(archives) == 1
+    assert list(settings.recordings_dir.rglob("*.wav"))
+    assert _open_to_others(settings.home) == []
+    assert _mode(out / "calls.csv") == 0o600
+    assert _mode(out / "checkpoint.json") == 0o600
+
+
+def test_status_warns_about_what_others_can_read(store: Store, settings: Settings) -> None:
+    add_call(store, "c1")
+    leak = settings.home / "subject-requests" / "access-x.zip"
+    leak.parent.mkdir(mode=0o700)
+    leak.write_bytes(b"PK")
+    os.chmod(leak, 0o644)
+    extra = settings.home / "exports"  # a folder someone made by hand
+    extra.mkdir(mode=0o755)
+    os.chmod(extra, 0o755)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--home", str(settings.home), "status"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {leak} is open to other users (mode 0644)" in result.output
+    assert f"warning: {extra} is open to other users (mode 0755)" in result.output
+    found = json.loads(
+        runner.invoke(cli, ["--home", str(settings.home), "status", "--json"]).stdout
+    )
+    assert {w["path"] for w in found["permission_warnings"]} >= {str(leak)}
+    os.chmod(leak, 0o600)
+    os.chmod(extra, 0o700)
+    result = runner.invoke(cli, ["--home", str(settings.home), "status"])
+    assert "warning" not in result.output
+
+
 # --- key and caller ids ---------------------------------------------------------------
 
 
@@ -215,7 +432,8 @@ def governed(store: Store) -> Store:
     add_call(store, "failed", state="failed")
     add_call(store, "old", started_at=NOW - timedelta(days=200))
     add_call(store, "old_held", started_at=NOW - timedelta(days=200))
-    hold(store, "old_held", "case 7", now=NOW)
+    # held while it was still within retention (a hold cannot revive an expired call)
+    hold(store, "old_held", "case 7", now=NOW - timedelta(days=30))
     add_call(store, "objected_call")
     object_calls(store, call_id="objected_call", now=NOW)
     add_call(store, "objected_caller", caller_id="0611111111")

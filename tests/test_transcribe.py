@@ -15,7 +15,7 @@ import pytest
 
 from analytics import transcribe as tr
 from analytics.audio import decode, speaker_channels
-from analytics.errors import ModelError
+from analytics.errors import ModelError, UsageError
 from analytics.models import RawTranscript, Word
 from analytics.synth import PlacedTurn, Turn, synthesize_call
 from analytics.transcribe import (
@@ -395,8 +395,73 @@ def test_resolve_tiny_en_folder_and_other_names(tmp_path):
     tiny = Path(resolve_model("tiny.en", tmp_path))
     assert (tiny / "model.bin").is_file() and (tiny / "config.json").is_file()
     assert resolve_model(str(tmp_path), tmp_path / "cache") == str(tmp_path)
-    assert resolve_model("large-v3", tmp_path) == "large-v3"
     assert not any(tmp_path.iterdir())  # nothing assembled or downloaded
+
+
+class _FakeHub:
+    """Stands in for faster-whisper's download_model: a local cache, and the network."""
+
+    def __init__(self, cached: dict[str, str], online: bool) -> None:
+        self.cached, self.online = cached, online
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, name: str, local_files_only: bool = False, **_: Any) -> str:
+        self.calls.append((name, local_files_only))
+        if name in self.cached:
+            return self.cached[name]
+        if local_files_only or not self.online:
+            raise OSError("offline")  # huggingface_hub's LocalEntryNotFoundError is one
+        return f"/downloaded/{name}"
+
+
+@pytest.mark.parametrize("typo", ["bsae", "tiny-en", "Base", ""])
+def test_a_name_that_is_no_model_is_a_usage_error_without_any_download(tmp_path, monkeypatch, typo):
+    import faster_whisper.utils
+
+    hub = _FakeHub({}, online=True)
+    monkeypatch.setattr(faster_whisper.utils, "download_model", hub)
+    with pytest.raises(UsageError, match="Whisper model"):
+        resolve_model(typo, tmp_path)
+    assert hub.calls == []
+
+
+def test_a_faster_whisper_name_resolves_from_the_cache_first(tmp_path, monkeypatch):
+    import faster_whisper.utils
+
+    hub = _FakeHub({"small": "/cache/small"}, online=False)
+    monkeypatch.setattr(faster_whisper.utils, "download_model", hub)
+    assert resolve_model("small", tmp_path) == "/cache/small"
+    assert hub.calls == [("small", True)]  # no network when it is cached
+
+
+def test_a_name_neither_cached_nor_downloadable_is_a_usage_error(tmp_path, monkeypatch):
+    import faster_whisper.utils
+
+    hub = _FakeHub({}, online=False)
+    monkeypatch.setattr(faster_whisper.utils, "download_model", hub)
+    with pytest.raises(UsageError, match="'tiny' is not on this machine") as caught:
+        resolve_model("tiny", tmp_path)
+    assert caught.value.exit_code == 2
+    assert hub.calls == [("tiny", True), ("tiny", False)]
+    online = _FakeHub({}, online=True)
+    monkeypatch.setattr(faster_whisper.utils, "download_model", online)
+    assert resolve_model("tiny", tmp_path) == "/downloaded/tiny"  # for users with network
+
+
+def test_transcriber_load_resolves_and_builds_the_model_once(tmp_path):
+    built: list[str] = []
+
+    def factory(path: str, **kwargs: Any) -> object:
+        built.append(path)
+        return object()
+
+    transcriber = Transcriber("tiny.en", cache_dir=tmp_path, model_factory=factory)
+    transcriber.load()
+    transcriber.load()
+    assert len(built) == 1 and built[0].endswith("model")
+    bad = Transcriber("bsae", cache_dir=tmp_path, model_factory=lambda path, **kw: object())
+    with pytest.raises(UsageError):
+        bad.load()
 
 
 def test_resolve_base_from_the_packages(tmp_path):

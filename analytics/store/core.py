@@ -2,29 +2,66 @@
 
 WAL lets the dashboard read while ``process`` writes; the busy timeout makes
 concurrent writers wait instead of failing; ``secure_delete`` overwrites deleted
-content with zeros so a purge leaves no readable remains.
+content with zeros so a purge leaves no readable remains — once the write-ahead
+log is checkpointed into the database file and truncated. A reader that holds a
+transaction open keeps the old pages in the file until it ends: the checkpoint
+never waits for it (short passive attempts), reports what is left
+(:class:`Scrub`), and a marker file makes the next command or purge finish the job.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from analytics import clock
 from analytics.config import Settings
 from analytics.errors import StoreError
 from analytics.store.schema import migrate
-from analytics.workspace import ensure_layout, load_key
+from analytics.workspace import ensure_layout, init_lock, load_audit_key, load_key, make_private
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# Checkpoint attempts after a deletion: passive ones never wait for a reader nor
+# block a writer; the pauses between them add up to about 1.5 s.
+CHECKPOINT_ATTEMPTS = 6
+CHECKPOINT_FIRST_PAUSE_S = 0.05
+# In the workspace while deleted data may still be in the database files.
+SCRUB_MARKER = "scrub-pending.json"
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """What a checkpoint left behind: old page versions still in the database files.
+
+    ``frames_left`` counts pages (WAL frames) not yet folded into the database file,
+    or folded but still readable in a log that could not be truncated.
+    """
+
+    complete: bool
+    frames_left: int = 0
+
+    def summary(self) -> str:
+        if self.complete:
+            return "deleted; no old data left in the database files"
+        return (
+            f"deleted; {self.frames_left} pages of old data still in the write-ahead log "
+            "because a reader is open (another process holds a read transaction); they "
+            "will be overwritten at the next command or purge"
+        )
 
 
 def iso(moment: datetime) -> str:
@@ -39,10 +76,13 @@ def parse_iso(value: str) -> datetime:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The product's clock (see :mod:`analytics.clock`)."""
+    return clock.now()
 
 
 def _make_engine(settings: Settings) -> Engine:
+    # Password hashes and transcripts: the file exists, mode 0600, before SQLite opens it.
+    make_private(settings)
     engine = create_engine(
         f"sqlite:///{settings.db_path}",
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -76,6 +116,9 @@ def _make_engine(settings: Settings) -> Engine:
 class Store:
     """The database of one workspace. Build with :meth:`open`."""
 
+    # The result of the last checkpoint in this process (None: none yet).
+    last_scrub: Scrub | None = None
+
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
         self.settings = settings
         self.engine = engine
@@ -83,23 +126,45 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
-        ensure_layout(settings)
-        key = load_key(settings)
-        engine = _make_engine(settings)
-        store = cls(settings, engine, key)
-        try:
-            with store.write() as conn:
-                applied = migrate(conn)
-        except OperationalError as exc:
-            raise StoreError(f"{settings.db_path}: cannot open the database ({exc.orig})") from None
+        """Open (creating on first use) the workspace: folders, key, database schema.
+
+        Safe when several commands start at once on a new workspace: set-up runs under
+        the workspace's init lock, and each step finds the work of another done.
+        """
+        with init_lock(settings):
+            ensure_layout(settings)
+            key = load_key(settings)
+            engine = _make_engine(settings)
+            store = cls(settings, engine, key)
+            try:
+                with store.write() as conn:
+                    applied = migrate(conn)
+            except OperationalError as exc:
+                engine.dispose()
+                raise StoreError(
+                    f"{settings.db_path}: cannot open the database ({exc.orig})"
+                ) from None
         if applied:
             log.info("database migrated to version %s", applied[-1])
         return store
 
+    @property
+    def audit_key(self) -> bytes:
+        """The audit chain's key (``audit.key``), loaded (or created) once."""
+        key = self.__dict__.get("_audit_key")
+        if key is None:
+            key = self.__dict__["_audit_key"] = load_audit_key(self.settings)
+        return key
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (committed on exit, rolled back on error)."""
+        """One write transaction (committed on exit, rolled back on error).
+
+        BEGIN IMMEDIATE: the write lock is taken before anything is read, so what a
+        writer reads (the audit chain's head, say) cannot change before it commits.
+        """
         with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            conn.info["callqa.store"] = self
             yield conn
 
     @contextmanager
@@ -107,15 +172,83 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it (after a purge)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    def checkpoint(self, attempts: int = CHECKPOINT_ATTEMPTS) -> Scrub:
+        """Fold the WAL into the database file and truncate it (after a deletion).
 
-    def vacuum(self) -> None:
+        Passive attempts with growing pauses: none waits for a reader or holds up a
+        writer. When a reader keeps old pages alive past the last attempt, the result
+        says how many, a marker is left in the workspace, and
+        :meth:`finish_pending_scrub` (the next command, or a purge) completes it.
+        """
+        pause = CHECKPOINT_FIRST_PAUSE_S
+        scrub = self._checkpoint_once()
+        for _ in range(attempts - 1):
+            if scrub.complete:
+                break
+            time.sleep(pause)
+            pause *= 2
+            scrub = self._checkpoint_once()
+        self._mark_scrub(scrub)
+        self.last_scrub = scrub
+        if not scrub.complete:
+            # info: the caller reports it (the CLI prints Scrub.summary())
+            log.info("checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left)
+        return scrub
+
+    def _checkpoint_once(self) -> Scrub:
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames < 0:
+                return Scrub(complete=True)  # not in WAL mode: nothing is left behind
+            if busy or copied < frames:
+                return Scrub(
+                    complete=False, frames_left=frames - copied if copied < frames else frames
+                )
+            # Everything is in the database file; truncate the log, whose old frames may
+            # still hold deleted text. No waiting: a reader that just started keeps it.
+            raw.execute("PRAGMA busy_timeout = 0")
+            try:
+                busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if busy or frames > 0:
+                return Scrub(complete=False, frames_left=max(frames, 1))
+            return Scrub(complete=True)
+
+    @property
+    def _scrub_marker(self) -> Path:
+        return self.settings.home / SCRUB_MARKER
+
+    def _mark_scrub(self, scrub: Scrub) -> None:
+        marker = self._scrub_marker
+        if scrub.complete:
+            marker.unlink(missing_ok=True)
+            return
+        tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"since": iso(utcnow()), "frames_left": scrub.frames_left}, handle)
+        os.replace(tmp, marker)
+
+    def scrub_pending(self) -> bool:
+        """Whether a deletion's old pages may still be in the database files."""
+        return bool(self._scrub_marker.exists())
+
+    def finish_pending_scrub(self, attempts: int = 3) -> Scrub | None:
+        """Complete a checkpoint an open reader held up earlier; None if none is pending."""
+        if not self.scrub_pending():
+            return None
+        scrub = self.checkpoint(attempts=attempts)
+        if scrub.complete:
+            log.info("old pages left by an earlier deletion are now overwritten")
+        return scrub
+
+    def vacuum(self) -> Scrub:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("VACUUM")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return self.checkpoint()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ from analytics.store.core import Store, iso
 from analytics.store.schema import (
     abuse,
     abuse_events,
+    audit,
     calls,
     holds,
     objections,
@@ -217,17 +218,27 @@ def _record(row: Any, segs: list[Any], pii: dict[str, int], events: list[Any]) -
 def iter_call_records(
     store: Store, now: datetime, flt: CallFilter | None = None, batch_size: int = 500
 ) -> Iterator[dict[str, Any]]:
-    """One nested record per visible call, in the export schema of DESIGN.md."""
+    """One nested record per visible call, in the export schema of DESIGN.md.
+
+    Each batch is read in a short transaction of its own, never held open while the
+    consumer (an export, a notebook) works: an open read keeps a deletion's old
+    pages in the database file. A call that stops being visible meanwhile (objected,
+    say) is left out of the batches not yet read.
+    """
+    query = visible_calls(store, now, flt)
     with store.read() as conn:
-        result = conn.execute(visible_calls(store, now, flt)).mappings()
-        while batch := result.fetchmany(batch_size):
+        all_ids = list(conn.execute(query.with_only_columns(calls.c.call_id)).scalars())
+    for start in range(0, len(all_ids), batch_size):
+        wanted = all_ids[start : start + batch_size]
+        with store.read() as conn:
+            batch = conn.execute(query.where(calls.c.call_id.in_(wanted))).mappings().all()
             ids = [row["call_id"] for row in batch]
             segs = _segments_by_call(conn, ids)
             pii = _pii_by_call(conn, ids)
             events = _events_by_call(conn, ids)
-            for row in batch:
-                cid = row["call_id"]
-                yield _record(row, segs[cid], pii[cid], events[cid])
+        for row in batch:
+            cid = row["call_id"]
+            yield _record(row, segs[cid], pii[cid], events[cid])
 
 
 def get_call(store: Store, call_id: str, now: datetime) -> dict[str, Any]:
@@ -281,6 +292,36 @@ def segment_rows(
 def pii_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> list[dict[str, Any]]:
     ids = apply_filter(select(calls.c.call_id).where(visible(store, now)), flt or CallFilter())
     query = select(pii_counts).where(pii_counts.c.call_id.in_(ids.scalar_subquery()))
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class HeldCall:
+    """A call's stored row and its litigation hold (None when the call is not held)."""
+
+    call: dict[str, Any]
+    hold: dict[str, Any] | None
+
+
+def call_and_hold(store: Store, call_id: str) -> HeldCall | None:
+    """A call's row (whatever its state) and its hold; None for an unknown call.
+
+    For the evidence pack only, which is made for held calls: what a hold keeps
+    (the recording of an objected call, say) is read here, the analysis through
+    :func:`get_call`.
+    """
+    with store.read() as conn:
+        row = conn.execute(select(calls).where(calls.c.call_id == call_id)).mappings().first()
+        if row is None:
+            return None
+        hold = conn.execute(select(holds).where(holds.c.call_id == call_id)).mappings().first()
+    return HeldCall(call=dict(row), hold=dict(hold) if hold else None)
+
+
+def call_audit_rows(store: Store, call_id: str) -> list[dict[str, Any]]:
+    """The audit rows naming one call, oldest first, with their chain hashes."""
+    query = select(audit).where(audit.c.call_id == call_id).order_by(audit.c.id)
     with store.read() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
 

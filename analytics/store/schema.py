@@ -167,7 +167,10 @@ audit = Table(
     Column("call_id", String),
     Column("detail", Text),  # JSON, never personal data
     Column("prev_hash", String, nullable=False),
-    Column("hash", String, nullable=False),
+    Column("hash", String, nullable=False),  # HMAC-SHA256 with audit.key (see analytics.audit)
+    Column("call_ref", String),  # keyed hash of call_id: what the chain covers
+    Column("label_mac", String),  # signs a call_id label changed by erasure
+    Column("chain", Integer),  # chain version; NULL: the unkeyed chain of old releases
 )
 
 users = Table(
@@ -177,6 +180,18 @@ users = Table(
     Column("role", String, nullable=False),
     Column("password_hash", String, nullable=False),
     Column("created_at", String, nullable=False),
+)
+
+# Failed sign-ins, per user name and per client (a keyed hash of its address): the
+# dashboard's growing delay and lock read and write them (analytics.store.accounts).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("scope", String, primary_key=True),  # "user" or "client"
+    Column("key", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", String, nullable=False),
+    Column("locked_until", String),
 )
 
 
@@ -201,10 +216,40 @@ def _v2_dashboard_indexes(conn: Connection) -> None:
     )
 
 
+def _v3_caller_ids_e164(conn: Connection) -> None:
+    # Caller ids are now hashed in E.164. A hash written before cannot be turned back
+    # into its number, so it is kept, marked "v1:": a lookup by number recomputes the
+    # old hash of that number's spellings (analytics.workspace.caller_hashes) and
+    # upgrades what it finds. Marking keeps the two forms from ever being compared.
+    for table in ("calls", "objections"):
+        conn.execute(
+            text(
+                f"UPDATE {table} SET caller_hash = 'v1:' || caller_hash "
+                "WHERE caller_hash IS NOT NULL AND caller_hash NOT LIKE 'v1:%'"
+            )
+        )
+
+
+def _v4_keyed_audit_chain(conn: Connection) -> None:
+    # The rows are re-chained with the key by analytics.audit at the first write
+    # (the key lives in the workspace, not in the database).
+    present = {row[1] for row in conn.execute(text("PRAGMA table_info(audit)"))}
+    for column, kind in (("call_ref", "VARCHAR"), ("label_mac", "VARCHAR"), ("chain", "INTEGER")):
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE audit ADD COLUMN {column} {kind}"))
+
+
+def _v5_signin_failures(conn: Connection) -> None:
+    signin_failures.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "covering indexes for the dashboard", _v2_dashboard_indexes),
+    (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
+    (4, "keyed audit chain", _v4_keyed_audit_chain),
+    (5, "sign-in throttling", _v5_signin_failures),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from analytics.errors import UnredactedTextError
@@ -131,22 +131,68 @@ def set_state(
     )
 
 
-def claim(conn: Connection, call_id: str, now: datetime) -> bool:
-    """Move a pending call to processing; False if someone else took it."""
+# A call a run was killed on this many times (out of memory, a crash in a decoder...) is
+# marked failed, so the calls queued behind it go on.
+MAX_ATTEMPTS = 3
+
+
+def interrupted_reason(attempts: int) -> str:
+    return (
+        f"interrupted {attempts} times during processing (the run was killed while on "
+        "this call, e.g. out of memory); not tried again: see max_duration_s, or "
+        "'callqa process --retry-failed'"
+    )
+
+
+def claim(conn: Connection, call_id: str, now: datetime, *gates: ColumnElement[bool]) -> bool:
+    """Move a pending call to processing and count the attempt.
+
+    ``gates`` are further conditions the call must meet at this moment (not objected,
+    not past retention...): checked in the same statement, so nothing slips between.
+    False if the call is no longer pending or fails a gate.
+    """
     result = conn.execute(
         update(calls)
-        .where(calls.c.call_id == call_id, calls.c.state == "pending")
+        .where(calls.c.call_id == call_id, calls.c.state == "pending", *gates)
         .values(state="processing", attempts=calls.c.attempts + 1, updated_at=iso(now))
     )
     return result.rowcount == 1
 
 
-def requeue_interrupted(conn: Connection, now: datetime) -> int:
-    """Calls left in ``processing`` by a crashed run go back to pending."""
+def requeue_interrupted(conn: Connection, now: datetime) -> tuple[int, list[str]]:
+    """Calls left in ``processing`` by a killed run go back to pending.
+
+    Those interrupted MAX_ATTEMPTS times are marked failed instead.
+
+    Returns:
+        How many went back to pending, and the ids of those marked failed.
+    """
+    stuck = conn.execute(
+        select(calls.c.call_id, calls.c.attempts).where(calls.c.state == "processing")
+    ).all()
+    gave_up = sorted(call_id for call_id, attempts in stuck if attempts >= MAX_ATTEMPTS)
+    for call_id, attempts in stuck:
+        if attempts >= MAX_ATTEMPTS:
+            set_state(conn, call_id, "failed", now, error=interrupted_reason(attempts))
     result = conn.execute(
         update(calls)
         .where(calls.c.state == "processing")
         .values(state="pending", updated_at=iso(now))
+    )
+    return result.rowcount, gave_up
+
+
+def release_claims(conn: Connection, now: datetime) -> int:
+    """Give back the calls in ``processing`` without counting the attempt (the run
+    stopped for a reason that is not theirs, e.g. a full disk)."""
+    result = conn.execute(
+        update(calls)
+        .where(calls.c.state == "processing")
+        .values(
+            state="pending",
+            attempts=case((calls.c.attempts > 0, calls.c.attempts - 1), else_=0),
+            updated_at=iso(now),
+        )
     )
     return result.rowcount
 

@@ -43,9 +43,12 @@ def league_frame(rows: list[dict[str, object]], keys: list[str]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=columns)
 
 
-teams_tab, agents_tab, spread_tab, drill_tab = st.tabs(
-    ["Teams", "Agents", "Distributions", "Agent's calls"]
-)
+# Single-call rows (an agent's call list) only for roles that review single calls; the
+# others see an agent only once their figures pool enough calls.
+single_calls = auth.can(user.role, "single_calls")
+min_group = 1 if single_calls else auth.MIN_GROUP_CALLS
+tabs = st.tabs(["Teams", "Agents", "Distributions", *(["Agent's calls"] if single_calls else [])])
+teams_tab, agents_tab, spread_tab = tabs[:3]
 
 with teams_tab:
     teams = runtime.league(flt, "team")
@@ -59,11 +62,11 @@ with teams_tab:
 
 with agents_tab:
     agents = runtime.league(flt, "agent")
-    min_calls = st.slider("Minimum calls per agent", 1, 100, 10, key="min_calls")
+    min_calls = st.slider("Minimum calls per agent", min_group, 100, 10, key="min_calls")
     shown = [row for row in agents if row["calls"] >= min_calls]
     for rank, row in enumerate(shown, start=1):
         row["rank"] = rank
-    st.caption(f"{len(shown)} of {len(agents)} agents with at least {min_calls} calls.")
+    st.caption(f"{len(shown)} of {len(agents)} agents with at least {min_calls:d} calls.")
     st.dataframe(
         league_frame(shown, ["agent", "team"]),
         hide_index=True,
@@ -89,9 +92,15 @@ with spread_tab:
         charts.histogram(runtime.distribution(flt, figure, width), f"{label}: calls", width),
         width="stretch",
     )
-    right.altair_chart(charts.agent_scores_by_team(runtime.league(flt, "agent")), width="stretch")
+    pooled = [row for row in runtime.league(flt, "agent") if row["calls"] >= min_group]
+    right.altair_chart(charts.agent_scores_by_team(pooled), width="stretch")
 
-with drill_tab:
+if not single_calls:
+    st.caption(
+        f"Your role sees aggregates only: agents with at least {min_group:d} calls, no single call."
+    )
+    st.stop()
+with tabs[3]:
     names = [row["agent"] for row in runtime.league(flt, "agent") if row["agent"]]
     agent = st.selectbox(
         "Agent", names, index=None, placeholder="Choose an agent", key="drill_agent"
@@ -106,7 +115,7 @@ with drill_tab:
             cols[1].metric("Average score", ui.num(totals["avg_score"]), border=True)
             cols[2].metric("Abuse rate", ui.pct(totals["abuse_rate"], 2), border=True)
             cols[3].metric("Non-talk ratio", ui.pct(totals["non_talk_ratio"]), border=True)
-        st.caption(f"The {len(rows)} most recent calls of {agent}.")
+        st.caption(f"The {len(rows)} most recent calls of {ui.md_escape(agent)}.")
         frame = pd.DataFrame(
             rows,
             columns=[

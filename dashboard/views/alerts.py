@@ -8,13 +8,13 @@ import streamlit as st
 from analytics import auth
 from analytics.errors import CallqaError
 from analytics.store import reviews
-from dashboard import auth_ui, charts, runtime
+from dashboard import auth_ui, charts, runtime, ui
 
 user = auth_ui.require("alerts")
 
 st.title("Abuse alerts")
-if flash := st.session_state.pop("al_flash", None):
-    st.success(flash)
+if reviewed_call := st.session_state.pop("al_reviewed", None):
+    st.success(f"Alert on call {ui.md_escape(reviewed_call)} marked reviewed.")
 flt = runtime.Filters()
 cols = st.columns([1.4, 1.2, 1])
 severities = cols[0].multiselect(
@@ -118,10 +118,10 @@ if auth.can_review(user.role):
                     now=runtime.now(),
                 )
             except CallqaError as exc:
-                st.error(str(exc))
+                st.error(ui.md_escape(exc))
             else:
                 runtime.after_write()
-                st.session_state["al_flash"] = f"Alert on call {call_id} marked reviewed."
+                st.session_state["al_reviewed"] = call_id
                 st.rerun()
 else:
     st.caption("Your role reads alerts; a quality manager closes them.")

@@ -3,11 +3,13 @@ its reasons, the abuse events, and the redacted audio (never the recording)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from analytics import auth
 from analytics.errors import NotFoundError
 from analytics.store import CallFilter, call_rows, get_call
 from dashboard import auth_ui, charts, runtime, ui
@@ -56,7 +58,10 @@ moment = runtime.now()
 try:
     record = get_call(store, call_id, moment)
 except NotFoundError:
-    st.warning(f"Call {call_id} is not available: unknown, not processed, objected or expired.")
+    st.warning(
+        f"Call {ui.md_escape(call_id)} is not available: unknown, not processed, "
+        "objected or expired."
+    )
     st.stop()
 (row,) = call_rows(store, moment, CallFilter(call_ids=[call_id]))
 auth_ui.audit_once(user, "view_call", call_id, {"page": "call_review"}, view=f"call:{call_id}")
@@ -64,11 +69,12 @@ auth_ui.audit_once(user, "view_call", call_id, {"page": "call_review"}, view=f"c
 quality: dict[str, Any] = record["quality"]
 abuse: dict[str, Any] = record["abuse"]
 segments: list[dict[str, Any]] = record["segments"]
+pii_found = ", ".join(f"{kind} ×{n}" for kind, n in sorted(record["pii"].items()))
 st.caption(
-    f"Started {ui.when(record['started_at'])} · agent {record['agent_id'] or '–'} · "
-    f"team {record['team'] or '–'} · language {record['language'] or '–'} · "
-    f"length {ui.clock(record['duration_s'])} · PII redacted: "
-    + (", ".join(f"{kind} ×{n}" for kind, n in sorted(record["pii"].items())) or "none")
+    f"Started {ui.when(record['started_at'])} · agent {ui.md_escape(record['agent_id'] or '–')} · "
+    f"team {ui.md_escape(record['team'] or '–')} · "
+    f"language {ui.md_escape(record['language'] or '–')} · "
+    f"length {ui.clock(record['duration_s'])} · PII redacted: {ui.md_escape(pii_found or 'none')}"
 )
 cols = st.columns(4)
 cols[0].metric(
@@ -84,7 +90,9 @@ cols[3].metric("Non-talk", f"{ui.num(quality['non_talk_time_s'])} s", border=Tru
 
 st.subheader("Redacted audio")
 audio_path = ui.redacted_audio_file(store.settings, row["redacted_audio_path"])
-if audio_path is None:
+if not auth.can(user.role, "play_audio"):
+    st.caption("Your role does not listen to calls.")
+elif audio_path is None:
     st.caption("No redacted audio for this call.")
 else:
     labels = [f"#{i} · {ui.clock(s['start'])} · {s['speaker']}" for i, s in enumerate(segments)]
@@ -108,11 +116,13 @@ else:
     if listening:
         start_s = segments[start_at]["start"] if start_at is not None else 0
         auth_ui.audit_once(user, "play_audio", call_id, {"redacted": True}, view=f"call:{call_id}")
-        st.audio(
-            str(audio_path),
-            format=AUDIO_TYPES.get(audio_path.suffix.lower(), "audio/ogg"),
-            start_time=int(start_s),
-        )
+        # The audio travels inside this session's own page message (a data: URL), not
+        # as a /media/... URL: Streamlit serves those to anyone who has the link,
+        # signed in or not, for as long as the session lives. Each run re-checks the
+        # sign-in, the role and the call's visibility before the bytes are read.
+        mime = AUDIO_TYPES.get(audio_path.suffix.lower(), "audio/ogg")
+        encoded = base64.b64encode(audio_path.read_bytes()).decode("ascii")
+        st.audio(f"data:{mime};base64,{encoded}", format=mime, start_time=int(start_s))
         st.caption(
             "Personal data is bleeped in this audio; the original recording is never served."
         )
@@ -125,16 +135,15 @@ with transcript_tab:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")
     flagged_at = {(e["start"], e["end"]) for e in abuse["events"]}
     for i, seg in enumerate(segments):
-        with st.chat_message(seg["speaker"], avatar=SPEAKER_AVATARS.get(seg["speaker"])):
-            mark = (
-                " · :red-badge[abuse]"
-                if any(
-                    s <= seg["start"] < e or seg["start"] <= s < seg["end"] for s, e in flagged_at
-                )
-                else ""
+        with st.chat_message(
+            ui.md_escape(seg["speaker"]), avatar=SPEAKER_AVATARS.get(seg["speaker"])
+        ):
+            flagged = any(
+                s <= seg["start"] < e or seg["start"] <= s < seg["end"] for s, e in flagged_at
             )
             st.markdown(
-                f":gray[#{i} · {ui.clock(seg['start'])}–{ui.clock(seg['end'])} · {seg['speaker']}]{mark}  \n"
+                f":gray[#{i:d} · {ui.clock(seg['start'])}–{ui.clock(seg['end'])} · "
+                f"{ui.md_escape(seg['speaker'])}]{' · :red-badge[abuse]' if flagged else ''}  \n"
                 + ui.md_escape(seg["text"])
             )
     if not segments:

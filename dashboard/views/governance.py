@@ -7,15 +7,16 @@ import json
 import pandas as pd
 import streamlit as st
 
-from analytics import audit
+from analytics import audit, auth, evidence
+from analytics.errors import CallqaError
 from dashboard import auth_ui, runtime, ui
 
-auth_ui.require("governance")
+user = auth_ui.require("governance")
 store = runtime.store()
 
 st.title("Governance")
 if runtime.governance is None:
-    st.error(f"Governance data is unavailable: {runtime.GOVERNANCE_MISSING}.")
+    st.error(f"Governance data is unavailable: {ui.md_escape(runtime.GOVERNANCE_MISSING)}.")
     st.stop()
 gov = runtime.governance
 
@@ -36,7 +37,7 @@ cols[3].metric(
     border=True,
 )
 st.caption(
-    f"Retention: {status.get('retention_days', store.settings.retention_days)} days "
+    f"Retention: {status.get('retention_days', store.settings.retention_days):d} days "
     f"(calls before {ui.when(status.get('cutoff'))} are hidden and purged unless held). "
     "Purge runs when the dashboard starts and with `callqa purge`."
 )
@@ -71,6 +72,44 @@ with holds_tab:
         },
     )
     st.caption("Release a hold with `callqa release --call ID`; normal retention then applies.")
+    if holds and auth.can_export_evidence(user.role):
+        st.subheader("Evidence pack")
+        held_ids = [h["call_id"] for h in holds]
+        chosen = str(st.selectbox("Held call", held_ids, key="gv_evidence_call"))
+        if st.button("Prepare the evidence pack", icon=":material/gavel:", key="gv_evidence"):
+            try:
+                data, info = evidence.build_pack(
+                    store, chosen, actor=user.name, role=user.role, now=runtime.now()
+                )
+            except CallqaError as exc:
+                st.error(ui.md_escape(str(exc)))
+            else:
+                st.session_state["gv_evidence_pack"] = (chosen, data, info)
+        prepared = st.session_state.get("gv_evidence_pack")
+        if prepared and prepared[0] != chosen:  # another call chosen: drop the old pack
+            del st.session_state["gv_evidence_pack"]
+            prepared = None
+        if prepared:
+            _, data, info = prepared
+            st.download_button(
+                "Download the evidence pack",
+                data=data,
+                file_name=evidence.pack_file_name(chosen),
+                mime="application/zip",
+                on_click="ignore",
+                icon=":material/download:",
+                key="gv_evidence_download",
+            )
+            st.caption(
+                f"Pack of call {ui.md_escape(chosen)}: {len(info.files)} files, manifest "
+                f"SHA-256 {ui.md_escape(info.manifest_sha256)}. The export is in the audit log. The pack "
+                "holds the original recording: hand it over only to the case's parties."
+            )
+        else:
+            st.caption(
+                "A pack holds the call's original recording, redacted transcript and audio, "
+                "figures, hold and audit trail, signed with the workspace's evidence key."
+            )
 
 with audit_tab:
     left, right = st.columns([1, 1], vertical_alignment="bottom")
