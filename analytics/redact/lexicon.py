@@ -86,6 +86,7 @@ class Lexicon:
     card_codes: PhraseIndex
     secret_codes: PhraseIndex
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
+    determiners: frozenset[str] = frozenset()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -121,6 +122,18 @@ class Lexicon:
     def is_dictionary_word(self, word: str) -> bool:
         """A plain word, or any word the dictionaries know ("moved", "conforme")."""
         return self.is_plain_word(word) or self.vocabulary.is_word(word)
+
+    def is_elided_word(self, word: str) -> bool:
+        """ "linstitut", "dentreprise": an elided article glued to a dictionary word, as
+        transcripts without apostrophes write it (the word has five letters or more).
+        """
+        stem = word[1:]
+        return (
+            word[:1] in ("l", "d")
+            and len(stem) >= 5
+            and stem[:1] in "aeiouyéèêâîôûh"
+            and (self.is_plain_word(stem) or self.vocabulary.is_word(stem))
+        )
 
     def is_plain_word(self, word: str) -> bool:
         """A word that is never a name by itself (stop word or common call vocabulary)."""
@@ -200,4 +213,5 @@ def default_lexicon() -> Lexicon:
             {entity: index_phrases(words) for entity, words in data["questions"].items()}
         ),
         vocabulary=vocabulary,
+        determiners=frozenset(names["determiners"]),
     )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
-from analytics.redact.recognizers.base import LOCATION, PERSON, read
+from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, read
 from analytics.redact.spoken import Token
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
@@ -35,7 +35,9 @@ def refine(
             for start, end in _person_parts(result, text, tokens, lexicon):
                 refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
             continue
-        if result.entity_type == LOCATION and _stray_word(result, text, tokens, lexicon):
+        if result.entity_type == LOCATION and (
+            _stray_word(result, text, tokens, lexicon) or _titles_only(result, tokens, lexicon)
+        ):
             continue
         refined.append(_with_place_prefix(result, text, tokens, lexicon))
     return refined
@@ -79,9 +81,13 @@ def _person_parts(
     words = _inside(tokens, result.start, result.end)
     parts: list[list[Token]] = [[]]
     for token in words:
-        if parts[-1] and set(text[parts[-1][-1].end : token.start]) & _BREAKS:
-            parts.append([])
+        if parts[-1] and (
+            set(text[parts[-1][-1].end : token.start]) & _BREAKS
+            or (token.text in lexicon.titles and parts[-1][-1].is_word)
+        ):
+            parts.append([])  # "julie petit m kevin zhang": a title starts another name
         parts[-1].append(token)
+    lower = text == text.lower()
     kept = []
     for number, part in enumerate(parts):
         while part and (part[0].text in lexicon.titles or not part[0].is_word):
@@ -98,8 +104,46 @@ def _person_parts(
             continue  # "…, Manager", "(interne"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
             continue
+        if lower:
+            part = _trim_words(part, lexicon)
+            if not part:
+                continue
         kept.append((part[0].start, part[-1].end))
     return kept
+
+
+def _trim_words(part: list[Token], lexicon: Lexicon) -> list[Token]:
+    """Lower-case text: the words a name ran on into are cut ("claire fontaine directrice"):
+    a first name and a surname are kept whatever they are, a further dictionary word
+    only when it is a known name.
+    """
+
+    def known(token: Token) -> bool:
+        return token.text in lexicon.first_names or token.text in lexicon.surnames
+
+    def ordinary(token: Token) -> bool:
+        word = token.text
+        return token.is_word and not known(token) and (
+            lexicon.is_dictionary_word(word) or word in lexicon.titles
+        )
+
+    while len(part) > 1 and part[0].text in lexicon.titles:
+        part = part[1:]  # "docteur cohen": the title is not the name
+    # After a known first name the next word is its surname, whatever it is ("claire
+    # fontaine"); otherwise ("hiscox courtier") every further word must look like a name.
+    free = 2 if part and known(part[0]) else 1
+    names = 0
+    for position, token in enumerate(part):
+        if token.is_word and token.text not in NAME_PARTICLES:
+            names += 1
+            if names > free and ordinary(token):
+                part = part[:position]
+                break
+    while part and (part[-1].text in NAME_PARTICLES or not part[-1].is_word):
+        part = part[:-1]
+    if len(part) == 1 and part[0].text in lexicon.titles:
+        return []
+    return part
 
 
 def _recognizer(result: RecognizerResult) -> str:
@@ -108,6 +152,12 @@ def _recognizer(result: RecognizerResult) -> str:
 
 def _is_spacy(result: RecognizerResult) -> bool:
     return "Spacy" in _recognizer(result)
+
+
+def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:
+    """ "Dr.", "Pr" taken as a place: a title alone is never personal data."""
+    words = [t for t in _inside(tokens, result.start, result.end) if t.is_word]
+    return bool(words) and all(t.text in lexicon.titles for t in words)
 
 
 def _stray_word(

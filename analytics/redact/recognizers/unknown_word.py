@@ -34,6 +34,13 @@ class UnknownWordRecognizer(TokenRecognizer):
 
     def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
         super().__init__(lexicon, (PERSON, LOCATION), language)
+        # French speech borrows English terms, brands and acronyms that no French
+        # dictionary lists ("roadmap", "cnil"): there one unknown word alone is not
+        # taken (the benchmark measured 39 characters of names against 946 of terms
+        # on the French set); a name needs a title, a trigger, a known name or a
+        # second unknown word beside it. In English one unknown word is most often
+        # a name or a place.
+        self._lone_names = language != "fr"
 
     def is_unknown(self, token: Token) -> bool:
         word = token.text
@@ -51,6 +58,8 @@ class UnknownWordRecognizer(TokenRecognizer):
             and word not in lexicon.tlds
             and word not in lexicon.standards
             and word not in lexicon.context_index  # "iban", "rib", "cvv"
+            and word not in lexicon.titles  # "mme", "dr": the name is after it
+            and not lexicon.is_elided_word(word)  # "linstitut": "l'institut" unpunctuated
             and bool(_VOWELS & set(word))  # "rgpd", "drh": letters said, not a name
         )
 
@@ -105,9 +114,15 @@ class UnknownWordRecognizer(TokenRecognizer):
         word = token.text
         if not token.is_word or token.elided:
             return False
+        if word in self.lexicon.titles:
+            return False  # "marie dubois m philippe arnaud": two names
         return (len(word) == 1 and word not in ("a", "i", "y", "à")) or (
             word in self.lexicon.first_names or word in self.lexicon.surnames
         )
+
+    def _after_determiner(self, tokens: Sequence[Token], index: int) -> bool:
+        """ "la cnil", "l'anssi", "our portal": one word after an article is a thing."""
+        return index > 0 and tokens[index - 1].text in self.lexicon.determiners
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         if not self.lexicon.vocabulary.loaded:
@@ -133,6 +148,10 @@ class UnknownWordRecognizer(TokenRecognizer):
                 or (tokens[last].text in self.lexicon.surnames)
             ):
                 last += 1
-            results.append(make_result(PERSON, tokens[first].start, tokens[last - 1].end, 0.5))
+            lone = last - first == 1
+            if not (lone and (self._after_determiner(tokens, first) or not self._lone_names)):
+                results.append(
+                    make_result(PERSON, tokens[first].start, tokens[last - 1].end, 0.5)
+                )
             index = last
         return results
