@@ -87,6 +87,7 @@ class Lexicon:
     secret_codes: PhraseIndex
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
     determiners: frozenset[str] = frozenset()
+    lone_name_cues: frozenset[str] = frozenset()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -214,4 +215,5 @@ def default_lexicon() -> Lexicon:
         ),
         vocabulary=vocabulary,
         determiners=frozenset(names["determiners"]),
+        lone_name_cues=frozenset(names["lone_cues"]),
     )

@@ -18,6 +18,7 @@ from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, 
 from analytics.redact.spoken import Token
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
+_ACRONYM = 4  # letters: a short unknown third word is a job's acronym ("cto", "rssi")
 _LINE_START = frozenset(".!?:;\n-•*✓→|")
 
 
@@ -36,7 +37,12 @@ def refine(
                 refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
             continue
         if result.entity_type == LOCATION and (
-            _stray_word(result, text, tokens, lexicon) or _titles_only(result, tokens, lexicon)
+            _stray_word(result, text, tokens, lexicon)
+            or _titles_only(result, tokens, lexicon)
+            or (
+                _is_spacy(result)
+                and _dictionary_words(_inside(tokens, result.start, result.end), lexicon)
+            )
         ):
             continue
         refined.append(_with_place_prefix(result, text, tokens, lexicon))
@@ -100,22 +106,28 @@ def _person_parts(
             part = part[:-1]
         if not part:
             continue
-        if number and all(lexicon.is_dictionary_word(t.text) for t in part if t.is_word):
-            continue  # "…, Manager", "(interne"
+        if (number or _is_spacy(result)) and _dictionary_words(part, lexicon):
+            continue  # "…, Manager", "(interne", "Directeur Juridique"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
             continue
         if lower:
-            part = _trim_words(part, lexicon)
+            part = _trim_words(part, lexicon, _is_spacy(result))
             if not part:
                 continue
         kept.append((part[0].start, part[-1].end))
     return kept
 
 
-def _trim_words(part: list[Token], lexicon: Lexicon) -> list[Token]:
-    """Lower-case text: the words a name ran on into are cut ("claire fontaine directrice"):
-    a first name and a surname are kept whatever they are, a further dictionary word
-    only when it is a known name.
+def _trim_words(part: list[Token], lexicon: Lexicon, spacy: bool) -> list[Token]:
+    """Lower-case text: the words a name ran on into are cut.
+
+    A title or particle before the name goes ("docteur cohen", "le directeur"). After a
+    known surname or a place no dictionary word follows ("moreau auditeur"); after any
+    other first word the second is taken as the surname ("thibaut hardy"). A
+    third word stays when it is a known name, follows two first names ("anne sophie
+    pastel") or a particle, or is no dictionary word nor a short acronym: "marie
+    dubois cto", "claire fontaine directrice" are cut after the surname. A spaCy span of dictionary words alone
+    ("commentaire", "director") is dropped.
     """
 
     def known(token: Token) -> bool:
@@ -123,25 +135,48 @@ def _trim_words(part: list[Token], lexicon: Lexicon) -> list[Token]:
 
     def ordinary(token: Token) -> bool:
         word = token.text
-        return token.is_word and not known(token) and (
-            lexicon.is_dictionary_word(word) or word in lexicon.titles
+        return (
+            token.is_word
+            and not known(token)
+            and (lexicon.is_dictionary_word(word) or word in lexicon.titles)
         )
 
-    while len(part) > 1 and part[0].text in lexicon.titles:
-        part = part[1:]  # "docteur cohen": the title is not the name
-    # After a known first name the next word is its surname, whatever it is ("claire
-    # fontaine"); otherwise ("hiscox courtier") every further word must look like a name.
-    free = 2 if part and known(part[0]) else 1
-    names = 0
+    while len(part) > 1 and (
+        part[0].text in lexicon.titles
+        or (part[0].text in NAME_PARTICLES and ordinary(part[1]))  # not "le goff"
+    ):
+        part = part[1:]
+    names: list[Token] = []
     for position, token in enumerate(part):
-        if token.is_word and token.text not in NAME_PARTICLES:
-            names += 1
-            if names > free and ordinary(token):
-                part = part[:position]
-                break
+        if not token.is_word or token.text in NAME_PARTICLES:
+            continue
+        after_particle = position > 0 and part[position - 1].text in NAME_PARTICLES
+        if not names:
+            keep = True
+        elif len(names) == 1:
+            # "moreau auditeur", "marseille directrice": a word after a surname or a
+            # place is not part of the name; after an unknown word it may be the surname.
+            first = names[0].text
+            ended = (first in lexicon.surnames and first not in lexicon.first_names) or bool(
+                lexicon.vocabulary.place_at([first], 0)
+            )
+            keep = after_particle or not (ended and ordinary(token))
+        else:
+            first_names = all(t.text in lexicon.first_names for t in names[:2])
+            keep = (
+                known(token)
+                or first_names
+                or (not ordinary(token) and (after_particle or len(token.text) > _ACRONYM))
+            )
+        if not keep:
+            part = part[:position]
+            break
+        names.append(token)
     while part and (part[-1].text in NAME_PARTICLES or not part[-1].is_word):
         part = part[:-1]
     if len(part) == 1 and part[0].text in lexicon.titles:
+        return []
+    if spacy and all(ordinary(t) for t in part if t.is_word):
         return []
     return part
 
@@ -152,6 +187,18 @@ def _recognizer(result: RecognizerResult) -> str:
 
 def _is_spacy(result: RecognizerResult) -> bool:
     return "Spacy" in _recognizer(result)
+
+
+def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
+    """Only dictionary words, none a known name or place ("Directeur Juridique")."""
+    words = [token.text for token in part if token.is_word]
+    return bool(words) and all(
+        lexicon.is_dictionary_word(word)
+        and word not in lexicon.first_names
+        and word not in lexicon.surnames
+        and not lexicon.vocabulary.place_at([word], 0)
+        for word in words
+    )
 
 
 def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:

@@ -39,7 +39,8 @@ class UnknownWordRecognizer(TokenRecognizer):
         # taken (the benchmark measured 39 characters of names against 946 of terms
         # on the French set); a name needs a title, a trigger, a known name or a
         # second unknown word beside it. In English one unknown word is most often
-        # a name or a place.
+        # a name or a place. After a cue ("chez", "à", "un certain") it is taken in
+        # French too.
         self._lone_names = language != "fr"
 
     def is_unknown(self, token: Token) -> bool:
@@ -81,10 +82,11 @@ class UnknownWordRecognizer(TokenRecognizer):
             ):
                 last += 1
             words = [t for t in tokens[index:last] if len(t.text) > 1]
-            if any(self.is_unknown(t) for t in words):
+            lone = last - index == 1 and not self._lone_names
+            if not lone and any(self.is_unknown(t) for t in words):
                 results.append(make_result(PERSON, tokens[index].start, tokens[last - 1].end, 0.45))
             index = last
-        for token in tokens:
+        for token in tokens if self._lone_names else ():
             written = self.text[token.start : token.end]
             if written.isupper() and len(written) >= _SHOUTED_TOWN and self.is_unknown(token):
                 results.append(make_result(LOCATION, token.start, token.end, 0.45))
@@ -124,6 +126,10 @@ class UnknownWordRecognizer(TokenRecognizer):
         """ "la cnil", "l'anssi", "our portal": one word after an article is a thing."""
         return index > 0 and tokens[index - 1].text in self.lexicon.determiners
 
+    def _after_cue(self, tokens: Sequence[Token], index: int) -> bool:
+        """ "chez X", "à X", "un certain X": a word a person or a place follows."""
+        return index > 0 and tokens[index - 1].text in self.lexicon.lone_name_cues
+
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         if not self.lexicon.vocabulary.loaded:
             return []
@@ -149,9 +155,10 @@ class UnknownWordRecognizer(TokenRecognizer):
             ):
                 last += 1
             lone = last - first == 1
-            if not (lone and (self._after_determiner(tokens, first) or not self._lone_names)):
-                results.append(
-                    make_result(PERSON, tokens[first].start, tokens[last - 1].end, 0.5)
-                )
+            if not lone or not (
+                self._after_determiner(tokens, first)
+                or not (self._lone_names or self._after_cue(tokens, first))
+            ):
+                results.append(make_result(PERSON, tokens[first].start, tokens[last - 1].end, 0.5))
             index = last
         return results
