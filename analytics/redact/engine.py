@@ -254,7 +254,7 @@ class Redactor:
                 allow_list=list(self.config.allow_list) or None,
                 nlp_artifacts=artifacts,
             )
-            return refine(results, text, self.lexicon, artifacts)
+            return refine(results, text, self.lexicon, artifacts, language)
         except CallqaError:
             raise
         except Exception as exc:

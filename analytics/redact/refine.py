@@ -23,7 +23,11 @@ _LINE_START = frozenset(".!?:;\n-•*✓→|")
 
 
 def refine(
-    results: Sequence[RecognizerResult], text: str, lexicon: Lexicon, artifacts: object = None
+    results: Sequence[RecognizerResult],
+    text: str,
+    lexicon: Lexicon,
+    artifacts: object = None,
+    language: str = "",
 ) -> list[RecognizerResult]:
     """The results with titles trimmed, names cut at punctuation, stray words dropped."""
     tokens = read(text, lexicon, artifacts).tokens  # type: ignore[arg-type]
@@ -33,7 +37,7 @@ def refine(
             refined.append(result)  # the answer to a request: recall first
             continue
         if result.entity_type == PERSON:
-            for start, end in _person_parts(result, text, tokens, lexicon):
+            for start, end in _person_parts(result, text, tokens, lexicon, language):
                 refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
             continue
         if result.entity_type == LOCATION and (
@@ -41,6 +45,7 @@ def refine(
             or _titles_only(result, tokens, lexicon)
             or (
                 _is_spacy(result)
+                and (language == "fr" or text == text.lower())
                 and _dictionary_words(_inside(tokens, result.start, result.end), lexicon)
             )
         ):
@@ -82,7 +87,11 @@ def _inside(tokens: Sequence[Token], start: int, end: int) -> list[Token]:
 
 
 def _person_parts(
-    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+    result: RecognizerResult,
+    text: str,
+    tokens: Sequence[Token],
+    lexicon: Lexicon,
+    language: str = "",
 ) -> list[tuple[int, int]]:
     words = _inside(tokens, result.start, result.end)
     parts: list[list[Token]] = [[]]
@@ -106,7 +115,11 @@ def _person_parts(
             part = part[:-1]
         if not part:
             continue
-        if (number or _is_spacy(result)) and _dictionary_words(part, lexicon):
+        # spaCy's French model reads capitalised nouns as names ("Directeur Juridique");
+        # English dictionaries list first names ("frank", "scott"), so there only a
+        # dictionary word after punctuation is dropped.
+        spacy_noun = _is_spacy(result) and (language == "fr" or lower)
+        if (number or spacy_noun) and _dictionary_words(part, lexicon):
             continue  # "…, Manager", "(interne", "Directeur Juridique"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
             continue
@@ -192,6 +205,8 @@ def _is_spacy(result: RecognizerResult) -> bool:
 def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
     """Only dictionary words, none a known name or place ("Directeur Juridique")."""
     words = [token.text for token in part if token.is_word]
+    if words and lexicon.vocabulary.place_at(words, 0) == len(words):
+        return False  # "united states", "new zealand"
     return bool(words) and all(
         lexicon.is_dictionary_word(word)
         and word not in lexicon.first_names

@@ -92,6 +92,8 @@ class AddressChainRecognizer(TokenRecognizer):
             words += 1
         if not words or position >= len(tokens) or not _house_number(tokens[position], 5):
             return None
+        if any(self._dictionary_word(token) for token in tokens[index + 1 : position]):
+            return None  # "4.1 réserves mineures (3)", "12 dpias réalisées (100 %)"
         if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
             return None  # "2019 rapport 2020"
         return index, position + 1
@@ -173,6 +175,17 @@ class AddressChainRecognizer(TokenRecognizer):
             and word not in lexicon.months
             and word not in lexicon.fillers
             and word not in ANSWERS
+        )
+
+    def _dictionary_word(self, token: Token) -> bool:
+        """A dictionary word that is no street word and no place: not a street's name."""
+        lexicon = self.lexicon
+        word = token.text
+        return (
+            lexicon.is_dictionary_word(word)
+            and word not in lexicon.street_words
+            and not match_phrase([token], 0, lexicon.street_types)
+            and not lexicon.vocabulary.place_at([word], 0)
         )
 
     def _extend(self, tokens: Sequence[Token], last: int) -> int:

@@ -34,6 +34,8 @@ class GazetteerPlaceRecognizer(TokenRecognizer):
             size = vocabulary.place_at(words, index) if tokens[index].is_word else 0
             if size and cased and not self.text[tokens[index].start].isupper():
                 size = 0
+            if size == 1 and cased and _acronym(self.text[tokens[index].start : tokens[index].end]):
+                size = 0  # "OMS", "RTO": an acronym, not the town of that name
             if size:
                 last = tokens[index + size - 1]
                 results.append(make_result(LOCATION, tokens[index].start, last.end, 0.6))
@@ -41,3 +43,7 @@ class GazetteerPlaceRecognizer(TokenRecognizer):
             else:
                 index += 1
         return results
+
+
+def _acronym(written: str) -> bool:
+    return written.isupper() and len(written) <= 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
@@ -43,6 +44,9 @@ from analytics.redact.spoken import (
 )
 
 
+_CLOCK_OR_PERCENT = re.compile(r"\d\s?h\s?\d\d|\d\s?%")
+
+
 class SpokenNumberRecognizer(TokenRecognizer):
     """Dictated numbers and codes: phones, IBAN, NIR, cards, plates, policy/claim numbers.
 
@@ -55,6 +59,13 @@ class SpokenNumberRecognizer(TokenRecognizer):
     def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
         super().__init__(lexicon, RUN_ENTITIES, language)
 
+    def _date_or_time(self, tokens: Sequence[Token], run: Run) -> bool:
+        """A month's name, a clock time or a percentage inside the run."""
+        months = self.lexicon.months
+        if any(token.text in months for token in tokens[run.first : run.last]):
+            return True
+        return _clock_or_percent(self.text[run.start : min(len(self.text), run.end + 1)])
+
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         results = []
         for run in find_runs(tokens, self.lexicon):
@@ -66,10 +77,16 @@ class SpokenNumberRecognizer(TokenRecognizer):
                 hits, run.first, run.last, before=5 if short else 10, after=0 if short else 4
             )
             typed = classify_run(run, contexts)
+            if typed and typed[0] == ID_NUMBER and self._date_or_time(tokens, run):
+                continue  # "22 mai 2024", "2024, 9h00": a date, not a code
             if typed:
                 entity, score = typed
                 results.append(make_result(entity, run.start, run.end, score))
         return results
+
+
+def _clock_or_percent(text: str) -> bool:
+    return bool(_CLOCK_OR_PERCENT.search(text))
 
 
 def classify_run(run: Run, contexts: Sequence[str] = ()) -> tuple[str, float] | None:

@@ -81,10 +81,14 @@ class UnknownWordRecognizer(TokenRecognizer):
                 and self._same_name(tokens, last)
             ):
                 last += 1
-            words = [t for t in tokens[index:last] if len(t.text) > 1]
-            lone = last - index == 1 and not self._lone_names
+            end = last
+            # "Deloitte France", "Pfizer Europe": a company and a place, not a name.
+            while end - index > 1 and self.lexicon.vocabulary.place_at([tokens[end - 1].text], 0):
+                end -= 1
+            words = [t for t in tokens[index:end] if len(t.text) > 1]
+            lone = end - index == 1 and not self._lone_names
             if not lone and any(self.is_unknown(t) for t in words):
-                results.append(make_result(PERSON, tokens[index].start, tokens[last - 1].end, 0.45))
+                results.append(make_result(PERSON, tokens[index].start, tokens[end - 1].end, 0.45))
             index = last
         for token in tokens if self._lone_names else ():
             written = self.text[token.start : token.end]
