@@ -40,6 +40,9 @@ def index_phrases(entries: Iterable[str]) -> PhraseIndex:
     return MappingProxyType({word: tuple(found) for word, found in index.items()})
 
 
+_FRENCH_ONLY_TITLES = frozenset({"m", "me"})
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Word lists shared by the recognisers (all lower case)."""
@@ -123,6 +126,13 @@ class Lexicon:
     def is_dictionary_word(self, word: str) -> bool:
         """A plain word, or any word the dictionaries know ("moved", "conforme")."""
         return self.is_plain_word(word) or self.vocabulary.is_word(word)
+
+    def is_title(self, word: str, language: str) -> bool:
+        """A title before a name; "m" and "me" only in French (in English a middle
+        initial, a pronoun)."""
+        if word in _FRENCH_ONLY_TITLES and language != "fr":
+            return False
+        return word in self.titles
 
     def is_elided_word(self, word: str) -> bool:
         """ "linstitut", "dentreprise": an elided article glued to a dictionary word, as

@@ -98,7 +98,7 @@ def _person_parts(
     for token in words:
         if parts[-1] and (
             set(text[parts[-1][-1].end : token.start]) & _BREAKS
-            or (token.text in lexicon.titles and parts[-1][-1].is_word)
+            or (lexicon.is_title(token.text, language) and parts[-1][-1].is_word)
         ):
             parts.append([])  # "julie petit m kevin zhang": a title starts another name
         parts[-1].append(token)
@@ -124,14 +124,16 @@ def _person_parts(
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
             continue
         if lower:
-            part = _trim_words(part, lexicon, _is_spacy(result))
+            part = _trim_words(part, lexicon, _is_spacy(result), language)
             if not part:
                 continue
         kept.append((part[0].start, part[-1].end))
     return kept
 
 
-def _trim_words(part: list[Token], lexicon: Lexicon, spacy: bool) -> list[Token]:
+def _trim_words(
+    part: list[Token], lexicon: Lexicon, spacy: bool, language: str = ""
+) -> list[Token]:
     """Lower-case text: the words a name ran on into are cut.
 
     A title or particle before the name goes ("docteur cohen", "le directeur"). After a
@@ -155,14 +157,14 @@ def _trim_words(part: list[Token], lexicon: Lexicon, spacy: bool) -> list[Token]
         )
 
     while len(part) > 1 and (
-        part[0].text in lexicon.titles
+        lexicon.is_title(part[0].text, language)
         or (part[0].text in NAME_PARTICLES and ordinary(part[1]))  # not "le goff"
     ):
         part = part[1:]
     names: list[Token] = []
     for position, token in enumerate(part):
-        if not token.is_word or token.text in NAME_PARTICLES:
-            continue
+        if not token.is_word or token.text in NAME_PARTICLES or len(token.text) == 1:
+            continue  # particles and initials ("kate m begum") are not counted
         after_particle = position > 0 and part[position - 1].text in NAME_PARTICLES
         if not names:
             keep = True
@@ -187,7 +189,7 @@ def _trim_words(part: list[Token], lexicon: Lexicon, spacy: bool) -> list[Token]
         names.append(token)
     while part and (part[-1].text in NAME_PARTICLES or not part[-1].is_word):
         part = part[:-1]
-    if len(part) == 1 and part[0].text in lexicon.titles:
+    if len(part) == 1 and lexicon.is_title(part[0].text, language):
         return []
     if spacy and all(ordinary(t) for t in part if t.is_word):
         return []

@@ -92,8 +92,12 @@ class AddressChainRecognizer(TokenRecognizer):
             words += 1
         if not words or position >= len(tokens) or not _house_number(tokens[position], 5):
             return None
-        if any(self._dictionary_word(token) for token in tokens[index + 1 : position]):
-            return None  # "4.1 réserves mineures (3)", "12 dpias réalisées (100 %)"
+        between = tokens[index + 1 : position]
+        closing = self.text[between[-1].end : tokens[position].end + 1]
+        if "(" in closing or "%" in closing:
+            return None  # "4.1 RÉSERVES MINEURES (3)", "12 DPIAs réalisées (100 %)"
+        if len(between) > 1 and all(self._dictionary_word(token) for token in between):
+            return None  # "3 communication collaborateurs 6": words of a sentence
         if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
             return None  # "2019 rapport 2020"
         return index, position + 1

@@ -173,7 +173,27 @@ class NameRecognizer(TokenRecognizer):
             return [(index, end, 0.8)]
         if self.lexicon.is_plain_word(word):
             return []
-        return [(index, index + 1, 0.65)]
+        return [(index, self._surname_after(tokens, index + 1), 0.65)]
+
+    def _surname_after(self, tokens: Sequence[Token], position: int) -> int:
+        """End of the surname after a known first name: "kate m begum", "isaac heath".
+
+        A middle initial may come first; the surname is any word that is not a stop
+        word, common call vocabulary or a number (dictionaries list many surnames).
+        """
+        if position < len(tokens) and _initial(tokens[position]):
+            position += 1
+        if position < len(tokens) and not self._continues_name(
+            tokens, position, self.text != self.text.lower()
+        ):
+            return position - 1 if position and _initial(tokens[position - 1]) else position
+        if position < len(tokens) and self._name_word(tokens[position], known_only=False):
+            return position + 1
+        return position - 1 if _initial(tokens[position - 1]) else position
+
+
+def _initial(token: Token) -> bool:
+    return token.is_word and len(token.text) == 1 and token.text not in ("a", "i", "y", "à")
 
 
 def _union(spans: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

@@ -43,7 +43,6 @@ from analytics.redact.spoken import (
     nir_valid,
 )
 
-
 _CLOCK_OR_PERCENT = re.compile(r"\d\s?h\s?\d\d|\d\s?%")
 
 

@@ -59,7 +59,9 @@ class UnknownWordRecognizer(TokenRecognizer):
             and word not in lexicon.tlds
             and word not in lexicon.standards
             and word not in lexicon.context_index  # "iban", "rib", "cvv"
-            and word not in lexicon.titles  # "mme", "dr": the name is after it
+            and not lexicon.is_title(
+                word, self.supported_language
+            )  # "mme", "dr": the name is after it
             and not lexicon.is_elided_word(word)  # "linstitut": "l'institut" unpunctuated
             and bool(_VOWELS & set(word))  # "rgpd", "drh": letters said, not a name
         )
@@ -120,7 +122,7 @@ class UnknownWordRecognizer(TokenRecognizer):
         word = token.text
         if not token.is_word or token.elided:
             return False
-        if word in self.lexicon.titles:
+        if self.lexicon.is_title(word, self.supported_language):
             return False  # "marie dubois m philippe arnaud": two names
         return (len(word) == 1 and word not in ("a", "i", "y", "à")) or (
             word in self.lexicon.first_names or word in self.lexicon.surnames
