@@ -207,6 +207,8 @@ def _is_spacy(result: RecognizerResult) -> bool:
 def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
     """Only dictionary words, none a known name or place ("Directeur Juridique")."""
     words = [token.text for token in part if token.is_word]
+    while len(words) > 1 and words[0] in lexicon.determiners:
+        words = words[1:]  # "the united states"
     if words and lexicon.vocabulary.place_at(words, 0) == len(words):
         return False  # "united states", "new zealand"
     return bool(words) and all(

@@ -146,9 +146,15 @@ class NameRecognizer(TokenRecognizer):
         first = index
         while first > 0 and index - first < 4:
             previous = tokens[first - 1]
-            if self._name_word(previous, known_only=False) or (
-                previous.text in NAME_PARTICLES and first < index
-            ):
+            # "moved here", "pay tribute here": a dictionary word before the closing
+            # words is not the agent's name (unless it is a known one).
+            if (
+                self._name_word(previous, known_only=False)
+                and (
+                    self._is_known(previous.text)
+                    or not self.lexicon.is_dictionary_word(previous.text)
+                )
+            ) or (previous.text in NAME_PARTICLES and first < index):
                 first -= 1
             else:
                 break
