@@ -91,6 +91,7 @@ class Lexicon:
     vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
     determiners: frozenset[str] = frozenset()
     lone_name_cues: frozenset[str] = frozenset()
+    place_tails: frozenset[str] = frozenset()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -226,4 +227,5 @@ def default_lexicon() -> Lexicon:
         vocabulary=vocabulary,
         determiners=frozenset(names["determiners"]),
         lone_name_cues=frozenset(names["lone_cues"]),
+        place_tails=frozenset(data["location"]["tails"]),
     )

@@ -3,7 +3,8 @@
 "+44 20 7946 0958", "(555) 123-4567 x89", "06 12 34 56 78 poste 12",
 "555 123 4567 extension 4587": Google's libphonenumber finds numbers written for
 the regions callers of each language most often dial; the extension said after one
-("extension", "ext", "x", "poste") is part of it.
+("extension", "ext", "x", "poste") is part of it, and an extension said on its own
+("sinon au bureau poste 3602") is one too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _NOT_A_PHONE = re.compile(
     r"|\d{1,2}[/.-]\d{1,2}[/.-](19|20)?\d\d"  # a date
 )
 _MIN_DIGITS = 8  # fewer digits are codes, years, amounts
+# An extension said on its own ("sinon au bureau poste 3602", "ask for extension 45").
+_LONE_EXTENSION = re.compile(r"\b(?:extension|ext|poste)\.?\s*(\d{2,6})\b", re.IGNORECASE)
 
 
 class AnyFormatPhoneRecognizer(TokenRecognizer):
@@ -44,9 +47,12 @@ class AnyFormatPhoneRecognizer(TokenRecognizer):
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         text = self.text
+        spans: dict[tuple[int, int], float] = {
+            match.span(1): 0.6 for match in _LONE_EXTENSION.finditer(text)
+        }
         if sum(ch.isdigit() for ch in text) < _MIN_DIGITS:
-            return []  # cheap way out: most segments say no number at all
-        spans: dict[tuple[int, int], float] = {}
+            # cheap way out: most segments say no number at all
+            return [make_result(PHONE_NUMBER, s, e, score) for (s, e), score in spans.items()]
         for region in self.regions:
             for match in phonenumbers.PhoneNumberMatcher(
                 text, region, leniency=phonenumbers.Leniency.POSSIBLE

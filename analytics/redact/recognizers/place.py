@@ -15,6 +15,10 @@ from analytics.redact.spoken import (
 )
 
 
+_SAINTS = frozenset({"saint", "sainte", "st", "ste"})
+_TOPONYM_LINKS = frozenset({"sur", "sous", "lès", "lez", "les", "en", "la", "le"})
+
+
 class PlaceRecognizer(TokenRecognizer):
     """The place a caller is at, named after "près de", "direction", "near"...
 
@@ -25,8 +29,46 @@ class PlaceRecognizer(TokenRecognizer):
     def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
         super().__init__(lexicon, (LOCATION,), language)
 
-    def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
+    def _name_like(self, token: Token) -> bool:
+        word = token.text
+        lexicon = self.lexicon
+        if not token.is_word or len(word) < 2 or lexicon.is_plain_word(word):
+            return False
+        known = word in lexicon.first_names or word in lexicon.surnames
+        return known or not lexicon.is_dictionary_word(word)
+
+    def _toponyms(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
+        """French town names by their shape, said anywhere: "saint michel", "sainte
+        marcelle", "arnaud sur mer", "mathieu les bains", "leleu la forêt"."""
         results = []
+        lexicon = self.lexicon
+        for index, token in enumerate(tokens):
+            end = 0
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if token.text in _SAINTS and following is not None and self._name_like(following):
+                end = index + 2
+            elif self._name_like(token) and following is not None:
+                position = index + 1
+                if tokens[position].text in _TOPONYM_LINKS:
+                    position += 1
+                    if position < len(tokens) and tokens[position].text in ("le", "la", "les"):
+                        position += 1
+                    if position < len(tokens) and tokens[position].text in lexicon.place_tails:
+                        end = position + 1
+            if not end:
+                continue
+            # "saint robert sur mer": the tail after a saint's name too.
+            if end + 1 < len(tokens) and tokens[end].text in _TOPONYM_LINKS:
+                tail = end + 1
+                if tail < len(tokens) and tokens[tail].text in ("le", "la", "les"):
+                    tail += 1
+                if tail < len(tokens) and tokens[tail].text in lexicon.place_tails:
+                    end = tail + 1
+            results.append(make_result(LOCATION, token.start, tokens[end - 1].end, 0.55))
+        return results
+
+    def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
+        results = self._toponyms(tokens) if self.supported_language == "fr" else []
         for index in range(len(tokens)):
             size = match_phrase(tokens, index, self.lexicon.location_before)
             if not size:
