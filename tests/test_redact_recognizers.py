@@ -108,6 +108,9 @@ NAMES = [
     ("j'ai eu m ahmed mansour au téléphone", "ahmed mansour", "fr"),
     ("Mme Oriane Vasseur-Kerbrat est la conductrice.", "Oriane Vasseur-Kerbrat", "fr"),
     ("Dr Petrov signed the form.", "Petrov", "en"),
+    # a middle initial and a surname that is also a word, after a known first name
+    ("the card holder is kate m baker", "kate m baker", "en"),
+    ("j'ai noté m paul vernier daf du groupe", "paul vernier", "fr"),
     ("I spoke to Mrs Oyelaran yesterday", "Oyelaran", "en"),
     ("the driver was ferenc szőllősi from the garage", "ferenc szőllősi", "en"),
     ("c'est jolanta wiśniewska qui appelle", "jolanta wiśniewska", "fr"),
@@ -134,6 +137,21 @@ TITLES_KEPT = [
     ("M. alone is no name", "M", "en"),
     ("notre conformité rgpd est revue", "rgpd", "fr"),
     ("OVHcloud héberge nos données", "OVHcloud", "fr"),
+    # names end after the surname; titles alone are no place
+    ("mme lucie garrec directrice des achats a rappelé", "directrice", "fr"),
+    ("m paul vernier daf du groupe", "daf", "fr"),
+    ("Rendez-vous avec le Pr. à midi", "Pr", "fr"),
+    # one unknown word after an article, or alone in French, is a thing
+    ("nous avons écrit à la sacem hier", "sacem", "fr"),
+    ("on utilise zendesk pour les tickets", "zendesk", "fr"),
+    ("linterphone ne marche plus", "linterphone", "fr"),
+    # "X here" is the agent's name only when X is no dictionary word
+    ("the carrier moved here from the depot", "moved", "en"),
+    # dates, clock times and percentages are no codes
+    ("réunion prévue le 14 juin 2025 à 10h30", "14 juin 2025", "fr"),
+    ("taux de réponse 12/12 (100 %)", "12", "fr"),
+    # sentence words between two numbers are no street
+    ("point 3 validation budgétaire 7", "validation", "fr"),
 ]
 
 
@@ -235,6 +253,7 @@ PHONES = [
     ("my number is +44 7700 900 461", "+44 7700 900 461", "en"),
     ("rappelez-moi au 04 78 12 34 56 poste 12", "04 78 12 34 56 poste 12", "fr"),
     ("the office is 212-555-0147 x32", "212-555-0147 x32", "en"),
+    ("sinon au bureau c'est le poste 4471", "4471", "fr"),
 ]
 
 
@@ -297,6 +316,9 @@ def test_addresses_of_any_format(redactor: Redactor, text: str, value: str, lang
 
 PLACES = [
     ("je suis en panne à marseille", "marseille", "fr"),
+    ("le camion est resté après kervellec sur mer", "kervellec sur mer", "fr"),
+    ("ma mère vit à saint brévin depuis mars", "saint brévin", "fr"),
+    ("we flew in from the united states", "united states", "en"),
     ("on part à londres demain", "londres", "fr"),
     ("we broke down near paris", "paris", "en"),
     ("they moved to Norway", "Norway", "en"),

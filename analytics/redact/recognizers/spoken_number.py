@@ -63,7 +63,7 @@ class SpokenNumberRecognizer(TokenRecognizer):
         months = self.lexicon.months
         if any(token.text in months for token in tokens[run.first : run.last]):
             return True
-        return _clock_or_percent(self.text[run.start : min(len(self.text), run.end + 1)])
+        return _clock_or_percent(self.text[run.start : min(len(self.text), run.end + 2)])
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         results = []
