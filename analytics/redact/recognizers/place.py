@@ -14,7 +14,6 @@ from analytics.redact.spoken import (
     match_phrase,
 )
 
-
 _SAINTS = frozenset({"saint", "sainte", "st", "ste"})
 _TOPONYM_LINKS = frozenset({"sur", "sous", "lès", "lez", "les", "en", "la", "le"})
 
