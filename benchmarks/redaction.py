@@ -15,7 +15,13 @@ throughput ratio and the share of ``callqa process`` time redaction takes (estim
 against Whisper base on 2 cores, 0.1–0.3 x real time per channel, for speech at 15
 characters per second per speaker) are printed last.
 
-    python benchmarks/redaction.py [--sets shared templates own] [--misses 20]
+4. with ``--sets roundtrip``: English template calls spoken with espeak-ng, run
+   through the real ``process`` (Whisper base), scored by the planted value words
+   Whisper wrote that stay readable, with redaction's measured share of process time
+   (``benchmarks/redaction_roundtrip.py``).
+
+    python benchmarks/redaction.py [--quick] [--sets shared templates own roundtrip]
+        [--misses 20] [--calls 12]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redact_eval
 import redact_external
@@ -96,11 +103,17 @@ def show(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["shared", "templates", "own"])
+    parser.add_argument("--sets", nargs="+", default=["shared", "templates", "own", "roundtrip"])
+    parser.add_argument(
+        "--quick", action="store_true", help="shared and template sets, product only (~1 min)"
+    )
     parser.add_argument("--misses", type=int, default=0, help="print up to N misses per set")
     parser.add_argument("--only", default="", help="only sets whose name contains this")
     parser.add_argument("--no-vanilla", action="store_true")
+    parser.add_argument("--calls", type=int, default=12, help="round-trip calls to speak")
     args = parser.parse_args()
+    if args.quick:
+        args.sets, args.no_vanilla = ["shared", "templates"], True
 
     began = time.perf_counter()
     redactor = Redactor()
@@ -128,6 +141,17 @@ def main() -> None:
             )
             speed[label][0] += chars
             speed[label][1] += report.seconds
+
+    if "roundtrip" in args.sets:
+        import redaction_roundtrip
+
+        trip = redaction_roundtrip.run(args.calls)
+        print("\n== roundtrip: English template calls spoken (espeak-ng), transcribed (Whisper")
+        print("   base), processed; planted value words Whisper wrote that stay readable")
+        print(trip.table())
+        if args.misses:
+            for kind, word in trip.leaks[: args.misses]:
+                print(f"    readable {kind}: {word!r}")
 
     if "own" in args.sets:
         calls = redact_eval.generate_calls()
