@@ -96,8 +96,11 @@ class AddressChainRecognizer(TokenRecognizer):
         closing = self.text[between[-1].end : tokens[position].end + 1]
         if "(" in closing or "%" in closing:
             return None  # "4.1 RÉSERVES MINEURES (3)", "12 DPIAs réalisées (100 %)"
-        if len(between) > 1 and all(self._dictionary_word(token) for token in between):
-            return None  # "3 communication collaborateurs 6": words of a sentence
+        sentence = all(self._dictionary_word(token) for token in between)
+        if sentence and (len(between) > 1 or _YEAR.fullmatch(tokens[index].text)):
+            return None  # "3 communication collaborateurs 6", "2024 objectif 15"
+        if any(token.text in self.lexicon.standards for token in between):
+            return None  # "audit qualité iso 27001"
         if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
             return None  # "2019 rapport 2020"
         return index, position + 1
@@ -122,8 +125,10 @@ class AddressChainRecognizer(TokenRecognizer):
 
     def _street_name_number(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
         """ "via garibaldi 12", "ul. miła 53", "rua mina 50": street word, name, number."""
-        if tokens[index].text not in self.lexicon.street_words:
-            return None
+        if tokens[index].text not in self.lexicon.street_words or self.lexicon.is_title(
+            tokens[index].text, self.supported_language
+        ):
+            return None  # "dr émilie rousseau 15": a doctor in French, not a drive
         position = index + 1
         if position < len(tokens) and tokens[position].text == ".":
             position += 1

@@ -30,7 +30,7 @@ _EXTENSION = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_PHONE = re.compile(
-    r"(19|20)\d\d\s*[-/–à]\s*(19|20)\d\d"  # "2024-2026"
+    r"(19|20)\d\d\s*[-/–à\s]\s*(19|20)\d\d"  # "2024-2026", "2024 2026"
     r"|\d{1,2}[/.-]\d{1,2}[/.-](19|20)?\d\d"  # a date
 )
 _MIN_DIGITS = 8  # fewer digits are codes, years, amounts

@@ -36,6 +36,20 @@ class PlaceRecognizer(TokenRecognizer):
         known = word in lexicon.first_names or word in lexicon.surnames
         return known or not lexicon.is_dictionary_word(word)
 
+    def _ordinary(self, token: Token) -> bool:
+        """A month or a dictionary word that is no known place or name."""
+        word = token.text
+        lexicon = self.lexicon
+        if word in lexicon.months:
+            return True
+        if lexicon.vocabulary.place_at([word], 0) or word in lexicon.surnames:
+            return False
+        return lexicon.is_dictionary_word(word) and not self._title_cased(token)
+
+    def _title_cased(self, token: Token) -> bool:
+        written = self.text[token.start : token.end]
+        return self.text != self.text.lower() and written[:1].isupper()
+
     def _toponyms(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
         """French town names by their shape, said anywhere: "saint michel", "sainte
         marcelle", "arnaud sur mer", "mathieu les bains", "leleu la forêt"."""
@@ -73,6 +87,8 @@ class PlaceRecognizer(TokenRecognizer):
             if not size:
                 continue
             first = end = index + size
+            if first < len(tokens) and self._ordinary(tokens[first]):
+                continue  # "direction auditée", "vers janvier": a word of the sentence
             while end < len(tokens) and end - first < 4:
                 token = tokens[end]
                 if (
