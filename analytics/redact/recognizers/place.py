@@ -37,18 +37,8 @@ class PlaceRecognizer(TokenRecognizer):
         return known or not lexicon.is_dictionary_word(word)
 
     def _ordinary(self, token: Token) -> bool:
-        """A month or a dictionary word that is no known place or name."""
-        word = token.text
-        lexicon = self.lexicon
-        if word in lexicon.months:
-            return True
-        if lexicon.vocabulary.place_at([word], 0) or word in lexicon.surnames:
-            return False
-        return lexicon.is_dictionary_word(word) and not self._title_cased(token)
-
-    def _title_cased(self, token: Token) -> bool:
-        written = self.text[token.start : token.end]
-        return self.text != self.text.lower() and written[:1].isupper()
+        """A month ("vers janvier"): towns named like words ("chalon") are still taken."""
+        return token.text in self.lexicon.months
 
     def _toponyms(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
         """French town names by their shape, said anywhere: "saint michel", "sainte
@@ -88,7 +78,7 @@ class PlaceRecognizer(TokenRecognizer):
                 continue
             first = end = index + size
             if first < len(tokens) and self._ordinary(tokens[first]):
-                continue  # "direction auditée", "vers janvier": a word of the sentence
+                continue  # "vers janvier": a date, not a place
             while end < len(tokens) and end - first < 4:
                 token = tokens[end]
                 if (
