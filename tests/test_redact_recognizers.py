@@ -319,6 +319,8 @@ PLACES = [
     ("le camion est resté après kervellec sur mer", "kervellec sur mer", "fr"),
     ("ma mère vit à saint brévin depuis mars", "saint brévin", "fr"),
     ("we flew in from the united states", "united states", "en"),
+    ("Ship it to 4 Mill Lane, BRAMWICKSTEAD.", "BRAMWICKSTEAD", "en"),
+    ("she grew up in ΚΑΛΑΜΑΡΙΑ before moving", "ΚΑΛΑΜΑΡΙΑ", "en"),
     ("on part à londres demain", "londres", "fr"),
     ("we broke down near paris", "paris", "en"),
     ("they moved to Norway", "Norway", "en"),

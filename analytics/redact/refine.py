@@ -18,6 +18,7 @@ from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, 
 from analytics.redact.spoken import Token
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
+_SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms
 _ACRONYM = 4  # letters: a short unknown third word is a job's acronym ("cto", "rssi")
 _LINE_START = frozenset(".!?:;\n-•*✓→|")
 
@@ -41,7 +42,7 @@ def refine(
                 refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
             continue
         if result.entity_type == LOCATION and (
-            _stray_word(result, text, tokens, lexicon)
+            _stray_word(result, text, tokens, lexicon, language)
             or _titles_only(result, tokens, lexicon)
             or (
                 _is_spacy(result)
@@ -121,7 +122,7 @@ def _person_parts(
         spacy_noun = _is_spacy(result) and (language == "fr" or lower)
         if (number or spacy_noun) and _dictionary_words(part, lexicon):
             continue  # "…, Manager", "(interne", "Directeur Juridique"
-        if _is_spacy(result) and _stray_word_tokens(part, text, lexicon):
+        if _is_spacy(result) and _stray_word_tokens(part, text, lexicon, language):
             continue
         if lower:
             part = _trim_words(part, lexicon, _is_spacy(result), language)
@@ -227,14 +228,20 @@ def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lex
 
 
 def _stray_word(
-    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+    result: RecognizerResult,
+    text: str,
+    tokens: Sequence[Token],
+    lexicon: Lexicon,
+    language: str = "",
 ) -> bool:
     return _is_spacy(result) and _stray_word_tokens(
-        _inside(tokens, result.start, result.end), text, lexicon
+        _inside(tokens, result.start, result.end), text, lexicon, language
     )
 
 
-def _stray_word_tokens(part: Sequence[Token], text: str, lexicon: Lexicon) -> bool:
+def _stray_word_tokens(
+    part: Sequence[Token], text: str, lexicon: Lexicon, language: str = ""
+) -> bool:
     """One capitalised dictionary word at a line start or in capitals, not a known name."""
     words = [token for token in part if token.is_word]
     if len(words) != 1:
@@ -247,6 +254,14 @@ def _stray_word_tokens(part: Sequence[Token], text: str, lexicon: Lexicon) -> bo
         return False
     if not lexicon.is_dictionary_word(word) and not text[token.start : token.end].isupper():
         return False
+    written = text[token.start : token.end]
+    if (
+        language != "fr"
+        and written.isupper()
+        and len(word) >= _SHOUTED_TOWN
+        and not lexicon.is_dictionary_word(word)
+    ):
+        return False  # "KURZENKIRCHEN": an address's town in capitals (French: brands)
     before = text[: token.start].rstrip(" \t\"'“«(")
     at_start = not before or before[-1] in _LINE_START
     shouted = text[token.start : token.end].isupper() and len(word) > 1

@@ -26,7 +26,8 @@ from analytics.redact.spoken import ContextHit, Token
 _MIN_LETTERS = 3
 _NAME_PREFIX = re.compile(r"(Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O)(?=[A-Z])")
 _SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms ("COMEX")
-_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœáíóúåøõãı")
+# Latin, Greek and Cyrillic vowels: a word without any is letters said ("rgpd").
+_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœáíóúåøõãıαεηιουωάέήίόύώаеёиоуыэюяіїє")
 
 
 class UnknownWordRecognizer(TokenRecognizer):
