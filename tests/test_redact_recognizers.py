@@ -152,6 +152,7 @@ TITLES_KEPT = [
     ("taux de réponse 12/12 (100 %)", "12", "fr"),
     # sentence words between two numbers are no street
     ("point 3 validation budgétaire 7", "validation", "fr"),
+    ("I turned the corner of the street and left", "corner", "en"),
 ]
 
 
@@ -295,6 +296,12 @@ def test_pins_and_codes_said_aloud(
 # --- addresses and places ---------------------------------------------------------------
 
 ADDRESSES = [
+    (
+        "send it to the corner of quarrow 12 and ellery rise",
+        "the corner of quarrow 12 and ellery rise",
+        "en",
+    ),
+    ("our unit is at usns petrell fpo ae 30517", "usns petrell fpo ae 30517", "en"),
     ("send it to Suite 279, 18 Harrow Lane, Leeds", "Suite 279", "en"),
     ("we are at Korsgatan 14 Apt 3 Malmo", "Korsgatan 14 Apt 3", "en"),
     ("my zip is 3520", "3520", "en"),

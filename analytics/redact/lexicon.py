@@ -92,6 +92,7 @@ class Lexicon:
     determiners: frozenset[str] = frozenset()
     lone_name_cues: frozenset[str] = frozenset()
     place_tails: frozenset[str] = frozenset()
+    corner_words: PhraseIndex = field(default_factory=dict)
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -228,4 +229,5 @@ def default_lexicon() -> Lexicon:
         determiners=frozenset(names["determiners"]),
         lone_name_cues=frozenset(names["lone_cues"]),
         place_tails=frozenset(data["location"]["tails"]),
+        corner_words=index_phrases(address["corner"]),
     )

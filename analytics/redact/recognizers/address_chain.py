@@ -29,6 +29,9 @@ from analytics.redact.spoken import ContextHit, Token, match_phrase
 _YEAR = re.compile(r"(19|20)\d\d")
 _MAX_CHAIN = 14  # tokens an address may run on after its anchor
 _JOINERS = frozenset({".", "-", "/", "\n"})
+_MILITARY_POST = frozenset({"fpo", "apo", "dpo"})
+_MILITARY_AREAS = frozenset({"aa", "ae", "ap"})
+_SHIPS = frozenset({"usns", "usnv", "uscgc", "uss", "usns", "unit", "psc", "cmr"})
 _PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "la", "le", "sur", "of"})
 
 
@@ -72,6 +75,10 @@ class AddressChainRecognizer(TokenRecognizer):
                 or self._street_name_number(tokens, index)
                 or self._unit_number(tokens, index)
             )
+            if found:
+                anchors.append(found)
+        for index in range(len(tokens)):
+            found = self._military(tokens, index) or self._corner(tokens, index)
             if found:
                 anchors.append(found)
         for hit in hits:
@@ -153,6 +160,43 @@ class AddressChainRecognizer(TokenRecognizer):
                 return None  # too common alone: only inside a chain
             return index, position + 1
         return None
+
+    def _military(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """US military mail: "usns møller fpo aa 85844", "unit 8524 box 0979 dpo ap 56"."""
+        if tokens[index].text not in _MILITARY_POST or index + 2 >= len(tokens):
+            return None
+        if tokens[index + 1].text not in _MILITARY_AREAS or not tokens[index + 2].is_digits:
+            return None
+        first = index
+        # the ship or unit before: "usns møller", "uscgc khadzhiyev"
+        for back in (2, 3):
+            if index - back >= 0 and tokens[index - back].text in _SHIPS:
+                first = index - back
+        return first, index + 3
+
+    def _corner(self, tokens: Sequence[Token], index: int) -> tuple[int, int] | None:
+        """An intersection: "the corner of dalbraut 99 and frederikke coves"."""
+        size = match_phrase(tokens, index, self.lexicon.corner_words)
+        if not size:
+            return None
+        position, end, joined = index + size, index + size, False
+        while position < len(tokens) and position - index < _MAX_CHAIN:
+            token = tokens[position]
+            if token.text in ("and", "et") and not joined and end > index + size:
+                joined = True
+            elif (
+                token.is_digits
+                or self.is_place_word(token)
+                or token.text in self.lexicon.street_suffixes
+                or (token.text in _PARTICLES and end > index + size)
+            ):
+                end = position + 1
+            else:
+                break
+            position += 1
+        if not joined or end <= index + size:
+            return None
+        return index, end
 
     def _postcode_after(self, tokens: Sequence[Token], position: int) -> tuple[int, int] | None:
         """A postcode or house number said after "zip", "code postal", "address"."""
