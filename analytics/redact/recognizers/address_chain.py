@@ -31,7 +31,7 @@ _MAX_CHAIN = 14  # tokens an address may run on after its anchor
 _JOINERS = frozenset({".", "-", "/", "\n"})
 _MILITARY_POST = frozenset({"fpo", "apo", "dpo"})
 _MILITARY_AREAS = frozenset({"aa", "ae", "ap"})
-_SHIPS = frozenset({"usns", "usnv", "uscgc", "uss", "usns", "unit", "psc", "cmr"})
+_SHIPS = frozenset({"usns", "usnv", "uscgc", "uss", "unit", "psc", "cmr"})
 _PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "la", "le", "sur", "of"})
 
 
