@@ -178,7 +178,11 @@ def _trim_words(
             )
             keep = after_particle or not (ended and ordinary(token))
         else:
-            first_names = all(t.text in lexicon.first_names for t in names[:2])
+            # "anne sophie pastel": two first names, then the surname ("sophie laurent
+            # drh": the second is a surname too, so the name ends there).
+            first_names = all(t.text in lexicon.first_names for t in names[:2]) and (
+                names[1].text not in lexicon.surnames
+            )
             keep = (
                 known(token)
                 or first_names
@@ -192,8 +196,9 @@ def _trim_words(
         part = part[:-1]
     if len(part) == 1 and lexicon.is_title(part[0].text, language):
         return []
-    if spacy and all(ordinary(t) for t in part if t.is_word):
-        return []
+    words = [t for t in part if t.is_word]
+    if (spacy or len(words) > 1) and all(ordinary(t) for t in words):
+        return []  # "commentaire", "objectif atteint": words of the sentence
     return part
 
 
