@@ -37,8 +37,10 @@ def init_lock(settings: Settings) -> Iterator[None]:
     folders, keys and database schema; under the lock one does it and the others find
     it done. The lock is held only while opening, never while working.
     """
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with (settings.home / INIT_LOCK_FILE).open("a") as handle:
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Created 0600 like every file of the workspace, whatever the caller's umask.
+    fd = os.open(settings.home / INIT_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from factories import make_analysis
+from pipeline_fakes import _voice
 from sqlalchemy import update
 
 from analytics import clock, governance
@@ -55,10 +56,14 @@ def marker_texts(marker: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def write_wav(path: Path, seed: int, seconds: float = 0.3, rate: int = 16000) -> Path:
-    """A real mono 16-bit WAV (noise), unique per seed, with the stdlib only."""
+def write_wav(path: Path, seed: int, rate: int = 16000) -> Path:
+    """A real mono 16-bit WAV: a spoken word (so the voice detector always finds
+    speech and every processed call has segments) over a faint noise unique per seed."""
     rng = np.random.default_rng(seed)
-    samples = (rng.standard_normal(int(seconds * rate)) * 3000).astype(np.int16)
+    voice = _voice(seed % 2)
+    noise = 0.002 * rng.standard_normal(len(voice) + rate // 5)
+    noise[rate // 10 : rate // 10 + len(voice)] += voice
+    samples = (np.clip(noise, -1, 1) * 32767).astype(np.int16)
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)

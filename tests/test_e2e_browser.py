@@ -223,7 +223,9 @@ def test_quality_manager_visits_every_page(server: tuple[str, Path], page: Any) 
 
     go(page, "Abuse alerts", "Abuse alerts")
     table_shows(page, FLAGGED_CUSTOMER)
-    assert page.get_by_role("button", name="Mark reviewed").count() == 1
+    review = page.get_by_role("button", name="Mark reviewed")
+    review.wait_for()  # the form renders after the table: wait, do not race it
+    assert review.count() == 1
     check_and_shoot(page, "03-alerts")
 
     page.get_by_role("button", name="Open in call review").click()

@@ -14,10 +14,12 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from factories import NOW, stamp_at
 
 from analytics.cli import cli
 from analytics.config import load_settings
@@ -91,6 +93,11 @@ class RecordingTranscriber:
         self.heard.append(raw)
         return raw
 
+    def transcribe_speech(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raw = self.real.transcribe_speech(*args, **kwargs)  # type: ignore[attr-defined]
+        self.heard.append(raw)
+        return raw
+
 
 def _answer_words(heard: list[RawTranscript]) -> set[str]:
     """Words of four letters or more Whisper wrote in the customer's answers of leak-3,
@@ -144,12 +151,14 @@ def test_no_planted_value_reaches_disk_exports_or_logs(
     folder = tmp_path / "in"
     folder.mkdir()
     for call_id, turns in CALLS.items():
-        synthesize_call(turns, folder / f"{call_id}.wav", layout="agent_left", language="en")
+        path = folder / f"{call_id}.wav"
+        synthesize_call(turns, path, layout="agent_left", language="en")
+        stamp_at(path, NOW - timedelta(hours=1))  # recorded an hour before the test's now
     recorder = RecordingTranscriber(engines.transcriber)
     spy = Engines(recorder, engines.redactor, engines.quality_config, engines.abuse_config)  # type: ignore[arg-type]
-    ingest(workspace, [folder])
+    imported = ingest(workspace, [folder])
     report = process(workspace, engines=spy)
-    assert sorted(report.done) == sorted(CALLS)
+    assert sorted(report.done) == sorted(CALLS), (imported, report.failed)
 
     heard = _scan(" ".join(seg.text for raw in recorder.heard for seg in raw.segments))
     assert len(heard) >= 2, f"Whisper should hear planted values, heard {sorted(heard)}"
@@ -195,7 +204,11 @@ def test_real_clips_through_the_cli(tmp_path: Path) -> None:
         f"{SHARED / 'stereo_diarization.wav'},st,agent_left,A2,T1,{utcnow().isoformat()}\n"
     )
     runner = CliRunner()
-    result = runner.invoke(cli, ["--home", str(home), "run", "--metadata", str(csv_path)])
+    # the clips live outside the CSV's folder: allowed by --root, as an operator would
+    result = runner.invoke(
+        cli,
+        ["--home", str(home), "run", "--metadata", str(csv_path), "--root", str(SHARED)],
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "calls.jsonl"
     result = runner.invoke(
