@@ -93,11 +93,6 @@ class RecordingTranscriber:
         self.heard.append(raw)
         return raw
 
-    def transcribe_speech(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raw = self.real.transcribe_speech(*args, **kwargs)  # type: ignore[attr-defined]
-        self.heard.append(raw)
-        return raw
-
 
 def _answer_words(heard: list[RawTranscript]) -> set[str]:
     """Words of four letters or more Whisper wrote in the customer's answers of leak-3,
