@@ -15,7 +15,7 @@ from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, read
-from analytics.redact.spoken import Token
+from analytics.redact.spoken import Token, match_phrase
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
 _SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms
@@ -47,6 +47,7 @@ def refine(
             or (
                 _is_spacy(result)
                 and (language == "fr" or text == text.lower())
+                and not _after_place_cue(tokens, result.start, lexicon)
                 and _dictionary_words(_inside(tokens, result.start, result.end), lexicon)
             )
         ):
@@ -106,11 +107,11 @@ def _person_parts(
     lower = text == text.lower()
     kept = []
     for number, part in enumerate(parts):
-        while part and (part[0].text in lexicon.titles or not part[0].is_word):
+        while part and (lexicon.is_title(part[0].text, language) or not part[0].is_word):
             if part[0].is_word and len(part) == 1:
                 break
             part = part[1:]
-        if part and part[0].text in lexicon.titles and len(part) == 1:
+        if part and lexicon.is_title(part[0].text, language) and len(part) == 1:
             continue  # a title alone: "Mme", "M."
         while part and not part[-1].is_word:
             part = part[:-1]
@@ -196,9 +197,9 @@ def _trim_words(
         part = part[:-1]
     if len(part) == 1 and lexicon.is_title(part[0].text, language):
         return []
-    words = [t for t in part if t.is_word]
-    if (spacy or len(words) > 1) and all(ordinary(t) for t in words):
-        return []  # "commentaire", "objectif atteint": words of the sentence
+    words = [t for t in part if t.is_word and len(t.text) > 1]  # not spelled letters
+    if spacy and words and all(ordinary(t) for t in words):
+        return []  # "commentaire", "director": words of the sentence
     return part
 
 
@@ -208,6 +209,19 @@ def _recognizer(result: RecognizerResult) -> str:
 
 def _is_spacy(result: RecognizerResult) -> bool:
     return "Spacy" in _recognizer(result)
+
+
+def _after_place_cue(tokens: Sequence[Token], start: int, lexicon: Lexicon) -> bool:
+    """ "près de orange", "near reading": a place is named after these words."""
+    before = [index for index, token in enumerate(tokens) if token.end <= start]
+    if not before:
+        return False
+    last = before[-1]
+    for first in range(max(0, last - 3), last + 1):
+        size = match_phrase(tokens, first, lexicon.location_before)
+        if size and first + size == last + 1:
+            return True
+    return False
 
 
 def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:

@@ -141,8 +141,12 @@ class NameRecognizer(TokenRecognizer):
 
     def _before_closing(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
         """The agent's name before "à votre écoute": "héloïse le goff à votre écoute"."""
-        if index == 0 or not match_phrase(tokens, index, self.lexicon.name_after):
+        size = match_phrase(tokens, index, self.lexicon.name_after)
+        if index == 0 or not size:
             return []
+        # "here" also closes sentences ("moved here"): before it only a known name or a
+        # word no dictionary knows; "à votre écoute", "speaking" take any name word.
+        weak = size == 1 and tokens[index].text in _WEAK_CLOSINGS
         first = index
         while first > 0 and index - first < 4:
             previous = tokens[first - 1]
@@ -151,7 +155,8 @@ class NameRecognizer(TokenRecognizer):
             if (
                 self._name_word(previous, known_only=False)
                 and (
-                    self._is_known(previous.text)
+                    not weak
+                    or self._is_known(previous.text)
                     or not self.lexicon.is_dictionary_word(previous.text)
                 )
             ) or (previous.text in NAME_PARTICLES and first < index):
@@ -196,6 +201,9 @@ class NameRecognizer(TokenRecognizer):
         if position < len(tokens) and self._name_word(tokens[position], known_only=False):
             return position + 1
         return position - 1 if _initial(tokens[position - 1]) else position
+
+
+_WEAK_CLOSINGS = frozenset({"here"})
 
 
 def _initial(token: Token) -> bool:
