@@ -110,6 +110,9 @@ NAMES = [
     ("Dr Petrov signed the form.", "Petrov", "en"),
     # a middle initial and a surname that is also a word, after a known first name
     ("the card holder is kate m baker", "kate m baker", "en"),
+    # an agent's name of dictionary words before the closing words; spelled letters
+    ("assistance bonjour rosine bouvier à votre écoute", "rosine bouvier", "fr"),
+    ("that's mcandrew m c a n d r e w", "m c a n d r e w", "en"),
     ("j'ai noté m paul vernier daf du groupe", "paul vernier", "fr"),
     ("I spoke to Mrs Oyelaran yesterday", "Oyelaran", "en"),
     ("the driver was ferenc szőllősi from the garage", "ferenc szőllősi", "en"),
