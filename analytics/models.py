@@ -193,8 +193,10 @@ class AbuseEvent:
     category: AbuseCategory
     severity: Severity
     text: str  # redacted segment text
-    matched: str = ""  # the lexicon entry or pattern name that fired, for explanation
+    matched: str = ""  # the lexicon entries or patterns that fired, or "model", for explanation
     shouted: bool = False
+    score: float | None = None  # the learned model's abuse score of the span (None: not run)
+    model: str = ""  # the figures behind ``score`` ("e5 0.93, profanity-check 0.71")
 
 
 @dataclass(frozen=True)

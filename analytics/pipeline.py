@@ -54,7 +54,7 @@ from analytics.store.writes import (
 )
 
 if TYPE_CHECKING:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
@@ -73,14 +73,16 @@ class Engines:
     redactor: Redactor
     quality_config: QualityConfig
     abuse_config: AbuseConfig
+    abuse_model: AbuseModel | None = None  # None: the lexicon rules alone
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
 
+    abuse_config = AbuseConfig.from_settings(settings)
     return Engines(
         transcriber=Transcriber(
             settings.model,
@@ -94,7 +96,8 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         ),
         redactor=Redactor(RedactConfig.from_settings(settings)),
         quality_config=QualityConfig.from_settings(settings),
-        abuse_config=AbuseConfig.from_settings(settings),
+        abuse_config=abuse_config,
+        abuse_model=AbuseModel.load() if abuse_config.model else None,
     )
 
 
@@ -168,7 +171,7 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     )
     redacted = replace(redacted, segments=segments, duration_s=heard.duration_s)
     quality = compute_quality(redacted, activity, engines.quality_config)
-    abuse = detect_abuse(redacted, engines.abuse_config)
+    abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
 
     redacted_audio: Path | None = None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Connection
@@ -124,6 +125,7 @@ abuse_events = Table(
     Column("text", Text, nullable=False),  # redacted
     Column("matched", String),
     Column("shouted", Boolean),
+    Column("score", Float),  # the abuse model's score of the span; NULL: the model did not run
 )
 
 objections = Table(
@@ -243,6 +245,13 @@ def _v5_signin_failures(conn: Connection) -> None:
     signin_failures.create(conn, checkfirst=True)
 
 
+def _v6_abuse_event_score(conn: Connection) -> None:
+    # A workspace made at v1 after this column was added already has it (create_all).
+    columns = {column["name"] for column in inspect(conn).get_columns("abuse_events")}
+    if "score" not in columns:
+        conn.execute(text("ALTER TABLE abuse_events ADD COLUMN score FLOAT"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -250,6 +259,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
     (4, "keyed audit chain", _v4_keyed_audit_chain),
     (5, "sign-in throttling", _v5_signin_failures),
+    (6, "abuse model score per event", _v6_abuse_event_score),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

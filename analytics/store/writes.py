@@ -278,6 +278,7 @@ def save_analysis(
                     "text": ev.text,
                     "matched": ev.matched,
                     "shouted": ev.shouted,
+                    "score": ev.score,
                 }
                 for idx, ev in enumerate(analysis.abuse.events)
             ],
