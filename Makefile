@@ -53,7 +53,8 @@ typecheck: install
 # The suite must not depend on the day it runs: the time-sensitive tests pass again
 # with the system clock shifted a year ahead (libfaketime).
 TIME_SENSITIVE := tests/test_governance.py tests/test_governance_props.py tests/test_pipeline.py \
-	tests/test_ingest.py tests/test_dataset.py tests/test_export.py tests/test_audit.py
+	tests/test_ingest.py tests/test_dataset.py tests/test_export.py tests/test_audit.py \
+	tests/test_clock.py tests/test_evidence.py
 
 test: install system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -103,6 +103,8 @@ SEGMENT_COLUMNS: dict[str, Any] = {
     "end": "float64",
     "text": "string",
     "loudness_db": "float64",
+    # How sure the speaker is on a mono call (diarization × agent side); empty on stereo.
+    "speaker_confidence": "float64",
 }
 
 RUBRIC_COLUMNS: dict[str, Any] = {

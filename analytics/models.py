@@ -139,6 +139,9 @@ class RedactedSegment:
     end: float
     text: str
     loudness_db: float | None = None  # mean loudness of this speaker's channel here
+    # Mono calls: how sure the separation is of ``speaker`` (0..1); None on stereo calls,
+    # where the channel says who speaks.
+    speaker_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,8 +196,10 @@ class AbuseEvent:
     category: AbuseCategory
     severity: Severity
     text: str  # redacted segment text
-    matched: str = ""  # the lexicon entry or pattern name that fired, for explanation
+    matched: str = ""  # the lexicon entries or patterns that fired, or "model", for explanation
     shouted: bool = False
+    score: float | None = None  # the learned model's abuse score of the span (None: not run)
+    model: str = ""  # the figures behind ``score`` ("e5 0.93, profanity-check 0.71")
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,8 @@ class CallAnalysis:
     abuse: AbuseReport
     redacted_audio_path: Path | None = None
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    # Who spoke when, as the quality figures used it (per channel, or separated on mono).
+    activity: SpeechActivity | None = None
 
 
 @dataclass(frozen=True)

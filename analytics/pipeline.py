@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from analytics import audio
+from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
@@ -48,7 +48,8 @@ from analytics.store.queue import MAX_ATTEMPTS, interrupted_reason
 from analytics.store.writes import save_analysis, set_state
 
 if TYPE_CHECKING:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
+    from analytics.diarize import Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
@@ -67,14 +68,18 @@ class Engines:
     redactor: Redactor
     quality_config: QualityConfig
     abuse_config: AbuseConfig
+    abuse_model: AbuseModel | None = None  # None: the lexicon rules alone
+    diarizer: Diarizer | None = None  # mono calls; None: one with the default settings
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
-    from analytics.abuse import AbuseConfig
+    from analytics.abuse import AbuseConfig, AbuseModel
+    from analytics.diarize import DiarizeConfig, Diarizer
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
 
+    abuse_config = AbuseConfig.from_settings(settings)
     return Engines(
         transcriber=Transcriber(
             settings.model,
@@ -88,7 +93,9 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         ),
         redactor=Redactor(RedactConfig.from_settings(settings)),
         quality_config=QualityConfig.from_settings(settings),
-        abuse_config=AbuseConfig.from_settings(settings),
+        abuse_config=abuse_config,
+        abuse_model=AbuseModel.load() if abuse_config.model else None,
+        diarizer=Diarizer(DiarizeConfig.from_settings(settings)),
     )
 
 
@@ -144,6 +151,16 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     activity = heard.activity
     timings["audio"] = time.perf_counter() - started
 
+    diarization = None
+    if set(heard.levels) == {"unknown"}:
+        # A mono call: its voices are separated from the speech clips listen() already
+        # holds (no second decode, no whole-call samples).
+        mark = time.perf_counter()
+        diarization = _diarizer(engines).diarize_clips(
+            heard.speech, activity.of("unknown"), heard.duration_s
+        )
+        timings["diarize"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     raw = engines.transcriber.transcribe_speech(
         call.call_id, heard.speech, heard.duration_s, call.language
@@ -151,6 +168,9 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     timings["transcribe"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
+    tags = None
+    if diarization is not None:
+        raw, tags = diarize.split_by_voice(raw, diarization)
     redacted = engines.redactor.redact(raw)
     del raw  # the raw transcript ends here, in memory
     timings["redact"] = time.perf_counter() - mark
@@ -161,8 +181,12 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         replace(seg, loudness_db=db) for seg, db in zip(redacted.segments, loudness, strict=True)
     )
     redacted = replace(redacted, segments=segments, duration_s=heard.duration_s)
+    if diarization is not None and tags is not None:
+        redacted, activity = diarize.label_speakers(
+            redacted, tags, diarization, _diarizer(engines).config, engines.quality_config
+        )
     quality = compute_quality(redacted, activity, engines.quality_config)
-    abuse = detect_abuse(redacted, engines.abuse_config)
+    abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
 
     redacted_audio: Path | None = None
@@ -180,7 +204,14 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
         abuse=abuse,
         redacted_audio_path=redacted_audio,
         timings_s=timings,
+        activity=activity,
     )
+
+
+def _diarizer(engines: Engines) -> Diarizer:
+    if engines.diarizer is None:
+        engines.diarizer = diarize.Diarizer()
+    return engines.diarizer
 
 
 def pending_calls(store: Store, now: datetime) -> list[Call]:

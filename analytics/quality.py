@@ -14,7 +14,8 @@ Timing figures come from the speech detected on each channel (:class:`SpeechActi
 - words per minute: words of that speaker's transcript per minute of their talk time.
 
 Phrase checks (greeting, agent self-identification, closing, empathy, hold etiquette)
-read the agent's segments — all segments on a mono call — against the phrase lists in
+read the agent's segments — all segments on a mono call whose voices were not separated
+(:mod:`analytics.diarize` separates them and names agent and customer) — against the phrase lists in
 ``analytics/data/quality/phrases_<lang>.toml``; names are redacted, so
 ``je m'appelle <PERSON>`` identifies the agent. Customer sentiment at the start and the
 end is a lexicon score in −1..1 over the first and last ``sentiment_segments`` customer
@@ -397,6 +398,28 @@ def sentiment(lexicons: Lexicons, texts: Iterable[str]) -> float:
     return round((pos - neg) / (pos + neg), 3) if pos + neg else 0.0
 
 
+def lexicons_for(config: QualityConfig, language: str | None) -> Lexicons:
+    """The phrase lists and sentiment lexicons of a language (``fr-FR`` → ``fr``)."""
+    return _lexicons(config, (language or "").split("-")[0].lower())
+
+
+def says_in_opening(
+    lexicons: Lexicons, check: str, segments: Sequence[RedactedSegment], config: QualityConfig
+) -> bool:
+    """Whether these segments say the phrase within ``opening_s`` of their first one."""
+    return says(lexicons, check, _opening(segments, config))
+
+
+def says_in_closing(
+    lexicons: Lexicons,
+    segments: Sequence[RedactedSegment],
+    transcript: RedactedTranscript,
+    config: QualityConfig,
+) -> bool:
+    """Whether these segments say a closing formula within ``closing_s`` of the end."""
+    return says(lexicons, "closing", _closing(segments, transcript, config))
+
+
 def word_count(segments: Iterable[RedactedSegment]) -> int:
     return sum(len(normalise(s.text).split()) for s in segments)
 
@@ -420,7 +443,7 @@ def compute_quality(
         timing_source = "transcript segments (no speech activity)"
     timing = timing_figures(activity, config)
     mono = _is_mono(transcript, activity)
-    lexicons = _lexicons(config, (transcript.language or "").split("-")[0].lower())
+    lexicons = lexicons_for(config, transcript.language)
     agent = [s for s in transcript.segments if s.speaker == "agent" or mono]
     customer = [s for s in transcript.segments if s.speaker == "customer"]
     holds = [hold_announced(s, agent, lexicons, config) for s in _long_silences(timing, config)]
@@ -487,9 +510,12 @@ def hold_announced(
 
 
 def _is_mono(transcript: RedactedTranscript, activity: SpeechActivity) -> bool:
+    """No speech attributed to agent or customer (a mono call whose voices were not
+    separated). A separated mono call may keep a few ``unknown`` segments: they count in
+    silences but in neither party's figures."""
     speakers = {s.speaker for s in transcript.segments}
     speakers |= {spk for spk, iv in activity.intervals.items() if iv}
-    return "unknown" in speakers or not speakers & {"agent", "customer"}
+    return not speakers & {"agent", "customer"}
 
 
 def _long_silences(timing: TimingFigures, config: QualityConfig) -> list[Interval]:

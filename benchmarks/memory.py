@@ -12,13 +12,18 @@ each, the peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) o
   call, ``speaker_channels``, ``speech_activity`` and ``pack_speech`` on whole arrays,
   ``segment_loudness``, and a bleep that decodes, copies and encodes the whole call.
 
+With ``--mono`` a ``mono`` run is added: the same call read as a mono recording
+(:func:`analytics.audio.listen` with the ``mono`` layout) and its voices separated
+(:meth:`analytics.diarize.Diarizer.diarize_clips`), so the separation's memory shows
+against ``blocks`` (it should follow the speech, not the length of the call).
+
 With ``--whisper`` the ``blocks`` run also transcribes the speech with the ``tiny.en``
 model (a constant few hundred MB for the model; the speech itself is small).
 
 Usage (each run is a subprocess; the whole-call baseline is skipped past
 ``--max-whole-min`` minutes, as it grows by gigabytes)::
 
-    nice -n 10 python benchmarks/memory.py [--minutes 10 30 60 120] [--whisper]
+    nice -n 10 python benchmarks/memory.py [--minutes 10 30 60 120] [--whisper] [--mono]
         [--max-whole-min 60] [--redacted ogg|flac]
 
 ``--redacted flac`` (the default here) writes the bleeped copy as FLAC: Opus encoding
@@ -90,6 +95,16 @@ def run_blocks(path: Path, out: Path, whisper: bool) -> dict[str, float]:
     return figures
 
 
+def run_mono(path: Path) -> dict[str, float]:
+    """A mono reading of the call and the separation of its voices (no bleep, no ASR)."""
+    from analytics import audio
+    from analytics.diarize import Diarizer
+
+    heard = audio.listen(path, "mono")
+    voices = Diarizer().diarize_clips(heard.speech, heard.activity.of("unknown"), heard.duration_s)
+    return {"speech_pieces": len(heard.speech), "voices": voices.speakers}
+
+
 def run_whole(path: Path, out: Path) -> dict[str, float]:
     """The approach before block-wise processing (whole-call arrays at every step)."""
     from analytics import audio
@@ -109,7 +124,10 @@ def run_whole(path: Path, out: Path) -> dict[str, float]:
 
 def child(mode: str, path: Path, out: Path, whisper: bool) -> None:
     started = time.perf_counter()
-    figures = run_whole(path, out) if mode == "whole" else run_blocks(path, out, whisper)
+    if mode == "mono":
+        figures = run_mono(path)
+    else:
+        figures = run_whole(path, out) if mode == "whole" else run_blocks(path, out, whisper)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
@@ -134,6 +152,7 @@ def main() -> None:
     parser.add_argument("--whisper", action="store_true")
     parser.add_argument("--max-whole-min", type=float, default=60)
     parser.add_argument("--redacted", choices=["ogg", "flac"], default="flac")
+    parser.add_argument("--mono", action="store_true", help="add the mono separation run")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "FILE", "OUT"))
     args = parser.parse_args()
     if args.child:
@@ -146,7 +165,7 @@ def main() -> None:
             path = build_call(Path(tmp) / f"call-{minutes:g}min.flac", minutes)
             size_mb = path.stat().st_size / 1e6
             peaks = {}
-            for mode in ("blocks", "whole"):
+            for mode in ("blocks", "whole", *(("mono",) if args.mono else ())):
                 if mode == "whole" and minutes > args.max_whole_min:
                     continue
                 out = Path(tmp) / f"out-{mode}.{args.redacted}"
@@ -160,8 +179,12 @@ def main() -> None:
                     f"{minutes:>6g} m {size_mb:>8.2f} {mode:>7} {peak:>12.0f} "
                     f"{per_hour:>9.0f} {figures['seconds']:>7.1f}"
                 )
-            if len(peaks) == 2:
+            if "whole" in peaks and "blocks" in peaks:
                 print(f"{'':>8} whole / blocks peak: {peaks['whole'] / peaks['blocks']:.1f}x")
+            if "mono" in peaks:
+                print(
+                    f"{'':>8} mono separation / blocks peak: {peaks['mono'] / peaks['blocks']:.2f}x"
+                )
             path.unlink()
 
 

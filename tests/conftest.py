@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -25,6 +26,9 @@ from hypothesis import settings as hypothesis_settings
 from analytics import clock
 from analytics.config import Settings, load_settings
 from analytics.store import Store
+
+if TYPE_CHECKING:
+    from analytics.abuse import AbuseModel
 
 # No per-example deadline: the suite shares two cores with servers and models, and a
 # parser example taking 600 ms under load is not a failure of the parser. Speed is
@@ -151,3 +155,11 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 def store(settings: Settings) -> Iterator[Store]:
     with Store.open(settings) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def abuse_model() -> AbuseModel:
+    """The real abuse model (bundled multilingual-e5-small + the shipped classifier)."""
+    from analytics.abuse import AbuseModel
+
+    return AbuseModel.load()

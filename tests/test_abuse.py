@@ -233,7 +233,7 @@ def test_strong_words_count_without_a_target() -> None:
 @pytest.mark.parametrize(
     ("text", "language"),
     [
-        ("F*CKING useless", "en"),
+        ("F*CKING MORON", "en"),
         ("Espèce de CONNARD !!!", "fr"),
         ("Je sais où vous trouver.", "fr"),
     ],

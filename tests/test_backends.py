@@ -316,3 +316,17 @@ def test_a_dead_runs_claims_return_to_the_queue_and_a_live_runs_stay(
 def _all_calls(store: Store) -> list[dict[str, object]]:
     with store.read() as conn:
         return [dict(row) for row in conn.execute(select(calls)).mappings()]
+
+
+def test_every_schema_step_has_its_alembic_revision() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from analytics.store.schema import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", "analytics.store:migrations")
+    script = ScriptDirectory.from_config(config)
+    chain = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    assert chain == [f"{number:04d}" for number, _, _ in MIGRATIONS]
+    assert script.get_current_head() == f"{LATEST_VERSION:04d}"

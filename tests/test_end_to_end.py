@@ -3,7 +3,9 @@
 The leak test plants personal data in synthetic calls, keeps (in memory, in this
 test only) what Whisper really heard, and then scans every file of the workspace —
 database bytes, WAL, free pages, redacted audio, config — every export format, and
-the logs at DEBUG level: no planted value that Whisper heard may be found.
+the logs at DEBUG level: no planted value that Whisper heard may be found. The
+answers to a request for a name or an e-mail address (a made-up name, an address
+spelled letter by letter) are checked by whatever Whisper wrote in them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ PLANTED: dict[str, str] = {
     "policy": r"4\W{0,3}8\W{0,3}2\W{0,3}7\W{0,3}3\W{0,3}9\W{0,3}1\W{0,3}5",
     "name": r"john\W{0,4}smith",
     "street": r"baker\W{0,3}street",
+    "spelled e-mail": r"k\W{0,3}o\W{0,3}r\W{0,3}d\W{0,3}e\W{0,3}l",
+}
+# Answers to a request for personal data that no recogniser matches by their value: a
+# made-up name (Whisper writes it as it can: "Melvano Trimbeck") and an e-mail spelled
+# letter by letter ("KOR -DLATN -AMPLE .com"). Whatever Whisper wrote in them, apart
+# from the words around the value, must be found nowhere.
+ANSWERS: dict[str, str] = {
+    "Yes. Zelvano Trimbeck.": "Yes.",
+    "You can email me at k o r d e l at example dot com.": "You can email me at",
 }
 CALLS = {
     "leak-1": (
@@ -57,6 +68,13 @@ CALLS = {
         Turn("customer", "I live at 12 Baker Street in London."),
         Turn("agent", "Thank you, goodbye."),
     ),
+    "leak-3": (
+        Turn("agent", "Good afternoon, home assistance. Can I take your full name, please?"),
+        Turn("customer", "Yes. Zelvano Trimbeck."),
+        Turn("agent", "Thank you. Which e-mail address should we use?"),
+        Turn("customer", "You can email me at k o r d e l at example dot com."),
+        Turn("agent", "Thank you, goodbye."),
+    ),
 }
 
 
@@ -67,15 +85,32 @@ class RecordingTranscriber:
         self.real = real
         self.heard: list[RawTranscript] = []
 
-    def transcribe(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raw = self.real.transcribe(*args, **kwargs)  # type: ignore[attr-defined]
-        self.heard.append(raw)
-        return raw
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)  # load(), the model: the real transcriber's
 
     def transcribe_speech(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raw = self.real.transcribe_speech(*args, **kwargs)  # type: ignore[attr-defined]
         self.heard.append(raw)
         return raw
+
+
+def _answer_words(heard: list[RawTranscript]) -> set[str]:
+    """Words of four letters or more Whisper wrote in the customer's answers of leak-3,
+    but for the words said around the value ("you can email me at")."""
+    around = {w.lower() for text in ANSWERS.values() for w in re.findall(r"[^\W\d_]+", text)}
+    words: set[str] = set()
+    for raw in heard:
+        if raw.call_id != "leak-3":
+            continue
+        for segment in raw.segments:
+            if segment.speaker == "customer":
+                found = re.findall(r"[^\W\d_]{4,}", segment.text.lower())
+                words.update(w for w in found if w not in around)
+    return words
+
+
+def _readable(words: set[str], blob: str) -> set[str]:
+    return {w for w in words if re.search(rf"(?<![^\W\d_]){w}(?![^\W\d_])", blob, re.I)}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +157,8 @@ def test_no_planted_value_reaches_disk_exports_or_logs(
 
     heard = _scan(" ".join(seg.text for raw in recorder.heard for seg in raw.segments))
     assert len(heard) >= 2, f"Whisper should hear planted values, heard {sorted(heard)}"
+    answered = _answer_words(recorder.heard)
+    assert len(answered) >= 2, "Whisper should write something for the name and the e-mail"
 
     out = tmp_path / "exports"
     for fmt in ("jsonl", "csv", "parquet"):
@@ -134,6 +171,17 @@ def test_no_planted_value_reaches_disk_exports_or_logs(
         "logs": _scan(caplog.text) & heard,
     }
     assert leaks == {"workspace files": set(), "exports": set(), "logs": set()}
+    readable = {
+        "workspace files": _readable(answered, _files_text(workspace.settings.home)),
+        "exports": _readable(answered, _files_text(out)),
+        "logs": _readable(answered, caplog.text),
+    }
+    # Counts only, never the words themselves, in the failure message.
+    assert {k: len(v) for k, v in readable.items()} == {
+        "workspace files": 0,
+        "exports": 0,
+        "logs": 0,
+    }
     counts: dict[str, int] = {}
     for call_id in CALLS:
         for kind, n in get_call(workspace, call_id, utcnow())["pii"].items():

@@ -17,6 +17,7 @@ LICENSE_PLATE       AB-123-CD, older French and UK plates
 POLICY_NUMBER       contract, policy, member (adhérent) numbers
 CLAIM_NUMBER        claim (sinistre), file (dossier), reference numbers
 DATE_OF_BIRTH       a date said after "né le", "date of birth"…
+SECRET_CODE         PIN, password, one-time code said aloud
 ID_NUMBER           any other long dictated number or code
 ==================  =====================================================
 
@@ -47,6 +48,7 @@ ENTITY_TYPES: tuple[str, ...] = (
     "POLICY_NUMBER",
     "CLAIM_NUMBER",
     "DATE_OF_BIRTH",
+    "SECRET_CODE",
     "ID_NUMBER",
 )
 

@@ -11,14 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import spacy.util
-from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer import EntityRecognizer as PresidioRecognizer
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngine, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    IbanRecognizer,
-    SpacyRecognizer,
-)
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
@@ -30,7 +24,9 @@ from analytics.errors import CallqaError, ModelError
 from analytics.models import PiiSpan, RawSegment, RawTranscript, RedactedSegment, RedactedTranscript
 from analytics.redact import recognizers as rec
 from analytics.redact.config import RedactConfig
-from analytics.redact.lexicon import Lexicon, default_lexicon
+from analytics.redact.lexicon import default_lexicon
+from analytics.redact.recognizers.registry import build_recognizers
+from analytics.redact.refine import refine
 
 logger = logging.getLogger(__name__)
 
@@ -100,49 +96,6 @@ def supported_language(language: str | None, available: Sequence[str]) -> str:
     if closest in available:
         return closest
     return "en" if "en" in available else available[0]
-
-
-def build_recognizers(
-    config: RedactConfig, language: str, lexicon: Lexicon, *, with_spacy: bool = True
-) -> list[PresidioRecognizer]:
-    """Every recogniser for one language: ours, a few of Presidio's, the settings' ones."""
-    recognizers: list[PresidioRecognizer] = [
-        rec.SpokenNumberRecognizer(lexicon, language),
-        rec.SpokenEmailRecognizer(lexicon, language),
-        rec.StreetAddressRecognizer(lexicon, language),
-        rec.NameRecognizer(lexicon, language),
-        rec.DateOfBirthRecognizer(lexicon, language),
-        rec.PlaceRecognizer(lexicon, language),
-        rec.OfflineEmailRecognizer(supported_language=language),
-        IbanRecognizer(supported_language=language),
-        CreditCardRecognizer(supported_language=language),
-    ]
-    if with_spacy:
-        recognizers.append(
-            SpacyRecognizer(
-                supported_language=language, supported_entities=[rec.PERSON, rec.LOCATION]
-            )
-        )
-    for entity, words in config.deny_list.items():
-        recognizers.append(
-            PatternRecognizer(
-                supported_entity=entity,
-                supported_language=language,
-                deny_list=list(words),
-                name=f"deny_list_{entity}_{language}",
-            )
-        )
-    for position, spec in enumerate(config.patterns):
-        recognizers.append(
-            PatternRecognizer(
-                supported_entity=spec.entity,
-                supported_language=language,
-                patterns=[Pattern(f"settings_{position}", spec.regex, spec.score)],
-                context=list(spec.context),
-                name=f"pattern_{position}_{spec.entity}_{language}",
-            )
-        )
-    return recognizers
 
 
 def build_analyzer(
@@ -216,6 +169,7 @@ class Redactor:
         self.config = config or RedactConfig()
         self.analyzer = analyzer or build_analyzer(self.config, languages)
         self.anonymizer = anonymizer or AnonymizerEngine()
+        self.lexicon = default_lexicon().with_context_words(self.config.context_words)
         self.languages = tuple(self.analyzer.supported_languages)
 
     def redact_text(self, text: str, language: str) -> tuple[str, list[Entity]]:
@@ -223,11 +177,34 @@ class Redactor:
         entities = self.find(text, language)
         return self._replace(text, entities), entities
 
-    def find(self, text: str, language: str, *, window: tuple[str, str] = ("", "")) -> list[Entity]:
-        """Entities of ``text``, reading ``window`` (words said before/after) as context."""
+    def find(
+        self,
+        text: str,
+        language: str,
+        *,
+        window: tuple[str, str] = ("", ""),
+        previous: Sequence[str] = (),
+    ) -> list[Entity]:
+        """Entities of ``text``, reading ``window`` (words said before/after) as context.
+
+        ``previous`` are the turns said before by the other speaker(s), oldest first
+        (the agent's "can I take your name?"): each ends with a change of speaker,
+        and an answer to a request for personal data is redacted from it.
+        """
+        if previous and not window[0]:
+            window = ("\n".join(" ".join(turn.split()) for turn in previous) + "\n", window[1])
         lang = supported_language(language, self.languages)
         full_text, offset = _with_window(text, window)
         return merge_entities(self._analyze(full_text, lang), text, offset=offset)
+
+    def find_batch(self, texts: Sequence[str], language: str) -> list[list[Entity]]:
+        """Entities of independent texts (no context between them), spaCy batched."""
+        lang = supported_language(language, self.languages)
+        artifacts = self._nlp_batch(list(texts), lang)
+        return [
+            merge_entities(self._analyze(text, lang, artifact), text)
+            for text, artifact in zip(texts, artifacts, strict=True)
+        ]
 
     def analyze_transcript(self, transcript: RawTranscript) -> list[list[Entity]]:
         """The entities of each segment, read with its neighbours as context."""
@@ -267,13 +244,17 @@ class Redactor:
 
     def _analyze(self, text: str, language: str, artifacts: Any = None) -> list[RecognizerResult]:
         try:
-            return self.analyzer.analyze(
+            if artifacts is None:
+                # Made here, not inside Presidio, so that refine() reads the same reading.
+                artifacts = self.analyzer.nlp_engine.process_text(text, language)
+            results = self.analyzer.analyze(
                 text,
                 language,
                 score_threshold=self.config.min_score,
                 allow_list=list(self.config.allow_list) or None,
                 nlp_artifacts=artifacts,
             )
+            return refine(results, text, self.lexicon, artifacts, language)
         except CallqaError:
             raise
         except Exception as exc:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
+
+from analytics.redact.vocabulary import Vocabulary, load_vocabulary
 
 Phrase = tuple[str, ...]
 PhraseIndex = Mapping[str, tuple[Phrase, ...]]  # first word → phrases, longest first
@@ -38,6 +40,9 @@ def index_phrases(entries: Iterable[str]) -> PhraseIndex:
     return MappingProxyType({word: tuple(found) for word, found in index.items()})
 
 
+_FRENCH_ONLY_TITLES = frozenset({"m", "me"})
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Word lists shared by the recognisers (all lower case)."""
@@ -47,6 +52,7 @@ class Lexicon:
     name_weak_before: frozenset[Phrase]
     name_after: PhraseIndex
     fillers: frozenset[str]
+    titles: frozenset[str]
     first_names: frozenset[str]
     surnames: frozenset[str]
     stop_words: frozenset[str]
@@ -56,6 +62,10 @@ class Lexicon:
     number_suffixes: frozenset[str]
     name_particles: frozenset[str]
     city_markers: frozenset[str]
+    unit_words: PhraseIndex
+    street_words: frozenset[str]
+    street_suffixes: frozenset[str]
+    place_prefixes: frozenset[str]
     units: Mapping[str, int]
     teens: Mapping[str, int]
     tens: Mapping[str, int]
@@ -70,9 +80,19 @@ class Lexicon:
     email_at: frozenset[str]
     email_dot: frozenset[str]
     email_joiners: PhraseIndex
+    email_triggers: PhraseIndex
     tlds: frozenset[str]
     spelling_like: PhraseIndex
     location_before: PhraseIndex
+    standards: frozenset[str]
+    questions: Mapping[str, PhraseIndex]
+    card_codes: PhraseIndex
+    secret_codes: PhraseIndex
+    vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
+    determiners: frozenset[str] = frozenset()
+    lone_name_cues: frozenset[str] = frozenset()
+    place_tails: frozenset[str] = frozenset()
+    corner_words: PhraseIndex = field(default_factory=dict)
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -86,6 +106,16 @@ class Lexicon:
             for word, found in index.items()
         }
 
+    @cached_property
+    def request_words(self) -> frozenset[str]:
+        """Words of the requests and e-mail triggers ("email", "address", "name")."""
+        words = {word for index in self.questions.values() for key in index for word in key}
+        for phrases_ in (*self.questions.values(), self.email_triggers):
+            for found in phrases_.values():
+                for entry in found:
+                    words.update(entry)
+        return frozenset(word for word in words if word not in self.stop_words)
+
     def is_number_word(self, word: str) -> bool:
         return (
             word in self.units
@@ -93,6 +123,29 @@ class Lexicon:
             or word in self.tens
             or word in self.hundreds
             or word in self.thousands
+        )
+
+    def is_dictionary_word(self, word: str) -> bool:
+        """A plain word, or any word the dictionaries know ("moved", "conforme")."""
+        return self.is_plain_word(word) or self.vocabulary.is_word(word)
+
+    def is_title(self, word: str, language: str) -> bool:
+        """A title before a name; "m" and "me" only in French (in English a middle
+        initial, a pronoun)."""
+        if word in _FRENCH_ONLY_TITLES and language != "fr":
+            return False
+        return word in self.titles
+
+    def is_elided_word(self, word: str) -> bool:
+        """ "linstitut", "dentreprise": an elided article glued to a dictionary word, as
+        transcripts without apostrophes write it (the word has five letters or more).
+        """
+        stem = word[1:]
+        return (
+            word[:1] in ("l", "d")
+            and len(stem) >= 5
+            and stem[:1] in "aeiouyéèêâîôûh"
+            and (self.is_plain_word(stem) or self.vocabulary.is_word(stem))
         )
 
     def is_plain_word(self, word: str) -> bool:
@@ -124,21 +177,30 @@ def default_lexicon() -> Lexicon:
     names, address, numbers = data["names"], data["address"], data["numbers"]
     dates, email = data["dates"], data["email"]
     context = {entity: phrases(words) for entity, words in data["context_words"].items()}
+    from analytics.redact.config import DEFAULT_MODELS
+
+    stop_words = frozenset(FR_STOP_WORDS | EN_STOP_WORDS)
+    vocabulary = load_vocabulary(tuple(DEFAULT_MODELS.values()), stop_words)
     return Lexicon(
         context_words=MappingProxyType(context),
         name_before=index_phrases(names["before"]),
         name_weak_before=frozenset(phrases(names["weak_before"])),
         name_after=index_phrases(names["after"]),
         fillers=frozenset(names["fillers"]),
+        titles=frozenset(names["titles"]),
         first_names=_word_list("first_names.txt"),
         surnames=_word_list("surnames.txt"),
-        stop_words=frozenset(FR_STOP_WORDS | EN_STOP_WORDS),
+        stop_words=stop_words,
         common_words=_word_list("common_words.txt"),
         street_types=index_phrases(address["street_types"]),
         street_types_after=frozenset(address["street_types_after"]),
         number_suffixes=frozenset(address["number_suffixes"]),
         name_particles=frozenset(address["name_particles"]),
         city_markers=frozenset(address["city_markers"]),
+        unit_words=index_phrases(address["unit_words"]),
+        street_words=frozenset(address["street_words"]),
+        street_suffixes=frozenset(address["street_suffixes"]),
+        place_prefixes=frozenset(address["place_prefixes"]),
         units=MappingProxyType(numbers["units"]),
         teens=MappingProxyType(numbers["teens"]),
         tens=MappingProxyType(numbers["tens"]),
@@ -153,7 +215,19 @@ def default_lexicon() -> Lexicon:
         email_at=frozenset(email["at"]),
         email_dot=frozenset(email["dot"]),
         email_joiners=index_phrases(email["joiners"]),
+        email_triggers=index_phrases(email["triggers"]),
         tlds=frozenset(email["tlds"]),
         spelling_like=index_phrases(data["spelling"]["like"]),
         location_before=index_phrases(data["location"]["before"]),
+        standards=frozenset(data["codes"]["standards"]),
+        card_codes=index_phrases(data["secrets"]["card"]),
+        secret_codes=index_phrases(data["secrets"]["code"]),
+        questions=MappingProxyType(
+            {entity: index_phrases(words) for entity, words in data["questions"].items()}
+        ),
+        vocabulary=vocabulary,
+        determiners=frozenset(names["determiners"]),
+        lone_name_cues=frozenset(names["lone_cues"]),
+        place_tails=frozenset(data["location"]["tails"]),
+        corner_words=index_phrases(address["corner"]),
     )

@@ -313,6 +313,8 @@ def alerts(
             abuse_events.c.call_id,
             func.group_concat(distinct(abuse_events.c.speaker)).label("speakers"),
             func.group_concat(distinct(abuse_events.c.category)).label("categories"),
+            func.group_concat(distinct(abuse_events.c.matched)).label("fired"),
+            func.max(abuse_events.c.score).label("model_score"),
             func.count().label("events"),
         )
         .group_by(abuse_events.c.call_id)
@@ -332,6 +334,8 @@ def alerts(
         abuse.c.severity,
         events.c.speakers,
         events.c.categories,
+        events.c.fired,
+        events.c.model_score,
         events.c.events,
         abuse.c.reviewed,
         abuse.c.reviewed_by,
@@ -349,6 +353,9 @@ def alerts(
         row["speakers"] = sorted((row["speakers"] or "").split(",")) if row["speakers"] else []
         row["categories"] = sorted(row["categories"].split(",")) if row["categories"] else []
         row["events"] = row["events"] or 0
+        # what fired: lexicon entries, patterns or "model" (names hold no comma)
+        names = (row["fired"] or "").split(",")
+        row["fired"] = sorted({name.strip() for name in names if name.strip()})
     return rows
 
 

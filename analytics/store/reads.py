@@ -134,6 +134,7 @@ def _segments_by_call(conn: Connection, call_ids: list[str]) -> dict[str, list[d
                 "start": row["start_s"],
                 "end": row["end_s"],
                 "text": row["text"],
+                "speaker_confidence": row["speaker_confidence"],
             }
         )
     return found
@@ -251,6 +252,7 @@ def segment_rows(
             segments.c.end_s.label("end"),
             segments.c.text,
             segments.c.loudness_db,
+            segments.c.speaker_confidence,
         )
         .select_from(segments.join(calls, calls.c.call_id == segments.c.call_id))
         .where(segments.c.call_id.in_(ids.scalar_subquery()))

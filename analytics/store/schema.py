@@ -71,6 +71,8 @@ segments = Table(
     Column("end_s", Float, nullable=False),
     Column("text", Text, nullable=False),  # redacted
     Column("loudness_db", Float),
+    # Mono calls: the separation's confidence in ``speaker`` (0..1); NULL on stereo calls.
+    Column("speaker_confidence", Float),
 )
 
 pii_counts = Table(
@@ -129,6 +131,7 @@ abuse_events = Table(
     Column("text", Text, nullable=False),  # redacted
     Column("matched", String),
     Column("shouted", Boolean),
+    Column("score", Float),  # the abuse model's score of the span; NULL: the model did not run
 )
 
 objections = Table(
@@ -260,7 +263,21 @@ def _v5_signin_failures(conn: Connection) -> None:
     signin_failures.create(conn, checkfirst=True)
 
 
-def _v6_queue_leases(conn: Connection) -> None:
+def _v6_abuse_event_score(conn: Connection) -> None:
+    # A workspace made at v1 after this column was added already has it (create_all).
+    columns = {column["name"] for column in inspect(conn).get_columns("abuse_events")}
+    if "score" not in columns:
+        conn.execute(text("ALTER TABLE abuse_events ADD COLUMN score FLOAT"))
+
+
+def _v7_speaker_confidence(conn: Connection) -> None:
+    # Workspaces made before v7 have segments without the column; new ones get it from v1.
+    columns = {column["name"] for column in inspect(conn).get_columns("segments")}
+    if "speaker_confidence" not in columns:
+        conn.execute(text("ALTER TABLE segments ADD COLUMN speaker_confidence FLOAT"))
+
+
+def _v8_queue_leases(conn: Connection) -> None:
     present = {column["name"] for column in inspect(conn).get_columns("calls")}
     if "claimed_by" not in present:
         conn.execute(text("ALTER TABLE calls ADD COLUMN claimed_by VARCHAR"))
@@ -274,7 +291,9 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "caller ids hashed in E.164; older hashes marked v1", _v3_caller_ids_e164),
     (4, "keyed audit chain", _v4_keyed_audit_chain),
     (5, "sign-in throttling", _v5_signin_failures),
-    (6, "work queue leases: who claimed a call, which runs live", _v6_queue_leases),
+    (6, "abuse model score per event", _v6_abuse_event_score),
+    (7, "speaker confidence of mono-call segments", _v7_speaker_confidence),
+    (8, "work queue leases: who claimed a call, which runs live", _v8_queue_leases),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -168,6 +168,7 @@ def save_analysis(
                     "end_s": seg.end,
                     "text": seg.text,
                     "loudness_db": seg.loudness_db,
+                    "speaker_confidence": seg.speaker_confidence,
                 }
                 for idx, seg in enumerate(transcript.segments)
             ],
@@ -212,6 +213,7 @@ def save_analysis(
                     "text": ev.text,
                     "matched": ev.matched,
                     "shouted": ev.shouted,
+                    "score": ev.score,
                 }
                 for idx, ev in enumerate(analysis.abuse.events)
             ],

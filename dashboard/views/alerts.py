@@ -47,6 +47,7 @@ frame = pd.DataFrame(rows)
 frame["started_at"] = pd.to_datetime(frame["started_at"])
 frame["speakers"] = frame["speakers"].map(", ".join)
 frame["categories"] = frame["categories"].map(", ".join)
+frame["fired"] = frame["fired"].map(", ".join)
 st.dataframe(
     frame[
         [
@@ -57,6 +58,8 @@ st.dataframe(
             "agent_id",
             "speakers",
             "categories",
+            "fired",
+            "model_score",
             "events",
             "reviewed",
             "reviewed_by",
@@ -74,6 +77,15 @@ st.dataframe(
         "agent_id": "Agent",
         "speakers": "Abusive speaker",
         "categories": "Categories",
+        "fired": st.column_config.TextColumn(
+            "What fired", help="Lexicon entries or patterns that matched, or 'model'"
+        ),
+        "model_score": st.column_config.NumberColumn(
+            "Model score",
+            format="%.2f",
+            help="Highest abuse score the learned model gave the call's events (0-1; "
+            "empty when the model did not run)",
+        ),
         "events": "Events",
         "reviewed": st.column_config.CheckboxColumn("Reviewed"),
         "reviewed_by": "By",

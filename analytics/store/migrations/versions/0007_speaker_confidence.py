@@ -1,4 +1,4 @@
-"""Schema version 6: queue leases."""
+"""Schema version 7: speaker confidence."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from alembic import op
 
 from analytics.store.schema import step
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    step(6)(op.get_bind())
+    step(7)(op.get_bind())
 
 
 def downgrade() -> None:

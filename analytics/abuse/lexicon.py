@@ -16,11 +16,11 @@ customer → agent is the staff-protection case, agent → customer a quality ca
 is also read together with the same speaker's next one when it follows closely, since the
 ASR may cut a sentence in two; such an event spans both segments.
 
-Severity: ``low`` is swearing not aimed at anyone or a mild put-down (``vous êtes nuls``);
-``medium`` an insult, a veiled threat or a sexual remark; ``high`` a strong insult, a
-threat of violence or a discriminatory slur. A segment said much louder than the
-speaker's own median level in the call (shouting) raises its events one step. The call's
-severity is the highest event severity; the call is ``flagged`` when it reaches
+Severity: ``low`` is swearing not aimed at anyone or a mild put-down; ``medium`` an
+insult, a veiled threat or a sexual remark; ``high`` a strong insult, a threat of violence
+or a discriminatory slur. ``detect.py`` turns hits into events (a directed insult or any
+threat is at least ``medium``; shouting raises a step) and adds the learned model
+(``model.py``). The call is ``flagged`` when its highest event reaches
 ``flag_min_severity`` (default ``medium``: swearing alone at ``low`` is kept as an event
 for review but does not flag the call).
 
@@ -37,6 +37,14 @@ join_gap_s             1.5        a speaker's next segment this close is also re
 fuzzy                  true       match ASR near-misses of lexicon words
 fuzzy_min_len          6          word length for edit distance 1
 fuzzy2_min_len         9          word length for edit distance 2
+model                  true       use the learned model beside the rules (when the
+                                  pipeline built one)
+model_threshold        0.65       model score that makes an event by itself (English:
+                                  mean of the e5 classifier and profanity-check)
+model_alone_threshold  0.91       e5 classifier score that makes an event by itself,
+                                  in any language (the only test outside English);
+                                  calibrated by ``benchmarks/abuse_train.py``
+model_confirm          0.9        e5 score that raises a mild rule hit to ``medium``
 data_dir               (package)  folder replacing ``analytics/data/abuse``
 extra_terms            []         more lexicon lines, ``"term | category | severity"``
 extra_terms_fr / _en   []         the same, for one language only
@@ -61,17 +69,12 @@ from analytics.models import (
     ABUSE_CATEGORIES,
     SEVERITIES,
     AbuseCategory,
-    AbuseEvent,
-    AbuseReport,
-    RedactedSegment,
-    RedactedTranscript,
     Severity,
-    Speaker,
 )
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).parent / "data" / "abuse"
+DATA_DIR = Path(__file__).parent.parent / "data" / "abuse"
 LANGUAGES = ("fr", "en")
 _RANK: dict[Severity, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 _PLACEHOLDER = re.compile(r"<([A-Za-z_]+)>")
@@ -80,6 +83,9 @@ _NOT_WORD = re.compile(r"[^a-z0-9_*\s]+")
 _RUNS = re.compile(r"([a-z])\1{2,}")
 _DOUBLES = re.compile(r"([a-z])\1+")
 _REGEX_DOUBLES = re.compile(r"(?<!\\)([a-z])\1+")  # not the "b" of an escape like \bb
+
+
+_MODEL_FLOATS = ("model_threshold", "model_alone_threshold", "model_confirm")
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,10 @@ class AbuseConfig:
     fuzzy: bool = True
     fuzzy_min_len: int = 6
     fuzzy2_min_len: int = 9
+    model: bool = True
+    model_threshold: float = 0.65
+    model_alone_threshold: float = 0.91
+    model_confirm: float = 0.9
     data_dir: Path = DATA_DIR
     extra_terms: tuple[tuple[str, str], ...] = ()  # (language or "common", lexicon line)
     extra_patterns: tuple[tuple[str, str, str, str, str], ...] = ()  # lang,name,re,cat,sev
@@ -109,7 +119,7 @@ class AbuseConfig:
             f"extra_terms_{lang}" for lang in LANGUAGES
         }
         scalars = {"flag_min_severity", "shout_db", "shout_min_segments", "fuzzy", "join_gap_s"}
-        scalars |= {"fuzzy_min_len", "fuzzy2_min_len"}
+        scalars |= {"fuzzy_min_len", "fuzzy2_min_len", "model"} | set(_MODEL_FLOATS)
         unknown = set(section) - known - scalars
         if unknown:
             raise ConfigError(f"[abuse]: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -117,14 +127,18 @@ class AbuseConfig:
         try:
             if "flag_min_severity" in section:
                 values["flag_min_severity"] = _severity(str(section["flag_min_severity"]))
-            for key in ("shout_db", "join_gap_s"):
+            for key in ("shout_db", "join_gap_s", *_MODEL_FLOATS):
                 if key in section:
                     values[key] = float(section[key])
             for key in ("shout_min_segments", "fuzzy_min_len", "fuzzy2_min_len"):
                 if key in section:
                     values[key] = int(section[key])
-            if "fuzzy" in section:
-                values["fuzzy"] = _as_bool(section["fuzzy"])
+            for key in ("fuzzy", "model"):
+                if key in section:
+                    values[key] = _as_bool(section[key])
+            for key in _MODEL_FLOATS:
+                if key in values and not 0.0 <= values[key] <= 1.0:
+                    raise ValueError(f"{key} must be between 0 and 1, not {values[key]}")
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[abuse]: {exc}") from None
         if "data_dir" in section:
@@ -139,41 +153,6 @@ class AbuseConfig:
         config = cls(**values)
         _compiled(config)  # fail now, with the file or key named, not on the first call
         return config
-
-
-def detect_abuse(transcript: RedactedTranscript, config: AbuseConfig | None = None) -> AbuseReport:
-    """Find insults, threats, profanity and harassment in each segment of a call."""
-    config = config or AbuseConfig.default()
-    rules = _compiled(config).for_language(transcript.language)
-    loud = _shouted_segments(transcript.segments, config)
-    segments = transcript.segments
-    normalised = [normalise(s.text, rules.fillers) for s in segments]
-    hits = [rules.match(text) for text in normalised]
-    events: list[AbuseEvent] = []
-    for index, segment in enumerate(segments):
-        events.extend(_segment_events(segment, hits[index], shouted=index in loud))
-    # A sentence the ASR cut in two ("je sais où" | "vous habitez"): read neighbours together.
-    for i, j in _neighbours(segments, config.join_gap_s):
-        alone = {(h.category, h.name) for h in hits[i] + hits[j]}
-        both = rules.match(f"{normalised[i]} {normalised[j]}")
-        new = [h for h in both if (h.category, h.name) not in alone]
-        if new:
-            joined = RedactedSegment(
-                speaker=segments[i].speaker,
-                start=segments[i].start,
-                end=segments[j].end,
-                text=f"{segments[i].text} {segments[j].text}",
-            )
-            events.extend(_segment_events(joined, new, shouted=bool({i, j} & loud)))
-    events.sort(key=lambda e: (e.start, ABUSE_CATEGORIES.index(e.category)))
-    none: Severity = "none"
-    severity = max((e.severity for e in events), key=_RANK.__getitem__, default=none)
-    flagged = severity != "none" and _RANK[severity] >= _RANK[config.flag_min_severity]
-    if events:
-        logger.debug(
-            "call %s: %d abuse event(s), severity %s", transcript.call_id, len(events), severity
-        )
-    return AbuseReport(flagged=flagged, severity=severity, events=tuple(events))
 
 
 def normalise(text: str, fillers: frozenset[str] = frozenset()) -> str:
@@ -209,66 +188,7 @@ class Hit:
     category: AbuseCategory
     severity: Severity
     name: str
-
-
-def _segment_events(segment: RedactedSegment, hits: list[Hit], shouted: bool) -> list[AbuseEvent]:
-    events = []
-    for category in ABUSE_CATEGORIES:
-        found = [h for h in hits if h.category == category]
-        if not found:
-            continue
-        severity = max((h.severity for h in found), key=_RANK.__getitem__)
-        if shouted:
-            severity = SEVERITIES[min(_RANK[severity] + 1, len(SEVERITIES) - 1)]
-        names = ", ".join(dict.fromkeys(h.name for h in found))
-        events.append(
-            AbuseEvent(
-                speaker=segment.speaker,
-                start=segment.start,
-                end=segment.end,
-                category=category,
-                severity=severity,
-                text=segment.text,
-                matched=names,
-                shouted=shouted,
-            )
-        )
-    return events
-
-
-def _neighbours(segments: Sequence[RedactedSegment], max_gap_s: float) -> list[tuple[int, int]]:
-    """Pairs of indexes: a segment and the same speaker's next one, close enough in time."""
-    pairs = []
-    for i, segment in enumerate(segments):
-        for j in range(i + 1, len(segments)):
-            if segments[j].speaker == segment.speaker:
-                if segments[j].start - segment.end <= max_gap_s:
-                    pairs.append((i, j))
-                break
-    return pairs
-
-
-def _shouted_segments(segments: Sequence[RedactedSegment], config: AbuseConfig) -> set[int]:
-    """Indexes of segments said ``shout_db`` above their speaker's median loudness."""
-    by_speaker: dict[Speaker, list[tuple[int, float]]] = {}
-    for index, segment in enumerate(segments):
-        if segment.loudness_db is not None:
-            by_speaker.setdefault(segment.speaker, []).append((index, segment.loudness_db))
-    loud: set[int] = set()
-    for measured in by_speaker.values():
-        if len(measured) < config.shout_min_segments:
-            continue
-        median = _median([db for _, db in measured])
-        loud |= {index for index, db in measured if db >= median + config.shout_db}
-    return loud
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
+    directed: bool = False  # a word that counts only when addressed to the listener
 
 
 # -- lexicon matching ---------------------------------------------------------------------
@@ -406,7 +326,7 @@ class Rules:
             return None
         if self._reported(before):
             return None
-        return Hit(term.category, term.severity, term.name)
+        return Hit(term.category, term.severity, term.name, directed=term.directed)
 
     def _word_matches(self, spellings: tuple[str, ...], token: str, fuzzy: bool = True) -> bool:
         if token.startswith("_"):  # a redaction placeholder never matches

@@ -1,0 +1,72 @@
+"""Date of birth recogniser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from presidio_analyzer import RecognizerResult
+
+from analytics.redact.lexicon import Lexicon
+from analytics.redact.recognizers.base import DATE_OF_BIRTH, TokenRecognizer, make_result
+from analytics.redact.spoken import (
+    ContextHit,
+    Token,
+)
+
+
+class DateOfBirthRecognizer(TokenRecognizer):
+    """A date said after a birth context word: "née le douze mars quatre-vingt-cinq"."""
+
+    def __init__(self, lexicon: Lexicon, language: str = "fr") -> None:
+        super().__init__(lexicon, (DATE_OF_BIRTH,), language)
+
+    def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
+        results = []
+        for hit in hits:
+            if hit.entity_type != DATE_OF_BIRTH:
+                continue
+            span = self._date_after(tokens, hit.last)
+            if span:
+                first, last = span
+                results.append(
+                    make_result(DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85)
+                )
+        return results
+
+    def _is_date_word(self, token: Token) -> bool:
+        word = token.text
+        lexicon = self.lexicon
+        return (
+            (token.is_digits and len(word) <= 4)
+            or lexicon.is_number_word(word)
+            or word in lexicon.units
+            or word in lexicon.months
+            or word in lexicon.ordinals
+        )
+
+    def _date_after(self, tokens: Sequence[Token], position: int) -> tuple[int, int] | None:
+        first = next(
+            (
+                i
+                for i in range(position, min(position + 6, len(tokens)))
+                if self._is_date_word(tokens[i])
+            ),
+            None,
+        )
+        if first is None:
+            return None
+        last, numbers = first, 0
+        while last < len(tokens) and last - first < 14:
+            token = tokens[last]
+            if self._is_date_word(token):
+                numbers += 1
+                last += 1
+            elif (token.text in self.lexicon.date_joiners or token.text in "/-.") and (
+                last + 1 < len(tokens) and self._is_date_word(tokens[last + 1])
+            ):
+                last += 1
+            else:
+                break
+        while last > first and tokens[last - 1].text in self.lexicon.date_joiners:
+            last -= 1
+        return (first, last) if numbers else None

@@ -1,0 +1,287 @@
+"""Clean-up of the analyzer's results before they are merged.
+
+- A PERSON span starts after its title ("Mme", "M.", "Dr": the title is not the
+  name) and ends at punctuation ("Mme Moreau, CEO" → "Moreau").
+- spaCy finds capitalised dictionary words at the start of a line or in capitals
+  ("Conforme", "Plan", "COMEX") as names and places: alone, such a word is dropped,
+  unless it is a known first name, surname or place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from presidio_analyzer import RecognizerResult
+
+from analytics.redact.lexicon import Lexicon
+from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, read
+from analytics.redact.spoken import Token, match_phrase
+
+_BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
+_SHOUTED_TOWN = 6  # letters: shorter words in capitals are acronyms
+_ACRONYM = 4  # letters: a short unknown third word is a job's acronym ("cto", "rssi")
+_LINE_START = frozenset(".!?:;\n-•*✓→|")
+
+
+def refine(
+    results: Sequence[RecognizerResult],
+    text: str,
+    lexicon: Lexicon,
+    artifacts: object = None,
+    language: str = "",
+) -> list[RecognizerResult]:
+    """The results with titles trimmed, names cut at punctuation, stray words dropped."""
+    tokens = read(text, lexicon, artifacts).tokens  # type: ignore[arg-type]
+    refined = []
+    for result in results:
+        if _recognizer(result).startswith("AnswerRecognizer"):
+            refined.append(result)  # the answer to a request: recall first
+            continue
+        if result.entity_type == PERSON:
+            for start, end in _person_parts(result, text, tokens, lexicon, language):
+                refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
+            continue
+        if result.entity_type == LOCATION and (
+            _stray_word(result, text, tokens, lexicon, language)
+            or _titles_only(result, tokens, lexicon)
+            or (
+                _is_spacy(result)
+                and (language == "fr" or text == text.lower())
+                and not _after_place_cue(tokens, result.start, lexicon)
+                and _dictionary_words(_inside(tokens, result.start, result.end), lexicon)
+            )
+        ):
+            continue
+        refined.append(_with_place_prefix(result, text, tokens, lexicon))
+    return refined
+
+
+def _with_place_prefix(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> RecognizerResult:
+    """ "port scott", "West Curtis": the compass or "port" word before a place is part of it."""
+    if result.entity_type not in (PERSON, LOCATION):
+        return result
+    before = [token for token in tokens if token.end <= result.start]
+    if not before:
+        return result
+    previous = before[-1]
+    if previous.text not in lexicon.place_prefixes or text[previous.end : result.start] != " ":
+        return result
+    if text != text.lower() and not text[previous.start].isupper():
+        return result
+    if text == text.lower() and previous.text in lexicon.stop_words:
+        return result  # "est", "new" said as words
+    return _copy(result, previous.start, result.end)
+
+
+def _copy(result: RecognizerResult, start: int, end: int) -> RecognizerResult:
+    if start == result.start and end == result.end:
+        return result
+    return RecognizerResult(
+        result.entity_type, start, end, result.score, result.analysis_explanation,
+        result.recognition_metadata,
+    )  # fmt: skip
+
+
+def _inside(tokens: Sequence[Token], start: int, end: int) -> list[Token]:
+    return [token for token in tokens if token.start >= start and token.end <= end]
+
+
+def _person_parts(
+    result: RecognizerResult,
+    text: str,
+    tokens: Sequence[Token],
+    lexicon: Lexicon,
+    language: str = "",
+) -> list[tuple[int, int]]:
+    words = _inside(tokens, result.start, result.end)
+    parts: list[list[Token]] = [[]]
+    for token in words:
+        if parts[-1] and (
+            set(text[parts[-1][-1].end : token.start]) & _BREAKS
+            or (lexicon.is_title(token.text, language) and parts[-1][-1].is_word)
+        ):
+            parts.append([])  # "julie petit m kevin zhang": a title starts another name
+        parts[-1].append(token)
+    lower = text == text.lower()
+    kept = []
+    for number, part in enumerate(parts):
+        while part and (lexicon.is_title(part[0].text, language) or not part[0].is_word):
+            if part[0].is_word and len(part) == 1:
+                break
+            part = part[1:]
+        if part and lexicon.is_title(part[0].text, language) and len(part) == 1:
+            continue  # a title alone: "Mme", "M."
+        while part and not part[-1].is_word:
+            part = part[:-1]
+        if not part:
+            continue
+        # spaCy's French model reads capitalised nouns as names ("Directeur Juridique");
+        # English dictionaries list first names ("frank", "scott"), so there only a
+        # dictionary word after punctuation is dropped.
+        spacy_noun = _is_spacy(result) and (language == "fr" or lower)
+        if (number or spacy_noun) and _dictionary_words(part, lexicon):
+            continue  # "…, Manager", "(interne", "Directeur Juridique"
+        if _is_spacy(result) and _stray_word_tokens(part, text, lexicon, language):
+            continue
+        if lower:
+            part = _trim_words(part, lexicon, _is_spacy(result), language)
+            if not part:
+                continue
+        kept.append((part[0].start, part[-1].end))
+    return kept
+
+
+def _trim_words(
+    part: list[Token], lexicon: Lexicon, spacy: bool, language: str = ""
+) -> list[Token]:
+    """Lower-case text: the words a name ran on into are cut.
+
+    A title or particle before the name goes ("docteur cohen", "le directeur"). After a
+    known surname or a place no dictionary word follows ("moreau auditeur"); after any
+    other first word the second is taken as the surname ("thibaut hardy"). A
+    third word stays when it is a known name, follows two first names ("anne sophie
+    pastel") or a particle, or is no dictionary word nor a short acronym: "marie
+    dubois cto", "claire fontaine directrice" are cut after the surname. A spaCy span of dictionary words alone
+    ("commentaire", "director") is dropped.
+    """
+
+    def known(token: Token) -> bool:
+        return token.text in lexicon.first_names or token.text in lexicon.surnames
+
+    def ordinary(token: Token) -> bool:
+        word = token.text
+        return (
+            token.is_word
+            and not known(token)
+            and (lexicon.is_dictionary_word(word) or word in lexicon.titles)
+        )
+
+    while len(part) > 1 and (
+        lexicon.is_title(part[0].text, language)
+        or (part[0].text in NAME_PARTICLES and ordinary(part[1]))  # not "le goff"
+    ):
+        part = part[1:]
+    names: list[Token] = []
+    for position, token in enumerate(part):
+        if not token.is_word or token.text in NAME_PARTICLES or len(token.text) == 1:
+            continue  # particles and initials ("kate m begum") are not counted
+        after_particle = position > 0 and part[position - 1].text in NAME_PARTICLES
+        if not names:
+            keep = True
+        elif len(names) == 1:
+            # "moreau auditeur", "marseille directrice": a word after a surname or a
+            # place is not part of the name; after an unknown word it may be the surname.
+            first = names[0].text
+            ended = (first in lexicon.surnames and first not in lexicon.first_names) or bool(
+                lexicon.vocabulary.place_at([first], 0)
+            )
+            keep = after_particle or not (ended and ordinary(token))
+        else:
+            # "anne sophie pastel": two first names, then the surname ("sophie laurent
+            # drh": the second is a surname too, so the name ends there).
+            first_names = all(t.text in lexicon.first_names for t in names[:2]) and (
+                names[1].text not in lexicon.surnames
+            )
+            keep = (
+                known(token)
+                or first_names
+                or (not ordinary(token) and (after_particle or len(token.text) > _ACRONYM))
+            )
+        if not keep:
+            part = part[:position]
+            break
+        names.append(token)
+    while part and (part[-1].text in NAME_PARTICLES or not part[-1].is_word):
+        part = part[:-1]
+    if len(part) == 1 and lexicon.is_title(part[0].text, language):
+        return []
+    words = [t for t in part if t.is_word and len(t.text) > 1]  # not spelled letters
+    if spacy and words and all(ordinary(t) for t in words):
+        return []  # "commentaire", "director": words of the sentence
+    return part
+
+
+def _recognizer(result: RecognizerResult) -> str:
+    return str((result.recognition_metadata or {}).get("recognizer_name", ""))
+
+
+def _is_spacy(result: RecognizerResult) -> bool:
+    return "Spacy" in _recognizer(result)
+
+
+def _after_place_cue(tokens: Sequence[Token], start: int, lexicon: Lexicon) -> bool:
+    """ "près de orange", "near reading": a place is named after these words."""
+    before = [index for index, token in enumerate(tokens) if token.end <= start]
+    if not before:
+        return False
+    last = before[-1]
+    for first in range(max(0, last - 3), last + 1):
+        size = match_phrase(tokens, first, lexicon.location_before)
+        if size and first + size == last + 1:
+            return True
+    return False
+
+
+def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
+    """Only dictionary words, none a known name or place ("Directeur Juridique")."""
+    words = [token.text for token in part if token.is_word]
+    while len(words) > 1 and words[0] in lexicon.determiners:
+        words = words[1:]  # "the united states"
+    if words and lexicon.vocabulary.place_at(words, 0) == len(words):
+        return False  # "united states", "new zealand"
+    return bool(words) and all(
+        lexicon.is_dictionary_word(word)
+        and word not in lexicon.first_names
+        and word not in lexicon.surnames
+        and not lexicon.vocabulary.place_at([word], 0)
+        for word in words
+    )
+
+
+def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:
+    """ "Dr.", "Pr" taken as a place: a title alone is never personal data."""
+    words = [t for t in _inside(tokens, result.start, result.end) if t.is_word]
+    return bool(words) and all(t.text in lexicon.titles for t in words)
+
+
+def _stray_word(
+    result: RecognizerResult,
+    text: str,
+    tokens: Sequence[Token],
+    lexicon: Lexicon,
+    language: str = "",
+) -> bool:
+    return _is_spacy(result) and _stray_word_tokens(
+        _inside(tokens, result.start, result.end), text, lexicon, language
+    )
+
+
+def _stray_word_tokens(
+    part: Sequence[Token], text: str, lexicon: Lexicon, language: str = ""
+) -> bool:
+    """One capitalised dictionary word at a line start or in capitals, not a known name."""
+    words = [token for token in part if token.is_word]
+    if len(words) != 1:
+        return False
+    token = words[0]
+    word = token.text
+    if word in lexicon.first_names or word in lexicon.surnames:
+        return False
+    if lexicon.vocabulary.place_at([word], 0):
+        return False
+    if not lexicon.is_dictionary_word(word) and not text[token.start : token.end].isupper():
+        return False
+    written = text[token.start : token.end]
+    if (
+        language != "fr"
+        and written.isupper()
+        and len(word) >= _SHOUTED_TOWN
+        and not lexicon.is_dictionary_word(word)
+    ):
+        return False  # "KURZENKIRCHEN": an address's town in capitals (French: brands)
+    before = text[: token.start].rstrip(" \t\"'“«(")
+    at_start = not before or before[-1] in _LINE_START
+    shouted = text[token.start : token.end].isupper() and len(word) > 1
+    return at_start or shouted
