@@ -202,9 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per path; the fastest counts")
     parser.add_argument("--only", nargs="*", help="set names to run")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="the Transcriber's batch_size (setting)"
+    )
+    parser.add_argument("--beam-size", type=int, default=1, help="the Transcriber's beam_size")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="callqa-asr-bench-") as tmp:
-        transcriber = Transcriber("base", cache_dir=Path(tmp) / "models")
+        transcriber = Transcriber(
+            "base", cache_dir=Path(tmp) / "models", batch_size=args.batch_size,
+            beam_size=args.beam_size,
+        )
         transcriber.load()
         cases = real_cases() + synthetic_cases(Path(tmp))
         if args.only:
