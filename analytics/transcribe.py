@@ -308,11 +308,14 @@ class Transcriber:
         """Transcribe a call from its stretches of speech (as :func:`analytics.audio.listen`
         finds them, block by block, so a long call is never in memory whole).
 
-        The pieces of all channels are laid end to end in conversation order
-        (:func:`pack_clips`), so Whisper reads a dense dialogue and a call costs one
-        encoder pass per 30 s of speech, whatever its channels and silences. Windows are
-        decoded in batches; each word is then mapped back to its speaker and call time,
-        and each speaker's words are split into segments at pauses.
+        Each speaker's pieces are laid end to end, PIECE_GAP_S of silence after each
+        (:func:`pack_clips`), so a call costs about one encoder pass per 30 s of each
+        speaker's speech, whatever its silences. Both voices packed into one dialogue lost
+        most words of French calls (``benchmarks/transcription.py``). Windows are decoded
+        one by one by default (``batch_size`` 1: faster-whisper's batched mode decodes
+        without timestamps and ends a window at an early pause); each word is then mapped
+        back to its speaker and call time, and each speaker's words are split into
+        segments at pauses.
 
         Args:
             call_id: for logs only.
@@ -333,7 +336,7 @@ class Transcriber:
         n_pieces = n_windows = 0
         # Each speaker's speech is packed and decoded on its own: a dialogue of two voices
         # laid end to end lost most of its words (see pack_clips).
-        for speaker, clips in _by_speaker(speech).items():
+        for clips in _by_speaker(speech).values():
             packed = pack_clips(clips, gap_s=PIECE_GAP_S)
             found, detected, p = self._decode(packed, language)
             words.update(found)

@@ -85,7 +85,9 @@ FRENCH = (
 # Outbound: the customer answers first, with a short "Allô oui ?".
 FRENCH_OUTBOUND = (
     Turn(C, "Allô oui ?"),
-    Turn(A, "Bonjour madame, c'est Marc de l'assistance voyage, je vous appelle pour votre dossier."),
+    Turn(
+        A, "Bonjour madame, c'est Marc de l'assistance voyage, je vous appelle pour votre dossier."
+    ),
     Turn(C, "Ah oui, bonjour, je vous ai envoyé les factures de l'hôtel."),
     Turn(A, "Nous les avons bien reçues. Il me manque seulement votre date de retour."),
     Turn(C, "Nous sommes rentrés le douze au soir."),
@@ -165,7 +167,12 @@ def real_cases() -> list[Case]:
                 C: "The horizon seems extremely distant.",
             },
         ),
-        Case("multilingual", SHARED_AUDIO / "multilingual.mp3", "mono", {"unknown": MIT_EN + " " + MIT_DE}),
+        Case(
+            "multilingual",
+            SHARED_AUDIO / "multilingual.mp3",
+            "mono",
+            {"unknown": MIT_EN + " " + MIT_DE},
+        ),
     ]
 
 
@@ -209,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="callqa-asr-bench-") as tmp:
         transcriber = Transcriber(
-            "base", cache_dir=Path(tmp) / "models", batch_size=args.batch_size,
+            "base",
+            cache_dir=Path(tmp) / "models",
+            batch_size=args.batch_size,
             beam_size=args.beam_size,
         )
         transcriber.load()
