@@ -625,3 +625,20 @@ def test_base_packed_path_on_the_shared_stereo_clip(base_transcriber):
     # Both paths score 0 % on it in the benchmark; 0.15 allows a word of each sentence.
     assert _wer(STEREO_LEFT, _text(result, "agent")) <= 0.15
     assert _wer(STEREO_RIGHT, _text(result, "customer")) <= 0.15
+
+
+def test_pack_clips_leaves_a_gap_after_each_piece_and_maps_words_back():
+    from analytics.audio import SpeechClip
+
+    rate = 16000
+    clips = [
+        SpeechClip("agent", 10 * rate, np.full(2 * rate, 0.1, np.float32)),
+        SpeechClip("agent", 20 * rate, np.full(rate, 0.2, np.float32)),
+    ]
+    packed = tr.pack_clips(clips, gap_s=0.5)
+    assert [p.packed_start for p in packed.pieces] == [0, int(2.5 * rate)]
+    assert len(packed.audio) == int(4.0 * rate)
+    assert np.all(packed.audio[2 * rate : int(2.5 * rate)] == 0.0)
+    words: dict = {"agent": []}
+    packed.add_words(words, [FakeWord(0.5, 1.0, " one"), FakeWord(2.6, 3.0, " two")])
+    assert [(w.text, w.start) for w in words["agent"]] == [("one", 10.5), ("two", 20.1)]
