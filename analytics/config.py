@@ -33,7 +33,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     compute_type: str = "auto"  # auto: int8 on CPU, float16 on a GPU
     beam_size: int = 1
-    batch_size: int = 8
+    batch_size: int = 1  # batched text-only decoding drops words (benchmarks/transcription.py)
     workers: int = 2
     cpu_threads: int = 0  # 0: share the cores among workers
     redacted_audio: bool = True

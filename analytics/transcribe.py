@@ -47,6 +47,8 @@ WINDOW_S = CLIP_MAX_S
 WINDOWS_PER_PASS = 32
 # A pause this long between a speaker's words starts a new segment.
 SEGMENT_PAUSE_S = 0.8
+# Silence laid after each packed piece: Whisper hears where one stretch of speech ends.
+PIECE_GAP_S = 0.5
 _SPEAKER_ORDER: list[Speaker] = ["agent", "customer", "unknown"]
 
 
@@ -227,7 +229,7 @@ class Transcriber:
         cpu_threads: int = 0,
         num_workers: int = 1,
         beam_size: int = 1,
-        batch_size: int = 8,
+        batch_size: int = 1,
         model_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.model_name = model
@@ -306,11 +308,14 @@ class Transcriber:
         """Transcribe a call from its stretches of speech (as :func:`analytics.audio.listen`
         finds them, block by block, so a long call is never in memory whole).
 
-        The pieces of all channels are laid end to end in conversation order
-        (:func:`pack_clips`), so Whisper reads a dense dialogue and a call costs one
-        encoder pass per 30 s of speech, whatever its channels and silences. Windows are
-        decoded in batches; each word is then mapped back to its speaker and call time,
-        and each speaker's words are split into segments at pauses.
+        Each speaker's pieces are laid end to end, PIECE_GAP_S of silence after each
+        (:func:`pack_clips`), so a call costs about one encoder pass per 30 s of each
+        speaker's speech, whatever its silences. Both voices packed into one dialogue lost
+        most words of French calls (``benchmarks/transcription.py``). Windows are decoded
+        one by one by default (``batch_size`` 1: faster-whisper's batched mode decodes
+        without timestamps and ends a window at an early pause); each word is then mapped
+        back to its speaker and call time, and each speaker's words are split into
+        segments at pauses.
 
         Args:
             call_id: for logs only.
@@ -326,8 +331,20 @@ class Transcriber:
         language = whisper_language(language)
         if language is None and language_hint:
             logger.warning("call %s: unknown language %r, detecting it", call_id, language_hint)
-        packed = pack_clips(speech)
-        words, language, probability = self._decode(packed, language)
+        words: dict[Speaker, list[Word]] = {}
+        probability = 1.0 if language else 0.0
+        n_pieces = n_windows = 0
+        # Each speaker's speech is packed and decoded on its own: a dialogue of two voices
+        # laid end to end lost most of its words (see pack_clips).
+        for clips in _by_speaker(speech).values():
+            packed = pack_clips(clips, gap_s=PIECE_GAP_S)
+            found, detected, p = self._decode(packed, language)
+            words.update(found)
+            if language is None and detected is not None:
+                language, probability = detected, p  # detected once, kept for the others
+            n_pieces += len(packed.pieces)
+            n_windows += len(packed.windows)
+        language = language or "en"
         segments = sorted(
             (seg for speaker, ws in words.items() for seg in split_at_pauses(speaker, ws)),
             key=lambda seg: (seg.start, seg.end),
@@ -337,8 +354,8 @@ class Transcriber:
             call_id,
             language,
             probability,
-            len(packed.pieces),
-            len(packed.windows),
+            n_pieces,
+            n_windows,
             len(segments),
             time.perf_counter() - started,
         )
@@ -352,11 +369,11 @@ class Transcriber:
 
     def _decode(
         self, packed: PackedSpeech, language: str | None
-    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+    ) -> tuple[dict[Speaker, list[Word]], str | None, float]:
         """Words of each speaker timed on the call, the language and its probability."""
         words: dict[Speaker, list[Word]] = {piece.speaker: [] for piece in packed.pieces}
         if not packed.windows:
-            return words, language or "en", 1.0 if language else 0.0
+            return words, language, 1.0 if language else 0.0
         options: dict[str, Any] = {
             "beam_size": self.beam_size,
             "word_timestamps": True,
@@ -372,7 +389,7 @@ class Transcriber:
         language: str | None,
         options: dict[str, Any],
         words: dict[Speaker, list[Word]],
-    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+    ) -> tuple[dict[Speaker, list[Word]], str | None, float]:
         probability = 1.0
         for first in range(0, len(packed.windows), WINDOWS_PER_PASS):
             windows = packed.windows[first : first + WINDOWS_PER_PASS]
@@ -392,7 +409,7 @@ class Transcriber:
                 packed.add_words(words, segment.words or ())
             if language is None:  # detected from the first window, kept for the rest
                 language, probability = pipeline.detected
-        return words, language or "en", probability
+        return words, language, probability
 
     def _decode_sequentially(
         self,
@@ -400,7 +417,7 @@ class Transcriber:
         language: str | None,
         options: dict[str, Any],
         words: dict[Speaker, list[Word]],
-    ) -> tuple[dict[Speaker, list[Word]], str, float]:
+    ) -> tuple[dict[Speaker, list[Word]], str | None, float]:
         probability = 1.0
         for start, end in packed.windows:
             segments, info = self.model.transcribe(
@@ -413,7 +430,7 @@ class Transcriber:
                 language, probability = info.language, info.language_probability
             for segment in segments:
                 packed.add_words(words, segment.words or (), offset_s=start / SAMPLE_RATE)
-        return words, language or "en", probability
+        return words, language, probability
 
 
 def whisper_language(code: str | None) -> str | None:
@@ -548,23 +565,39 @@ def pack_speech(channels: Mapping[Speaker, np.ndarray]) -> PackedSpeech:
     return pack_clips(speech_clips(channels))
 
 
-def pack_clips(clips: Sequence[SpeechClip]) -> PackedSpeech:
-    """Lay speech clips end to end by start time; windows of up to 30 s of whole pieces."""
+def pack_clips(clips: Sequence[SpeechClip], gap_s: float = 0.0) -> PackedSpeech:
+    """Lay speech clips end to end by start time, ``gap_s`` of silence after each;
+    windows of up to 30 s of whole pieces."""
     found = sorted(clips, key=lambda clip: (clip.start, _SPEAKER_ORDER.index(clip.speaker)))
+    gap = np.zeros(round(gap_s * SAMPLE_RATE), np.float32)
     pieces: list[SpeechPiece] = []
     windows: list[tuple[int, int]] = []
+    parts: list[np.ndarray] = []
     position = window_start = 0
     for clip in found:
         length = len(clip.samples)
-        if position + length - window_start > WINDOW_S * SAMPLE_RATE:
+        full = position + length - window_start > WINDOW_S * SAMPLE_RATE
+        if full and position > window_start:
             windows.append((window_start, position))
             window_start = position
         pieces.append(SpeechPiece(clip.speaker, position, clip.start, length))
+        parts.append(clip.samples)
         position += length
+        if len(gap) and position + len(gap) - window_start <= WINDOW_S * SAMPLE_RATE:
+            parts.append(gap)
+            position += len(gap)
     if position > window_start:
         windows.append((window_start, position))
-    packed = np.concatenate([clip.samples for clip in found]) if found else np.zeros(0, np.float32)
+    packed = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return PackedSpeech(packed.astype(np.float32, copy=False), tuple(pieces), tuple(windows))
+
+
+def _by_speaker(clips: Sequence[SpeechClip]) -> dict[Speaker, list[SpeechClip]]:
+    """The clips of each speaker, speakers in a fixed order (agent, customer, unknown)."""
+    grouped: dict[Speaker, list[SpeechClip]] = {}
+    for clip in clips:
+        grouped.setdefault(clip.speaker, []).append(clip)
+    return {spk: grouped[spk] for spk in sorted(grouped, key=_SPEAKER_ORDER.index)}
 
 
 def split_at_pauses(speaker: Speaker, words: list[Word]) -> list[RawSegment]:
