@@ -51,6 +51,8 @@ ANSWERS: dict[str, str] = {
     "Yes. Zelvano Trimbeck.": "Yes.",
     "You can email me at k o r d e l at example dot com.": "You can email me at",
 }
+# How Whisper may write the words said around a value ("Yes." as "Yeah,"): not data.
+REPLY_WORDS = frozenset({"yeah", "yep", "okay", "sure", "well", "right"})
 CALLS = {
     "leak-1": (
         Turn("agent", "Good morning, roadside assistance, how can I help you?"),
@@ -98,6 +100,7 @@ def _answer_words(heard: list[RawTranscript]) -> set[str]:
     """Words of four letters or more Whisper wrote in the customer's answers of leak-3,
     but for the words said around the value ("you can email me at")."""
     around = {w.lower() for text in ANSWERS.values() for w in re.findall(r"[^\W\d_]+", text)}
+    around |= REPLY_WORDS
     words: set[str] = set()
     for raw in heard:
         if raw.call_id != "leak-3":

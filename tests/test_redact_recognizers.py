@@ -182,6 +182,19 @@ ANSWERS = [
         "DATE_OF_BIRTH",
     ),
     ("who am I speaking to?", "Rose Marsh", "Rose Marsh", "PERSON"),
+    # Whisper's rendering of a spelled address: the domain after a spoken "at" is theirs too
+    (
+        "which email address should we use?",
+        "you can email me at vexor .nl at www .quandle .com",
+        "www .quandle .com",
+        "EMAIL_ADDRESS",
+    ),
+    (
+        "votre adresse mail ?",
+        "c'est brindol point fr arobase zorpi point fr",
+        "zorpi",
+        "EMAIL_ADDRESS",
+    ),
 ]
 
 

@@ -111,7 +111,7 @@ class AnswerRecognizer(TokenRecognizer):
             if label:
                 continue  # "User: …", a speaker's label
             if self._content(token, entity) or (
-                run and token.text in ("-", ".", "_", "@") and index + 1 < last
+                run and self._joins(token, entity) and index + 1 < last
             ):
                 run.append(token)
             else:
@@ -122,6 +122,17 @@ class AnswerRecognizer(TokenRecognizer):
                 break
         results.extend(self._emit(run, entity))
         return results
+
+    def _joins(self, token: Token, entity: str) -> bool:
+        """A token that carries a value on: punctuation inside it, and in an address
+        said aloud the spoken "at" / "dot" (Whisper writes "kordl .nl at www .nampo
+        .com": the domain after the "at" is the caller's too)."""
+        if token.text in ("-", ".", "_", "@"):
+            return True
+        word = token.text.lower()
+        return entity == EMAIL_ADDRESS and (
+            word in self.lexicon.email_at or word in self.lexicon.email_dot
+        )
 
     def _content(self, token: Token, entity: str) -> bool:
         word = token.text
