@@ -38,6 +38,12 @@ import jiwer
 from analytics.audio import decode, listen, speaker_channels
 from analytics.models import ChannelLayout
 from analytics.synth import Turn, synthesize_call
+
+# The outbound call (the customer answers first, "Allô oui ?") is the mono-call
+# benchmark's own script: one text for both measurements.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from diarize_eval import FRENCH_OUTBOUND
+
 from analytics.transcribe import Transcriber
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,19 +87,6 @@ FRENCH = (
     Turn(A, "Très bien. Une dépanneuse arrive dans trente minutes."),
     Turn(C, "Merci beaucoup madame."),
     Turn(A, "Je vous en prie, bonne journée, au revoir."),
-)
-# Outbound: the customer answers first, with a short "Allô oui ?".
-FRENCH_OUTBOUND = (
-    Turn(C, "Allô oui ?"),
-    Turn(
-        A, "Bonjour madame, c'est Marc de l'assistance voyage, je vous appelle pour votre dossier."
-    ),
-    Turn(C, "Ah oui, bonjour, je vous ai envoyé les factures de l'hôtel."),
-    Turn(A, "Nous les avons bien reçues. Il me manque seulement votre date de retour."),
-    Turn(C, "Nous sommes rentrés le douze au soir."),
-    Turn(A, "Parfait, le remboursement sera fait sous dix jours."),
-    Turn(C, "Merci beaucoup, au revoir."),
-    Turn(A, "Au revoir madame, bonne soirée."),
 )
 
 

@@ -140,12 +140,11 @@ def requeue_interrupted(
         calls.c.state == "processing",
         or_(calls.c.claimed_by.is_(None), calls.c.claimed_by.not_in(_live_runs(lease_s, run_id))),
     )
-    stuck = conn.execute(select(calls.c.call_id, calls.c.attempts).where(orphaned)).all()
-    gave_up = sorted(call_id for call_id, attempts in stuck if attempts >= MAX_ATTEMPTS)
+    stuck = dict(conn.execute(select(calls.c.call_id, calls.c.attempts).where(orphaned)).all())
+    gave_up = sorted(call_id for call_id, attempts in stuck.items() if attempts >= MAX_ATTEMPTS)
     for call_id in gave_up:
-        attempts = next(n for cid, n in stuck if cid == call_id)
-        set_state(conn, call_id, "failed", now, error=interrupted_reason(attempts))
-    back = [call_id for call_id, _ in stuck if call_id not in gave_up]
+        set_state(conn, call_id, "failed", now, error=interrupted_reason(stuck[call_id]))
+    back = [call_id for call_id, attempts in stuck.items() if attempts < MAX_ATTEMPTS]
     if back:
         conn.execute(
             update(calls)

@@ -339,9 +339,10 @@ def migrate(conn: Connection) -> list[int]:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    before = schema_version(conn)
+    revision = MigrationContext.configure(conn).get_current_revision()
+    before = int(revision) if revision else _legacy_version(conn)
     config = _alembic(conn)
-    if before and MigrationContext.configure(conn).get_current_revision() is None:
+    if before and revision is None:
         command.stamp(config, f"{before:04d}")
     if before < LATEST_VERSION:
         command.upgrade(config, "head")
