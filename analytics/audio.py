@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -111,10 +111,12 @@ def decode_blocks(
     block_s: float = BLOCK_S,
     sample_rate: int = SAMPLE_RATE,
     max_duration_s: float | None = None,
+    name: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a recording block by block: float32 ``(channels, n)`` arrays of ``block_s``.
 
-    Every block but the last has exactly ``block_s`` seconds.
+    Every block but the last has exactly ``block_s`` seconds. ``name`` names a file
+    object in error messages (default: the path).
 
     Raises:
         AudioError: as :func:`decode`; a recording longer than ``max_duration_s`` is
@@ -122,6 +124,7 @@ def decode_blocks(
     """
     if isinstance(path, str):
         path = Path(path)
+    label = name or str(path)
     block_n = max(1, round(block_s * sample_rate))
     limit = None if max_duration_s is None else round(max_duration_s * sample_rate)
     total = 0
@@ -130,17 +133,17 @@ def decode_blocks(
             total += block.shape[1]
             if limit is not None and total > limit:
                 raise AudioError(
-                    f"{path}: longer than max_duration_s = {max_duration_s:g} s; "
+                    f"{label}: longer than max_duration_s = {max_duration_s:g} s; "
                     "raise the setting to process it",
-                    path=str(path),
+                    path=label,
                 )
             yield block
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})", path=str(path)) from None
+        raise AudioError(f"{label}: cannot decode audio ({_reason(exc)})", path=label) from None
     if total == 0:
-        raise AudioError(f"{path}: no audio samples", path=str(path))
+        raise AudioError(f"{label}: no audio samples", path=label)
 
 
 def _reason(exc: BaseException) -> str:
@@ -377,6 +380,12 @@ class HeardCall:
     activity: SpeechActivity
     levels: Mapping[Speaker, np.ndarray] = field(repr=False)
     speech: tuple[SpeechClip, ...] = field(repr=False)
+    # The decoded audio, kept for bleeping (listen(keep_audio=True)); close() frees it.
+    audio: PcmSpool | None = field(default=None, repr=False, compare=False)
+
+    def close(self) -> None:
+        if self.audio is not None:
+            self.audio.close()
 
     def loudness(self, segments: Sequence[tuple[Speaker, float, float]]) -> list[float | None]:
         """Loudness in dBFS of each segment, as :func:`segment_loudness` measures it."""
@@ -393,49 +402,161 @@ class HeardCall:
 
 
 def listen(
-    path: Path,
+    path: Path | BinaryIO,
     layout: ChannelLayout,
     *,
     max_duration_s: float | None = None,
     block_s: float = BLOCK_S,
+    keep_audio: bool = False,
+    name: str | None = None,
 ) -> HeardCall:
-    """Decode a call block by block and keep what the later stages need (:class:`HeardCall`).
+    """Decode a call once and keep what the later stages need (:class:`HeardCall`).
 
-    Two passes over the file: the first checks the length against ``max_duration_s``
-    and tells a dual-mono copy from two parties (streaming correlation); the second runs
-    Silero VAD per block for speech activity and for the speech to transcribe. Memory
-    stays a few blocks whatever the call's length.
+    One decode: the blocks go to an unnamed temporary file (:class:`PcmSpool`) while the
+    length is checked against ``max_duration_s`` and a dual-mono copy is told from two
+    parties (streaming correlation); the analysis then reads the blocks back from it.
+    One speech detection per channel: Silero VAD's speech probabilities are computed
+    once on each (bleed-silenced) channel, and both the speech activity (tight
+    boundaries) and the speech to transcribe (generous padding) are read from them.
+    Memory stays a few blocks whatever the call's length.
+
+    Args:
+        path: the recording, or its bytes as a binary file object (``name`` then names
+            it in error messages).
+        keep_audio: keep the decoded audio in ``HeardCall.audio`` for :func:`bleep_heard`
+            (the caller closes it with :meth:`HeardCall.close`).
 
     Raises:
         AudioError: the file cannot be decoded, or it is longer than ``max_duration_s``.
     """
     # Blocks of whole 20 ms frames and whole 512-sample VAD windows (a multiple of 0.16 s),
-    # so per-block frames line up with the call's.
+    # so per-block frames and VAD windows line up with the call's.
     block_s = max(1, round(block_s * SAMPLE_RATE / _BLOCK_UNIT)) * _BLOCK_UNIT / SAMPLE_RATE
-    dual = _stream_dual_mono(decode_blocks(path, block_s, max_duration_s=max_duration_s))
+    spool = PcmSpool()
+    try:
+        dual = _stream_dual_mono(
+            spool.record(decode_blocks(path, block_s, max_duration_s=max_duration_s, name=name))
+        )
+        heard = _hear(spool, layout, dual)
+    except BaseException:
+        spool.close()
+        raise
+    if not keep_audio:
+        spool.close()
+        return heard
+    return replace(heard, audio=spool)
+
+
+def _hear(spool: PcmSpool, layout: ChannelLayout, dual: bool) -> HeardCall:
+    """Levels, VAD probabilities (one pass per channel), then activity and speech clips."""
     frames: dict[Speaker, list[np.ndarray]] = {}
-    voiced: dict[Speaker, list[np.ndarray]] = {}
-    finders: dict[Speaker, _ClipFinder] = {}
-    offset = 0
-    for block in decode_blocks(path, block_s, max_duration_s=max_duration_s):
+    probs: dict[Speaker, list[np.ndarray]] = {}
+    for block in spool.blocks():
         channels = _split(block, layout, dual)
-        for speaker, samples in channels.items():
-            db = _frame_db(samples)
-            frames.setdefault(speaker, []).append(db)
-            voiced.setdefault(speaker, []).append(_vad_mask(samples, len(db)))
-        for speaker, cleaned in suppress_bleed(channels).items():
-            finders.setdefault(speaker, _ClipFinder(speaker)).feed(cleaned, offset)
-        offset += block.shape[1]
-    duration_s = offset / SAMPLE_RATE
+        levels = {spk: _frame_db(samples) for spk, samples in channels.items()}
+        for speaker, cleaned in _silence_bleed(channels, levels).items():
+            frames.setdefault(speaker, []).append(levels[speaker])
+            probs.setdefault(speaker, []).append(speech_probabilities(cleaned))
+    n = spool.samples
+    duration_s = n / SAMPLE_RATE
     levels = {spk: np.concatenate(parts) for spk, parts in frames.items()}
-    masks = {spk: np.concatenate(parts) for spk, parts in voiced.items()}
-    clips = [clip for finder in finders.values() for clip in finder.finish()]
+    voiced: dict[Speaker, np.ndarray] = {}
+    stamps: dict[Speaker, list[dict[str, int]]] = {}
+    for speaker, parts in probs.items():
+        p = np.concatenate(parts)
+        voiced[speaker] = _stamps_to_mask(
+            timestamps_from_probabilities(p, n, _ACTIVITY_VAD), len(levels[speaker])
+        )
+        stamps[speaker] = timestamps_from_probabilities(p, n, _TRANSCRIBE_READING)
     return HeardCall(
         duration_s=duration_s,
-        activity=activity_from_frames(levels, masks, duration_s),
+        activity=activity_from_frames(levels, voiced, duration_s),
         levels=levels,
-        speech=tuple(clips),
+        speech=tuple(_cut_clips(spool, layout, dual, levels, stamps)),
     )
+
+
+def _cut_clips(
+    spool: PcmSpool,
+    layout: ChannelLayout,
+    dual: bool,
+    levels: Mapping[Speaker, np.ndarray],
+    stamps: Mapping[Speaker, list[dict[str, int]]],
+) -> list[SpeechClip]:
+    """The speech pieces' samples (bleed silenced), read back from the spool."""
+    wanted = [(spk, s["start"], s["end"]) for spk, found in stamps.items() for s in found]
+    if not wanted:
+        return []
+    parts: dict[int, list[np.ndarray]] = {i: [] for i in range(len(wanted))}
+    hop = int(FRAME_S * SAMPLE_RATE)
+    offset = 0
+    for block in spool.blocks():
+        end = offset + block.shape[1]
+        channels = _split(block, layout, dual)
+        first = offset // hop
+        block_levels = {
+            spk: lv[first : first + -(-block.shape[1] // hop)] for spk, lv in levels.items()
+        }
+        cleaned = _silence_bleed(channels, block_levels)
+        for index, (speaker, start, stop) in enumerate(wanted):
+            lo, hi = max(start, offset), min(stop, end)
+            if hi > lo:
+                parts[index].append(cleaned[speaker][lo - offset : hi - offset])
+        offset = end
+    clips = [
+        SpeechClip(speaker, start, np.concatenate(parts[i]).astype(np.float32, copy=False))
+        for i, (speaker, start, _) in enumerate(wanted)
+        if parts[i]
+    ]
+    return sorted(clips, key=lambda clip: (clip.start, clip.speaker))
+
+
+class PcmSpool:
+    """A call's decoded blocks in an unnamed temporary file: decoded once, read many times.
+
+    The file has no name (the kernel frees it when it is closed or the process dies, so
+    a killed worker leaves nothing behind) and is only ever audio, never text.
+    """
+
+    def __init__(self) -> None:
+        self._file: BinaryIO | None = tempfile.TemporaryFile(prefix="callqa-pcm-")  # noqa: SIM115 (closed by close())
+        self._shapes: list[tuple[int, int]] = []
+
+    @property
+    def samples(self) -> int:
+        return sum(n for _, n in self._shapes)
+
+    @property
+    def channels(self) -> int:
+        return self._shapes[0][0] if self._shapes else 1
+
+    def record(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pass the blocks on, writing each to the spool."""
+        handle = self._open()
+        for block in blocks:
+            data = np.ascontiguousarray(block, dtype=np.float32)
+            handle.write(data.tobytes())
+            self._shapes.append(data.shape)
+            yield block
+        handle.flush()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The recorded blocks, in order (a fresh copy of each)."""
+        handle = self._open()
+        handle.seek(0)
+        for channels, n in self._shapes:
+            raw = handle.read(channels * n * 4)
+            yield np.frombuffer(raw, dtype=np.float32).reshape(channels, n).copy()
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            raise ValueError("the decoded audio was closed")
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def speech_clips(channels: Mapping[Speaker, np.ndarray]) -> list[SpeechClip]:
@@ -521,6 +642,17 @@ def suppress_bleed(
         return dict(channels)
     hop = max(1, int(FRAME_S * sample_rate))
     levels = {spk: _frame_db(np.asarray(x, np.float32), hop) for spk, x in channels.items()}
+    return _silence_bleed(channels, levels, hop)
+
+
+def _silence_bleed(
+    channels: Mapping[Speaker, np.ndarray],
+    levels: Mapping[Speaker, np.ndarray],
+    hop: int = int(FRAME_S * SAMPLE_RATE),
+) -> dict[Speaker, np.ndarray]:
+    """:func:`suppress_bleed` given each channel's frame levels (``hop`` samples each)."""
+    if len(channels) < 2:
+        return dict(channels)
     cleaned: dict[Speaker, np.ndarray] = {}
     for speaker, samples in channels.items():
         own = levels[speaker]
@@ -553,21 +685,147 @@ def _frame_db(samples: np.ndarray, hop: int = int(FRAME_S * SAMPLE_RATE)) -> np.
 
 def _vad_mask(samples: np.ndarray, n_frames: int) -> np.ndarray:
     """Frames Silero VAD calls speech."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(
-        threshold=VAD_THRESHOLD,
-        min_speech_duration_ms=VAD_MIN_SPEECH_MS,
-        min_silence_duration_ms=VAD_MIN_SILENCE_MS,
-        speech_pad_ms=VAD_SPEECH_PAD_MS,
-    )
-    mask = np.zeros(n_frames, dtype=bool)
     if len(samples) == 0 or not np.any(samples):
-        return mask
+        return np.zeros(n_frames, dtype=bool)
+    found = timestamps_from_probabilities(
+        speech_probabilities(samples), len(samples), _ACTIVITY_VAD
+    )
+    return _stamps_to_mask(found, n_frames)
+
+
+def _stamps_to_mask(stamps: Sequence[Mapping[str, int]], n_frames: int) -> np.ndarray:
+    mask = np.zeros(n_frames, dtype=bool)
     hop = int(FRAME_S * SAMPLE_RATE)
-    for chunk in get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE):
+    for chunk in stamps:
         mask[chunk["start"] // hop : -(-chunk["end"] // hop)] = True
     return mask
+
+
+# --- Silero VAD, one pass ------------------------------------------------------------------
+#
+# faster-whisper's get_speech_timestamps runs the Silero model and then reads speech
+# pieces from its probabilities. callqa needs two readings of the same channel (tight
+# speech activity, generously padded pieces for Whisper): the model runs once
+# (speech_probabilities) and timestamps_from_probabilities reads the pieces, with the
+# very rules of faster-whisper 1.2's get_speech_timestamps (MIT, from silero-vad).
+
+VAD_WINDOW = 512
+
+
+@dataclass(frozen=True)
+class VadReading:
+    """How speech pieces are read from Silero's probabilities (faster-whisper's options)."""
+
+    threshold: float = VAD_THRESHOLD
+    min_speech_duration_ms: int = 0
+    max_speech_duration_s: float = float("inf")
+    min_silence_duration_ms: int = 2000
+    speech_pad_ms: int = 400
+
+
+_ACTIVITY_VAD = VadReading(
+    min_speech_duration_ms=VAD_MIN_SPEECH_MS,
+    min_silence_duration_ms=VAD_MIN_SILENCE_MS,
+    speech_pad_ms=VAD_SPEECH_PAD_MS,
+)
+
+
+_TRANSCRIBE_READING = VadReading(
+    min_silence_duration_ms=TRANSCRIBE_VAD["min_silence_duration_ms"],
+    speech_pad_ms=TRANSCRIBE_VAD["speech_pad_ms"],
+    max_speech_duration_s=CLIP_MAX_S,
+)
+
+
+def speech_probabilities(samples: np.ndarray) -> np.ndarray:
+    """Silero VAD's speech probability of each 512-sample window of 16 kHz ``samples``.
+
+    The last window is zero-padded; silence (all zeros) skips the model.
+    """
+    n_windows = -(-len(samples) // VAD_WINDOW)
+    if n_windows == 0 or not np.any(samples):
+        return np.zeros(n_windows, np.float32)
+    from faster_whisper.vad import get_vad_model
+
+    padded = np.zeros(n_windows * VAD_WINDOW, np.float32)
+    padded[: len(samples)] = samples
+    return np.asarray(get_vad_model()(padded), np.float32).reshape(-1)[:n_windows]
+
+
+def timestamps_from_probabilities(
+    probs: np.ndarray, n_samples: int, reading: VadReading
+) -> list[dict[str, int]]:
+    """Speech pieces (``start``/``end`` in samples) from per-window probabilities."""
+    rate = SAMPLE_RATE
+    window = VAD_WINDOW
+    threshold = reading.threshold
+    neg_threshold = max(threshold - 0.15, 0.01)
+    min_speech = rate * reading.min_speech_duration_ms / 1000
+    pad = rate * reading.speech_pad_ms / 1000
+    max_speech = rate * reading.max_speech_duration_s - window - 2 * pad
+    min_silence = rate * reading.min_silence_duration_ms / 1000
+    min_silence_at_max = rate * 98 / 1000
+    triggered = False
+    speeches: list[dict[str, int]] = []
+    current: dict[str, int] = {}
+    temp_end = prev_end = next_start = 0
+    for i, prob in enumerate(probs):
+        if prob >= threshold and temp_end:
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = window * i
+        if prob >= threshold and not triggered:
+            triggered = True
+            current["start"] = window * i
+            continue
+        if triggered and window * i - current["start"] > max_speech:
+            if prev_end:
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                if next_start < prev_end:
+                    triggered = False
+                else:
+                    current["start"] = next_start
+                prev_end = next_start = temp_end = 0
+            else:
+                current["end"] = window * i
+                speeches.append(current)
+                current = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                continue
+        if prob < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = window * i
+            if window * i - temp_end > min_silence_at_max:
+                prev_end = temp_end
+            if window * i - temp_end < min_silence:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > min_speech:
+                speeches.append(current)
+            current = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+            continue
+    if current and n_samples - current["start"] > min_speech:
+        current["end"] = n_samples
+        speeches.append(current)
+    for i, speech in enumerate(speeches):
+        if i == 0:
+            speech["start"] = int(max(0, speech["start"] - pad))
+        if i != len(speeches) - 1:
+            silence = speeches[i + 1]["start"] - speech["end"]
+            if silence < 2 * pad:
+                speech["end"] += int(silence // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence // 2))
+            else:
+                speech["end"] = int(min(n_samples, speech["end"] + pad))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - pad))
+        else:
+            speech["end"] = int(min(n_samples, speech["end"] + pad))
+    return speeches
 
 
 def _own_voice_mask(speaker: Speaker, frame_db: Mapping[Speaker, np.ndarray]) -> np.ndarray:
@@ -661,7 +919,7 @@ def _active_level_db(frame_db: np.ndarray) -> float | None:
 
 
 def bleep(
-    source: Path,
+    source: Path | PcmSpool,
     spans: Sequence[tuple[float, float]],
     out_path: Path,
     pad_s: float = 0.25,
@@ -675,6 +933,9 @@ def bleep(
     ``.flac`` lossless FLAC. It streams block by block from the decoder to the encoder,
     into a temporary file then moved into place, so a crash never leaves a half-written
     copy and a long call never sits in memory.
+
+    ``source`` may be the decoded audio :func:`listen` kept (``keep_audio=True``): the
+    call is then not decoded again.
 
     Raises:
         AudioError: ``source`` cannot be decoded or the copy cannot be written (with
@@ -706,11 +967,16 @@ def bleep(
 
 
 def _bleeped_blocks(
-    source: Path, spans: Sequence[tuple[int, int]], rate: int, block_s: float
+    source: Path | PcmSpool, spans: Sequence[tuple[int, int]], rate: int, block_s: float
 ) -> Iterator[np.ndarray]:
     """The source's blocks, each span (in samples) replaced by the tone."""
     offset = 0
-    for block in decode_blocks(source, block_s, sample_rate=rate):
+    blocks = (
+        source.blocks()
+        if isinstance(source, PcmSpool)
+        else decode_blocks(source, block_s, sample_rate=rate)
+    )
+    for block in blocks:
         end = offset + block.shape[1]
         for first, last in spans:
             lo, hi = max(first, offset), min(last, end)

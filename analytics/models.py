@@ -220,6 +220,9 @@ class CallAnalysis:
     timings_s: Mapping[str, float] = field(default_factory=dict)
     # Who spoke when, as the quality figures used it (per channel, or separated on mono).
     activity: SpeechActivity | None = None
+    # The redacted audio itself, when the analysis ran away from the blob store (a Ray
+    # actor): the driver writes it. Ogg Opus bytes.
+    redacted_audio: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import traceback
@@ -33,14 +35,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tqdm import tqdm
 
 from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
-from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
+from analytics.models import (
+    AbuseReport,
+    Call,
+    CallAnalysis,
+    PiiSpan,
+    QualityReport,
+    RedactedTranscript,
+    SpeechActivity,
+)
 from analytics.store import Store, queue, utcnow
 from analytics.store.blobs import LocalBlobStore
 from analytics.store.core import disk_full
@@ -136,21 +146,72 @@ def _untimed_spans(
     return out
 
 
-def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalysis:
-    """Run one call through every stage; only redacted results come out."""
+def analyse_call(
+    call: Call,
+    engines: Engines,
+    settings: Settings,
+    *,
+    recording: bytes | None = None,
+) -> CallAnalysis:
+    """Run one call through every stage; only redacted results come out.
+
+    The call is decoded once and Silero VAD runs once per channel (:func:`audio.listen`);
+    transcription, quality, loudness and the redacted copy all read that one pass.
+
+    Args:
+        recording: the recording's bytes, for a worker that cannot read the workspace
+            (a Ray actor on another machine); the redacted audio then comes back as
+            bytes in ``CallAnalysis.redacted_audio`` instead of being written here.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    # What comes out is levels, speech masks and the speech itself, never the whole
+    # call's samples (a long call costs what a short one does); the decoded audio waits
+    # in an unnamed temporary file for the bleeping.
+    source: Path | BinaryIO = call.audio_path if recording is None else io.BytesIO(recording)
+    heard = audio.listen(
+        source,
+        call.channel_layout,
+        max_duration_s=settings.max_duration_s,
+        keep_audio=settings.redacted_audio,
+        name=call.call_id if recording is not None else None,
+    )
+    try:
+        timings["audio"] = time.perf_counter() - started
+        redacted, quality, abuse, activity = _understand(call, heard, engines, timings)
+        redacted_audio_path: Path | None = None
+        redacted_audio: bytes | None = None
+        if settings.redacted_audio and heard.audio is not None:
+            mark = time.perf_counter()
+            spans = _untimed_spans(redacted, redacted.pii_spans)
+            if recording is None:
+                blobs = LocalBlobStore(settings)
+                with blobs.writing("redacted-audio", f"{call.audio_sha256}.ogg") as target:
+                    redacted_audio_path = audio.bleep(heard.audio, spans, target)
+            else:
+                redacted_audio = _bleep_to_bytes(heard.audio, spans)
+            timings["redacted_audio"] = time.perf_counter() - mark
+    finally:
+        heard.close()
+    return CallAnalysis(
+        transcript=redacted,
+        quality=quality,
+        abuse=abuse,
+        redacted_audio_path=redacted_audio_path,
+        timings_s=timings,
+        activity=activity,
+        redacted_audio=redacted_audio,
+    )
+
+
+def _understand(
+    call: Call, heard: audio.HeardCall, engines: Engines, timings: dict[str, float]
+) -> tuple[RedactedTranscript, QualityReport, AbuseReport, SpeechActivity]:
+    """Transcribe, redact, then quality and abuse: the raw transcript ends in here."""
     from analytics.abuse import detect_abuse
     from analytics.quality import compute_quality
 
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    # Block by block: what comes out is levels, speech masks and the speech itself,
-    # never the whole call's samples (a long call costs what a short one does).
-    heard = audio.listen(
-        call.audio_path, call.channel_layout, max_duration_s=settings.max_duration_s
-    )
     activity = heard.activity
-    timings["audio"] = time.perf_counter() - started
-
     diarization = None
     if set(heard.levels) == {"unknown"}:
         # A mono call: its voices are separated from the speech clips listen() already
@@ -188,24 +249,13 @@ def analyse_call(call: Call, engines: Engines, settings: Settings) -> CallAnalys
     quality = compute_quality(redacted, activity, engines.quality_config)
     abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
+    return redacted, quality, abuse, activity
 
-    redacted_audio: Path | None = None
-    if settings.redacted_audio:
-        mark = time.perf_counter()
-        blobs = LocalBlobStore(settings)
-        with blobs.writing("redacted-audio", f"{call.audio_sha256}.ogg") as target:
-            redacted_audio = audio.bleep(
-                call.audio_path, _untimed_spans(redacted, redacted.pii_spans), target
-            )
-        timings["redacted_audio"] = time.perf_counter() - mark
-    return CallAnalysis(
-        transcript=redacted,
-        quality=quality,
-        abuse=abuse,
-        redacted_audio_path=redacted_audio,
-        timings_s=timings,
-        activity=activity,
-    )
+
+def _bleep_to_bytes(decoded: audio.PcmSpool, spans: Sequence[tuple[float, float]]) -> bytes:
+    """The redacted copy as Ogg Opus bytes (written to a private temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="callqa-bleep-") as folder:
+        return audio.bleep(decoded, spans, Path(folder) / "redacted.ogg").read_bytes()
 
 
 def _diarizer(engines: Engines) -> Diarizer:
