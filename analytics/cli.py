@@ -153,7 +153,12 @@ def ingest_cmd(
 
 
 def _process(
-    obj: Context, workers: int | None, executor: str, model: str | None, retry_failed: bool
+    obj: Context,
+    workers: int | None,
+    executor: str,
+    model: str | None,
+    retry_failed: bool,
+    ray_address: str | None = None,
 ) -> int:
     from analytics.pipeline import process
 
@@ -164,6 +169,7 @@ def _process(
         executor=executor,
         progress=True,
         retry_failed=retry_failed,
+        address=ray_address,
     )
     for call_id, reason in report.failed.items():
         click.echo(f"failed {call_id}: {reason}", err=True)
@@ -182,6 +188,11 @@ _process_options = [
         "--model", help="Whisper model: base (embedded), tiny.en, a CTranslate2 folder or a name."
     ),
     click.option("--retry-failed", is_flag=True, help="Try failed calls again."),
+    click.option(
+        "--ray-address",
+        help="With --executor ray: join this Ray cluster (HOST:PORT, or auto; default "
+        "RAY_ADDRESS); without, a local cluster is started.",
+    ),
 ]
 
 
@@ -199,10 +210,15 @@ def _with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 @pass_ctx
 @handle_errors
 def process_cmd(
-    obj: Context, workers: int | None, executor: str, model: str | None, retry_failed: bool
+    obj: Context,
+    workers: int | None,
+    executor: str,
+    model: str | None,
+    retry_failed: bool,
+    ray_address: str | None,
 ) -> None:
     """Transcribe, redact and analyse every pending call."""
-    sys.exit(_process(obj, workers, executor, model, retry_failed))
+    sys.exit(_process(obj, workers, executor, model, retry_failed, ray_address))
 
 
 @cli.command("run")
@@ -221,10 +237,11 @@ def run_cmd(
     executor: str,
     model: str | None,
     retry_failed: bool,
+    ray_address: str | None,
 ) -> None:
     """Ingest, then process everything pending."""
     ingest_code = _ingest(obj, paths, metadata, roots)
-    process_code = _process(obj, workers, executor, model, retry_failed)
+    process_code = _process(obj, workers, executor, model, retry_failed, ray_address)
     sys.exit(max(ingest_code, process_code))
 
 

@@ -90,3 +90,7 @@ class RoleError(AuthError):
 
 class DiskFullError(StoreError):
     """The disk filled up while writing; what was in progress is pending again."""
+
+
+class ClusterError(CallqaError):
+    """The Ray cluster cannot be joined, or lost every worker (calls stay pending)."""

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from analytics import audio, diarize
 from analytics.config import Settings
-from analytics.errors import CallqaError, DiskFullError, UsageError
+from analytics.errors import CallqaError, ClusterError, DiskFullError, UsageError
 from analytics.models import (
     AbuseReport,
     Call,
@@ -118,6 +118,7 @@ class ProcessReport:
     audio_s: float = 0.0
     wall_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)
+    nodes: dict[str, int] = field(default_factory=dict)  # Ray: calls done per node id
 
     def summary(self) -> str:
         rtf = self.wall_s / self.audio_s if self.audio_s else 0.0
@@ -129,6 +130,8 @@ class ProcessReport:
         if total:
             shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in self.stage_s.items())
             text += f"; time by stage: {shares}"
+        if self.nodes:
+            text += f"; on {len(self.nodes)} Ray node(s)"
         return text
 
 
@@ -353,7 +356,9 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
         store.blobs.key_of(analysis.redacted_audio_path) if analysis.redacted_audio_path else None
     )
     with store.write() as conn:
-        if queue.state_of(conn, call.call_id) == "processing":
+        # Only while the call is still ours: a result is committed once, whatever the
+        # retries (a lost worker's call run again elsewhere, a run whose lease ran out).
+        if queue.is_mine(conn, call.call_id, store.claimant):
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
             return True
     # Objected (or erased) while we worked: drop everything we made.
@@ -423,8 +428,12 @@ def process(
     now: datetime | None = None,
     progress: bool = False,
     retry_failed: bool = False,
+    address: str | None = None,
 ) -> ProcessReport:
     """Process every pending call (after applying retention).
+
+    With ``executor="ray"``, ``address`` (or ``RAY_ADDRESS``) names a Ray cluster to
+    join (``auto``: the one this machine belongs to); without, a local one is started.
 
     Raises:
         UsageError: bad executor or model name (before any call is touched), or
@@ -437,6 +446,8 @@ def process(
         raise UsageError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")
     if executor == "ray":
         _import_ray()
+    elif address:
+        raise UsageError("--ray-address needs --executor ray")
     settings = store.settings
     if engines is None and engine_factory is None:
         check_model(settings)
@@ -464,7 +475,7 @@ def process(
         try:
             if executor == "ray":
                 factory = engine_factory or build_engines
-                _run_ray(store, todo, factory, workers, now, progress, report)
+                _run_ray(store, todo, factory, workers, now, progress, report, ray_address(address))
             else:
                 engines = engines or (engine_factory or build_engines)(settings, workers)
                 load = getattr(engines.transcriber, "load", None)
@@ -599,17 +610,35 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
 
 
 class _RayWorker:
-    """One Ray actor: its own engines, analysing calls; only redacted results leave it."""
+    """One Ray actor: its own engines, one Whisper model with ``cpu_threads`` = the CPUs
+    the actor reserved. It gets a recording's bytes and gives back only the redacted
+    results (raw text never leaves it) and the redacted audio as bytes; it writes
+    nothing on its node but the model cache and unnamed temporary files.
+    """
 
-    def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
-        self.settings = settings
-        self.engines = engine_factory(settings, 1)
+    def __init__(self, settings: Settings, engine_factory: EngineFactory, cpus: int) -> None:
+        self.settings = replace(settings, cpu_threads=cpus)
+        self.engines = engine_factory(self.settings, 1)
+        transcriber = self.engines.transcriber
+        if not settings.home.is_dir() and hasattr(transcriber, "cache_dir"):
+            # Another machine: the packaged model is assembled in a cache of its own.
+            transcriber.cache_dir = Path.home() / ".cache" / "callqa" / "models"
+        load = getattr(transcriber, "load", None)
+        if load is not None:
+            load()  # a model that cannot load fails the actor, before any call
 
-    def analyse(self, call: Call) -> tuple[CallAnalysis | None, str | None, float, bool]:
+    def ready(self) -> str:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
+    def analyse(
+        self, call: Call, recording: bytes
+    ) -> tuple[CallAnalysis | None, str | None, float, bool]:
         """The analysis, or the reason it failed; last: whether the disk was full."""
         mark = time.perf_counter()
         try:
-            analysis = analyse_call(call, self.engines, self.settings)
+            analysis = analyse_call(call, self.engines, self.settings, recording=recording)
         except CallqaError as exc:
             return None, str(exc), time.perf_counter() - mark, disk_full(exc)
         except Exception as exc:
@@ -626,6 +655,78 @@ def _import_ray() -> Any:
     return ray
 
 
+# Calls in flight per Ray actor: one running, one waiting (its recording already sent),
+# so an actor never idles between calls and the driver never holds more than this.
+RAY_IN_FLIGHT_PER_ACTOR = 2
+RAY_LOCAL_IP = "127.0.0.2"
+RAY_ACTOR_START_S = 600.0  # an actor that cannot start by then (no free CPU) is dropped
+
+
+def ray_address(address: str | None) -> str | None:
+    """The cluster to join: ``--ray-address``, else ``RAY_ADDRESS``; None starts a local one."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def _connect_ray(ray: Any, address: str | None, workers: int) -> bool:
+    """Join ``address`` (or start a private local cluster); True if we must shut it down."""
+    if ray.is_initialized():
+        return False
+    if address is None:
+        # A private cluster on loopback (Ray would use the machine's external address).
+        ray.init(
+            num_cpus=workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address=RAY_LOCAL_IP,
+        )
+        return True
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
+    return True
+
+
+def _start_actors(
+    ray: Any, settings: Settings, engine_factory: EngineFactory
+) -> list[tuple[Any, str]]:
+    """Actors on every alive node, as many as its CPUs allow, each reserving
+    ``cpu_threads`` CPUs (1 when 0); those that cannot start are dropped."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    cpus = max(1, settings.cpu_threads)
+    actor_class = ray.remote(_RayWorker)
+    actors = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        for _ in range(int(node.get("Resources", {}).get("CPU", 0) // cpus)):
+            strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=True)
+            actors.append(
+                actor_class.options(num_cpus=cpus, scheduling_strategy=strategy).remote(
+                    settings, engine_factory, cpus
+                )
+            )
+    if not actors:
+        raise ClusterError(f"the Ray cluster has no node with {cpus} free CPU(s)")
+    ready = {actor.ready.remote(): actor for actor in actors}
+    started, late = ray.wait(list(ready), num_returns=len(ready), timeout=RAY_ACTOR_START_S)
+    live = []
+    for ref in started:
+        try:
+            node_id = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            cause = exc.__cause__ or exc
+            raise ClusterError(f"a Ray worker could not start: {type(cause).__name__}") from None
+        live.append((ready[ref], node_id))
+    for ref in late:
+        ray.kill(ready[ref])
+    if not live:
+        raise ClusterError("no Ray worker could start (no free CPU on the cluster?)")
+    log.info("ray: %d actors of %d CPU(s) on %d nodes", len(live), cpus, len(ray.nodes()))
+    return live
+
+
 def _run_ray(
     store: Store,
     todo: list[Call],
@@ -634,48 +735,122 @@ def _run_ray(
     now: datetime,
     progress: bool,
     report: ProcessReport,
+    address: str | None = None,
 ) -> None:
-    """Each call on a Ray actor (own process, own engines); results stored here.
+    """Each call on a Ray actor; recordings go out and results come back as bytes
+    through the object store; every commit is made here, by the driver.
 
-    A call is claimed when an actor is free for it, not before.
+    A call is claimed when an actor has room for it (at most RAY_IN_FLIGHT_PER_ACTOR
+    each); the driver reads its recording through the blob store and puts it in the object store.
+    An actor that dies (its node lost) takes no call with it: its calls go back to the
+    queue and on to the live actors; a call whose worker died MAX_ATTEMPTS times fails.
+    A result is committed once, only while its call is still this run's, in processing.
     """
     ray = _import_ray()
-    from ray.util import ActorPool
-
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    owned = _connect_ray(ray, address, workers)
     try:
-        actor_class = ray.remote(num_cpus=1)(_RayWorker)
-        pool = ActorPool(
-            [actor_class.remote(store.settings, engine_factory) for _ in range(workers)]
-        )
-        queue = iter(todo)
-        in_flight: list[Call] = []
-
-        def submit_next() -> None:
-            for call in queue:
-                if _claim(store, call, now):
-                    pool.submit(lambda actor, c: actor.analyse.remote(c), call)
-                    in_flight.append(call)
-                    return
-                report.skipped.append(call.call_id)
-
-        bar = _bar(todo, progress)
-        for _ in range(workers):
-            submit_next()
-        while in_flight:
-            analysis, reason, seconds, full = pool.get_next()
-            call = in_flight.pop(0)
-            if analysis is None:
-                errno_ = errno.ENOSPC if full else None
-                failure = AnalysisFailed(reason or "failed", errno=errno_)
-                _record_failure(store, call, failure, now, report)
-            else:
-                _record_success(store, call, analysis, seconds, now, report, bar)
-            bar.update(round(call.duration_s))
-            submit_next()
-        bar.close()
+        actors = _start_actors(ray, store.settings, engine_factory)
+        _drive(ray, store, actors, todo, now, _bar(todo, progress), report)
     finally:
-        if started_ray:
+        if owned:
             ray.shutdown()
+
+
+def _drive(
+    ray: Any,
+    store: Store,
+    actors: list[tuple[Any, str]],
+    todo: list[Call],
+    now: datetime,
+    bar: Any,
+    report: ProcessReport,
+) -> None:
+    from collections import deque
+
+    waiting = deque(todo)
+    load = dict.fromkeys(range(len(actors)), 0)  # live actors and their calls in flight
+    in_flight: dict[Any, tuple[Call, int]] = {}
+    try:
+        while waiting or in_flight:
+            while waiting and load and len(in_flight) < RAY_IN_FLIGHT_PER_ACTOR * len(load):
+                call = waiting.popleft()
+                index = min(load, key=load.__getitem__)
+                ref = _send(ray, store, actors[index][0], call, now, report)
+                if ref is not None:
+                    in_flight[ref] = (call, index)
+                    load[index] += 1
+            if not in_flight:
+                break
+            [ref], _ = ray.wait(list(in_flight), num_returns=1)
+            call, index = in_flight.pop(ref)
+            try:
+                analysis, reason, seconds, full = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                if index in load:
+                    log.error("ray: worker %d lost (%s)", index, type(exc).__name__)
+                    del load[index]
+                _lost(store, call, now, waiting, report)
+                continue
+            load[index] -= 1
+            if _ray_result(store, call, analysis, reason, seconds, full, now, report, bar):
+                node = actors[index][1]
+                report.nodes[node] = report.nodes.get(node, 0) + 1
+            bar.update(round(call.duration_s))
+    finally:
+        bar.close()
+    if waiting:
+        raise ClusterError(
+            f"every Ray worker was lost; {len(waiting)} call(s) stay pending for the next run"
+        )
+
+
+def _send(
+    ray: Any, store: Store, actor: Any, call: Call, now: datetime, report: ProcessReport
+) -> Any:
+    """Claim a call and send it with its recording's bytes; None if not claimed."""
+    if not _claim(store, call, now):
+        report.skipped.append(call.call_id)
+        return None
+    recording = store.blobs.read(store.blobs.key_of(call.audio_path), "recordings")
+    if recording is None:
+        _record_failure(store, call, AnalysisFailed("the recording is missing"), now, report)
+        return None
+    return actor.analyse.remote(call, ray.put(recording))
+
+
+def _lost(store: Store, call: Call, now: datetime, waiting: Any, report: ProcessReport) -> None:
+    """A call whose worker died: back in the queue (and to the front of ours), or failed."""
+    with store.write() as conn:
+        state = queue.give_back(conn, call.call_id, now, store.claimant)
+    if state == "pending":
+        waiting.appendleft(call)
+        log.warning("call %s: its Ray worker was lost; queued again", call.call_id)
+    elif state == "failed":
+        report.failed[call.call_id] = interrupted_reason(MAX_ATTEMPTS)
+
+
+def _ray_result(
+    store: Store,
+    call: Call,
+    analysis: CallAnalysis | None,
+    reason: str | None,
+    seconds: float,
+    full: bool,
+    now: datetime,
+    report: ProcessReport,
+    bar: Any,
+) -> bool:
+    """Commit (or fail) a call from a worker's outcome; True if it was analysed."""
+    if analysis is None:
+        failure = AnalysisFailed(reason or "failed", errno=errno.ENOSPC if full else None)
+        _record_failure(store, call, failure, now, report)
+        return False
+    if analysis.redacted_audio is not None:
+        # The worker's bytes become the blob here, through the blob store.
+        with store.blobs.writing("redacted-audio", f"{call.audio_sha256}.ogg") as target:
+            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+            partial.write_bytes(analysis.redacted_audio)
+            os.replace(partial, target)  # whole or absent, as audio.bleep writes it
+        analysis = replace(analysis, redacted_audio=None, redacted_audio_path=target)
+    _record_success(store, call, analysis, seconds, now, report, bar)
+    return True

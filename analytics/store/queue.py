@@ -45,6 +45,18 @@ def state_of(conn: Connection, call_id: str) -> str | None:
     ).scalar_one_or_none()
 
 
+def is_mine(conn: Connection, call_id: str, run_id: str) -> bool:
+    """Whether the call is in processing, claimed by ``run_id`` ("" : by no run)."""
+    found = conn.execute(
+        select(calls.c.call_id).where(
+            calls.c.call_id == call_id,
+            calls.c.state == "processing",
+            calls.c.claimed_by == (run_id or None),
+        )
+    ).first()
+    return found is not None
+
+
 def retry_failed(conn: Connection) -> int:
     """Failed calls go back to the queue with their attempts forgotten."""
     result = conn.execute(
@@ -154,6 +166,32 @@ def requeue_interrupted(
     if lease_s is not None:  # forget runs long dead
         conn.execute(delete(runs).where(runs.c.heartbeat_s < time.time() - 10 * lease_s))
     return len(back), gave_up
+
+
+def give_back(conn: Connection, call_id: str, now: datetime, run_id: str) -> str | None:
+    """This run's worker on a call died (a lost Ray node): the call goes back to pending,
+    its attempt counted (it may have caused it), or failed after MAX_ATTEMPTS.
+
+    Returns the call's new state, or None when it was not this run's call in processing.
+    """
+    attempts = conn.execute(
+        select(calls.c.attempts).where(
+            calls.c.call_id == call_id,
+            calls.c.state == "processing",
+            calls.c.claimed_by == (run_id or None),
+        )
+    ).scalar_one_or_none()
+    if attempts is None:
+        return None
+    if attempts >= MAX_ATTEMPTS:
+        set_state(conn, call_id, "failed", now, error=interrupted_reason(attempts))
+        return "failed"
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id == call_id)
+        .values(state="pending", updated_at=iso(now), claimed_by=None)
+    )
+    return "pending"
 
 
 def release_claims(conn: Connection, now: datetime, run_id: str = "") -> int:
