@@ -61,8 +61,10 @@ class Node:
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if cmdline and cmdline[0].endswith(b"/raylet") and any(
-                str(self.temp_dir).encode() in arg for arg in cmdline
+            if (
+                cmdline
+                and cmdline[0].endswith(b"/raylet")
+                and any(str(self.temp_dir).encode() in arg for arg in cmdline)
             ):
                 out.append(int(proc.name))
         return out
@@ -109,10 +111,13 @@ class RayCluster:
             check=False,
         )
 
-    def popen(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    def popen(
+        self, args: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.command(args),
             env=self.env(env),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
