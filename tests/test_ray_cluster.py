@@ -51,7 +51,7 @@ def _workspace(tmp_path: Path, files: list[Path], layouts: dict[str, str]) -> St
             for p in files
         )
     )
-    report = ingest(store, [], metadata, now=NOW)
+    report = ingest(store, [], metadata, roots=[SHARED_AUDIO], now=NOW)
     assert not report.rejects, report.rejects
     return store
 
@@ -72,6 +72,7 @@ def test_the_cli_joins_the_cluster_and_processes_real_calls_on_both_nodes(
 ) -> None:
     """Real engines (tiny.en, Presidio, abuse model) in one actor per node."""
     synth = tmp_path / "in" / "roadside.wav"
+    synth.parent.mkdir()
     synthesize_call(
         (
             Turn("agent", "Good morning, roadside assistance, how can I help you?"),
