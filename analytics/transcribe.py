@@ -192,13 +192,42 @@ def _default_factory(model_path: str, **kwargs: Any) -> Any:
     return WhisperModel(model_path, **kwargs)
 
 
-def _cuda_available() -> bool:
+def cuda_device_count() -> int:
+    """CUDA devices CTranslate2 can use (0 without a GPU or a CUDA runtime)."""
     try:
         import ctranslate2
 
-        return bool(ctranslate2.get_cuda_device_count() > 0)
+        return int(ctranslate2.get_cuda_device_count())
     except Exception:  # no CUDA runtime at all
-        return False
+        return 0
+
+
+# Windows decoded together on a GPU: batching is what makes a GPU pay (it is idle
+# between the windows of one call otherwise).
+GPU_BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str  # cpu | cuda
+    compute_type: str
+    batch_size: int
+
+
+def select_device(
+    device: str, compute_type: str, batch_size: int, cuda_devices: int
+) -> DeviceChoice:
+    """Where and how Whisper runs: ``auto`` takes CUDA when ``cuda_devices`` > 0.
+
+    On CUDA: float16 (``compute_type`` auto) and batched windows (GPU_BATCH_SIZE
+    unless ``batch_size`` asks for more than one already); on CPU: int8, as set.
+    """
+    chosen = device if device != "auto" else ("cuda" if cuda_devices > 0 else "cpu")
+    if compute_type == "auto":
+        compute_type = "float16" if chosen == "cuda" else "int8"
+    if chosen == "cuda" and batch_size <= 1:
+        batch_size = GPU_BATCH_SIZE
+    return DeviceChoice(chosen, compute_type, batch_size)
 
 
 class Transcriber:
@@ -234,14 +263,13 @@ class Transcriber:
     ) -> None:
         self.model_name = model
         self.cache_dir = Path(cache_dir)
-        self.device = device if device != "auto" else ("cuda" if _cuda_available() else "cpu")
-        if compute_type == "auto":
-            compute_type = "float16" if self.device == "cuda" else "int8"
-        self.compute_type = compute_type
+        cuda = cuda_device_count() if device == "auto" else 0
+        choice = select_device(device, compute_type, batch_size, cuda)
+        self.device, self.compute_type = choice.device, choice.compute_type
         self.num_workers = max(1, num_workers)
         self.cpu_threads = cpu_threads or max(1, (os.cpu_count() or 1) // self.num_workers)
         self.beam_size = beam_size
-        self.batch_size = batch_size
+        self.batch_size = choice.batch_size
         self._factory = model_factory or _default_factory
         self._model: Any = None
 

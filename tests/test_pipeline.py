@@ -225,6 +225,41 @@ def test_the_ray_executor_processes_every_call_once(store: Store, tmp_path: Path
         assert value not in str(get_call(store, ids[0], now))
 
 
+def test_a_ray_address_needs_the_ray_executor(store: Store) -> None:
+    with pytest.raises(UsageError, match="--ray-address needs --executor ray"):
+        process(store, engines=fake_engines(), address="127.0.0.2:6379")
+
+
+def test_the_ray_address_comes_from_the_option_else_ray_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from analytics.pipeline import ray_address
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert ray_address(None) is None  # a local cluster is started
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    assert ray_address(None) == "10.0.0.5:6379"
+    assert ray_address("auto") == "auto"
+
+
+def test_a_call_whose_worker_died_goes_back_then_fails_after_max_attempts(
+    store: Store, tmp_path: Path, now
+) -> None:
+    from analytics.store import queue
+
+    [call_id] = _ingest_calls(store, tmp_path / "in", 1, now)
+    states = []
+    for _ in range(queue.MAX_ATTEMPTS):
+        with store.write() as conn:
+            assert queue.claim(conn, store, call_id, now, "run-a")
+            assert queue.give_back(conn, call_id, now, "run-b") is None  # not run-b's
+            states.append(queue.give_back(conn, call_id, now, "run-a"))
+    assert states == ["pending", "pending", "failed"]
+    with store.write() as conn:
+        assert queue.state_of(conn, call_id) == "failed"
+        assert not queue.is_mine(conn, call_id, "run-a")
+
+
 # --- hardening (issue 11) ------------------------------------------------------------------
 
 

@@ -642,3 +642,49 @@ def test_pack_clips_leaves_a_gap_after_each_piece_and_maps_words_back():
     words: dict = {"agent": []}
     packed.add_words(words, [FakeWord(0.5, 1.0, " one"), FakeWord(2.6, 3.0, " two")])
     assert [(w.text, w.start) for w in words["agent"]] == [("one", 10.5), ("two", 20.1)]
+
+
+# --- device selection (issue 16: the GPU path cannot run here; its choice is tested) -------
+
+
+@pytest.mark.parametrize(
+    "device, compute, batch, gpus, expected",
+    [
+        ("auto", "auto", 1, 0, ("cpu", "int8", 1)),
+        ("auto", "auto", 1, 1, ("cuda", "float16", 16)),
+        ("auto", "auto", 4, 2, ("cuda", "float16", 4)),  # a batch asked for is kept
+        ("auto", "int8_float16", 1, 1, ("cuda", "int8_float16", 16)),
+        ("cpu", "auto", 1, 1, ("cpu", "int8", 1)),  # cpu asked for: the GPU is left alone
+        ("cuda", "auto", 1, 0, ("cuda", "float16", 16)),
+    ],
+)
+def test_device_auto_takes_the_gpu_with_float16_and_batches(
+    device: str, compute: str, batch: int, gpus: int, expected: tuple[str, str, int]
+) -> None:
+    from analytics.transcribe import select_device
+
+    choice = select_device(device, compute, batch, cuda_devices=gpus)
+    assert (choice.device, choice.compute_type, choice.batch_size) == expected
+
+
+def test_the_transcriber_builds_its_model_on_the_device_selected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import analytics.transcribe as transcribe
+
+    built: dict[str, Any] = {}
+
+    def factory(path: str, **kwargs: Any) -> object:
+        built.update(kwargs)
+        return object()
+
+    monkeypatch.setattr(transcribe, "cuda_device_count", lambda: 1)
+    gpu = transcribe.Transcriber("tiny.en", cache_dir=tmp_path, model_factory=factory)
+    gpu.load()
+    assert built["device"] == "cuda" and built["compute_type"] == "float16"
+    assert gpu.batch_size == transcribe.GPU_BATCH_SIZE
+    monkeypatch.setattr(transcribe, "cuda_device_count", lambda: 0)
+    cpu = transcribe.Transcriber("tiny.en", cache_dir=tmp_path, model_factory=factory)
+    cpu.load()
+    assert built["device"] == "cpu" and built["compute_type"] == "int8"
+    assert cpu.batch_size == 1
