@@ -119,6 +119,7 @@ class ProcessReport:
     wall_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)
     nodes: dict[str, int] = field(default_factory=dict)  # Ray: calls done per node id
+    startup_s: float = 0.0  # Ray: joining the cluster and loading the actors' models
 
     def summary(self) -> str:
         rtf = self.wall_s / self.audio_s if self.audio_s else 0.0
@@ -747,9 +748,11 @@ def _run_ray(
     A result is committed once, only while its call is still this run's, in processing.
     """
     ray = _import_ray()
+    mark = time.perf_counter()
     owned = _connect_ray(ray, address, workers)
     try:
         actors = _start_actors(ray, store.settings, engine_factory)
+        report.startup_s = time.perf_counter() - mark
         _drive(ray, store, actors, todo, now, _bar(todo, progress), report)
     finally:
         if owned:
