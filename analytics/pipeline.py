@@ -660,7 +660,8 @@ def _import_ray() -> Any:
 # so an actor never idles between calls and the driver never holds more than this.
 RAY_IN_FLIGHT_PER_ACTOR = 2
 RAY_LOCAL_IP = "127.0.0.2"
-RAY_ACTOR_START_S = 600.0  # an actor that cannot start by then (no free CPU) is dropped
+RAY_ACTOR_START_S = 600.0  # no actor started by then (no free CPU anywhere): give up
+RAY_ACTOR_GRACE_S = 120.0  # the others, after the first one is ready
 
 
 def ray_address(address: str | None) -> str | None:
@@ -711,7 +712,14 @@ def _start_actors(
     if not actors:
         raise ClusterError(f"the Ray cluster has no node with {cpus} free CPU(s)")
     ready = {actor.ready.remote(): actor for actor in actors}
-    started, late = ray.wait(list(ready), num_returns=len(ready), timeout=RAY_ACTOR_START_S)
+    # The first actor may wait for a free CPU as long as it takes to start; the others
+    # load their models at the same time, and one still waiting a while after it is
+    # dropped (its node's CPUs are taken by another job): the run goes on without it.
+    first, rest = ray.wait(list(ready), num_returns=1, timeout=RAY_ACTOR_START_S)
+    more, late = (
+        ray.wait(rest, num_returns=len(rest), timeout=RAY_ACTOR_GRACE_S) if rest else ([], [])
+    )
+    started = first + more
     live = []
     for ref in started:
         try:

@@ -106,7 +106,7 @@ def workspace(home: Path, items: list[tuple[Path, str]], metadata: Path) -> Stor
         "recording,call_id,channel_layout,started_at\n"
         + "".join(f"{p},{p.stem},{layout},{utcnow().isoformat()}\n" for p, layout in items)
     )
-    report = ingest(store, [], metadata, roots=[SHARED])
+    report = ingest(store, [], metadata, roots=sorted({SHARED, *(p.parent for p, _ in items)}))
     assert not report.rejects, report.rejects
     return store
 
