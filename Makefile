@@ -33,6 +33,8 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	command -v strace >/dev/null || missing="$$missing strace"; \
+	command -v unshare >/dev/null || missing="$$missing util-linux"; \
+	test -x /usr/sbin/ip || test -x /sbin/ip || missing="$$missing iproute2"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
