@@ -40,6 +40,7 @@ from tqdm import tqdm
 from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
+from analytics.insights.service import categorize_call
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
 from analytics.store import Store, queue, utcnow
 from analytics.store.blobs import LocalBlobStore
@@ -305,6 +306,7 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
     with store.write() as conn:
         if queue.state_of(conn, call.call_id) == "processing":
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
+            categorize_call(conn, call.call_id, now)  # new calls are categorised as they arrive
             return True
     # Objected (or erased) while we worked: drop everything we made.
     store.blobs.delete(relative)
