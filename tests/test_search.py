@@ -208,3 +208,28 @@ def test_an_objected_calls_words_leave_the_index_and_the_file(store: Store) -> N
         assert word.encode() not in content
         assert word[:-2].encode() not in content
     assert len(hits(store, "bonjour", limit=1000)) == 40  # the others are still found
+
+
+def test_cli_search(filled: Store) -> None:
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from analytics import clock
+    from analytics.cli import cli
+
+    home = ["--home", str(filled.settings.home)]
+    with clock.frozen(NOW):
+        result = CliRunner().invoke(cli, [*home, "search", "résiliation", "--team", "Niort-1"])
+        assert result.exit_code == 0, result.output
+        assert "fr1#1\t" in result.output and "[résilier]" in result.output
+        result = CliRunner().invoke(cli, [*home, "search", '"call you back"', "--json"])
+        (line,) = result.output.splitlines()
+        hit = _json.loads(line)
+        assert (hit["call_id"], hit["segment"], hit["matched"]) == (
+            "en1",
+            2,
+            ["call", "you", "back"],
+        )
+        result = CliRunner().invoke(cli, [*home, "search", "--", "-panne"])
+        assert result.exit_code == 2 and "at least one word" in result.output

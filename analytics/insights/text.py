@@ -41,6 +41,7 @@ def stem_language(language: str | None) -> str | None:
     return code if code in STEM_LANGUAGES else None
 
 
+@lru_cache(maxsize=200_000)  # words repeat: the pure-Python stemmers cost ~0.3 ms a word
 def stem(word: str, language: str | None) -> str:
     """The stem of one folded word in a language (the word itself without a stemmer)."""
     code = stem_language(language)

@@ -80,6 +80,10 @@ def index_call(
     rows = [
         {"doc_id": ids[i], "terms": index_terms(seg.text, language)} for i, seg in enumerate(segs)
     ]
+    _add_terms(conn, rows)
+
+
+def _add_terms(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if conn.dialect.name == "sqlite":
         conn.execute(text("INSERT INTO search_fts (rowid, terms) VALUES (:doc_id, :terms)"), rows)
     else:
@@ -89,6 +93,31 @@ def index_call(
             ),
             rows,
         )
+
+
+def add_documents(conn: Connection, docs: Sequence[dict[str, Any]]) -> None:
+    """Bulk-index documents of stored segments: ``doc_id``, ``call_id``, ``idx``, ``terms``
+    each (``terms`` from :func:`analytics.insights.text.index_terms`). For bulk loads
+    (benchmarks); the pipeline indexes through ``save_analysis``."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            insert(search_docs), [{k: d[k] for k in ("doc_id", "call_id", "idx")} for d in docs]
+        )
+        _add_terms(conn, docs)
+        return
+    conn.execute(
+        text(
+            "INSERT INTO search_docs (doc_id, call_id, idx, tsv) "
+            "VALUES (:doc_id, :call_id, :idx, to_tsvector('simple', :terms))"
+        ),
+        docs,
+    )
+    conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence('search_docs', 'doc_id'), "
+            "(SELECT max(doc_id) FROM search_docs))"
+        )
+    )
 
 
 def delete_call(conn: Connection, call_id: str) -> int:
@@ -204,43 +233,47 @@ def search(
         raise UsageError("search: the query needs at least one word to find")
     limit = max(1, min(limit, MAX_LIMIT))
     languages = _languages(language)
-    match: Any
+    columns = (
+        search_docs.c.call_id,
+        search_docs.c.idx,
+        segments.c.speaker,
+        segments.c.start_s,
+        segments.c.end_s,
+        segments.c.text,
+        calls.c.started_at,
+        calls.c.agent_id,
+        calls.c.team,
+        calls.c.language,
+    )
+    docs: Any = search_docs.join(
+        segments,
+        (segments.c.call_id == search_docs.c.call_id) & (segments.c.idx == search_docs.c.idx),
+    ).join(calls, calls.c.call_id == search_docs.c.call_id)
+    stmt: Any
     if store.backend == "sqlite":
-        match = search_docs.c.doc_id.in_(
-            select(search_fts.c.rowid).where(text("search_fts MATCH :q"))
+        # The FTS5 table drives the loop in rowid order, newest first: a common word
+        # stops after the first ``limit`` visible hits instead of sorting every match.
+        stmt = (
+            select(*columns)
+            .select_from(search_fts.join(docs, search_docs.c.doc_id == search_fts.c.rowid))
+            .where(text("search_fts MATCH :q"), visible(store, now))
+            .order_by(search_fts.c.rowid.desc())
         )
         params: dict[str, Any] = {"q": fts5_query(terms, languages)}
     else:
-        match = text("search_docs.tsv @@ to_tsquery('simple', :q)")
+        stmt = (
+            select(*columns)
+            .select_from(docs)
+            .where(text("search_docs.tsv @@ to_tsquery('simple', :q)"), visible(store, now))
+            .order_by(search_docs.c.doc_id.desc())
+        )
         params = {"q": tsquery(terms, languages)}
-    stmt: Any = (
-        select(
-            search_docs.c.call_id,
-            search_docs.c.idx,
-            segments.c.speaker,
-            segments.c.start_s,
-            segments.c.end_s,
-            segments.c.text,
-            calls.c.started_at,
-            calls.c.agent_id,
-            calls.c.team,
-            calls.c.language,
-        )
-        .select_from(
-            search_docs.join(
-                segments,
-                (segments.c.call_id == search_docs.c.call_id)
-                & (segments.c.idx == search_docs.c.idx),
-            ).join(calls, calls.c.call_id == search_docs.c.call_id)
-        )
-        .where(match, visible(store, now))
-    )
     stmt = apply_filter(stmt, flt or CallFilter())
     if speaker:
         stmt = stmt.where(segments.c.speaker == speaker)
     if language:
         stmt = stmt.where(calls.c.language == language)
-    stmt = stmt.order_by(search_docs.c.doc_id.desc()).limit(bindparam("limit"))
+    stmt = stmt.limit(bindparam("limit"))
     with store.read() as conn:
         rows = conn.execute(stmt, {**params, "limit": limit}).mappings().all()
     log.info("search: %d hits", len(rows))
