@@ -132,7 +132,13 @@ def import_categories(
             audit.record(
                 conn, actor, "category_define", None, {"categories": len(changed)}, now=now
             )
-    calls = categorize(store, names=changed, now=now, progress=progress) if changed else 0
+    calls = 0
+    if changed:
+        calls = categorize(store, names=changed, now=now, progress=progress)
+        with store.write() as conn:  # moves the dashboard's data version once more
+            audit.record(
+                conn, actor, "categorize", None, {"calls": calls, "categories": len(changed)}, now=now
+            )
     return ImportReport(tuple(changed), tuple(unchanged), calls)
 
 
