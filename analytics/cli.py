@@ -805,6 +805,54 @@ def search_cmd(
         click.echo(f"{len(hits)} segments", err=True)
 
 
+@cli.command("drivers")
+@click.option("--topics", type=click.IntRange(1, 50), default=8, show_default=True)
+@click.option("--since", help="Calls started at or after (ISO date/time).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@handle_errors
+def drivers_cmd(obj: Context, topics: int, since: str | None, as_json: bool) -> None:
+    """Call drivers: recurring reasons for calling, from the redacted customer turns.
+
+    Topics keep their id from one run to the next while they persist.
+    """
+    from analytics.dataset import to_moment
+    from analytics.insights import service
+    from analytics.store import CallFilter
+
+    flt = CallFilter(since=to_moment(since)) if since else None
+    run = service.run_drivers(obj.store(), topics=topics, flt=flt)
+    assigned = sum(1 for t in run.assignments.values() if t is not None)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "calls": len(run.assignments),
+                    "assigned": assigned,
+                    "topics": [
+                        {
+                            "id": t.topic_id,
+                            "terms": list(t.terms),
+                            "calls": t.calls,
+                            "kept_from_last_run": t.topic_id in run.matched,
+                        }
+                        for t in run.topics
+                    ],
+                    "weekly": [
+                        {"week": week, "id": topic_id, "calls": n}
+                        for week, topic_id, n in run.weekly
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    click.echo(f"{len(run.assignments)} calls, {assigned} with a clear driver")
+    for topic in run.topics:
+        kept = " (kept)" if topic.topic_id in run.matched else " (new)"
+        click.echo(f"#{topic.topic_id}{kept}\t{topic.calls} calls\t{', '.join(topic.terms)}")
+
+
 def main() -> None:
     # Before anything is written: every file the product creates is private (0600).
     use_private_umask()

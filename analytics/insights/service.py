@@ -21,9 +21,11 @@ from analytics import audit
 from analytics.config import CONFIG_FILE, Settings
 from analytics.insights.categories import CallFacts, Category, from_source, load_file, parse_toml
 from analytics.insights.categories import categorize as apply_rules
+from analytics.insights.drivers import Document, DriverRun, Topic, discover
 from analytics.models import RedactedSegment
-from analytics.store import Connection, Store, utcnow
+from analytics.store import CallFilter, Connection, Store, parse_iso, utcnow
 from analytics.store import categories as cat_store
+from analytics.store import drivers as drivers_store
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,12 @@ def import_categories(
         calls = categorize(store, names=changed, now=now, progress=progress)
         with store.write() as conn:  # moves the dashboard's data version once more
             audit.record(
-                conn, actor, "categorize", None, {"calls": calls, "categories": len(changed)}, now=now
+                conn,
+                actor,
+                "categorize",
+                None,
+                {"calls": calls, "categories": len(changed)},
+                now=now,
             )
     return ImportReport(tuple(changed), tuple(unchanged), calls)
 
@@ -165,3 +172,43 @@ def config_categories(settings: Settings) -> tuple[Category, ...]:
     """The ``[[categories]]`` of the workspace's config.toml (none without the file)."""
     path = settings.home / CONFIG_FILE
     return load_file(path) if path.exists() else ()
+
+
+# --- call drivers ---------------------------------------------------------------------------
+
+
+def run_drivers(
+    store: Store,
+    *,
+    topics: int = 8,
+    flt: CallFilter | None = None,
+    now: datetime | None = None,
+    save: bool = True,
+) -> DriverRun:
+    """Find the call drivers of the visible calls; their ids follow the previous run's."""
+    now = now or utcnow()
+    documents = [
+        Document(row["call_id"], parse_iso(row["started_at"]), row["text"])
+        for row in drivers_store.customer_turns(store, now, flt)
+    ]
+    previous = [
+        Topic(row["topic_id"], tuple(row["terms"]), row["vector"], row["calls"])
+        for row in drivers_store.previous_topics(store)
+    ]
+    run = discover(documents, topics=topics, previous=previous)
+    if save and run.topics:
+        drivers_store.save_topics(
+            store,
+            [
+                {
+                    "topic_id": t.topic_id,
+                    "terms": list(t.terms),
+                    "vector": dict(t.vector),
+                    "calls": t.calls,
+                }
+                for t in run.topics
+            ],
+            now,
+        )
+    log.info("call drivers: %d topics over %d calls", len(run.topics), len(documents))
+    return run

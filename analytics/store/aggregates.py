@@ -424,9 +424,7 @@ def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
         .scalar_subquery(),
         select(func.max(audit.c.id)).where(audit.c.action == "review_abuse").scalar_subquery(),
         # categories defined, changed, removed or re-applied (analytics.insights)
-        select(func.max(audit.c.id))
-        .where(audit.c.action.in_(CATEGORY_ACTIONS))
-        .scalar_subquery(),
+        select(func.max(audit.c.id)).where(audit.c.action.in_(CATEGORY_ACTIONS)).scalar_subquery(),
     )
     with store.read() as conn:
         states = tuple(tuple(row) for row in conn.execute(by_state).all())

@@ -252,6 +252,20 @@ search_docs = Table(
 )
 Index("ix_search_docs_call", search_docs.c.call_id)
 
+# Call drivers (analytics.insights.drivers): the topics of the last run, so that the
+# next run keeps their ids where they persist. Terms of many calls (min_df), no call id.
+driver_topics = Table(
+    "driver_topics",
+    metadata,
+    Column("topic_id", Integer, primary_key=True, autoincrement=False),
+    Column("terms", Text, nullable=False),  # JSON list: the topic's name
+    Column("vector", Text, nullable=False),  # JSON {term: weight}
+    Column("calls", Integer, nullable=False),
+    Column("first_seen", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    Column("current", Boolean, nullable=False),  # found by the last run
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -323,8 +337,8 @@ def _v8_queue_leases(conn: Connection) -> None:
 
 
 def _v9_insights(conn: Connection) -> None:
-    # Categories and the search index (tables from v1's create_all on new databases).
-    for table in (category_definitions, category_matches, search_docs):
+    # Categories, the search index, call drivers (v1's create_all on new databases).
+    for table in (category_definitions, category_matches, search_docs, driver_topics):
         table.create(conn, checkfirst=True)
     if conn.dialect.name == "sqlite":
         # Stems of redacted segments; rowid = search_docs.doc_id (stable: INTEGER PK).

@@ -82,9 +82,7 @@ for match in record["categories"]:
     for index in match["evidence"]:
         matched_in.setdefault(index, []).append(match["name"])
 if record["categories"]:
-    st.caption(
-        "Categories: " + ui.md_escape(", ".join(m["name"] for m in record["categories"]))
-    )
+    st.caption("Categories: " + ui.md_escape(", ".join(m["name"] for m in record["categories"])))
 cols = st.columns(4)
 cols[0].metric(
     "Quality score", quality["score"] if quality["score"] is not None else "–", border=True
