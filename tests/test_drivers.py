@@ -108,7 +108,7 @@ def test_topic_ids_are_stable_across_runs() -> None:
 def test_a_new_reason_gets_a_new_id_and_a_gone_one_is_not_reused() -> None:
     docs, _ = corpus(300, seed=1, reasons=("breakdown", "claim", "billing"))
     first = discover(docs, topics=3)
-    later, truth = corpus(300, seed=4, reasons=("breakdown", "claim", "windscreen"))
+    later, _ = corpus(300, seed=4, reasons=("breakdown", "claim", "windscreen"))
     second = discover(later, topics=3, previous=first.topics)
     old_ids = {t.topic_id for t in first.topics}
     new = [t for t in second.topics if t.topic_id not in old_ids]
@@ -154,7 +154,7 @@ def test_drivers_command_on_a_workspace_keeps_ids(store: object) -> None:
     from tests.factories import add_call
 
     assert isinstance(store, Store)
-    docs, truth = corpus(60, seed=7, reasons=("breakdown", "billing", "windscreen"))
+    docs, _ = corpus(60, seed=7, reasons=("breakdown", "billing", "windscreen"))
     for doc in docs:
         add_call(
             store,
