@@ -233,3 +233,11 @@ def test_cli_search(filled: Store) -> None:
         )
         result = CliRunner().invoke(cli, [*home, "search", "--", "-panne"])
         assert result.exit_code == 2 and "at least one word" in result.output
+
+
+def test_a_rectified_language_reindexes_the_call(store: Store) -> None:
+    # English said, French detected: the French stemmer leaves "cancelling" as it is
+    add_call(store, "c1", language="fr", texts=(("customer", "I am cancelling my policy"),))
+    assert hits(store, "cancel") == []
+    governance.rectify(store, "c1", {"language": "en"}, now=NOW)
+    assert hits(store, "cancel") == [("c1", 0)]

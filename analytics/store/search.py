@@ -138,35 +138,26 @@ def delete_call(conn: Connection, call_id: str) -> int:
     return int(deleted or 0)
 
 
+def reindex_call(conn: Connection, call_id: str) -> None:
+    """Index a call again from its stored segments (its language was rectified)."""
+    delete_call(conn, call_id)
+    language = conn.execute(
+        select(calls.c.language).where(calls.c.call_id == call_id)
+    ).scalar_one_or_none()
+    rows = conn.execute(
+        select(segments).where(segments.c.call_id == call_id).order_by(segments.c.idx)
+    ).mappings()
+    segs = [
+        RedactedSegment(speaker=r["speaker"], start=r["start_s"], end=r["end_s"], text=r["text"])
+        for r in rows
+    ]
+    index_call(conn, call_id, language, segs)
+
+
 def optimize(conn: Connection) -> None:
     """Merge the FTS5 index into one b-tree: deleted terms leave the file (SQLite)."""
     if conn.dialect.name == "sqlite":
         conn.execute(text("INSERT INTO search_fts (search_fts) VALUES ('optimize')"))
-
-
-def reindex(store: Store, batch: int = 500) -> int:
-    """Rebuild the index of every call with segments (after a stemming change)."""
-    with store.write() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execute(text("DELETE FROM search_fts"))
-        conn.execute(delete(search_docs))
-        ids = list(conn.execute(select(segments.c.call_id).distinct()).scalars())
-        for call_id in ids:
-            language = conn.execute(
-                select(calls.c.language).where(calls.c.call_id == call_id)
-            ).scalar_one_or_none()
-            rows = conn.execute(
-                select(segments).where(segments.c.call_id == call_id).order_by(segments.c.idx)
-            ).mappings()
-            segs = [
-                RedactedSegment(
-                    speaker=r["speaker"], start=r["start_s"], end=r["end_s"], text=r["text"]
-                )
-                for r in rows
-            ]
-            index_call(conn, call_id, language, segs)
-        optimize(conn)
-    return len(ids)
 
 
 # --- queries --------------------------------------------------------------------------------
