@@ -225,3 +225,17 @@ def test_a_bad_file_changes_nothing(store: Store, tmp_path: Path) -> None:
     with pytest.raises(CategoryError):
         service.import_file(store, path, now=NOW)
     assert cat_store.definitions(store) == []
+
+
+def test_categorize_in_small_batches_reads_every_call_once(store: Store) -> None:
+    _calls(store)
+    service.import_text(store, CALLBACK_V1, now=NOW)
+    seen: list[int] = []
+    assert service.categorize(store, now=NOW, batch=1, progress=seen.append) == 3
+    assert seen == [1, 1, 1]
+    with store.write() as conn:  # as if the rule changed without re-running it yet
+        cat_store.save_definition(
+            conn, "callback", parse_toml(CALLBACK_V2, "x")[0].source, actor="t", now=NOW
+        )
+    assert service.categorize(store, now=NOW, batch=2) == 3
+    assert matched(store, "callback") == {"a": [1, 2], "b": [1]}

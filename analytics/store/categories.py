@@ -200,15 +200,26 @@ def call_inputs(conn: Connection, call_ids: Sequence[str]) -> list[dict[str, Any
 
 
 def visible_call_ids(store: Store, now: datetime, batch: int = 500) -> Iterator[list[str]]:
-    """The visible calls (processed, not objected, kept), in batches."""
-    with store.read() as conn:
-        ids = list(
-            conn.execute(
-                select(calls.c.call_id).where(visible(store, now)).order_by(calls.c.call_id)
-            ).scalars()
-        )
-    for start in range(0, len(ids), batch):
-        yield ids[start : start + batch]
+    """The visible calls (processed, not objected, kept), in batches by call id.
+
+    Each batch is its own short read (keyset pagination): no transaction stays open
+    while the caller works, and millions of ids are never held at once.
+    """
+    last = ""
+    while True:
+        with store.read() as conn:
+            ids = list(
+                conn.execute(
+                    select(calls.c.call_id)
+                    .where(visible(store, now), calls.c.call_id > last)
+                    .order_by(calls.c.call_id)
+                    .limit(batch)
+                ).scalars()
+            )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
 
 
 def count_visible(store: Store, now: datetime) -> int:
