@@ -146,7 +146,7 @@ def category_trend(rows: list[dict[str, Any]]) -> alt.Chart:
     """Calls per week in each category (rows: week, name, calls)."""
     frame = pd.DataFrame(rows, columns=["week", "name", "calls"])
     return (
-        alt.Chart(frame, title="Calls per week by category", height=240)
+        alt.Chart(frame, title="Tagged calls each week, by category", height=240)
         .mark_line(point=True)
         .encode(
             x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
