@@ -150,6 +150,11 @@ QUERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "panne",
         {"speaker": "customer", "flt": CallFilter(since=NOW - timedelta(days=30))},
     ),
+    (
+        "common word, one agent, 7 days",
+        "contrat",
+        {"flt": CallFilter(agent="A117", since=NOW - timedelta(days=7))},
+    ),
     ("medium word", "carrosserie", {}),
     ("rare word", "quokkazanzibar", {}),
     ("phrase", '"numéro de contrat"', {}),
