@@ -68,6 +68,7 @@ test: install system-deps lint typecheck
 BACKEND_TESTS := tests/test_store.py tests/test_governance.py tests/test_governance_props.py \
 	tests/test_pipeline.py tests/test_aggregates.py tests/test_ingest.py tests/test_export.py \
 	tests/test_dataset.py tests/test_audit.py tests/test_evidence.py
+BACKEND_TESTS += tests/test_categorize.py tests/test_search.py
 
 test-postgresql: install system-deps
 	CALLQA_TEST_BACKEND=postgresql $(BIN)/pytest -q -p no:cacheprovider $(BACKEND_TESTS)

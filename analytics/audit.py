@@ -66,6 +66,11 @@ ACTIONS = frozenset(
         "evidence_export",
         "audit_rekey",
         "audit_checkpoint",
+        # conversation insights (categories, search)
+        "category_define",
+        "category_remove",
+        "categorize",
+        "search",
     }
 )
 

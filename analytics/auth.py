@@ -29,6 +29,8 @@ from analytics.store import Store, accounts, iso, parse_iso, utcnow
 log = logging.getLogger(__name__)
 
 PAGES: tuple[str, ...] = ("overview", "agents", "alerts", "call_review", "governance")
+# Conversation insights: search across redacted transcripts, the category editor.
+PAGES += ("search", "categories")
 # What a role may do on the pages it opens, beyond reading their aggregates.
 ACTIONS: tuple[str, ...] = (
     "single_calls",  # rows of single calls: an agent's call list, alerts, a call's review
@@ -41,9 +43,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "quality_manager": frozenset(
         {"overview", "agents", "alerts", "call_review", "single_calls", "play_audio"}
         | {"review_alert"}
+        | {"search", "categories"}
     ),
     # Coaches agents on single calls; reads alerts but does not close them.
-    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"}),
+    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"} | {"search"}),
     # Aggregates only: no single call, no transcript, no audio. Data scientists work on
     # the redacted dataset through the notebook API (analytics.load_calls).
     "data_scientist": frozenset({"overview", "agents"}),

@@ -668,6 +668,208 @@ def demo_cmd(obj: Context, n_calls: int, no_dashboard: bool, port: int) -> None:
         sys.exit(dashboard.serve(store.settings, port))
 
 
+# --- conversation insights: categories, search, call drivers --------------------------
+
+
+def _progress_bar(total: int, what: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="call", file=sys.stderr, disable=total == 0)
+
+
+@cli.group("category")
+def category_group() -> None:
+    """Categories: rules over what was said, by whom, when, and the call's figures."""
+
+
+@category_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+@handle_errors
+def category_import_cmd(obj: Context, file: str) -> None:
+    """Import [[categories]] from a TOML FILE; changed ones re-categorise past calls."""
+    from analytics.insights import service
+    from analytics.store import categories as cat_store
+
+    store = obj.store()
+    total = cat_store.count_visible(store, utcnow())
+    with _progress_bar(total, "categorising") as bar:
+        report = service.import_file(store, Path(file), progress=bar.update)
+    click.echo(
+        f"{len(report.changed)} new or changed, {len(report.unchanged)} unchanged; "
+        f"{report.calls} calls re-categorised"
+    )
+
+
+@category_group.command("list")
+@pass_ctx
+@handle_errors
+def category_list_cmd(obj: Context) -> None:
+    """The active categories, their version and how many visible calls match."""
+    from analytics.store import categories as cat_store
+
+    store = obj.store()
+    counts = cat_store.counts(store, utcnow())
+    for definition in cat_store.definitions(store):
+        click.echo(
+            f"{definition.name}\tv{definition.version}\t{counts.get(definition.name, 0)} calls"
+        )
+
+
+@category_group.command("remove")
+@click.argument("name")
+@pass_ctx
+@handle_errors
+def category_remove_cmd(obj: Context, name: str) -> None:
+    """Retire a category and delete its matches."""
+    from analytics.errors import NotFoundError
+    from analytics.insights import service
+
+    if not service.remove_category(obj.store(), name):
+        raise NotFoundError(f"category {name!r}: no such active category")
+    click.echo(f"removed {name}")
+
+
+@cli.command("categorize")
+@pass_ctx
+@handle_errors
+def categorize_cmd(obj: Context) -> None:
+    """Re-apply every category to every call within retention.
+
+    The [[categories]] of the workspace's config.toml are imported first.
+    """
+    from analytics.insights import service
+    from analytics.store import categories as cat_store
+
+    store = obj.store()
+    now = utcnow()
+    changed = service.import_categories(store, service.config_categories(store.settings), now=now)
+    total = cat_store.count_visible(store, now)
+    with _progress_bar(total, "categorising") as bar:
+        calls = service.categorize(store, now=now, progress=bar.update)
+    with store.write() as conn:
+        audit.record(conn, "cli", "categorize", None, {"calls": calls}, now=now)
+    click.echo(
+        f"{len(changed.changed)} categories from config.toml changed; {calls} calls categorised"
+    )
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--speaker", type=click.Choice(["agent", "customer", "unknown"]))
+@click.option("--team", multiple=True, help="Only these teams (repeatable).")
+@click.option("--agent", multiple=True, help="Only these agents (repeatable).")
+@click.option("--category", multiple=True, help="Only calls in these categories.")
+@click.option("--language", help="Only calls in this language (fr, en...).")
+@click.option("--since", help="Calls started at or after (ISO date/time).")
+@click.option("--until", help="Calls started before (ISO date/time).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
+@pass_ctx
+@handle_errors
+def search_cmd(
+    obj: Context,
+    query: str,
+    speaker: str | None,
+    team: tuple[str, ...],
+    agent: tuple[str, ...],
+    category: tuple[str, ...],
+    language: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the redacted transcripts: words (any form), "phrases", prefix*, -word."""
+    from analytics.dataset import to_moment
+    from analytics.store import CallFilter
+    from analytics.store.search import search
+
+    flt = CallFilter(
+        since=to_moment(since) if since else None,
+        until=to_moment(until) if until else None,
+        team=list(team) or None,
+        agent=list(agent) or None,
+        category=list(category) or None,
+    )
+    store = obj.store()
+    now = utcnow()
+    hits = search(store, query, now, flt=flt, speaker=speaker, language=language, limit=limit)  # type: ignore[arg-type]
+    with store.write() as conn:
+        audit.record(conn, "cli", "search", None, {"hits": len(hits)}, now=now)
+    for hit in hits:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "call_id": hit.call_id,
+                        "segment": hit.idx,
+                        "speaker": hit.speaker,
+                        "start": hit.start,
+                        "started_at": hit.started_at,
+                        "team": hit.team,
+                        "agent_id": hit.agent_id,
+                        "text": hit.text,
+                        "matched": [piece for piece, marked in hit.fragments if marked],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            marked = "".join(f"[{p}]" if m else p for p, m in hit.fragments)
+            click.echo(f"{hit.call_id}#{hit.idx}\t{hit.started_at}\t{hit.speaker}\t{marked}")
+    if not as_json:
+        click.echo(f"{len(hits)} segments", err=True)
+
+
+@cli.command("drivers")
+@click.option("--topics", type=click.IntRange(1, 50), default=8, show_default=True)
+@click.option("--since", help="Calls started at or after (ISO date/time).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@handle_errors
+def drivers_cmd(obj: Context, topics: int, since: str | None, as_json: bool) -> None:
+    """Call drivers: recurring reasons for calling, from the redacted customer turns.
+
+    Topics keep their id from one run to the next while they persist.
+    """
+    from analytics.dataset import to_moment
+    from analytics.insights import service
+    from analytics.store import CallFilter
+
+    flt = CallFilter(since=to_moment(since)) if since else None
+    run = service.run_drivers(obj.store(), topics=topics, flt=flt)
+    assigned = sum(1 for t in run.assignments.values() if t is not None)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "calls": len(run.assignments),
+                    "assigned": assigned,
+                    "topics": [
+                        {
+                            "id": t.topic_id,
+                            "terms": list(t.terms),
+                            "calls": t.calls,
+                            "kept_from_last_run": t.topic_id in run.matched,
+                        }
+                        for t in run.topics
+                    ],
+                    "weekly": [
+                        {"week": week, "id": topic_id, "calls": n}
+                        for week, topic_id, n in run.weekly
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    click.echo(f"{len(run.assignments)} calls, {assigned} with a clear driver")
+    for topic in run.topics:
+        kept = " (kept)" if topic.topic_id in run.matched else " (new)"
+        click.echo(f"#{topic.topic_id}{kept}\t{topic.calls} calls\t{', '.join(topic.terms)}")
+
+
 def main() -> None:
     # Before anything is written: every file the product creates is private (0600).
     use_private_umask()

@@ -145,6 +145,8 @@ def load_settings(
     for key, value in toml.items():
         if isinstance(value, dict):
             sections[key] = dict(value)
+        elif key == "categories" and isinstance(value, list):
+            continue  # [[categories]]: read by analytics.insights (callqa categorize)
         elif key in _CORE_FIELDS:
             core[key] = _coerce(key, value, str(home_path / CONFIG_FILE))
         else:

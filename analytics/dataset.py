@@ -36,6 +36,7 @@ from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UsageError
 from analytics.models import ABUSE_CATEGORIES, CHANNEL_LAYOUTS, SEVERITIES
 from analytics.store import CallFilter, Store, call_rows, iter_call_records, pii_rows, segment_rows
+from analytics.store.categories import names_by_call
 from analytics.store.core import utcnow
 from analytics.store.reads import QUALITY_FIELDS
 
@@ -149,7 +150,8 @@ def load_calls(
 
     Returns:
         Columns :data:`CALL_COLUMNS` then ``pii_<TYPE>`` (redactions per entity
-        type, 0 when none), sorted by ``started_at``.
+        type, 0 when none), then ``categories`` (the names of the categories the call
+        matches, a list), sorted by ``started_at``.
 
     Raises:
         NotFoundError: there is no workspace database at ``home``.
@@ -160,11 +162,16 @@ def load_calls(
         moment = utcnow()
         rows = call_rows(store, moment, flt)
         pii = pii_rows(store, moment, flt)
+        categories = names_by_call(store, [row["call_id"] for row in rows])
         _audit_load(store, "calls", len(rows))
     frame = _typed_frame(
         [{_call_column(key): value for key, value in row.items()} for row in rows], CALL_COLUMNS
     )
     frame = frame.join(_pii_columns(pii, frame["call_id"]))
+    # The names of the categories each call matches (a list, empty when none).
+    frame["categories"] = pd.Series(
+        [categories.get(cid, []) for cid in frame["call_id"]], index=frame.index, dtype=object
+    )
     log.debug("loaded %d calls", len(frame))
     return frame
 

@@ -38,6 +38,8 @@ FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
 
 # The export schema of DESIGN.md, key for key (a public contract: checks compare keys).
 EXPORT_KEYS = (*CALL_FIELDS, "segments", "pii", "quality", "abuse")
+# Keys this wave adds after them (the schema is only extended).
+CATEGORY_KEYS = ("name", "evidence")  # evidence: indexes into ``segments``
 SEGMENT_KEYS = ("speaker", "start", "end", "text")
 # The store's figures less those the export schema does not carry (the dashboard and
 # analytics.load_calls give them).
@@ -60,6 +62,9 @@ def export_record(record: dict[str, Any]) -> dict[str, Any]:
             "severity": abuse["severity"],
             "events": [{key: ev[key] for key in EVENT_KEYS} for ev in abuse["events"]],
         },
+        "categories": [
+            {key: match[key] for key in CATEGORY_KEYS} for match in record.get("categories", [])
+        ],
     }
 
 
@@ -74,12 +79,14 @@ def flat_columns(pii_types: Iterable[str]) -> list[str]:
         "abuse_events",
         *(f"pii_{kind}" for kind in pii_types),
         "segments",
+        "categories",
     ]
 
 
 def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
     """One flat row of a nested export record."""
-    row = {k: v for k, v in record.items() if k not in ("segments", "pii", "quality", "abuse")}
+    nested = ("segments", "pii", "quality", "abuse", "categories")
+    row = {k: v for k, v in record.items() if k not in nested}
     for name, value in record["quality"].items():
         row[f"quality_{name}"] = value
     row["abuse_flagged"] = record["abuse"]["flagged"]
@@ -89,6 +96,7 @@ def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
     for kind in pii_types:
         row[f"pii_{kind}"] = record["pii"].get(kind, 0)
     row["segments"] = json.dumps(record["segments"], ensure_ascii=False)
+    row["categories"] = json.dumps(record.get("categories", []), ensure_ascii=False)
     return row
 
 

@@ -27,6 +27,7 @@ from analytics.fields import (
     parse_language,
     parse_started_at,
 )
+from analytics.insights.service import categorize_call
 from analytics.models import CHANNEL_LAYOUTS
 from analytics.store import (
     Connection,
@@ -36,6 +37,7 @@ from analytics.store import (
     parse_iso,
     policy,
     rights,
+    search,
     utcnow,
 )
 from analytics.store.reads import CallFilter
@@ -537,6 +539,10 @@ def rectify(
                 f"call {call_id}: no such call (unknown, objected, erased or past retention)"
             )
         rights.update_call(conn, call_id, values, now)
+        if "language" in values:
+            # Stems and per-language phrases follow the call's language.
+            search.reindex_call(conn, call_id)
+            categorize_call(conn, call_id, now)
         audit.record(conn, actor, "rectify", call_id, {"fields": sorted(changes)}, now=now)
         caller_objected = values.get("caller_hash") is not None and rights.caller_objected(
             conn, _caller_hashes(store, changes["caller_id"])

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, ClusterError, DiskFullError, UsageError
+from analytics.insights.service import categorize_call
 from analytics.models import (
     AbuseReport,
     Call,
@@ -361,6 +362,7 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
         # retries (a lost worker's call run again elsewhere, a run whose lease ran out).
         if queue.is_mine(conn, call.call_id, store.claimant):
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
+            categorize_call(conn, call.call_id, now)  # new calls are categorised as they arrive
             return True
     # Objected (or erased) while we worked: drop everything we made.
     store.blobs.delete(relative)

@@ -25,6 +25,8 @@ PAGES = (
     ("alerts", "alerts.py", "Abuse alerts", ":material/report:"),
     ("call_review", "call_review.py", "Call review", ":material/graphic_eq:"),
     ("governance", "governance.py", "Governance", ":material/shield_person:"),
+    ("search", "search.py", "Search", ":material/search:"),
+    ("categories", "categories.py", "Categories", ":material/label:"),
 )
 
 st.set_page_config(page_title="callqa", page_icon=":material/support_agent:", layout="wide")

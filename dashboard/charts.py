@@ -140,3 +140,22 @@ def timeline(
     if marks.empty:
         return alt.layer(bars).properties(height=130)
     return alt.layer(flags, bars).properties(height=130).resolve_scale(color="independent")
+
+
+def category_trend(rows: list[dict[str, Any]]) -> alt.Chart:
+    """Calls per week in each category (rows: week, name, calls)."""
+    frame = pd.DataFrame(rows, columns=["week", "name", "calls"])
+    return (
+        alt.Chart(frame, title="Tagged calls each week, by category", height=240)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
+            y=alt.Y("calls:Q", title=None),
+            color=alt.Color("name:N", title="Category"),
+            tooltip=[
+                alt.Tooltip("week:T", title="Week of"),
+                alt.Tooltip("name:N", title="Category"),
+                alt.Tooltip("calls:Q", format=","),
+            ],
+        )
+    )

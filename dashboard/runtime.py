@@ -21,6 +21,7 @@ import streamlit as st
 from analytics.config import load_settings
 from analytics.store import Store, iso, utcnow
 from analytics.store import aggregates as agg
+from analytics.store import categories as cat_store
 from analytics.store.reads import CallFilter
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class Filters:
     teams: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
     def call_filter(self, **extra: Any) -> CallFilter:
         until = (
@@ -99,6 +101,7 @@ class Filters:
             team=list(self.teams) or None,
             agent=list(self.agents) or None,
             language=list(self.languages) or None,
+            category=list(self.categories) or None,
             **extra,
         )
 
@@ -189,6 +192,26 @@ def _call_list(
     return agg.call_list(_store, datetime.fromisoformat(_at), flt.call_filter(), limit=limit)
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _category_names(_store: Store, home: str, _at: str, ver: tuple[Any, ...]) -> list[str]:
+    return [d.name for d in cat_store.definitions(_store)]
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _category_weekly(
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters
+) -> list[dict[str, Any]]:
+    return cat_store.weekly(_store, datetime.fromisoformat(_at), flt.call_filter())
+
+
+def category_names() -> list[str]:
+    return _category_names(store(), *_key())
+
+
+def category_weekly(flt: Filters) -> list[dict[str, Any]]:
+    return _category_weekly(store(), *_key(), flt)
+
+
 def filter_options() -> dict[str, Any]:
     return _filter_options(store(), *_key())
 
@@ -233,5 +256,7 @@ def after_write() -> None:
         _alert_totals,
         _alerts,
         _call_list,
+        _category_names,
+        _category_weekly,
     ):
         cached.clear()

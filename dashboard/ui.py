@@ -42,6 +42,14 @@ def md_escape(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def highlight(fragments: tuple[tuple[str, bool], ...] | list[tuple[str, bool]]) -> str:
+    """Search-result text as Markdown: every piece escaped, the matched ones marked."""
+    return "".join(
+        f":orange-background[{md_escape(piece)}]" if marked else md_escape(piece)
+        for piece, marked in fragments
+    )
+
+
 def clock(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -90,7 +98,7 @@ def filter_bar() -> runtime.Filters:
     """Dates, teams, agents, languages; the choice follows the user across pages."""
     options = runtime.filter_options()
     first, last = _day(options["first"]), _day(options["last"])
-    cols = st.columns([1.3, 1.2, 1.4, 0.8])
+    cols = st.columns([1.3, 1.2, 1.4, 0.8, 1.2])
     span: Any = ()
     if first and last:
         with cols[0]:
@@ -123,6 +131,13 @@ def filter_bar() -> runtime.Filters:
             x for x in st.session_state["f_languages"] if x in options["languages"]
         ]
         languages = st.multiselect("Language", options["languages"], placeholder="All", **widget)
+    with cols[4]:
+        names = runtime.category_names()
+        widget = _restore("f_categories", [])
+        st.session_state["f_categories"] = [
+            x for x in st.session_state["f_categories"] if x in names
+        ]
+        categories = st.multiselect("Category", names, placeholder="All", **widget)
     since, until = _span(span, first, last)
     chosen = runtime.Filters(
         since=since,
@@ -130,6 +145,7 @@ def filter_bar() -> runtime.Filters:
         teams=tuple(teams),
         agents=tuple(agents),
         languages=tuple(languages),
+        categories=tuple(categories),
     )
     st.session_state[_FILTER_STATE] = chosen
     return chosen

@@ -42,8 +42,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "quality_manager": frozenset(
         {"overview", "agents", "alerts", "call_review", "single_calls", "play_audio"}
         | {"review_alert"}
+        | {"search", "categories"}
     ),
-    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"}),
+    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"} | {"search"}),
     "data_scientist": frozenset({"overview", "agents"}),  # aggregates only
     "dpo": frozenset({"governance", "overview", "export_evidence"}),
 }

@@ -121,6 +121,8 @@ README_COLUMNS = {
     "Close alerts": "review_alert",
     "Governance": "governance",
     "Evidence pack": "export_evidence",
+    "Search": "search",
+    "Categories": "categories",
 }
 
 

@@ -388,6 +388,53 @@ def test_a_crafted_call_link_shows_its_markdown_literally(
     assert not [r for r in requested if urllib.parse.urlsplit(r).hostname == "evil.example"]
 
 
+# --- conversation insights: a category defined in the editor, the filter, search --------
+
+CATEGORY_RULE = """[[categories]]
+name = "tow truck sent"
+rule = { phrases = ["une dépanneuse arrive"], speaker = "agent", fuzzy = true }
+"""
+
+
+def test_quality_manager_defines_a_category_filters_by_it_and_searches(
+    server: tuple[str, Path], page: Any
+) -> None:
+    url, _home = server
+    sign_in(page, url, "quality_manager")
+    page.get_by_role("heading", name="Overview").first.wait_for()
+    settle(page)
+    go(page, "Categories", "Categories")
+    page.locator("textarea").first.fill(CATEGORY_RULE)
+    page.get_by_role("button", name="Save and apply").click()
+    table_shows(page, "tow truck sent")  # past calls tagged at once
+    settle(page)
+    table_shows(page, "12")
+    check_and_shoot(page, "11-categories")
+
+    go(page, "Overview", "Overview")
+    page.get_by_text("Categories by week").wait_for()
+    page.get_by_test_id("stMultiSelect").filter(has_text="Category").click()
+    page.get_by_role("option", name="tow truck sent").click()
+    page.keyboard.press("Escape")
+    settle(page)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+                 .some(m => m.innerText.includes('Calls') && /\\b12\\b/.test(m.innerText))"""
+    )
+    check_and_shoot(page, "12-overview-by-category")
+
+    go(page, "Search", "Search")
+    box = page.get_by_role("textbox", name="Words to find")
+    box.fill('"dépanneuse arrive"')
+    box.press("Enter")
+    page.get_by_text("matching segments").wait_for()
+    settle(page)
+    html = check_and_shoot(page, "13-search")
+    # the filter bar's category choice follows onto this page: the twelve tagged calls
+    assert "12 matching segments" in html
+    assert page.locator('span[style*="background"]', has_text="dépanneuse").count() >= 1
+
+
 # --- the README's TLS reverse proxy, for real -----------------------------------------
 
 

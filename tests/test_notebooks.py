@@ -22,7 +22,7 @@ from analytics.config import load_settings
 from analytics.store import Store
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quality_overview", "abuse_patterns", "agent_coaching")
+NAMES = ("quality_overview", "abuse_patterns", "agent_coaching", "call_drivers")
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 PREFIX_MARK = "KERNEL-PREFIX="
 

@@ -399,6 +399,9 @@ def alert_counts(
     return rows
 
 
+CATEGORY_ACTIONS = ("category_define", "category_remove", "categorize")
+
+
 def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
     """A cheap fingerprint of what changes which calls a reader may see.
 
@@ -420,6 +423,8 @@ def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
         .where(calls.c.started_at >= retention_cutoff(store, now))
         .scalar_subquery(),
         select(func.max(audit.c.id)).where(audit.c.action == "review_abuse").scalar_subquery(),
+        # categories defined, changed, removed or re-applied (analytics.insights)
+        select(func.max(audit.c.id)).where(audit.c.action.in_(CATEGORY_ACTIONS)).scalar_subquery(),
     )
     with store.read() as conn:
         states = tuple(tuple(row) for row in conn.execute(by_state).all())

@@ -45,7 +45,16 @@ CHECKPOINT_FIRST_PAUSE_S = 0.05
 # In the workspace while deleted data may still be in the database files.
 SCRUB_MARKER = "scrub-pending.json"
 # On PostgreSQL, vacuumed after a deletion: every table that holds what a call said.
-VACUUMED_TABLES = ("segments", "abuse_events", "abuse", "quality", "pii_counts", "calls")
+VACUUMED_TABLES = (
+    "segments",
+    "abuse_events",
+    "abuse",
+    "quality",
+    "pii_counts",
+    "calls",
+    "search_docs",
+    "category_matches",
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,8 @@ class Store:
     last_scrub: Scrub | None = None
     # The run of `process` claiming calls through this store ("" outside a run).
     claimant: str = ""
+    # Search documents were deleted: the FTS5 index is merged at the next checkpoint.
+    search_dirty: bool = False
 
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
         self.settings = settings
@@ -242,6 +253,7 @@ class Store:
         if self.backend != "sqlite":
             self.last_scrub = scrub = self._vacuum_postgres()
             return scrub
+        self._merge_search_index()
         pause = CHECKPOINT_FIRST_PAUSE_S
         scrub = self._checkpoint_once()
         for _ in range(attempts - 1):
@@ -256,6 +268,15 @@ class Store:
             # info: the caller reports it (the CLI prints Scrub.summary())
             log.info("checkpoint incomplete: %d frames left (a reader is open)", scrub.frames_left)
         return scrub
+
+    def _merge_search_index(self) -> None:
+        """An FTS5 delete leaves the terms in older index segments until they are merged:
+        merge them now, so the freed pages (zeroed by secure_delete) hold no deleted word."""
+        if not self.search_dirty:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        self.search_dirty = False
 
     def _vacuum_postgres(self) -> Scrub:
         """PostgreSQL keeps a deleted row's old version in its table file until VACUUM

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.engine import Connection
 
 from analytics.errors import NotFoundError
@@ -24,6 +24,8 @@ from analytics.store.schema import (
     abuse_events,
     audit,
     calls,
+    category_definitions,
+    category_matches,
     holds,
     pii_counts,
     quality,
@@ -71,6 +73,8 @@ class CallFilter:
     language: str | Sequence[str] | None = None
     call_ids: Sequence[str] | None = None
     flagged: bool | None = None
+    # Calls with a current match of this category (or of any of these).
+    category: str | Sequence[str] | None = None
 
 
 def _one_or_many(column: Any, value: str | Sequence[str]) -> ColumnElement[bool]:
@@ -94,7 +98,47 @@ def apply_filter(query: Select[Any], flt: CallFilter) -> Select[Any]:
         query = query.where(calls.c.call_id.in_(list(flt.call_ids)))
     if flt.flagged is not None:
         query = query.where(abuse.c.flagged == flt.flagged)
+    if flt.category:
+        query = query.where(in_category(flt.category))
     return query
+
+
+def current_match() -> ColumnElement[bool]:
+    """A category match computed with the active version of its category."""
+    return exists(
+        select(category_definitions.c.name).where(
+            category_definitions.c.name == category_matches.c.name,
+            category_definitions.c.version == category_matches.c.version,
+            category_definitions.c.active.is_(True),
+        )
+    )
+
+
+def in_category(name: str | Sequence[str]) -> ColumnElement[bool]:
+    """A call has a current match of this category (or of any of these)."""
+    names = [name] if isinstance(name, str) else list(name)
+    return exists(
+        select(category_matches.c.call_id).where(
+            category_matches.c.call_id == calls.c.call_id,
+            category_matches.c.name.in_(names),
+            current_match(),
+        )
+    )
+
+
+def matches_by_call(conn: Connection, call_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The current category matches of calls (the caller governs which calls it asks)."""
+    found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in call_ids}
+    if not call_ids:
+        return found
+    rows = conn.execute(
+        select(category_matches.c.call_id, category_matches.c.name, category_matches.c.evidence)
+        .where(category_matches.c.call_id.in_(list(call_ids)), current_match())
+        .order_by(category_matches.c.call_id, category_matches.c.name)
+    )
+    for call_id, name, evidence in rows:
+        found[call_id].append({"name": name, "evidence": json.loads(evidence)})
+    return found
 
 
 def visible_calls(store: Store, now: datetime, flt: CallFilter | None = None) -> Select[Any]:
@@ -170,7 +214,13 @@ def _events_by_call(conn: Connection, call_ids: list[str]) -> dict[str, list[dic
     return found
 
 
-def _record(row: Any, segs: list[Any], pii: dict[str, int], events: list[Any]) -> dict[str, Any]:
+def _record(
+    row: Any,
+    segs: list[Any],
+    pii: dict[str, int],
+    events: list[Any],
+    categories: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     record: dict[str, Any] = {name: row[name] for name in CALL_FIELDS}
     record["segments"] = segs
     record["pii"] = pii
@@ -184,6 +234,7 @@ def _record(row: Any, segs: list[Any], pii: dict[str, int], events: list[Any]) -
         "severity": row["abuse_severity"] or "none",
         "events": events,
     }
+    record["categories"] = categories or []
     return record
 
 
@@ -208,9 +259,10 @@ def iter_call_records(
             segs = _segments_by_call(conn, ids)
             pii = _pii_by_call(conn, ids)
             events = _events_by_call(conn, ids)
+            cats = matches_by_call(conn, ids)
         for row in batch:
             cid = row["call_id"]
-            yield _record(row, segs[cid], pii[cid], events[cid])
+            yield _record(row, segs[cid], pii[cid], events[cid], cats[cid])
 
 
 def get_call(store: Store, call_id: str, now: datetime) -> dict[str, Any]:

@@ -215,6 +215,58 @@ signin_failures = Table(
 )
 
 
+# Categories (analytics.insights.categories): each definition is versioned; a call's
+# matches name the version they were computed with, and the matching segments.
+category_definitions = Table(
+    "category_definitions",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),  # canonical JSON of the definition
+    Column("created_at", String, nullable=False),
+    Column("actor", String),
+    Column("active", Boolean, nullable=False),  # the latest version, not removed
+)
+
+category_matches = Table(
+    "category_matches",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of segment indexes
+    Column("matched_at", String, nullable=False),
+)
+Index("ix_category_matches_name", category_matches.c.name, category_matches.c.call_id)
+
+# The search index of redacted segments: one document per segment. The stems live in
+# an FTS5 table (SQLite) keyed by doc_id, or in a tsvector column (PostgreSQL), both
+# made by the v9 migration (analytics.store.search); deleted with the call's other rows.
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("doc_id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    UniqueConstraint("call_id", "idx", name="uq_search_docs"),
+)
+Index("ix_search_docs_call", search_docs.c.call_id)
+
+# Call drivers (analytics.insights.drivers): the topics of the last run, so that the
+# next run keeps their ids where they persist. Terms of many calls (min_df), no call id.
+driver_topics = Table(
+    "driver_topics",
+    metadata,
+    Column("topic_id", Integer, primary_key=True, autoincrement=False),
+    Column("terms", Text, nullable=False),  # JSON list: the topic's name
+    Column("vector", Text, nullable=False),  # JSON {term: weight}
+    Column("calls", Integer, nullable=False),
+    Column("first_seen", String, nullable=False),
+    Column("last_seen", String, nullable=False),
+    Column("current", Boolean, nullable=False),  # found by the last run
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -284,6 +336,25 @@ def _v8_queue_leases(conn: Connection) -> None:
     runs.create(conn, checkfirst=True)
 
 
+def _v9_insights(conn: Connection) -> None:
+    # Categories, the search index, call drivers (v1's create_all on new databases).
+    for table in (category_definitions, category_matches, search_docs, driver_topics):
+        table.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        # Stems of redacted segments; rowid = search_docs.doc_id (stable: INTEGER PK).
+        conn.execute(
+            text(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
+                "terms, tokenize = 'unicode61 remove_diacritics 2')"
+            )
+        )
+    else:
+        conn.execute(text("ALTER TABLE search_docs ADD COLUMN IF NOT EXISTS tsv tsvector"))
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS ix_search_docs_tsv ON search_docs USING GIN (tsv)")
+        )
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -294,6 +365,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (6, "abuse model score per event", _v6_abuse_event_score),
     (7, "speaker confidence of mono-call segments", _v7_speaker_confidence),
     (8, "work queue leases: who claimed a call, which runs live", _v8_queue_leases),
+    (9, "categories and the search index", _v9_insights),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

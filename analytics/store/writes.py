@@ -18,11 +18,13 @@ from sqlalchemy.engine import Connection
 from analytics.errors import UnredactedTextError
 from analytics.models import AudioInfo, CallAnalysis, CallMetadata, CallState, Reject
 from analytics.models import RedactedTranscript as _Redacted
+from analytics.store import search
 from analytics.store.core import iso
 from analytics.store.schema import (
     abuse,
     abuse_events,
     calls,
+    category_matches,
     holds,
     pii_counts,
     quality,
@@ -30,7 +32,7 @@ from analytics.store.schema import (
     segments,
 )
 
-DERIVED_TABLES = (segments, pii_counts, quality, abuse_events, abuse)
+DERIVED_TABLES = (segments, pii_counts, quality, abuse_events, abuse, category_matches)
 
 
 def call_row(conn: Connection, call_id: str) -> dict[str, Any] | None:
@@ -132,6 +134,7 @@ def set_state(
 
 
 def delete_derived(conn: Connection, call_id: str) -> None:
+    search.delete_call(conn, call_id)  # the search index first: FTS5 rows have no foreign key
     for table in DERIVED_TABLES:
         conn.execute(delete(table).where(table.c.call_id == call_id))
 
@@ -173,6 +176,7 @@ def save_analysis(
                 for idx, seg in enumerate(transcript.segments)
             ],
         )
+        search.index_call(conn, call_id, transcript.language, transcript.segments)
     if transcript.pii_counts:
         conn.execute(
             insert(pii_counts),

@@ -76,6 +76,13 @@ st.caption(
     f"language {ui.md_escape(record['language'] or '–')} · "
     f"length {ui.clock(record['duration_s'])} · PII redacted: {ui.md_escape(pii_found or 'none')}"
 )
+# Categories the call matches; their evidence segments are marked in the transcript.
+matched_in: dict[int, list[str]] = {}
+for match in record["categories"]:
+    for index in match["evidence"]:
+        matched_in.setdefault(index, []).append(match["name"])
+if record["categories"]:
+    st.caption("Categories: " + ui.md_escape(", ".join(m["name"] for m in record["categories"])))
 cols = st.columns(4)
 cols[0].metric(
     "Quality score", quality["score"] if quality["score"] is not None else "–", border=True
@@ -144,8 +151,14 @@ with transcript_tab:
             st.markdown(
                 f":gray[#{i:d} · {ui.clock(seg['start'])}–{ui.clock(seg['end'])} · "
                 f"{ui.md_escape(seg['speaker'])}]{' · :red-badge[abuse]' if flagged else ''}  \n"
-                + ui.md_escape(seg["text"])
+                + (
+                    ":blue-background[" + ui.md_escape(seg["text"]) + "]"
+                    if i in matched_in
+                    else ui.md_escape(seg["text"])
+                )
             )
+            for name in matched_in.get(i, []):
+                st.badge(ui.md_escape(name), icon=":material/label:", color="blue")
     if not segments:
         st.caption("No speech was transcribed in this call.")
 

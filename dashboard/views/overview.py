@@ -36,3 +36,8 @@ right.altair_chart(
     charts.weekly_line(weeks, "non_talk_ratio", "Non-talk ratio (of call time)", percent=True),
     width="stretch",
 )
+
+category_weeks = runtime.category_weekly(flt)
+if category_weeks:
+    st.subheader("Categories by week")
+    st.altair_chart(charts.category_trend(category_weeks), width="stretch")

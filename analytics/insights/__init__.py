@@ -1,0 +1,1 @@
+"""Conversation insights: categories (rules over what was said), search, call drivers."""

@@ -1,0 +1,243 @@
+"""Search across redacted transcripts (FTS5 on SQLite, full text on PostgreSQL):
+stemming, phrases, prefixes, exclusions, filters, snippets, governance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics import governance
+from analytics.config import Settings
+from analytics.errors import UsageError
+from analytics.insights.text import parse_query
+from analytics.store import Store
+from analytics.store.reads import CallFilter
+from analytics.store.search import fts5_query, search, tsquery
+from tests.factories import NOW, add_call
+
+
+def _fill(store: Store) -> None:
+    add_call(
+        store,
+        "fr1",
+        team="Niort-1",
+        agent_id="A1",
+        started_at=NOW - timedelta(days=2),
+        texts=(
+            ("agent", "Bonjour, <PERSON> à votre écoute"),
+            ("customer", "Je voudrais résilier mon contrat d'assurance"),
+            ("agent", "Je vais vous passer un conseiller"),
+        ),
+    )
+    add_call(
+        store,
+        "fr2",
+        team="Lyon-2",
+        agent_id="B7",
+        started_at=NOW - timedelta(days=20),
+        texts=(
+            ("agent", "Bonjour, que puis-je faire pour vous"),
+            ("customer", "Ma voiture est en panne sur l'autoroute"),
+            ("agent", "Une dépanneuse arrive, je vous rappelle dans une heure"),
+        ),
+    )
+    add_call(
+        store,
+        "en1",
+        language="en",
+        team="Niort-1",
+        agent_id="A1",
+        started_at=NOW - timedelta(days=5),
+        texts=(
+            ("agent", "Hello, how can I help"),
+            ("customer", "I am cancelling my policy, the towing was late"),
+            ("agent", "I will call you back with the claim number"),
+        ),
+    )
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    _fill(store)
+    return store
+
+
+def hits(store: Store, query: str, **kwargs: object) -> list[tuple[str, int]]:
+    return sorted((h.call_id, h.idx) for h in search(store, query, NOW, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # stems: another form of the word finds it (French and English)
+        ("résiliation", [("fr1", 1)]),
+        ("resilier", [("fr1", 1)]),
+        ("contrats", [("fr1", 1)]),
+        ("conseillers", [("fr1", 2)]),
+        ("rappeler", [("fr2", 2)]),
+        ("cancel", [("en1", 1)]),
+        ("cancelled", [("en1", 1)]),
+        ("policies", [("en1", 1)]),
+        # accents aside
+        ("DEPANNEUSE", [("fr2", 2)]),
+        ("écoute", [("fr1", 0)]),
+        # several words: all of them, anywhere in the segment
+        ("voiture autoroute", [("fr2", 1)]),
+        ("voiture conseiller", []),
+        # phrases: the words in a row
+        ('"en panne"', [("fr2", 1)]),
+        ('"panne en"', []),
+        ('"call you back"', [("en1", 2)]),
+        # prefixes
+        ("dépan*", [("fr2", 2)]),
+        ("tow*", [("en1", 1)]),
+        # exclusions
+        ("bonjour", [("fr1", 0), ("fr2", 0)]),
+        ("bonjour -panne", [("fr1", 0), ("fr2", 0)]),
+        ("bonjour -ecoute", [("fr2", 0)]),
+        # placeholders are words of the redacted text
+        ("<PERSON>", [("fr1", 0)]),
+        ("zzzunknownword", []),
+    ],
+)
+def test_queries(filled: Store, query: str, expected: list[tuple[str, int]]) -> None:
+    assert hits(filled, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"speaker": "agent"}, [("en1", 2), ("fr2", 2)]),
+        ({"speaker": "customer"}, []),
+        ({"flt": CallFilter(team="Lyon-2")}, [("fr2", 2)]),
+        ({"flt": CallFilter(agent="A1")}, [("en1", 2)]),
+        ({"flt": CallFilter(since=NOW - timedelta(days=10))}, [("en1", 2)]),
+        ({"flt": CallFilter(until=NOW - timedelta(days=10))}, [("fr2", 2)]),
+        ({"language": "en"}, [("en1", 2)]),
+    ],
+)
+def test_filters(filled: Store, kwargs: dict[str, object], expected: list[tuple[str, int]]) -> None:
+    # both agents' closing lines ("je vous rappelle", "call you back")
+    got = sorted(
+        (h.call_id, h.idx)
+        for q in ("rappel*", "back")
+        for h in search(filled, q, NOW, **kwargs)  # type: ignore[arg-type]
+    )
+    assert got == expected
+
+
+def test_snippets_mark_the_matching_words_and_keep_the_text(filled: Store) -> None:
+    (hit,) = search(filled, "résiliation contrat", NOW)
+    assert hit.text == "Je voudrais résilier mon contrat d'assurance"
+    assert [piece for piece, marked in hit.fragments if marked] == ["résilier", "contrat"]
+    assert (hit.speaker, hit.team, hit.agent_id, hit.start) == ("customer", "Niort-1", "A1", 4.0)
+
+
+def test_a_query_is_never_engine_syntax(filled: Store) -> None:
+    # FTS5 / tsquery operators in the query are only words (or dropped), never syntax
+    for query in ('NEAR(" a', "x) OR (y", "a & !b | c:*", "'; DROP TABLE calls; --", "^bonjour"):
+        search(filled, query + " bonjour", NOW)
+    terms = parse_query('NEAR(" a')
+    assert all(ch.isalnum() or ch in ' "()*' for ch in fts5_query(terms, ("fr",)))
+    assert all(ch.isalnum() or ch in " ()|&!<->:*" for ch in tsquery(terms, ("fr",)))
+
+
+@pytest.mark.parametrize("query", ["", "   ", "-panne", '""', "!!"])
+def test_a_query_without_a_word_to_find_is_a_usage_error(filled: Store, query: str) -> None:
+    with pytest.raises(UsageError):
+        search(filled, query, NOW)
+
+
+def test_objected_erased_and_expired_calls_are_never_found(
+    filled: Store, settings: Settings
+) -> None:
+    governance.object_calls(filled, call_id="fr1", now=NOW)
+    assert hits(filled, "bonjour") == [("fr2", 0)]
+    # past retention even before purge runs
+    later = NOW + timedelta(days=settings.retention_days - 10)
+    assert [h.call_id for h in search(filled, "bonjour", later)] == []
+    assert [h.call_id for h in search(filled, "hello", later)] == ["en1"]
+    add_call(filled, "c9", caller_id="+33612345678", texts=(("agent", "bonjour madame"),))
+    governance.subject_erase(filled, "+33612345678", now=NOW)
+    assert hits(filled, "madame") == []
+
+
+def test_a_reprocessed_call_is_indexed_once(store: Store) -> None:
+    add_call(store, "c1", texts=(("agent", "bonjour tout le monde"),))
+    from analytics.store.writes import save_analysis
+    from tests.factories import make_analysis
+
+    with store.write() as conn:
+        save_analysis(
+            conn,
+            "c1",
+            make_analysis("c1", texts=(("agent", "bonsoir"),)),
+            now=NOW,
+            redacted_audio_path=None,
+        )
+    assert hits(store, "bonjour") == []
+    assert hits(store, "bonsoir") == [("c1", 0)]
+
+
+def _db_bytes(settings: Settings) -> bytes:
+    files = [settings.db_path, Path(f"{settings.db_path}-wal"), Path(f"{settings.db_path}-shm")]
+    return b"".join(p.read_bytes() for p in files if p.exists())
+
+
+@pytest.mark.sqlite_only
+def test_an_objected_calls_words_leave_the_index_and_the_file(store: Store) -> None:
+    planted = ("quokkazanzibar", "frumplewitz")
+    for i in range(30):  # other calls, so the index has several segments to merge
+        add_call(store, f"other{i}", texts=(("agent", f"bonjour numero {i} votre contrat"),))
+    add_call(store, "victim", texts=(("customer", f"je suis {planted[0]} et {planted[1]} voilà"),))
+    for i in range(30, 40):
+        add_call(store, f"other{i}", texts=(("agent", f"bonjour numero {i} au revoir"),))
+    store.checkpoint()
+    content = _db_bytes(store.settings)
+    assert all(word.encode() in content for word in planted)
+    assert hits(store, planted[0]) == [("victim", 0)]
+
+    governance.object_calls(store, call_id="victim", now=NOW)
+
+    assert hits(store, planted[0]) == [] and hits(store, planted[1]) == []
+    content = _db_bytes(store.settings)
+    for word in planted:
+        # neither the word nor a stem of it (the index holds stems), anywhere in the files
+        assert word.encode() not in content
+        assert word[:-2].encode() not in content
+    assert len(hits(store, "bonjour", limit=1000)) == 40  # the others are still found
+
+
+def test_cli_search(filled: Store) -> None:
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from analytics import clock
+    from analytics.cli import cli
+
+    home = ["--home", str(filled.settings.home)]
+    with clock.frozen(NOW):
+        result = CliRunner().invoke(cli, [*home, "search", "résiliation", "--team", "Niort-1"])
+        assert result.exit_code == 0, result.output
+        assert "fr1#1\t" in result.output and "[résilier]" in result.output
+        result = CliRunner().invoke(cli, [*home, "search", '"call you back"', "--json"])
+        (line,) = result.output.splitlines()
+        hit = _json.loads(line)
+        assert (hit["call_id"], hit["segment"], hit["matched"]) == (
+            "en1",
+            2,
+            ["call", "you", "back"],
+        )
+        result = CliRunner().invoke(cli, [*home, "search", "--", "-panne"])
+        assert result.exit_code == 2 and "at least one word" in result.output
+
+
+def test_a_rectified_language_reindexes_the_call(store: Store) -> None:
+    # English said, French detected: the French stemmer leaves "cancelling" as it is
+    add_call(store, "c1", language="fr", texts=(("customer", "I am cancelling my policy"),))
+    assert hits(store, "cancel") == []
+    governance.rectify(store, "c1", {"language": "en"}, now=NOW)
+    assert hits(store, "cancel") == [("c1", 0)]
