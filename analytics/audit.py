@@ -66,6 +66,17 @@ ACTIONS = frozenset(
         "evidence_export",
         "audit_rekey",
         "audit_checkpoint",
+        # evaluations (analytics.evaluations)
+        "form_import",
+        "rescore",
+        "evaluation_answer",
+        "evaluation_acknowledge",
+        "evaluation_dispute",
+        "dispute_resolve",
+        "mark_private",
+        "coaching_note",
+        "calibration_create",
+        "calibration_answer",
     }
 )
 

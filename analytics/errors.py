@@ -90,3 +90,11 @@ class RoleError(AuthError):
 
 class DiskFullError(StoreError):
     """The disk filled up while writing; what was in progress is pending again."""
+
+
+class FormError(InputError):
+    """An evaluation form file is invalid: names the file and the field."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__(source, f"{field}: {reason}" if field else reason)
+        self.field = field

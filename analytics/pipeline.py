@@ -45,6 +45,7 @@ from analytics.store import Store, queue, utcnow
 from analytics.store.blobs import LocalBlobStore
 from analytics.store.core import disk_full
 from analytics.store.queue import MAX_ATTEMPTS, interrupted_reason
+from analytics.evaluations.automatic import record_for_call
 from analytics.store.writes import save_analysis, set_state
 
 if TYPE_CHECKING:
@@ -305,6 +306,7 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
     with store.write() as conn:
         if queue.state_of(conn, call.call_id) == "processing":
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
+            record_for_call(conn, call.call_id, analysis, now)  # under the active form
             return True
     # Objected (or erased) while we worked: drop everything we made.
     store.blobs.delete(relative)

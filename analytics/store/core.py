@@ -45,7 +45,22 @@ CHECKPOINT_FIRST_PAUSE_S = 0.05
 # In the workspace while deleted data may still be in the database files.
 SCRUB_MARKER = "scrub-pending.json"
 # On PostgreSQL, vacuumed after a deletion: every table that holds what a call said.
-VACUUMED_TABLES = ("segments", "abuse_events", "abuse", "quality", "pii_counts", "calls")
+VACUUMED_TABLES = (
+    "segments",
+    "abuse_events",
+    "abuse",
+    "quality",
+    "pii_counts",
+    "calls",
+    # evaluations of calls: comments, reasons and notes may quote what was said
+    "evaluations",
+    "evaluation_answers",
+    "answer_history",
+    "disputes",
+    "coaching_notes",
+    "coaching_links",
+    "calibration_answers",
+)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from analytics.errors import UnredactedTextError
 from analytics.models import AudioInfo, CallAnalysis, CallMetadata, CallState, Reject
 from analytics.models import RedactedTranscript as _Redacted
 from analytics.store.core import iso
+from analytics.store.evaluations import delete_for_call as delete_evaluations
 from analytics.store.schema import (
     abuse,
     abuse_events,
@@ -241,6 +242,7 @@ def tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -
     channels, rate, codec, layout, import and processing times).
     """
     delete_derived(conn, call_id)
+    delete_evaluations(conn, call_id)
     conn.execute(
         update(calls)
         .where(calls.c.call_id == call_id)
