@@ -591,3 +591,12 @@ def delete_for_call(conn: Connection, call_id: str) -> None:
     conn.execute(delete(evaluations).where(evaluations.c.call_id == call_id))
     for table in (calibration_answers, calibration_calls, call_evidence):
         conn.execute(delete(table).where(table.c.call_id == call_id))
+
+
+def call_owner(conn: Connection, call_id: str) -> dict[str, Any] | None:
+    """A call's agent and state, whatever the state (for an agent's own-call checks)."""
+    query = select(calls.c.call_id, calls.c.agent_id, calls.c.state).where(
+        calls.c.call_id == call_id
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
