@@ -274,12 +274,11 @@ def rescore(
         with store.write() as conn:
             # a call objected or made private since the batch was read is left out
             kept = rows.still_visible(conn, store, [r["call_id"] for r in new_rows], now)
+            ids = {r["evaluation_id"] for r in new_rows if r["call_id"] in kept}
             rows.insert_evaluations(
                 conn,
-                [r for r in new_rows if r["call_id"] in kept],
-                [a for a in new_answers if a["evaluation_id"] in {
-                    r["evaluation_id"] for r in new_rows if r["call_id"] in kept
-                }],
+                [r for r in new_rows if r["evaluation_id"] in ids],
+                [a for a in new_answers if a["evaluation_id"] in ids],
             )
         done += len(batch)
         if progress is not None:

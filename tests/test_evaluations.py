@@ -1,0 +1,249 @@
+"""Evaluations in a real store (both backends): automatic answers with evidence, review
+and overrides with history, agent acknowledgement and disputes, private calls, coaching,
+rescoring under another form version, and deletion with the call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from analytics import audit, governance
+from analytics.errors import FormError, NotFoundError, UsageError
+from analytics.evaluations import automatic, workflow
+from analytics.evaluations.forms import default_form
+from analytics.evaluations.scoring import CallFigures, evaluate
+from analytics.models import RedactedSegment, RedactedTranscript, SpeechActivity
+from analytics.quality import QualityConfig, compute_quality
+from analytics.store import Store
+from analytics.store import evaluations as rows
+from tests.factories import NOW, add_call, make_analysis
+
+TEXTS = (
+    ("agent", "bonjour je m'appelle <PERSON> à votre écoute"),
+    ("customer", "bonjour ma voiture est en panne sur l'autoroute"),
+    ("agent", "je comprends tout à fait je vous envoie une dépanneuse"),
+    ("agent", "merci de votre appel au revoir"),
+)
+
+
+def _analysis(call_id: str, texts: tuple[tuple[str, str], ...] = TEXTS, gap: float = 4.0):  # type: ignore[no-untyped-def]
+    base = make_analysis(call_id, texts=texts)
+    segments = tuple(
+        RedactedSegment(speaker=spk, start=i * gap, end=i * gap + 3.5, text=t)  # type: ignore[arg-type]
+        for i, (spk, t) in enumerate(texts)
+    )
+    transcript = replace(base.transcript, segments=segments, duration_s=len(texts) * gap)
+    activity = SpeechActivity(
+        duration_s=transcript.duration_s,
+        intervals={
+            spk: tuple((s.start, s.end) for s in segments if s.speaker == spk)
+            for spk in ("agent", "customer")
+        },
+    )
+    return replace(base, transcript=transcript, quality=compute_quality(transcript, activity))
+
+
+def _processed(store: Store, call_id: str, agent_id: str = "A101", **kwargs):  # type: ignore[no-untyped-def]
+    """A done call evaluated as the pipeline does (save_analysis + record_for_call)."""
+    add_call(store, call_id, agent_id=agent_id)
+    analysis = _analysis(call_id, **kwargs)
+    from analytics.store.writes import save_analysis
+
+    with store.write() as conn:
+        save_analysis(conn, call_id, analysis, now=NOW, redacted_audio_path=None)
+        evaluation = automatic.record_for_call(conn, call_id, analysis, NOW)
+    return analysis, evaluation
+
+
+def test_the_default_form_gives_back_the_rubric_score() -> None:
+    for texts, gap in ((TEXTS, 4.0), (TEXTS[:2], 4.0), (TEXTS, 40.0)):
+        analysis = _analysis("c", texts=texts, gap=gap)
+        items = tuple(
+            {"name": i.name, "weight": i.weight, "earned": i.earned, "reason": i.reason}
+            for i in analysis.quality.breakdown
+        )
+        figures = CallFigures("c", items, {"agent_wpm": analysis.quality.agent_wpm})
+        result = evaluate(default_form(), figures)
+        assert result.score is not None
+        assert round(result.score) == analysis.quality.score
+
+
+def test_a_processed_call_gets_automatic_answers_with_segment_evidence(store: Store) -> None:
+    _analysis_, evaluation = _processed(store, "c1")
+    view = workflow.call_evaluation(store, "c1", now=NOW)
+    assert view is not None and view.form.ref == "default@1" and view.status == "automatic"
+    answers = {a.question.id: a for a in view.answers}
+    assert answers["greeting"].final == "yes" and answers["greeting"].evidence["segments"] == [0]
+    assert answers["closing"].evidence["segments"] == [3]
+    assert 2 in answers["empathy"].evidence["segments"]
+    assert "agent_wpm" in answers["pace"].evidence["figures"]
+    assert view.automatic_score == view.final_score == evaluation.score
+
+
+def test_an_override_needs_a_reason_and_shows_who_and_the_automatic_answer(store: Store) -> None:
+    _processed(store, "c1")
+    view = workflow.call_evaluation(store, "c1", now=NOW)
+    assert view is not None
+    with pytest.raises(UsageError, match="reason"):
+        workflow.answer(store, view.evaluation_id, "greeting", "no", evaluator="tina", now=NOW)
+    with pytest.raises(UsageError, match="answer one of"):
+        workflow.answer(store, view.evaluation_id, "greeting", "maybe", evaluator="tina", now=NOW)
+    after = workflow.answer(
+        store, view.evaluation_id, "greeting", "no", evaluator="tina", reason="said hi only", now=NOW
+    )
+    greeting = next(a for a in after.answers if a.question.id == "greeting")
+    assert greeting.label() == "no — overridden by tina (automatic: yes)"
+    assert after.status == "reviewed" and after.final_score is not None
+    assert view.final_score is not None and after.final_score < view.final_score
+    assert after.automatic_score == view.automatic_score
+    assert [(h["kind"], h["previous_value"], h["value"], h["evaluator"]) for h in after.history] == [
+        ("override", "yes", "no", "tina")
+    ]
+    confirmed = workflow.answer(store, view.evaluation_id, "closing", "yes", evaluator="tina", now=NOW)
+    assert confirmed.history[-1]["kind"] == "confirm"
+    entries = [e for e in audit.entries(store, limit=10) if e["action"] == "evaluation_answer"]
+    assert len(entries) == 2 and "said hi" not in json.dumps(entries)
+
+
+def test_an_agent_sees_acknowledges_and_disputes_only_their_own(store: Store) -> None:
+    _processed(store, "c1", agent_id="A101")
+    _processed(store, "c2", agent_id="B202")
+    mine = workflow.call_evaluation(store, "c1", now=NOW, agent_id="A101")
+    assert mine is not None
+    with pytest.raises(NotFoundError):
+        workflow.call_evaluation(store, "c2", now=NOW, agent_id="A101")
+    other = workflow.call_evaluation(store, "c2", now=NOW)
+    assert other is not None
+    with pytest.raises(NotFoundError):
+        workflow.dispute(store, other.evaluation_id, "no", user="ann", agent_id="A101", now=NOW)
+    workflow.acknowledge(store, mine.evaluation_id, user="ann", agent_id="A101", now=NOW)
+    dispute_id = workflow.dispute(
+        store, mine.evaluation_id, "I did greet", user="ann", agent_id="A101", now=NOW
+    )
+    with pytest.raises(UsageError, match="already open"):
+        workflow.dispute(store, mine.evaluation_id, "again", user="ann", agent_id="A101", now=NOW)
+    queue = workflow.dispute_queue(store, now=NOW)
+    assert [d["id"] for d in queue] == [dispute_id] and queue[0]["agent_id"] == "A101"
+    resolved = workflow.resolve(
+        store, dispute_id, "revise", "agreed", manager="quinn", revisions={"pace": "yes"}, now=NOW
+    )
+    assert resolved.status == "resolved" and resolved.acknowledged_by == "ann"
+    assert resolved.disputes[0]["status"] == "revised"
+    assert resolved.disputes[0]["resolved_by"] == "quinn"
+    assert workflow.dispute_queue(store, now=NOW) == []
+    actions = [e["action"] for e in audit.entries(store, limit=20)]
+    for action in ("evaluation_acknowledge", "evaluation_dispute", "dispute_resolve"):
+        assert action in actions
+
+
+def test_rescore_applies_a_new_form_version_to_past_calls_and_keeps_history(
+    store: Store, tmp_path: Path
+) -> None:
+    _processed(store, "c1")
+    _processed(store, "c2")
+    first = workflow.call_evaluation(store, "c1", now=NOW)
+    assert first is not None
+    workflow.answer(store, first.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
+    text = (Path(automatic.formdefs.DEFAULT_FORM_PATH)).read_text(encoding="utf-8")
+    v2 = text.replace("version = 1", "version = 2").replace("weight = 15", "weight = 30", 1)
+    path = tmp_path / "v2.toml"
+    path.write_text(v2, encoding="utf-8")
+    automatic.import_form(store, path, activate=False, now=NOW)
+    automatic.import_form(store, path, activate=False, now=NOW)  # the same file: a no-op
+    path.write_text(v2.replace("weight = 30", "weight = 31"), encoding="utf-8")
+    with pytest.raises(FormError, match="raise the version"):
+        automatic.import_form(store, path, now=NOW)
+    assert [(f.name, f.version, f.active) for f in automatic.list_forms(store, NOW)] == [
+        ("default", 1, True),
+        ("default", 2, False),
+    ]
+    seen: list[int] = []
+    report = automatic.rescore(store, "default@2", now=NOW, progress=seen.append)
+    assert report.calls == 2 and sum(seen) == 2
+    history = workflow.evaluation_history(store, "c1", now=NOW)
+    assert [h.form.version for h in history] == [2, 1]
+    assert history[0].status == "automatic" and history[1].status == "reviewed"
+    assert history[1].history[0]["kind"] == "override"
+    with pytest.raises(NotFoundError):
+        automatic.rescore(store, "default@9", now=NOW)
+
+
+def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: Store) -> None:
+    _processed(store, "c1", agent_id="A101")
+    _processed(store, "c2", agent_id="A101")
+    view = workflow.call_evaluation(store, "c1", now=NOW)
+    assert view is not None
+    workflow.answer(store, view.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
+    workflow.dispute(store, view.evaluation_id, "no", user="ann", agent_id="A101", now=NOW)
+    workflow.add_note(store, "A101", "work on greetings", author="t", links=[("c1", 0)], now=NOW)
+    kept = workflow.add_note(store, "A101", "good call", author="t", links=[("c2", None)], now=NOW)
+    governance.object_calls(store, call_id="c1", now=NOW)
+    assert workflow.call_evaluation(store, "c1", now=NOW) is None
+    with store.read() as conn:
+        for table in ("evaluations", "disputes", "coaching_links", "call_evidence"):
+            assert rows_in(conn, table, "c1") == 0, table
+        assert rows_in(conn, "answer_history", "") == 0  # only c1 had history
+        assert rows_in(conn, "evaluation_answers", "") == len(default_form().questions)  # c2's
+    assert [n["id"] for n in workflow.notes(store, agent_id="A101", now=NOW)] == [kept]
+    assert workflow.call_evaluation(store, "c2", now=NOW) is not None
+
+
+def rows_in(conn, table: str, call_id: str) -> int:  # type: ignore[no-untyped-def]
+    from analytics.store import schema
+
+    t = schema.metadata.tables[table]
+    from sqlalchemy import func, select
+
+    if "call_id" in t.c:
+        return int(conn.execute(select(func.count()).where(t.c.call_id == call_id)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+
+def test_an_agent_marks_their_call_private_like_an_objection(store: Store) -> None:
+    _processed(store, "c1", agent_id="A101")
+    with pytest.raises(NotFoundError):
+        workflow.mark_private(store, "c1", user="bob", agent_id="B202", now=NOW)
+    report = workflow.mark_private(store, "c1", user="ann", agent_id="A101", now=NOW)
+    assert report.calls == ["c1"]
+    assert workflow.call_evaluation(store, "c1", now=NOW) is None
+    assert "mark_private" in [e["action"] for e in audit.entries(store, limit=5)]
+    with store.read() as conn:
+        assert rows.call_owner(conn, "c1")["state"] == "objected"  # type: ignore[index]
+
+
+def test_find_calls_filters_sorts_and_pages(store: Store) -> None:
+    for i in range(7):
+        add_call(store, f"c{i}", agent_id="A101" if i % 2 else "B202", score=50 + 5 * i)
+    add_call(store, "flag", abuse_severity="high", score=10)
+    page, total = rows.find_calls(store, NOW, rows.CallQuery(sort="score", limit=3))
+    assert total == 8 and [r["call_id"] for r in page] == ["c6", "c5", "c4"]
+    page, _ = rows.find_calls(store, NOW, rows.CallQuery(sort="score", limit=3, offset=6))
+    assert [r["call_id"] for r in page] == ["c0", "flag"]
+    page, total = rows.find_calls(store, NOW, rows.CallQuery(agent="A101", min_score=60))
+    assert total == 2 and {r["call_id"] for r in page} == {"c3", "c5"}
+    page, total = rows.find_calls(store, NOW, rows.CallQuery(flagged=True))
+    assert [r["call_id"] for r in page] == ["flag"]
+    _, total = rows.find_calls(store, NOW, rows.CallQuery(status="none"))
+    assert total == 8
+    _, total = rows.find_calls(store, NOW, rows.CallQuery(disputed=True))
+    assert total == 0
+
+
+def test_phrase_evidence_reads_the_agent_only() -> None:
+    from analytics.evaluations.scoring import phrase_evidence
+
+    transcript = RedactedTranscript(
+        call_id="x",
+        language="fr",
+        language_probability=1.0,
+        duration_s=8,
+        segments=(
+            RedactedSegment("customer", 0, 1, "bonjour"),
+            RedactedSegment("agent", 1, 2, "bonjour madame"),
+        ),
+        pii_counts={},
+    )
+    assert phrase_evidence(transcript, QualityConfig.default())["greeting"] == [1]
