@@ -11,8 +11,8 @@ from analytics import audit
 from analytics.errors import NotFoundError, UsageError
 from analytics.evaluations import calibration, workflow
 from analytics.store import Store
-from tests.factories import NOW
-from tests.test_evaluations import _processed
+from evaluation_fixtures import processed
+from factories import NOW
 
 EVALUATORS = ("eve", "fay", "gus")
 N_CALLS = 20
@@ -50,7 +50,7 @@ def test_a_calibration_of_20_calls_and_3_evaluators_matches_the_hand_computation
 ) -> None:
     call_ids = [f"k{i:02d}" for i in range(N_CALLS)]
     for call_id in call_ids:
-        _processed(store, call_id)
+        processed(store, call_id)
     session_id = calibration.create_session(
         store, "November", call_ids, EVALUATORS, actor="quinn", now=NOW
     )
@@ -95,7 +95,7 @@ def test_unanimous_single_category_has_no_kappa() -> None:
 
 def test_scoring_is_blind_and_limited_to_the_session(store: Store) -> None:
     for call_id in ("k1", "k2"):
-        _processed(store, call_id)
+        processed(store, call_id)
     with pytest.raises(UsageError):
         calibration.create_session(store, "s", ["k1"], ["eve"], actor="q", now=NOW)
     session_id = calibration.create_session(store, "s", ["k1", "k2"], ["eve", "fay"], actor="q", now=NOW)

@@ -19,48 +19,12 @@ from analytics.models import RedactedSegment, RedactedTranscript, SpeechActivity
 from analytics.quality import QualityConfig, compute_quality
 from analytics.store import Store
 from analytics.store import evaluations as rows
-from tests.factories import NOW, add_call, make_analysis
-
-TEXTS = (
-    ("agent", "bonjour je m'appelle <PERSON> à votre écoute"),
-    ("customer", "bonjour ma voiture est en panne sur l'autoroute"),
-    ("agent", "je comprends tout à fait je vous envoie une dépanneuse"),
-    ("agent", "merci de votre appel au revoir"),
-)
-
-
-def _analysis(call_id: str, texts: tuple[tuple[str, str], ...] = TEXTS, gap: float = 4.0):  # type: ignore[no-untyped-def]
-    base = make_analysis(call_id, texts=texts)
-    segments = tuple(
-        RedactedSegment(speaker=spk, start=i * gap, end=i * gap + 3.5, text=t)  # type: ignore[arg-type]
-        for i, (spk, t) in enumerate(texts)
-    )
-    transcript = replace(base.transcript, segments=segments, duration_s=len(texts) * gap)
-    activity = SpeechActivity(
-        duration_s=transcript.duration_s,
-        intervals={
-            spk: tuple((s.start, s.end) for s in segments if s.speaker == spk)
-            for spk in ("agent", "customer")
-        },
-    )
-    return replace(base, transcript=transcript, quality=compute_quality(transcript, activity))
-
-
-def _processed(store: Store, call_id: str, agent_id: str = "A101", **kwargs):  # type: ignore[no-untyped-def]
-    """A done call evaluated as the pipeline does (save_analysis + record_for_call)."""
-    add_call(store, call_id, agent_id=agent_id)
-    analysis = _analysis(call_id, **kwargs)
-    from analytics.store.writes import save_analysis
-
-    with store.write() as conn:
-        save_analysis(conn, call_id, analysis, now=NOW, redacted_audio_path=None)
-        evaluation = automatic.record_for_call(conn, call_id, analysis, NOW)
-    return analysis, evaluation
-
+from evaluation_fixtures import TEXTS, analysis_of, processed
+from factories import NOW, add_call
 
 def test_the_default_form_gives_back_the_rubric_score() -> None:
     for texts, gap in ((TEXTS, 4.0), (TEXTS[:2], 4.0), (TEXTS, 40.0)):
-        analysis = _analysis("c", texts=texts, gap=gap)
+        analysis = analysis_of("c", texts=texts, gap=gap)
         items = tuple(
             {"name": i.name, "weight": i.weight, "earned": i.earned, "reason": i.reason}
             for i in analysis.quality.breakdown
@@ -72,7 +36,7 @@ def test_the_default_form_gives_back_the_rubric_score() -> None:
 
 
 def test_a_processed_call_gets_automatic_answers_with_segment_evidence(store: Store) -> None:
-    _analysis_, evaluation = _processed(store, "c1")
+    _analysis_, evaluation = processed(store, "c1")
     view = workflow.call_evaluation(store, "c1", now=NOW)
     assert view is not None and view.form.ref == "default@1" and view.status == "automatic"
     answers = {a.question.id: a for a in view.answers}
@@ -84,7 +48,7 @@ def test_a_processed_call_gets_automatic_answers_with_segment_evidence(store: St
 
 
 def test_an_override_needs_a_reason_and_shows_who_and_the_automatic_answer(store: Store) -> None:
-    _processed(store, "c1")
+    processed(store, "c1")
     view = workflow.call_evaluation(store, "c1", now=NOW)
     assert view is not None
     with pytest.raises(UsageError, match="reason"):
@@ -109,8 +73,8 @@ def test_an_override_needs_a_reason_and_shows_who_and_the_automatic_answer(store
 
 
 def test_an_agent_sees_acknowledges_and_disputes_only_their_own(store: Store) -> None:
-    _processed(store, "c1", agent_id="A101")
-    _processed(store, "c2", agent_id="B202")
+    processed(store, "c1", agent_id="A101")
+    processed(store, "c2", agent_id="B202")
     mine = workflow.call_evaluation(store, "c1", now=NOW, agent_id="A101")
     assert mine is not None
     with pytest.raises(NotFoundError):
@@ -142,8 +106,8 @@ def test_an_agent_sees_acknowledges_and_disputes_only_their_own(store: Store) ->
 def test_rescore_applies_a_new_form_version_to_past_calls_and_keeps_history(
     store: Store, tmp_path: Path
 ) -> None:
-    _processed(store, "c1")
-    _processed(store, "c2")
+    processed(store, "c1")
+    processed(store, "c2")
     first = workflow.call_evaluation(store, "c1", now=NOW)
     assert first is not None
     workflow.answer(store, first.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
@@ -172,8 +136,8 @@ def test_rescore_applies_a_new_form_version_to_past_calls_and_keeps_history(
 
 
 def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: Store) -> None:
-    _processed(store, "c1", agent_id="A101")
-    _processed(store, "c2", agent_id="A101")
+    processed(store, "c1", agent_id="A101")
+    processed(store, "c2", agent_id="A101")
     view = workflow.call_evaluation(store, "c1", now=NOW)
     assert view is not None
     workflow.answer(store, view.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
@@ -203,7 +167,7 @@ def rows_in(conn, table: str, call_id: str) -> int:  # type: ignore[no-untyped-d
 
 
 def test_an_agent_marks_their_call_private_like_an_objection(store: Store) -> None:
-    _processed(store, "c1", agent_id="A101")
+    processed(store, "c1", agent_id="A101")
     with pytest.raises(NotFoundError):
         workflow.mark_private(store, "c1", user="bob", agent_id="B202", now=NOW)
     report = workflow.mark_private(store, "c1", user="ann", agent_id="A101", now=NOW)

@@ -600,3 +600,113 @@ def call_owner(conn: Connection, call_id: str) -> dict[str, Any] | None:
     )
     row = conn.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+def current_evaluations(
+    store: Store, call_ids: Sequence[str], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The current evaluation of each of these visible calls, with its answers (export)."""
+    if not call_ids:
+        return {}
+    query = (
+        select(
+            evaluations.c.call_id,
+            evaluations.c.form_name,
+            evaluations.c.form_version,
+            evaluations.c.status,
+            evaluations.c.automatic_score,
+            evaluations.c.final_score,
+            evaluation_answers.c.question_id,
+            evaluation_answers.c.automatic_value,
+            evaluation_answers.c.final_value,
+            evaluation_answers.c.answered_by,
+        )
+        .select_from(
+            evaluations.join(calls, calls.c.call_id == evaluations.c.call_id).outerjoin(
+                evaluation_answers,
+                evaluation_answers.c.evaluation_id == evaluations.c.evaluation_id,
+            )
+        )
+        .where(
+            evaluations.c.call_id.in_(list(call_ids)),
+            evaluations.c.current.is_(True),
+            visible(store, now),
+        )
+        .order_by(evaluations.c.call_id, evaluation_answers.c.question_id)
+    )
+    found: dict[str, dict[str, Any]] = {}
+    with store.read() as conn:
+        for row in conn.execute(query).mappings():
+            record = found.setdefault(
+                row["call_id"],
+                {
+                    "form": row["form_name"],
+                    "version": int(row["form_version"]),
+                    "status": row["status"],
+                    "automatic_score": row["automatic_score"],
+                    "final_score": row["final_score"],
+                    "answers": [],
+                },
+            )
+            if row["question_id"] is not None:
+                record["answers"].append(
+                    {
+                        "question": row["question_id"],
+                        "automatic": row["automatic_value"],
+                        "final": row["final_value"],
+                        "by": row["answered_by"],
+                    }
+                )
+    return found
+
+
+def subject_records(
+    store: Store, call_ids: Sequence[str], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """Everything the evaluations hold about these calls (subject access): every
+    evaluation with its answers and their history, the disputes and coaching notes."""
+    out: dict[str, dict[str, Any]] = {c: {"evaluations": [], "coaching": []} for c in call_ids}
+    if not call_ids:
+        return out
+    with store.read() as conn:
+        for call_id in call_ids:
+            for row in call_evaluation_rows(conn, store, call_id, now):
+                evaluation_id = row["evaluation_id"]
+                out[call_id]["evaluations"].append(
+                    {
+                        "form": row["form_name"],
+                        "version": int(row["form_version"]),
+                        "current": bool(row["current"]),
+                        "created_at": row["created_at"],
+                        "status": row["status"],
+                        "automatic_score": row["automatic_score"],
+                        "final_score": row["final_score"],
+                        "answers": [
+                            {k: a[k] for k in ("question_id", "automatic_value", "final_value",
+                                               "answered_by", "answered_at")}
+                            for a in answer_rows(conn, evaluation_id)
+                        ],
+                        "history": [
+                            {k: h[k] for k in ("question_id", "kind", "previous_value", "value",
+                                               "evaluator", "reason", "at")}
+                            for h in history_rows(conn, evaluation_id)
+                        ],
+                        "disputes": [
+                            {k: d[k] for k in ("comment", "status", "filed_at", "resolution",
+                                               "resolved_at")}
+                            for d in dispute_rows(conn, store, now, evaluation_id=evaluation_id)
+                        ],
+                    }
+                )  # fmt: skip
+        links = conn.execute(
+            select(coaching_links.c.call_id, coaching_notes.c.note, coaching_notes.c.status,
+                   coaching_notes.c.created_at)
+            .select_from(coaching_links.join(coaching_notes,
+                                             coaching_notes.c.id == coaching_links.c.note_id))
+            .where(coaching_links.c.call_id.in_(list(call_ids)))
+        ).mappings()  # fmt: skip
+        for link in links:
+            out[link["call_id"]]["coaching"].append(
+                {"note": link["note"], "status": link["status"], "created_at": link["created_at"]}
+            )
+    return out
