@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from factories import NOW, add_call, make_analysis
@@ -42,10 +43,16 @@ def analysis_of(
 
 
 def processed(
-    store: Store, call_id: str, agent_id: str = "A101", **kwargs: Any
+    store: Store,
+    call_id: str,
+    agent_id: str = "A101",
+    *,
+    caller_id: str | None = None,
+    started_at: datetime | None = None,
+    **kwargs: Any,
 ) -> tuple[CallAnalysis, AutoEvaluation]:
     """A done call evaluated as the pipeline does (save_analysis + record_for_call)."""
-    add_call(store, call_id, agent_id=agent_id)
+    add_call(store, call_id, agent_id=agent_id, caller_id=caller_id, started_at=started_at)
     analysis = analysis_of(call_id, **kwargs)
     with store.write() as conn:
         save_analysis(conn, call_id, analysis, now=NOW, redacted_audio_path=None)

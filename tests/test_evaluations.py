@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from analytics import audit, governance
@@ -155,13 +157,14 @@ def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: St
     assert workflow.call_evaluation(store, "c2", now=NOW) is not None
 
 
-def rows_in(conn, table: str, call_id: str) -> int:  # type: ignore[no-untyped-def]
+def rows_in(conn: Any, table: str, call_id: str) -> int:
+    """Rows of a table naming ``call_id`` (every row when it is empty)."""
+    from sqlalchemy import func, select
+
     from analytics.store import schema
 
     t = schema.metadata.tables[table]
-    from sqlalchemy import func, select
-
-    if "call_id" in t.c:
+    if call_id and "call_id" in t.c:
         return int(conn.execute(select(func.count()).where(t.c.call_id == call_id)).scalar_one())
     return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
@@ -211,3 +214,70 @@ def test_phrase_evidence_reads_the_agent_only() -> None:
         pii_counts={},
     )
     assert phrase_evidence(transcript, QualityConfig.default())["greeting"] == [1]
+
+
+def test_load_evaluations_gives_one_row_per_call_version_and_question(
+    store: Store, tmp_path: Path
+) -> None:
+    import analytics
+    from analytics.dataset import EVALUATION_COLUMNS
+
+    processed(store, "c1")
+    processed(store, "c2", agent_id="B202")
+    view = workflow.call_evaluation(store, "c1", now=NOW)
+    assert view is not None
+    workflow.answer(store, view.evaluation_id, "pace", "no", evaluator="tina", reason="fast", now=NOW)
+    governance.object_calls(store, call_id="c2", now=NOW)
+    frame = analytics.load_evaluations(store.settings)
+    n_questions = len(default_form().questions)
+    assert list(frame.columns) == list(EVALUATION_COLUMNS)
+    assert set(frame["call_id"]) == {"c1"} and len(frame) == n_questions
+    pace = frame[frame["question"] == "pace"].iloc[0]
+    assert (pace["automatic_answer"], pace["human_answer"], pace["final_answer"]) == (
+        "yes",
+        "no",
+        "no",
+    )
+    assert pace["evaluator"] == "tina" and str(pace["form_version"]) == "1"
+    greeting = frame[frame["question"] == "greeting"].iloc[0]
+    assert pd.isna(greeting["human_answer"]) and greeting["final_answer"] == "yes"
+    assert analytics.load_evaluations(store.settings, agent="B202").empty
+
+
+def test_subject_access_includes_evaluations_and_erasure_deletes_them(
+    store: Store, tmp_path: Path
+) -> None:
+    import zipfile
+
+    caller = "+33 6 12 34 56 78"
+    processed(store, "c1", caller_id=caller)
+    view = workflow.call_evaluation(store, "c1", now=NOW)
+    assert view is not None
+    workflow.answer(store, view.evaluation_id, "pace", "no", evaluator="t", reason="fast", now=NOW)
+    workflow.dispute(store, view.evaluation_id, "I was fine", user="ann", agent_id="A101", now=NOW)
+    workflow.add_note(store, "A101", "slow down", author="t", links=[("c1", 2)], now=NOW)
+    out = tmp_path / "access.zip"
+    governance.subject_access(store, caller, out, now=NOW)
+    with zipfile.ZipFile(out) as archive:
+        (entry,) = json.loads(archive.read("calls.json"))
+    evaluation = entry["evaluation"]
+    assert evaluation["evaluations"][0]["history"][0]["reason"] == "fast"
+    assert evaluation["evaluations"][0]["disputes"][0]["comment"] == "I was fine"
+    assert evaluation["coaching"][0]["note"] == "slow down"
+    governance.subject_erase(store, caller, now=NOW)
+    with store.read() as conn:
+        for table in ("evaluations", "answer_history", "disputes", "coaching_notes"):
+            assert rows_in(conn, table, "") == 0, table
+
+
+def test_purge_deletes_the_evaluations_of_expired_calls(store: Store) -> None:
+    from datetime import timedelta
+
+    processed(store, "old", started_at=NOW - timedelta(days=150))
+    processed(store, "new")
+    later = NOW + timedelta(days=40)  # "old" is now past the 183 days
+    governance.purge(store, now=later)
+    with store.read() as conn:
+        assert rows_in(conn, "evaluations", "") == 1
+        assert rows_in(conn, "evaluation_answers", "") == len(default_form().questions)
+    assert workflow.call_evaluation(store, "new", now=later) is not None

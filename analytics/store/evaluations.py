@@ -535,6 +535,7 @@ def evaluation_answer_rows(
             calls.c.started_at,
             calls.c.agent_id,
             calls.c.team,
+            calls.c.language,
             evaluations.c.evaluation_id,
             evaluations.c.form_name,
             evaluations.c.form_version,
