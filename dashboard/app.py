@@ -25,6 +25,12 @@ PAGES = (
     ("alerts", "alerts.py", "Abuse alerts", ":material/report:"),
     ("call_review", "call_review.py", "Call review", ":material/graphic_eq:"),
     ("governance", "governance.py", "Governance", ":material/shield_person:"),
+    # evaluations
+    ("find_calls", "find_calls.py", "Find calls", ":material/search:"),
+    ("my_evaluations", "my_evaluations.py", "My evaluations", ":material/grading:"),
+    ("disputes", "disputes.py", "Disputes", ":material/gavel:"),
+    ("calibration", "calibration.py", "Calibration", ":material/balance:"),
+    ("coaching", "coaching.py", "Coaching", ":material/school:"),
 )
 
 st.set_page_config(page_title="callqa", page_icon=":material/support_agent:", layout="wide")

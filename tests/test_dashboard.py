@@ -44,6 +44,11 @@ PAGE_FILES = {
     "alerts": "views/alerts.py",
     "call_review": "views/call_review.py",
     "governance": "views/governance.py",
+    "find_calls": "views/find_calls.py",
+    "my_evaluations": "views/my_evaluations.py",
+    "disputes": "views/disputes.py",
+    "calibration": "views/calibration.py",
+    "coaching": "views/coaching.py",
 }
 TITLES = {
     "overview": "Overview",
@@ -51,6 +56,11 @@ TITLES = {
     "alerts": "Abuse alerts",
     "call_review": "Call review",
     "governance": "Governance",
+    "find_calls": "Find calls",
+    "my_evaluations": "My evaluations",
+    "disputes": "Disputes",
+    "calibration": "Calibration",
+    "coaching": "Coaching",
 }
 LINK_LABELS = {v: k for k, v in TITLES.items()}
 
@@ -791,12 +801,42 @@ def _exports_evidence(at: AppTest) -> bool:
     return any(b.label == "Prepare the evidence pack" for b in at.button)
 
 
+def _evaluates(at: AppTest) -> bool:
+    open_page(at, "call_review", call="c01")
+    return any(b.label == "Save answer" for b in at.button)
+
+
+def _resolves_disputes(at: AppTest) -> bool:
+    open_page(at, "disputes")
+    return any(b.label == "Resolve" for b in at.button)
+
+
+def _calibrates(at: AppTest) -> bool:
+    open_page(at, "calibration")
+    return any(b.label == "Create session" for b in at.button)
+
+
+def _coaches(at: AppTest) -> bool:
+    open_page(at, "coaching")
+    return any(b.label == "Add note" for b in at.button)
+
+
+def _own_calls_only(at: AppTest) -> bool:
+    open_page(at, "find_calls")
+    return any(str(c.value).startswith("Only your calls") for c in at.caption)
+
+
 OBSERVED: dict[str, Callable[[AppTest], bool]] = {
     **{page: _sees_page(page) for page in auth.PAGES},
     "single_calls": _sees_single_calls,
     "play_audio": _plays_audio,
     "review_alert": _closes_alerts,
     "export_evidence": _exports_evidence,
+    "evaluate": _evaluates,
+    "resolve_dispute": _resolves_disputes,
+    "calibrate": _calibrates,
+    "coach": _coaches,
+    "own_calls_only": _own_calls_only,
 }
 
 

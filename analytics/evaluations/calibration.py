@@ -167,8 +167,10 @@ class Session:
 
 
 def sessions(store: Store) -> list[dict[str, Any]]:
+    """Every session, newest first, with its ``evaluators`` as a list."""
     with store.read() as conn:
-        return rows.session_rows(conn)
+        found = rows.session_rows(conn)
+    return [{**row, "evaluators": json.loads(row["evaluators_json"])} for row in found]
 
 
 def session(store: Store, session_id: int | None = None, *, now: datetime | None = None) -> Session:

@@ -12,7 +12,8 @@ import streamlit as st
 from analytics import auth
 from analytics.errors import NotFoundError
 from analytics.store import CallFilter, call_rows, get_call
-from dashboard import auth_ui, charts, runtime, ui
+from analytics.evaluations import workflow
+from dashboard import auth_ui, charts, evaluation_ui, runtime, ui
 
 user = auth_ui.require("call_review")
 store = runtime.store()
@@ -127,9 +128,17 @@ else:
             "Personal data is bleeped in this audio; the original recording is never served."
         )
 
-transcript_tab, quality_tab, abuse_tab = st.tabs(
-    ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})"]
+# The evaluation under the active form: final score, who overrode what, the history.
+evaluation = workflow.call_evaluation(store, call_id, now=moment)
+evaluation_ui.score_metrics(evaluation)
+
+transcript_tab, quality_tab, abuse_tab, evaluation_tab = st.tabs(
+    ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})", "Evaluation"]
 )
+with evaluation_tab:
+    evaluation_ui.show(
+        user, evaluation, segments, editable=auth.can(user.role, "evaluate")
+    )
 with transcript_tab:
     if segments:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")
