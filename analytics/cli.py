@@ -646,9 +646,7 @@ def user_add_cmd(
     """
     from analytics import auth
 
-    auth.add_user(
-        obj.store(), name, role, _read_password(name, password_stdin), agent_id=agent_id
-    )
+    auth.add_user(obj.store(), name, role, _read_password(name, password_stdin), agent_id=agent_id)
     click.echo(f"user {name} added as {role}")
 
 

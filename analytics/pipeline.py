@@ -40,12 +40,12 @@ from tqdm import tqdm
 from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, DiskFullError, UsageError
+from analytics.evaluations.automatic import record_for_call
 from analytics.models import Call, CallAnalysis, PiiSpan, RedactedTranscript
 from analytics.store import Store, queue, utcnow
 from analytics.store.blobs import LocalBlobStore
 from analytics.store.core import disk_full
 from analytics.store.queue import MAX_ATTEMPTS, interrupted_reason
-from analytics.evaluations.automatic import record_for_call
 from analytics.store.writes import save_analysis, set_state
 
 if TYPE_CHECKING:

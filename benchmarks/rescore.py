@@ -75,9 +75,13 @@ def _fill(store: Store, n: int, seed: int = 7) -> None:
             )
             flagged = rng.random() < 0.03
             abuse_rows.append(
-                {"call_id": call_id, "flagged": flagged, "severity": "high" if flagged else "none",
-                 "reviewed": False}
-            )  # fmt: skip
+                {
+                    "call_id": call_id,
+                    "flagged": flagged,
+                    "severity": "high" if flagged else "none",
+                    "reviewed": False,
+                }
+            )
             evidence_rows.append(
                 {"call_id": call_id, "evidence_json": json.dumps({"greeting": [0], "closing": [9]})}
             )

@@ -65,8 +65,10 @@ def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
                 st.caption(f"Evidence: {ui.md_escape(evidence['reason'])}")
             figures = {k: v for k, v in (evidence.get("figures") or {}).items() if v is not None}
             if figures:
-                shown = ", ".join(f"{k} = {v:g}" if isinstance(v, int | float) else f"{k} = {v}"
-                                  for k, v in figures.items())  # fmt: skip
+                shown = ", ".join(
+                    f"{k} = {v:g}" if isinstance(v, int | float) else f"{k} = {v}"
+                    for k, v in figures.items()
+                )
                 st.caption(f"Figures: {ui.md_escape(shown)}")
             for idx in evidence.get("segments") or []:
                 st.caption(_segment_line(segments, int(idx)))

@@ -15,9 +15,9 @@ from factories import NOW, add_call
 from sqlalchemy import insert, update
 
 from analytics import auth
-from analytics.evaluations import automatic, workflow
 from analytics.audio import encode
 from analytics.config import Settings, load_settings
+from analytics.evaluations import automatic, workflow
 from analytics.store import Store
 from analytics.store.schema import calls, objections
 from analytics.workspace import hash_caller

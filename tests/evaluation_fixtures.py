@@ -58,5 +58,3 @@ def processed(
         save_analysis(conn, call_id, analysis, now=NOW, redacted_audio_path=None)
         evaluation = automatic.record_for_call(conn, call_id, analysis, NOW)
     return analysis, evaluation
-
-

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from evaluation_fixtures import processed
+from factories import NOW
 
 from analytics import audit
 from analytics.errors import NotFoundError, UsageError
 from analytics.evaluations import calibration, workflow
 from analytics.store import Store
-from evaluation_fixtures import processed
-from factories import NOW
 
 EVALUATORS = ("eve", "fay", "gus")
 N_CALLS = 20
@@ -98,7 +98,9 @@ def test_scoring_is_blind_and_limited_to_the_session(store: Store) -> None:
         processed(store, call_id)
     with pytest.raises(UsageError):
         calibration.create_session(store, "s", ["k1"], ["eve"], actor="q", now=NOW)
-    session_id = calibration.create_session(store, "s", ["k1", "k2"], ["eve", "fay"], actor="q", now=NOW)
+    session_id = calibration.create_session(
+        store, "s", ["k1", "k2"], ["eve", "fay"], actor="q", now=NOW
+    )
     calibration.submit(store, session_id, "k1", "eve", {"greeting": "yes"}, now=NOW)
     calibration.submit(store, session_id, "k1", "fay", {"greeting": "no"}, now=NOW)
     assert calibration.my_answers(store, session_id, "eve", now=NOW) == {"k1": {"greeting": "yes"}}

@@ -5,24 +5,24 @@ rescoring under another form version, and deletion with the call."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from evaluation_fixtures import TEXTS, analysis_of, processed
+from factories import NOW, add_call
 
 from analytics import audit, governance
 from analytics.errors import FormError, NotFoundError, UsageError
 from analytics.evaluations import automatic, workflow
 from analytics.evaluations.forms import default_form
 from analytics.evaluations.scoring import CallFigures, evaluate
-from analytics.models import RedactedSegment, RedactedTranscript, SpeechActivity
-from analytics.quality import QualityConfig, compute_quality
+from analytics.models import RedactedSegment, RedactedTranscript
+from analytics.quality import QualityConfig
 from analytics.store import Store
 from analytics.store import evaluations as rows
-from evaluation_fixtures import TEXTS, analysis_of, processed
-from factories import NOW, add_call
+
 
 def test_the_default_form_gives_back_the_rubric_score() -> None:
     for texts, gap in ((TEXTS, 4.0), (TEXTS[:2], 4.0), (TEXTS, 40.0)):
@@ -38,7 +38,7 @@ def test_the_default_form_gives_back_the_rubric_score() -> None:
 
 
 def test_a_processed_call_gets_automatic_answers_with_segment_evidence(store: Store) -> None:
-    _analysis_, evaluation = processed(store, "c1")
+    _, evaluation = processed(store, "c1")
     view = workflow.call_evaluation(store, "c1", now=NOW)
     assert view is not None and view.form.ref == "default@1" and view.status == "automatic"
     answers = {a.question.id: a for a in view.answers}
@@ -58,17 +58,25 @@ def test_an_override_needs_a_reason_and_shows_who_and_the_automatic_answer(store
     with pytest.raises(UsageError, match="answer one of"):
         workflow.answer(store, view.evaluation_id, "greeting", "maybe", evaluator="tina", now=NOW)
     after = workflow.answer(
-        store, view.evaluation_id, "greeting", "no", evaluator="tina", reason="said hi only", now=NOW
+        store,
+        view.evaluation_id,
+        "greeting",
+        "no",
+        evaluator="tina",
+        reason="said hi only",
+        now=NOW,
     )
     greeting = next(a for a in after.answers if a.question.id == "greeting")
     assert greeting.label() == "no — overridden by tina (automatic: yes)"
     assert after.status == "reviewed" and after.final_score is not None
     assert view.final_score is not None and after.final_score < view.final_score
     assert after.automatic_score == view.automatic_score
-    assert [(h["kind"], h["previous_value"], h["value"], h["evaluator"]) for h in after.history] == [
-        ("override", "yes", "no", "tina")
-    ]
-    confirmed = workflow.answer(store, view.evaluation_id, "closing", "yes", evaluator="tina", now=NOW)
+    assert [
+        (h["kind"], h["previous_value"], h["value"], h["evaluator"]) for h in after.history
+    ] == [("override", "yes", "no", "tina")]
+    confirmed = workflow.answer(
+        store, view.evaluation_id, "closing", "yes", evaluator="tina", now=NOW
+    )
     assert confirmed.history[-1]["kind"] == "confirm"
     entries = [e for e in audit.entries(store, limit=10) if e["action"] == "evaluation_answer"]
     assert len(entries) == 2 and "said hi" not in json.dumps(entries)
@@ -112,7 +120,9 @@ def test_rescore_applies_a_new_form_version_to_past_calls_and_keeps_history(
     processed(store, "c2")
     first = workflow.call_evaluation(store, "c1", now=NOW)
     assert first is not None
-    workflow.answer(store, first.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
+    workflow.answer(
+        store, first.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW
+    )
     text = (Path(automatic.formdefs.DEFAULT_FORM_PATH)).read_text(encoding="utf-8")
     v2 = text.replace("version = 1", "version = 2").replace("weight = 15", "weight = 30", 1)
     path = tmp_path / "v2.toml"
@@ -226,7 +236,9 @@ def test_load_evaluations_gives_one_row_per_call_version_and_question(
     processed(store, "c2", agent_id="B202")
     view = workflow.call_evaluation(store, "c1", now=NOW)
     assert view is not None
-    workflow.answer(store, view.evaluation_id, "pace", "no", evaluator="tina", reason="fast", now=NOW)
+    workflow.answer(
+        store, view.evaluation_id, "pace", "no", evaluator="tina", reason="fast", now=NOW
+    )
     governance.object_calls(store, call_id="c2", now=NOW)
     frame = analytics.load_evaluations(store.settings)
     n_questions = len(default_form().questions)
@@ -281,3 +293,45 @@ def test_purge_deletes_the_evaluations_of_expired_calls(store: Store) -> None:
         assert rows_in(conn, "evaluations", "") == 1
         assert rows_in(conn, "evaluation_answers", "") == len(default_form().questions)
     assert workflow.call_evaluation(store, "new", now=later) is not None
+
+
+def test_the_evaluation_commands(tmp_path: Path, settings: Any) -> None:
+    from click.testing import CliRunner
+
+    from analytics.cli import cli
+
+    home = settings.home
+
+    def run(*args: str, stdin: str | None = None) -> Any:
+        return CliRunner().invoke(cli, ["--home", str(home), *args], input=stdin)
+
+    with Store.open(settings) as store:
+        processed(store, "c1")
+        processed(store, "c2")
+    listed = run("form", "list")
+    assert listed.exit_code == 0 and listed.output.startswith("default@1\t8 questions\tactive")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nversion = "two"\n', encoding="utf-8")
+    result = run("form", "import", str(bad))
+    assert result.exit_code == 1 and f"{bad}: version: must be a whole number" in result.output
+    good = tmp_path / "v2.toml"
+    good.write_text(
+        automatic.formdefs.DEFAULT_FORM_PATH.read_text(encoding="utf-8").replace(
+            "version = 1", "version = 2"
+        ),
+        encoding="utf-8",
+    )
+    result = run("form", "import", str(good))
+    assert result.exit_code == 0 and "form default@2 imported and active" in result.output
+    result = run("rescore", "--form", "default@2")
+    assert result.exit_code == 0 and "2 calls evaluated under default@2" in result.output
+    assert run("rescore", "--form", "nope@1").exit_code == 2
+    assert run("calibration", "report").exit_code == 2  # no session yet
+    result = run("user", "add", "ann", "--role", "agent", "--password-stdin", stdin="x\n")
+    assert result.exit_code == 2 and "needs --agent-id" in result.output
+    result = run(
+        "user", "add", "ann", "--role", "agent", "--agent-id", "A101", "--password-stdin",
+        stdin="a-long-agent-passphrase-9\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert run("user", "list").output.strip().endswith("\tA101")

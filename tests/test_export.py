@@ -233,8 +233,9 @@ def test_jsonl_and_parquet_keep_the_stored_values(formulas: Store, tmp_path: Pat
 
 
 def test_the_export_carries_the_current_evaluation(store: Store, tmp_path: Path) -> None:
-    from analytics.evaluations import workflow
     from evaluation_fixtures import processed
+
+    from analytics.evaluations import workflow
 
     processed(store, "e1")
     add_call(store, "plain")
@@ -245,7 +246,11 @@ def test_the_export_carries_the_current_evaluation(store: Store, tmp_path: Path)
     records = {r["call_id"]: r for r in read_jsonl(tmp_path / "e.jsonl")}
     assert records["plain"]["evaluation"] is None
     evaluation = records["e1"]["evaluation"]
-    assert (evaluation["form"], evaluation["version"], evaluation["status"]) == ("default", 1, "reviewed")
+    assert (evaluation["form"], evaluation["version"], evaluation["status"]) == (
+        "default",
+        1,
+        "reviewed",
+    )
     assert evaluation["final_score"] < evaluation["automatic_score"]
     greeting = next(a for a in evaluation["answers"] if a["question"] == "greeting")
     assert greeting == {"question": "greeting", "automatic": "yes", "final": "no", "by": "t"}

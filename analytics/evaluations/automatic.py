@@ -67,7 +67,9 @@ def _ensure_default(conn: Connection, now: datetime) -> None:
         return
     if rows.form_row(conn, "default", 1) is None:
         text = formdefs.DEFAULT_FORM_PATH.read_text(encoding="utf-8")
-        _insert(conn, formdefs.default_form(), formdefs.source_digest(text), actor="callqa", now=now)
+        _insert(
+            conn, formdefs.default_form(), formdefs.source_digest(text), actor="callqa", now=now
+        )
     rows.activate_form(conn, "default", 1)
 
 
@@ -233,7 +235,9 @@ def record_for_call(
 
 def _figures_of(row: Mapping[str, Any]) -> CallFigures:
     figures = {name: row[name] for name in rows.FIGURE_COLUMNS}
-    figures["abuse_flagged"] = bool(row["abuse_flagged"]) if row["abuse_flagged"] is not None else None
+    figures["abuse_flagged"] = (
+        bool(row["abuse_flagged"]) if row["abuse_flagged"] is not None else None
+    )
     return CallFigures(
         call_id=row["call_id"],
         breakdown=tuple(json.loads(row["breakdown_json"] or "[]")),

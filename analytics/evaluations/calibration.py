@@ -253,7 +253,9 @@ def my_answers(
     return out
 
 
-def report(store: Store, session_id: int | None = None, *, now: datetime | None = None) -> CalibrationReport:
+def report(
+    store: Store, session_id: int | None = None, *, now: datetime | None = None
+) -> CalibrationReport:
     """Agreement per question and automatic vs human scores of a session (latest: None)."""
     now = now or utcnow()
     current = session(store, session_id, now=now)
@@ -278,7 +280,9 @@ def report(store: Store, session_id: int | None = None, *, now: datetime | None 
     auto_scores = {row["call_id"]: row["automatic_score"] for row in automatic}  # latest wins
     diffs = []
     for call in current.call_ids:
-        human = [score(current.form, given[(call, e)]) for e in current.evaluators if (call, e) in given]
+        human = [
+            score(current.form, given[(call, e)]) for e in current.evaluators if (call, e) in given
+        ]
         human_scores = [h for h in human if h is not None]
         auto = auto_scores.get(call)
         if human_scores and auto is not None:

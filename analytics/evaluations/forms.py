@@ -148,9 +148,7 @@ def parse_form(text: str, source: str) -> Form:
     raw_sections = data.get("sections")
     if not isinstance(raw_sections, list) or not raw_sections:
         raise FormError(source, "sections", "a form needs at least one [[sections]]")
-    sections = tuple(
-        _section(raw, source, f"sections[{i}]") for i, raw in enumerate(raw_sections)
-    )
+    sections = tuple(_section(raw, source, f"sections[{i}]") for i, raw in enumerate(raw_sections))
     _check_unique(sections, source)
     return Form(name=name, version=version, title=title, sections=sections)
 
@@ -276,7 +274,9 @@ def _check_auto(auto: Any, kind: str, raw: Mapping[str, Any], source: str, where
         return
     if binding == "rubric":
         if name not in RUBRIC_ITEMS:
-            raise FormError(source, field, f"unknown rubric item (one of {', '.join(RUBRIC_ITEMS)})")
+            raise FormError(
+                source, field, f"unknown rubric item (one of {', '.join(RUBRIC_ITEMS)})"
+            )
         return
     if binding == "figure":
         if name not in FIGURES:

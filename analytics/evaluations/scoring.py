@@ -111,9 +111,9 @@ def _rubric_answer(
     figures = {f: call.figures.get(f) for f in RUBRIC_FIGURES.get(name, ())}
     segments = list(call.phrases.get(_PHRASE_OF_ITEM.get(name, name), ()))
     if item is None:
-        evidence = {"reason": f"the rubric did not score {name}", "figures": figures}
-        return AutoAnswer(q.id, "na", evidence)
-    evidence = {"reason": str(item["reason"]), "figures": figures, "segments": segments}
+        missing: dict[str, Any] = {"reason": f"the rubric did not score {name}", "figures": figures}
+        return AutoAnswer(q.id, "na", missing)
+    evidence: dict[str, Any] = {"reason": str(item["reason"]), "figures": figures, "segments": segments}
     weight = float(item["weight"])
     if weight <= 0:
         return AutoAnswer(q.id, "na", evidence)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from analytics import audit, governance
-from analytics.errors import NotFoundError, RoleError, UsageError
+from analytics.errors import NotFoundError, UsageError
 from analytics.evaluations.automatic import form_by_version
 from analytics.evaluations.forms import Form, Question
 from analytics.evaluations.scoring import score
@@ -109,9 +109,7 @@ def _view(conn: Connection, row: Mapping[str, Any], store: Store, now: datetime)
         acknowledged_at=row["acknowledged_at"],
         answers=tuple(answers),
         history=tuple(rows.history_rows(conn, row["evaluation_id"])),
-        disputes=tuple(
-            rows.dispute_rows(conn, store, now, evaluation_id=row["evaluation_id"])
-        ),
+        disputes=tuple(rows.dispute_rows(conn, store, now, evaluation_id=row["evaluation_id"])),
     )
 
 
@@ -167,7 +165,9 @@ def _locked(conn: Connection, store: Store, evaluation_id: str, now: datetime) -
 
 
 def _rescore(conn: Connection, row: Mapping[str, Any], form: Form) -> float | None:
-    finals = {a["question_id"]: a["final_value"] for a in rows.answer_rows(conn, row["evaluation_id"])}
+    finals = {
+        a["question_id"]: a["final_value"] for a in rows.answer_rows(conn, row["evaluation_id"])
+    }
     return score(form, finals)
 
 
@@ -299,7 +299,9 @@ def dispute_queue(
         return rows.dispute_rows(conn, store, now or utcnow(), status=status)
 
 
-def agent_disputes(store: Store, agent_id: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def agent_disputes(
+    store: Store, agent_id: str, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
     with store.read() as conn:
         return rows.dispute_rows(conn, store, now or utcnow(), status=None, agent_id=agent_id)
 
@@ -323,7 +325,9 @@ def resolve(
     now = now or utcnow()
     comment = _text(comment, "the resolution's comment", required=True)
     with store.read() as conn:
-        found = [d for d in rows.dispute_rows(conn, store, now, status="open") if d["id"] == dispute_id]
+        found = [
+            d for d in rows.dispute_rows(conn, store, now, status="open") if d["id"] == dispute_id
+        ]
     if not found:
         raise NotFoundError(f"dispute {dispute_id}: no open dispute visible")
     evaluation_id = found[0]["evaluation_id"]
@@ -392,8 +396,10 @@ def add_note(
     with store.write() as conn:
         for call_id, _segment in links:
             owner = rows.call_owner(conn, call_id)
-            if owner is None or owner["agent_id"] != agent_id or not rows.still_visible(
-                conn, store, [call_id], now
+            if (
+                owner is None
+                or owner["agent_id"] != agent_id
+                or not rows.still_visible(conn, store, [call_id], now)
             ):
                 raise NotFoundError(f"call {call_id}: no visible call of agent {agent_id}")
         note_id = rows.insert_note(
@@ -429,7 +435,9 @@ def set_note_status(
         if rows.note_row(conn, note_id) is None:
             raise NotFoundError(f"coaching note {note_id}: no such note")
         rows.update_note(conn, note_id, status=status, updated_at=iso(now))
-        audit.record(conn, actor, "coaching_note", None, {"note": note_id, "status": status}, now=now)
+        audit.record(
+            conn, actor, "coaching_note", None, {"note": note_id, "status": status}, now=now
+        )
 
 
 def notes(

@@ -121,7 +121,9 @@ def insert_evaluations(
         conn.execute(insert(evaluation_answers), list(answers))
 
 
-def still_visible(conn: Connection, store: Store, call_ids: Sequence[str], now: datetime) -> set[str]:
+def still_visible(
+    conn: Connection, store: Store, call_ids: Sequence[str], now: datetime
+) -> set[str]:
     query = select(calls.c.call_id).where(calls.c.call_id.in_(list(call_ids)), visible(store, now))
     return set(conn.execute(query).scalars())
 
@@ -392,7 +394,11 @@ def calibration_answer_rows(
 
 
 def automatic_answer_rows(
-    conn: Connection, store: Store, call_ids: Sequence[str], form_name: str, form_version: int,
+    conn: Connection,
+    store: Store,
+    call_ids: Sequence[str],
+    form_name: str,
+    form_version: int,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """The latest automatic evaluation of these calls under one form version."""
@@ -683,29 +689,60 @@ def subject_records(
                         "automatic_score": row["automatic_score"],
                         "final_score": row["final_score"],
                         "answers": [
-                            {k: a[k] for k in ("question_id", "automatic_value", "final_value",
-                                               "answered_by", "answered_at")}
+                            {
+                                k: a[k]
+                                for k in (
+                                    "question_id",
+                                    "automatic_value",
+                                    "final_value",
+                                    "answered_by",
+                                    "answered_at",
+                                )
+                            }
                             for a in answer_rows(conn, evaluation_id)
                         ],
                         "history": [
-                            {k: h[k] for k in ("question_id", "kind", "previous_value", "value",
-                                               "evaluator", "reason", "at")}
+                            {
+                                k: h[k]
+                                for k in (
+                                    "question_id",
+                                    "kind",
+                                    "previous_value",
+                                    "value",
+                                    "evaluator",
+                                    "reason",
+                                    "at",
+                                )
+                            }
                             for h in history_rows(conn, evaluation_id)
                         ],
                         "disputes": [
-                            {k: d[k] for k in ("comment", "status", "filed_at", "resolution",
-                                               "resolved_at")}
+                            {
+                                k: d[k]
+                                for k in (
+                                    "comment",
+                                    "status",
+                                    "filed_at",
+                                    "resolution",
+                                    "resolved_at",
+                                )
+                            }
                             for d in dispute_rows(conn, store, now, evaluation_id=evaluation_id)
                         ],
                     }
-                )  # fmt: skip
+                )
         links = conn.execute(
-            select(coaching_links.c.call_id, coaching_notes.c.note, coaching_notes.c.status,
-                   coaching_notes.c.created_at)
-            .select_from(coaching_links.join(coaching_notes,
-                                             coaching_notes.c.id == coaching_links.c.note_id))
+            select(
+                coaching_links.c.call_id,
+                coaching_notes.c.note,
+                coaching_notes.c.status,
+                coaching_notes.c.created_at,
+            )
+            .select_from(
+                coaching_links.join(coaching_notes, coaching_notes.c.id == coaching_links.c.note_id)
+            )
             .where(coaching_links.c.call_id.in_(list(call_ids)))
-        ).mappings()  # fmt: skip
+        ).mappings()
         for link in links:
             out[link["call_id"]]["coaching"].append(
                 {"note": link["note"], "status": link["status"], "created_at": link["created_at"]}

@@ -28,9 +28,13 @@ if auth.can(user.role, "calibrate"):
             if st.form_submit_button("Create session", type="primary"):
                 try:
                     calibration.create_session(
-                        store, name, chosen_calls, chosen_people, actor=user.name,
+                        store,
+                        name,
+                        chosen_calls,
+                        chosen_people,
+                        actor=user.name,
                         now=runtime.now(),
-                    )  # fmt: skip
+                    )
                 except CallqaError as exc:
                     st.error(ui.md_escape(exc))
                 else:
@@ -73,12 +77,16 @@ if auth.can(user.role, "calibrate"):
     st.dataframe(
         pd.DataFrame(
             [
-                {"question": q.question_id, "calls": q.calls,
-                 "agreement": q.percent_agreement, "fleiss_kappa": q.fleiss_kappa,
-                 "cohen_kappa": q.cohen_kappa}
+                {
+                    "question": q.question_id,
+                    "calls": q.calls,
+                    "agreement": q.percent_agreement,
+                    "fleiss_kappa": q.fleiss_kappa,
+                    "cohen_kappa": q.cohen_kappa,
+                }
                 for q in report.questions
             ]
-        ),  # fmt: skip
+        ),
         hide_index=True,
         width="stretch",
         column_config={

@@ -11,8 +11,8 @@ import streamlit as st
 
 from analytics import auth
 from analytics.errors import NotFoundError
-from analytics.store import CallFilter, call_rows, get_call
 from analytics.evaluations import workflow
+from analytics.store import CallFilter, call_rows, get_call
 from dashboard import auth_ui, charts, evaluation_ui, runtime, ui
 
 user = auth_ui.require("call_review")
@@ -136,9 +136,7 @@ transcript_tab, quality_tab, abuse_tab, evaluation_tab = st.tabs(
     ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})", "Evaluation"]
 )
 with evaluation_tab:
-    evaluation_ui.show(
-        user, evaluation, segments, editable=auth.can(user.role, "evaluate")
-    )
+    evaluation_ui.show(user, evaluation, segments, editable=auth.can(user.role, "evaluate"))
 with transcript_tab:
     if segments:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")

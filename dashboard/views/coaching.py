@@ -33,12 +33,17 @@ if found:
     st.dataframe(
         pd.DataFrame(
             [
-                {"id": n["id"], "written": n["created_at"], "by": n["author"],
-                 "note": n["note"], "status": n["status"],
-                 "calls": ", ".join(f"{c}" + ("" if s < 0 else f" #{s}") for c, s in n["links"])}
+                {
+                    "id": n["id"],
+                    "written": n["created_at"],
+                    "by": n["author"],
+                    "note": n["note"],
+                    "status": n["status"],
+                    "calls": ", ".join(f"{c}" + ("" if s < 0 else f" #{s}") for c, s in n["links"]),
+                }
                 for n in found
             ]
-        ),  # fmt: skip
+        ),
         hide_index=True,
         width="stretch",
     )

@@ -23,12 +23,18 @@ if queue:
     st.dataframe(
         pd.DataFrame(
             [
-                {"id": d["id"], "filed": d["filed_at"], "call": d["call_id"],
-                 "agent": d["agent_id"], "team": d["team"], "by": d["agent_user"],
-                 "comment": d["comment"]}
+                {
+                    "id": d["id"],
+                    "filed": d["filed_at"],
+                    "call": d["call_id"],
+                    "agent": d["agent_id"],
+                    "team": d["team"],
+                    "by": d["agent_user"],
+                    "comment": d["comment"],
+                }
                 for d in queue
             ]
-        ),  # fmt: skip
+        ),
         hide_index=True,
         width="stretch",
     )
@@ -84,12 +90,18 @@ if closed:
     st.dataframe(
         pd.DataFrame(
             [
-                {"id": d["id"], "call": d["call_id"], "agent": d["agent_id"],
-                 "status": d["status"], "resolved by": d["resolved_by"],
-                 "resolution": d["resolution"], "at": d["resolved_at"]}
+                {
+                    "id": d["id"],
+                    "call": d["call_id"],
+                    "agent": d["agent_id"],
+                    "status": d["status"],
+                    "resolved by": d["resolved_by"],
+                    "resolution": d["resolution"],
+                    "at": d["resolved_at"],
+                }
                 for d in closed
             ]
-        ),  # fmt: skip
+        ),
         hide_index=True,
         width="stretch",
     )

@@ -15,8 +15,14 @@ from dashboard import auth_ui, runtime, ui
 user = auth_ui.require("find_calls")
 store = runtime.store()
 PAGE_SIZE = 50
-STATUSES = {"any": None, "not evaluated": "none", "automatic": "automatic",
-            "reviewed": "reviewed", "disputed": "disputed", "resolved": "resolved"}  # fmt: skip
+STATUSES = {
+    "any": None,
+    "not evaluated": "none",
+    "automatic": "automatic",
+    "reviewed": "reviewed",
+    "disputed": "disputed",
+    "resolved": "resolved",
+}
 YES_NO = {"any": None, "yes": True, "no": False}
 
 st.title("Find calls")
@@ -74,9 +80,18 @@ target = "my_evaluations" if own else "call_review"
 frame = pd.DataFrame(rows)
 st.dataframe(
     frame[
-        ["started_at", "call_id", "agent_id", "team", "score", "final_score", "automatic_score",
-         "status", "flagged"]
-    ],  # fmt: skip
+        [
+            "started_at",
+            "call_id",
+            "agent_id",
+            "team",
+            "score",
+            "final_score",
+            "automatic_score",
+            "status",
+            "flagged",
+        ]
+    ],
     hide_index=True,
     width="stretch",
     column_config={

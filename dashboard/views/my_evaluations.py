@@ -43,18 +43,19 @@ st.caption(
     f"Started {ui.when(record['started_at'])} · team {ui.md_escape(record['team'] or '–')} · "
     f"length {ui.clock(record['duration_s'])}"
 )
-evaluation_tab, transcript_tab, private_tab = st.tabs(
-    ["Evaluation", "Transcript", "Private call"]
-)
+evaluation_tab, transcript_tab, private_tab = st.tabs(["Evaluation", "Transcript", "Private call"])
 with evaluation_tab:
     evaluation_ui.show(user, evaluation, segments, editable=False)
     if evaluation is not None:
         if not evaluation.acknowledged_by and st.button("Acknowledge", key="me_ack"):
             try:
                 workflow.acknowledge(
-                    store, evaluation.evaluation_id, user=user.name, agent_id=user.agent_id,
+                    store,
+                    evaluation.evaluation_id,
+                    user=user.name,
+                    agent_id=user.agent_id,
                     now=runtime.now(),
-                )  # fmt: skip
+                )
             except CallqaError as exc:
                 st.error(ui.md_escape(exc))
             else:
@@ -66,9 +67,13 @@ with evaluation_tab:
             if st.form_submit_button("Dispute"):
                 try:
                     workflow.dispute(
-                        store, evaluation.evaluation_id, comment, user=user.name,
-                        agent_id=user.agent_id, now=runtime.now(),
-                    )  # fmt: skip
+                        store,
+                        evaluation.evaluation_id,
+                        comment,
+                        user=user.name,
+                        agent_id=user.agent_id,
+                        now=runtime.now(),
+                    )
                 except CallqaError as exc:
                     st.error(ui.md_escape(exc))
                 else:
