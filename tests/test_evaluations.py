@@ -107,6 +107,9 @@ def test_an_agent_sees_acknowledges_and_disputes_only_their_own(store: Store) ->
     assert resolved.status == "resolved" and resolved.acknowledged_by == "ann"
     assert resolved.disputes[0]["status"] == "revised"
     assert resolved.disputes[0]["resolved_by"] == "quinn"
+    assert [(h["kind"], h["evaluator"], h["reason"]) for h in resolved.history] == [
+        ("revise", "quinn", "agreed")
+    ]
     assert workflow.dispute_queue(store, now=NOW) == []
     actions = [e["action"] for e in audit.entries(store, limit=20)]
     for action in ("evaluation_acknowledge", "evaluation_dispute", "dispute_resolve"):

@@ -180,9 +180,11 @@ def answer(
     evaluator: str,
     reason: str = "",
     now: datetime | None = None,
+    revision: bool = False,
 ) -> EvaluationView:
     """An evaluator confirms an automatic answer, overrides it (a reason is required),
-    or answers a manual question; the final score follows.
+    or answers a manual question; the final score follows. ``revision``: a quality
+    manager revising it to resolve a dispute (the comment is the reason).
 
     Raises:
         NotFoundError: the evaluation or question does not exist or is not visible.
@@ -202,7 +204,8 @@ def answer(
         current = {a["question_id"]: a for a in rows.answer_rows(conn, evaluation_id)}[question_id]
         automatic = current["automatic_value"]
         kind = "answer" if automatic is None else "confirm" if value == automatic else "override"
-        why = _text(reason, "the reason for an override", required=kind == "override")
+        kind = "revise" if revision else kind
+        why = _text(reason, "the reason for an override", required=kind in ("override", "revise"))
         rows.set_answer(conn, evaluation_id, question_id, value, by=evaluator, at=now)
         rows.add_history(
             conn,
@@ -332,7 +335,16 @@ def resolve(
         raise NotFoundError(f"dispute {dispute_id}: no open dispute visible")
     evaluation_id = found[0]["evaluation_id"]
     for question_id, value in (revisions or {}).items():
-        answer(store, evaluation_id, question_id, value, evaluator=manager, reason=comment, now=now)
+        answer(
+            store,
+            evaluation_id,
+            question_id,
+            value,
+            evaluator=manager,
+            reason=comment,
+            now=now,
+            revision=True,
+        )
     with store.write() as conn:
         row = _locked(conn, store, evaluation_id, now)
         rows.resolve_dispute(
