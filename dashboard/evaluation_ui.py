@@ -40,13 +40,11 @@ def score_metrics(view: EvaluationView | None) -> None:
 
 
 def _segment_line(segments: Sequence[dict[str, Any]], idx: int) -> str:
+    """A segment an answer rests on, as plain text (escaped where it is shown)."""
     if not 0 <= idx < len(segments):
         return f"#{idx:d}"
     seg = segments[idx]
-    return (
-        f"#{idx:d} · {ui.clock(seg['start'])} · {ui.md_escape(seg['speaker'])}: "
-        f"{ui.md_escape(seg['text'])}"
-    )
+    return f"#{idx:d} · {ui.clock(seg['start'])} · {seg['speaker']}: {seg['text']}"
 
 
 def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
@@ -55,9 +53,9 @@ def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
         st.markdown(f"**{ui.md_escape(section.title)}**")
         for answer in (a for a in view.answers if a.question.section == section.id):
             q = answer.question
-            kind = "manual" if q.manual else ui.md_escape(q.auto)
+            binding = f"{q.auto} · weight {q.weight:g}"
             st.markdown(
-                f"{ui.md_escape(q.text)} · :gray[{kind} · weight {q.weight:g}]  \n"
+                f"{ui.md_escape(q.text)} · :gray[{ui.md_escape(binding)}]  \n"
                 f"Answer: **{ui.md_escape(answer.label())}**"
             )
             evidence = answer.evidence
@@ -71,7 +69,7 @@ def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
                 )
                 st.caption(f"Figures: {ui.md_escape(shown)}")
             for idx in evidence.get("segments") or []:
-                st.caption(_segment_line(segments, int(idx)))
+                st.caption(ui.md_escape(_segment_line(segments, int(idx))))
 
 
 def history(view: EvaluationView) -> None:
@@ -125,7 +123,7 @@ def history(view: EvaluationView) -> None:
 def review_form(user: auth.User, view: EvaluationView) -> None:
     """Confirm or override an automatic answer (with a reason), or answer a manual one."""
     questions = {q.id: q for q in view.form.questions}
-    with st.form(f"ev_review_{view.evaluation_id}", clear_on_submit=True):
+    with st.form("ev_review", clear_on_submit=True):
         st.markdown("**Review an answer**")
         question_id = st.selectbox(
             "Question",
@@ -170,10 +168,14 @@ def show(
     segments: Sequence[dict[str, Any]],
     *,
     editable: bool,
+    metrics: bool = True,
 ) -> None:
-    """The whole evaluation block of a call."""
-    score_metrics(view)
+    """The whole evaluation block of a call (``metrics``: with the score tiles)."""
+    if metrics:
+        score_metrics(view)
     if view is None:
+        if not metrics:
+            st.caption("Not evaluated yet.")
         return
     answers(view, segments)
     history(view)

@@ -868,6 +868,9 @@ def test_a_demoted_user_loses_the_page_at_their_next_click(own_home: Path, store
     assert [LINK_LABELS[link.proto.label] for link in nodes(at, "page_link")] == [
         "alerts",
         "call_review",
+        "find_calls",
+        "calibration",
+        "coaching",
     ]
 
 

@@ -113,7 +113,11 @@ def _rubric_answer(
     if item is None:
         missing: dict[str, Any] = {"reason": f"the rubric did not score {name}", "figures": figures}
         return AutoAnswer(q.id, "na", missing)
-    evidence: dict[str, Any] = {"reason": str(item["reason"]), "figures": figures, "segments": segments}
+    evidence: dict[str, Any] = {
+        "reason": str(item["reason"]),
+        "figures": figures,
+        "segments": segments,
+    }
     weight = float(item["weight"])
     if weight <= 0:
         return AutoAnswer(q.id, "na", evidence)

@@ -60,7 +60,7 @@ if user.name in session.evaluators:
     with st.form("cal_answer"):
         call_id = st.selectbox("Call", session.call_ids)
         values = {
-            q.id: st.selectbox(q.text, q.choices(), key=f"cal_{q.id}")
+            q.id: st.selectbox(ui.md_escape(q.text), q.choices(), key=f"cal_{q.id}")
             for q in session.form.questions
         }
         if st.form_submit_button("Submit answers", type="primary"):
@@ -101,4 +101,4 @@ if auth.can(user.role, "calibrate"):
         "–" if mad is None else f"{mad:.1f} pts",
         border=True,
     )
-    st.caption(f"Over {report.compared_calls} calls scored by both.")
+    st.caption(f"Over {report.compared_calls:d} calls scored by both.")

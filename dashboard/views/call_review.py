@@ -136,7 +136,9 @@ transcript_tab, quality_tab, abuse_tab, evaluation_tab = st.tabs(
     ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})", "Evaluation"]
 )
 with evaluation_tab:
-    evaluation_ui.show(user, evaluation, segments, editable=auth.can(user.role, "evaluate"))
+    evaluation_ui.show(
+        user, evaluation, segments, editable=auth.can(user.role, "evaluate"), metrics=False
+    )
 with transcript_tab:
     if segments:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")

@@ -71,7 +71,7 @@ query = CallQuery(
 )
 rows, total = find_calls(store, runtime.now(), query)
 pages = max(1, -(-total // PAGE_SIZE))
-st.caption(f"{total:,} calls · page {page} of {pages} · {PAGE_SIZE} per page")
+st.caption(f"{total:,} calls · page {page:d} of {pages:d} · {PAGE_SIZE:d} per page")
 if not rows:
     st.info("No call matches these filters.")
     st.stop()
