@@ -60,6 +60,8 @@ calls = Table(
 )
 Index("ix_calls_started", calls.c.started_at)
 Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
+# Find calls / an agent's own calls, newest first (evaluations, schema v9).
+IX_CALLS_AGENT_STARTED = Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
 
 segments = Table(
     "segments",
@@ -477,6 +479,7 @@ def _v9_evaluations(conn: Connection) -> None:
     for table in EVALUATION_TABLES:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+    IX_CALLS_AGENT_STARTED.create(conn, checkfirst=True)
 
 
 # Append-only: a released workspace is migrated by running the steps it lacks.

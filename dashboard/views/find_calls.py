@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import auth
-from analytics.store.evaluations import SORTS, CallQuery, find_calls
+from analytics.store.evaluations import MAX_COUNT, SORTS, CallQuery, find_calls
 from dashboard import auth_ui, runtime, ui
 
 user = auth_ui.require("find_calls")
@@ -71,7 +71,10 @@ query = CallQuery(
 )
 rows, total = find_calls(store, runtime.now(), query)
 pages = max(1, -(-total // PAGE_SIZE))
-st.caption(f"{total:,} calls · page {page:d} of {pages:d} · {PAGE_SIZE:d} per page")
+if total > MAX_COUNT:
+    st.caption(f"More than {MAX_COUNT:,} calls · page {page:d} · {PAGE_SIZE:d} per page")
+else:
+    st.caption(f"{total:,} calls · page {page:d} of {pages:d} · {PAGE_SIZE:d} per page")
 if not rows:
     st.info("No call matches these filters.")
     st.stop()
