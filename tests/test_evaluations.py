@@ -338,3 +338,29 @@ def test_the_evaluation_commands(tmp_path: Path, settings: Any) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert run("user", "list").output.strip().endswith("\tA101")
+
+
+def test_a_version_8_workspace_gains_the_evaluation_tables(store: Store) -> None:
+    """Schema v9 on a workspace made before it: the tables, the index and users.agent_id."""
+    from sqlalchemy import inspect, text
+
+    from analytics.store import schema
+
+    processed(store, "c1")
+    with store.write() as conn:  # what version 8 of the schema looked like
+        for table in reversed(schema.EVALUATION_TABLES):
+            conn.execute(text(f"DROP TABLE {table.name}"))
+        conn.execute(text("DROP INDEX ix_calls_agent_started"))
+        conn.execute(text("ALTER TABLE users DROP COLUMN agent_id"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+    with Store.open(store.settings) as again, again.read() as conn:
+        assert schema.schema_version(conn) == schema.LATEST_VERSION == 9
+        found = inspect(conn)
+        assert {t.name for t in schema.EVALUATION_TABLES} <= set(found.get_table_names())
+        assert "agent_id" in {c["name"] for c in found.get_columns("users")}
+        assert "ix_calls_agent_started" in {i["name"] for i in found.get_indexes("calls")}
+    with Store.open(store.settings) as again:
+        # the call processed before v9 is evaluated once rescored
+        assert workflow.call_evaluation(again, "c1", now=NOW) is None
+        assert automatic.rescore(again, "default", now=NOW).calls == 1
+        assert workflow.call_evaluation(again, "c1", now=NOW) is not None
