@@ -8,7 +8,7 @@ through :func:`dashboard.ui.md_escape` or into a dataframe cell (never markdown)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -47,8 +47,14 @@ def _segment_line(segments: Sequence[dict[str, Any]], idx: int) -> str:
     return f"#{idx:d} · {ui.clock(seg['start'])} · {seg['speaker']}: {seg['text']}"
 
 
-def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
-    """Each question, its final answer ("overridden by X (automatic: Y)") and evidence."""
+Seek = Callable[[int], None]
+
+
+def answers(
+    view: EvaluationView, segments: Sequence[dict[str, Any]], on_seek: Seek | None = None
+) -> None:
+    """Each question, its final answer ("overridden by X (automatic: Y)") and evidence;
+    with ``on_seek``, each evidence segment has a button that seeks to it."""
     for section in view.form.sections:
         st.markdown(f"**{ui.md_escape(section.title)}**")
         for answer in (a for a in view.answers if a.question.section == section.id):
@@ -69,7 +75,15 @@ def answers(view: EvaluationView, segments: Sequence[dict[str, Any]]) -> None:
                 )
                 st.caption(f"Figures: {ui.md_escape(shown)}")
             for idx in evidence.get("segments") or []:
-                st.caption(ui.md_escape(_segment_line(segments, int(idx))))
+                line, go = st.columns([6, 1], vertical_alignment="center")
+                line.caption(ui.md_escape(_segment_line(segments, int(idx))))
+                if on_seek is not None and 0 <= int(idx) < len(segments):
+                    go.button(
+                        f"Seek to #{int(idx):d}",
+                        key=f"ev_seek_{q.id}_{int(idx):d}",
+                        on_click=on_seek,
+                        args=(int(idx),),
+                    )
 
 
 def history(view: EvaluationView) -> None:
@@ -169,6 +183,7 @@ def show(
     *,
     editable: bool,
     metrics: bool = True,
+    on_seek: Seek | None = None,
 ) -> None:
     """The whole evaluation block of a call (``metrics``: with the score tiles)."""
     if metrics:
@@ -177,7 +192,7 @@ def show(
         if not metrics:
             st.caption("Not evaluated yet.")
         return
-    answers(view, segments)
+    answers(view, segments, on_seek)
     history(view)
     if editable:
         review_form(user, view)

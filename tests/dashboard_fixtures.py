@@ -19,6 +19,7 @@ from analytics.audio import encode
 from analytics.config import Settings, load_settings
 from analytics.evaluations import automatic, workflow
 from analytics.store import Store
+from analytics.store import evaluations as evaluation_rows
 from analytics.store.schema import calls, objections
 from analytics.workspace import hash_caller
 
@@ -155,6 +156,9 @@ def build_workspace(home: Path) -> Workspace:
     for role, password in PASSWORDS.items():
         agent_id = AGENT_ID if role == "agent" else None
         auth.add_user(store, USERS[role], role, password, actor="test", now=NOW, agent_id=agent_id)
+    # The phrase evidence processing keeps: the greeting of the call with audio.
+    with store.write() as conn:
+        evaluation_rows.save_call_evidence(conn, AUDIO_CALL, {"greeting": [0]})
     # Every visible call evaluated under the default form, as processing does.
     automatic.rescore(store, "default", actor="test", now=NOW)
     # ... and one of the agent's evaluations disputed: the managers' queue has an entry.

@@ -976,3 +976,37 @@ def test_the_launcher_turns_streamlit_address_lookups_off(monkeypatch: pytest.Mo
     server.main()
     # No socket is touched: both answer at once, without looking anything up.
     assert net_util.get_internal_ip() is None and net_util.get_external_ip() is None
+
+
+def test_an_evidence_segment_seeks_the_transcript_and_the_audio(home: Path) -> None:
+    at = open_page(sign_in("quality_manager"), "call_review", call=AUDIO_CALL)
+    assert not at.exception
+    seek = at.button(key="ev_seek_greeting_0")
+    assert seek.label == "Seek to #0"
+    at = seek.click().run()
+    assert not at.exception
+    assert any(str(i.value).startswith("Evidence segment #0") for i in at.info)
+    assert at.session_state["cr_listen"] == AUDIO_CALL  # the player opens at that segment
+    assert at.session_state[f"cr_seek_{AUDIO_CALL}"] == 0
+
+
+def test_the_evaluation_shows_on_call_review_and_find_calls(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "call_review", call="c01")
+    shown = metrics(at)
+    assert shown["Evaluation status"] == "Automatic" and shown["Evaluation score"] != "–"
+    assert [t.label for t in at.tabs][-1] == "Evaluation"
+    at = open_page(at, "find_calls")
+    calls = at.dataframe[0].value
+    assert {"final_score", "automatic_score", "status"} <= set(calls.columns)
+    assert FLAGGED_CUSTOMER in set(calls["call_id"])
+
+
+def test_an_agent_finds_only_their_calls(home: Path) -> None:
+    at = open_page(sign_in("agent"), "find_calls")
+    assert not at.exception
+    assert set(at.dataframe[0].value["agent_id"]) == {"A100"}
+    at = open_page(at, "my_evaluations", call="c01")  # agent A101's call
+    assert at.selectbox(key="me_call").value is None
+    at = open_page(at, "my_evaluations", call=FLAGGED_CUSTOMER)
+    assert at.selectbox(key="me_call").value == FLAGGED_CUSTOMER
+    assert metrics(at)["Evaluation status"] == "Disputed"
