@@ -364,3 +364,28 @@ def test_a_version_8_workspace_gains_the_evaluation_tables(store: Store) -> None
         assert workflow.call_evaluation(again, "c1", now=NOW) is None
         assert automatic.rescore(again, "default", now=NOW).calls == 1
         assert workflow.call_evaluation(again, "c1", now=NOW) is not None
+
+
+def test_processing_evaluates_each_call_under_the_active_form(store: Store, tmp_path: Path) -> None:
+    from pipeline_fakes import fake_engines, write_call
+
+    from analytics.ingest import ingest
+    from analytics.pipeline import process
+
+    for i in range(2):
+        write_call(tmp_path / "in" / f"call-{i}.wav", seed=i)
+    imported = sorted(ingest(store, [tmp_path / "in"], now=NOW).imported)
+    report = process(store, engines=fake_engines(), now=NOW)
+    assert sorted(report.done) == imported
+    for call_id in imported:
+        view = workflow.call_evaluation(store, call_id, now=NOW)
+        assert view is not None and view.form.ref == "default@1"
+        assert view.created_at and view.status == "automatic"
+        record_score = next(
+            r["score"] for r in rows.find_calls(store, NOW, rows.CallQuery())[0]
+            if r["call_id"] == call_id
+        )  # fmt: skip
+        assert view.automatic_score is not None
+        assert round(view.automatic_score) == record_score
+        closing = next(a for a in view.answers if a.question.id == "closing")
+        assert closing.final == "yes" and closing.evidence["segments"]  # "thank you goodbye"
