@@ -68,8 +68,20 @@ def browser() -> Iterator[Any]:
 
 def _pick(page: Any, label: str, option: str) -> None:
     """Choose ``option`` in the Streamlit select box labelled ``label``."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.wait_for()
+    settle(page)
+    for _attempt in range(3):  # a rerun may redraw the box while it opens
+        box.click()
+        choice = page.get_by_role("option", name=option, exact=True).first
+        try:
+            choice.wait_for(timeout=5_000)
+        except Exception:
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"no option {option!r} in {label!r}")
 
 
 def _open(page: Any, url: str, path: str, role: str, heading: str) -> None:
