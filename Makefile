@@ -57,6 +57,7 @@ typecheck: install
 TIME_SENSITIVE := tests/test_governance.py tests/test_governance_props.py tests/test_pipeline.py \
 	tests/test_ingest.py tests/test_dataset.py tests/test_export.py tests/test_audit.py \
 	tests/test_clock.py tests/test_evidence.py
+TIME_SENSITIVE += tests/test_evaluations.py tests/test_calibration.py
 
 test: install system-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -69,6 +70,7 @@ BACKEND_TESTS := tests/test_store.py tests/test_governance.py tests/test_governa
 	tests/test_pipeline.py tests/test_aggregates.py tests/test_ingest.py tests/test_export.py \
 	tests/test_dataset.py tests/test_audit.py tests/test_evidence.py
 BACKEND_TESTS += tests/test_categorize.py tests/test_search.py
+BACKEND_TESTS += tests/test_evaluations.py tests/test_calibration.py
 
 test-postgresql: install system-deps
 	CALLQA_TEST_BACKEND=postgresql $(BIN)/pytest -q -p no:cacheprovider $(BACKEND_TESTS)

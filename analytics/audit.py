@@ -71,6 +71,17 @@ ACTIONS = frozenset(
         "category_remove",
         "categorize",
         "search",
+        # evaluations (analytics.evaluations)
+        "form_import",
+        "rescore",
+        "evaluation_answer",
+        "evaluation_acknowledge",
+        "evaluation_dispute",
+        "dispute_resolve",
+        "mark_private",
+        "coaching_note",
+        "calibration_create",
+        "calibration_answer",
     }
 )
 

@@ -28,25 +28,40 @@ from analytics.store import Store, accounts, iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
 
-PAGES: tuple[str, ...] = ("overview", "agents", "alerts", "call_review", "governance")
-# Conversation insights: search across redacted transcripts, the category editor.
-PAGES += ("search", "categories")
+PAGES: tuple[str, ...] = (
+    *("overview", "agents", "alerts", "call_review", "governance"),
+    # conversation insights: search across redacted transcripts, the category editor
+    *("search", "categories"),
+    # evaluations (analytics.evaluations)
+    *("find_calls", "my_evaluations", "disputes", "calibration", "coaching"),
+)
 # What a role may do on the pages it opens, beyond reading their aggregates.
 ACTIONS: tuple[str, ...] = (
     "single_calls",  # rows of single calls: an agent's call list, alerts, a call's review
     "play_audio",  # the redacted audio of a call
     "review_alert",  # close an abuse alert with a comment
     "export_evidence",  # the evidence pack of a held call (holds the original recording)
+    "evaluate",  # confirm or override an automatic answer, answer a manual question
+    "resolve_dispute",  # uphold or revise a disputed evaluation
+    "calibrate",  # set up a calibration session and read its report
+    "coach",  # write coaching notes
+    "own_calls_only",  # an agent: only the calls and evaluations of their agent_id
 )
 PERMISSIONS: dict[str, frozenset[str]] = {
-    # Steers the whole quality programme: everything but governance.
+    # Steers the quality programme (disputes, calibration, categories): all but governance.
     "quality_manager": frozenset(
         {"overview", "agents", "alerts", "call_review", "single_calls", "play_audio"}
-        | {"review_alert"}
-        | {"search", "categories"}
+        | {"review_alert", "search", "categories"}
+        | {"find_calls", "disputes", "calibration", "coaching"}
+        | {"evaluate", "resolve_dispute", "calibrate", "coach"}
     ),
-    # Coaches agents on single calls; reads alerts but does not close them.
-    "trainer": frozenset({"alerts", "call_review", "single_calls", "play_audio"} | {"search"}),
+    # Coaches agents on single calls: evaluates them, reads alerts but does not close them.
+    "trainer": frozenset(
+        {"alerts", "call_review", "single_calls", "play_audio", "search"}
+        | {"find_calls", "calibration", "coaching", "evaluate", "coach"}
+    ),
+    # Their own calls, evaluations and coaching notes, nothing else.
+    "agent": frozenset({"find_calls", "my_evaluations", "coaching", "own_calls_only"}),
     # Aggregates only: no single call, no transcript, no audio. Data scientists work on
     # the redacted dataset through the notebook API (analytics.load_calls).
     "data_scientist": frozenset({"overview", "agents"}),
@@ -97,6 +112,7 @@ class User:
     # A fingerprint of the password hash when signed in: a changed password changes
     # it, which ends every session opened with the old one (see session_user).
     credential: str = field(default="", repr=False, compare=False)
+    agent_id: str | None = None  # role agent: whose calls they see
 
 
 def can(role: str, what: str) -> bool:
@@ -146,11 +162,15 @@ def check_password(name: str, password: str) -> None:
         raise UsageError(f"user {name}: {problem}")
 
 
-def _check_new_user(name: str, role: str, password: str) -> None:
+def _check_new_user(name: str, role: str, password: str, agent_id: str | None) -> None:
     if not _NAME.fullmatch(name):
         raise UsageError(f"user {name!r}: a name is 1-64 letters, digits, '.', '_', '@' or '-'")
     if role not in PERMISSIONS:
         raise UsageError(f"user {name}: unknown role {role!r} (one of {', '.join(ROLES)})")
+    if role == "agent" and not (agent_id or "").strip():
+        raise UsageError(f"user {name}: the role agent needs --agent-id (whose calls they see)")
+    if role != "agent" and agent_id:
+        raise UsageError(f"user {name}: only the role agent takes an agent id")
     check_password(name, password)
 
 
@@ -169,13 +189,18 @@ def add_user(
     *,
     actor: str = "cli",
     now: datetime | None = None,
+    agent_id: str | None = None,
 ) -> User:
     """Create a user, or replace the role and password of an existing one.
 
+    An ``agent`` is mapped to the ``agent_id`` of their calls.
+
     Raises:
-        UsageError: bad name, unknown role or a password the policy refuses.
+        UsageError: bad name, unknown role, a missing or needless agent id, or a
+            password the policy refuses.
     """
-    _check_new_user(name, role, password)
+    agent_id = agent_id.strip() if agent_id else None
+    _check_new_user(name, role, password, agent_id)
     at = iso(now or utcnow())
     password_hash = _HASHER.hash(password)
     with store.write() as conn:
@@ -185,6 +210,7 @@ def add_user(
             accounts.clear_failures(conn, "user", name)
         else:
             accounts.insert_user(conn, name, role, password_hash, at)
+        accounts.set_agent_id(conn, name, agent_id)
         audit.record(
             conn,
             actor,
@@ -193,7 +219,7 @@ def add_user(
             now=now,
         )
     log.info("user %s saved with role %s", name, role)
-    return User(name=name, role=role, created_at=created_at or at)
+    return User(name=name, role=role, created_at=created_at or at, agent_id=agent_id)
 
 
 def set_password(
@@ -232,7 +258,12 @@ def remove_user(
 
 def list_users(store: Store) -> list[User]:
     return [
-        User(name=row["name"], role=row["role"], created_at=row["created_at"])
+        User(
+            name=row["name"],
+            role=row["role"],
+            created_at=row["created_at"],
+            agent_id=row.get("agent_id"),
+        )
         for row in accounts.user_rows(store)
     ]
 
@@ -246,7 +277,13 @@ def session_user(store: Store, user: User) -> User | None:
     row = accounts.user_row(store, user.name)
     if row is None or _fingerprint(row["password_hash"]) != user.credential:
         return None
-    return User(row["name"], row["role"], row["created_at"], credential=user.credential)
+    return User(
+        row["name"],
+        row["role"],
+        row["created_at"],
+        credential=user.credential,
+        agent_id=row.get("agent_id"),
+    )
 
 
 # --- signing in --------------------------------------------------------------------
@@ -266,7 +303,13 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
         stored_new = _HASHER.hash(password)
         accounts.rehash(store, name, stored, stored_new)
         stored = stored_new
-    return User(row["name"], row["role"], row["created_at"], credential=_fingerprint(stored))
+    return User(
+        row["name"],
+        row["role"],
+        row["created_at"],
+        credential=_fingerprint(stored),
+        agent_id=row.get("agent_id"),
+    )
 
 
 def client_key(store: Store, client: str | None) -> str | None:

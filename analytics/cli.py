@@ -554,6 +554,80 @@ def evidence_verify_cmd(obj: Context, file: str, key_file: str | None) -> None:
     )
 
 
+# --- evaluations ---------------------------------------------------------------------
+
+
+@cli.group("form")
+def form_group() -> None:
+    """Evaluation forms (versioned TOML: sections, weighted questions)."""
+
+
+@form_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--no-activate", is_flag=True, help="Import only; new calls keep the current form.")
+@pass_ctx
+@handle_errors
+def form_import_cmd(obj: Context, file: str, no_activate: bool) -> None:
+    """Import a form file; it becomes the form new calls are evaluated under."""
+    from analytics.evaluations import automatic
+
+    form = automatic.import_form(obj.store(), Path(file), activate=not no_activate)
+    state = "imported" if no_activate else "imported and active"
+    click.echo(f"form {form.ref} {state} ({len(form.questions)} questions)")
+
+
+@form_group.command("list")
+@pass_ctx
+@handle_errors
+def form_list_cmd(obj: Context) -> None:
+    """List the forms: name@version, questions, active, imported."""
+    from analytics.evaluations import automatic
+
+    for info in automatic.list_forms(obj.store()):
+        mark = "active" if info.active else ""
+        click.echo(
+            f"{info.name}@{info.version}\t{info.questions} questions\t{mark}\t"
+            f"{info.imported_at}\t{info.title}"
+        )
+
+
+@cli.command("rescore")
+@click.option("--form", "ref", required=True, help="NAME (latest version) or NAME@VERSION.")
+@pass_ctx
+@handle_errors
+def rescore_cmd(obj: Context, ref: str) -> None:
+    """Re-evaluate every call within retention under a form; earlier evaluations stay."""
+    from tqdm import tqdm
+
+    from analytics.evaluations import automatic
+
+    store = obj.store()
+    with tqdm(total=automatic.count_rescorable(store), unit="call", disable=None) as bar:
+        report = automatic.rescore(store, ref, progress=bar.update)
+    click.echo(f"{report.calls} calls evaluated under {report.form}")
+
+
+@cli.group("calibration")
+def calibration_group() -> None:
+    """Calibration: several evaluators score the same calls blind."""
+
+
+@calibration_group.command("report")
+@click.option("--session", "session_id", type=int, help="Session id (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@handle_errors
+def calibration_report_cmd(obj: Context, session_id: int | None, as_json: bool) -> None:
+    """Agreement per question (percent, Fleiss' and Cohen's kappa) and automatic vs human."""
+    from analytics.evaluations import calibration
+
+    report = calibration.report(obj.store(), session_id)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    click.echo(report.summary())
+
+
 # --- users, dashboard, demo ---------------------------------------------------------
 
 
@@ -573,19 +647,23 @@ def _read_password(name: str, password_stdin: bool) -> str:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["quality_manager", "trainer", "data_scientist", "dpo"]),
+    type=click.Choice(["quality_manager", "trainer", "agent", "data_scientist", "dpo"]),
 )
+@click.option("--agent-id", help="Role agent: the agent_id of their calls (required for agent).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx
 @handle_errors
-def user_add_cmd(obj: Context, name: str, role: str, password_stdin: bool) -> None:
+def user_add_cmd(
+    obj: Context, name: str, role: str, agent_id: str | None, password_stdin: bool
+) -> None:
     """Add a dashboard user (the password is stored as an argon2 hash).
 
-    The password needs at least 12 characters and must not be easy to guess.
+    The password needs at least 12 characters and must not be easy to guess. An agent
+    sees only the calls and evaluations of their --agent-id.
     """
     from analytics import auth
 
-    auth.add_user(obj.store(), name, role, _read_password(name, password_stdin))
+    auth.add_user(obj.store(), name, role, _read_password(name, password_stdin), agent_id=agent_id)
     click.echo(f"user {name} added as {role}")
 
 
@@ -622,7 +700,8 @@ def user_list_cmd(obj: Context) -> None:
     from analytics import auth
 
     for user in auth.list_users(obj.store()):
-        click.echo(f"{user.name}\t{user.role}\t{user.created_at}")
+        agent = f"\t{user.agent_id}" if user.agent_id else ""
+        click.echo(f"{user.name}\t{user.role}\t{user.created_at}{agent}")
 
 
 @cli.command("dashboard")

@@ -36,6 +36,7 @@ from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UsageError
 from analytics.models import ABUSE_CATEGORIES, CHANNEL_LAYOUTS, SEVERITIES
 from analytics.store import CallFilter, Store, call_rows, iter_call_records, pii_rows, segment_rows
+from analytics.store import evaluations as evaluation_rows
 from analytics.store.categories import names_by_call
 from analytics.store.core import utcnow
 from analytics.store.reads import QUALITY_FIELDS
@@ -43,6 +44,7 @@ from analytics.store.reads import QUALITY_FIELDS
 __all__ = [
     "ABUSE_EVENT_COLUMNS",
     "CALL_COLUMNS",
+    "EVALUATION_COLUMNS",
     "RUBRIC_COLUMNS",
     "SEGMENT_COLUMNS",
     "SEVERITY_DTYPE",
@@ -118,6 +120,25 @@ RUBRIC_COLUMNS: dict[str, Any] = {
     "reason": "string",
 }
 
+# analytics.load_evaluations(): one row per call × evaluation (form version) × question.
+EVALUATION_COLUMNS: dict[str, Any] = {
+    **_CALL_KEYS,
+    "evaluation_id": "string",
+    "form": "string",
+    "form_version": "Int64",
+    "current": "boolean",
+    "status": "string",
+    "evaluated_at": "datetime",
+    "automatic_score": "float64",
+    "final_score": "float64",
+    "question": "string",
+    "automatic_answer": "string",  # empty: a manual question
+    "human_answer": "string",  # empty: no evaluator answered it
+    "final_answer": "string",
+    "evaluator": "string",
+    "answered_at": "datetime",
+}
+
 ABUSE_EVENT_COLUMNS: dict[str, Any] = {
     **_CALL_KEYS,
     "event": "int64",
@@ -174,6 +195,53 @@ def load_calls(
     )
     log.debug("loaded %d calls", len(frame))
     return frame
+
+
+def load_evaluations(
+    home: Home = None,
+    *,
+    since: Moment = None,
+    until: Moment = None,
+    team: Names = None,
+    agent: Names = None,
+) -> pd.DataFrame:
+    """One row per visible call, evaluation and question: the automatic answer, the
+    human one (when an evaluator gave it), the final answer, who and when.
+
+    Every evaluation of a call is there, rescored ones too (``current`` marks the one
+    shown now). Filters as :func:`load_calls`.
+
+    Returns:
+        Columns :data:`EVALUATION_COLUMNS`, sorted by ``started_at``.
+    """
+    flt = _call_filter(since, until, team, agent)
+    with _open_store(home) as store:
+        moment = utcnow()
+        filtered = any(v is not None for v in (since, until, team, agent))
+        ids = [row["call_id"] for row in call_rows(store, moment, flt)] if filtered else None
+        rows = evaluation_rows.evaluation_answer_rows(store, moment, ids)
+        _audit_load(store, "evaluations", len({row["call_id"] for row in rows}))
+    out = [
+        {
+            **{key: row[key] for key in _CALL_KEYS},
+            "evaluation_id": row["evaluation_id"],
+            "form": row["form_name"],
+            "form_version": row["form_version"],
+            "current": bool(row["current"]),
+            "status": row["status"],
+            "evaluated_at": row["evaluated_at"],
+            "automatic_score": row["automatic_score"],
+            "final_score": row["final_score"],
+            "question": row["question_id"],
+            "automatic_answer": row["automatic_value"],
+            "human_answer": row["final_value"] if row["answered_by"] else None,
+            "final_answer": row["final_value"],
+            "evaluator": row["answered_by"],
+            "answered_at": row["answered_at"],
+        }
+        for row in rows
+    ]
+    return _typed_frame(out, EVALUATION_COLUMNS)
 
 
 def load_segments(

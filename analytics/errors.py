@@ -94,3 +94,11 @@ class DiskFullError(StoreError):
 
 class ClusterError(CallqaError):
     """The Ray cluster cannot be joined, or lost every worker (calls stay pending)."""
+
+
+class FormError(InputError):
+    """An evaluation form file is invalid: names the file and the field."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__(source, f"{field}: {reason}" if field else reason)
+        self.field = field

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from analytics import audit
 from analytics.errors import UsageError
 from analytics.store import CallFilter, Store, iter_call_records, segment_rows, utcnow
+from analytics.store import evaluations as evaluation_rows
 from analytics.store.reads import CALL_FIELDS, QUALITY_FIELDS
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
 
 # The export schema of DESIGN.md, key for key (a public contract: checks compare keys).
 EXPORT_KEYS = (*CALL_FIELDS, "segments", "pii", "quality", "abuse")
-# Keys this wave adds after them (the schema is only extended).
+# Extensions (keys added after the DESIGN.md schema, never changing it).
+EXTENSION_KEYS = ("categories", "evaluation")
 CATEGORY_KEYS = ("name", "evidence")  # evidence: indexes into ``segments``
+EVALUATION_COLUMNS = ("form", "version", "status", "automatic_score", "final_score")
 SEGMENT_KEYS = ("speaker", "start", "end", "text")
 # The store's figures less those the export schema does not carry (the dashboard and
 # analytics.load_calls give them).
@@ -80,12 +83,14 @@ def flat_columns(pii_types: Iterable[str]) -> list[str]:
         *(f"pii_{kind}" for kind in pii_types),
         "segments",
         "categories",
+        *(f"evaluation_{key}" for key in EVALUATION_COLUMNS),
+        "evaluation_answers",
     ]
 
 
 def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
     """One flat row of a nested export record."""
-    nested = ("segments", "pii", "quality", "abuse", "categories")
+    nested = ("segments", "pii", "quality", "abuse", *EXTENSION_KEYS)
     row = {k: v for k, v in record.items() if k not in nested}
     for name, value in record["quality"].items():
         row[f"quality_{name}"] = value
@@ -97,7 +102,31 @@ def flatten(record: dict[str, Any], pii_types: Iterable[str]) -> dict[str, Any]:
         row[f"pii_{kind}"] = record["pii"].get(kind, 0)
     row["segments"] = json.dumps(record["segments"], ensure_ascii=False)
     row["categories"] = json.dumps(record.get("categories", []), ensure_ascii=False)
+    evaluation = record.get("evaluation") or {}
+    for key in EVALUATION_COLUMNS:
+        row[f"evaluation_{key}"] = evaluation.get(key)
+    answers = evaluation.get("answers")
+    row["evaluation_answers"] = json.dumps(answers, ensure_ascii=False) if answers else None
     return row
+
+
+def with_evaluations(
+    store: Store, records: Iterable[dict[str, Any]], now: datetime, batch: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Export records with their current evaluation (``evaluation``; null if none)."""
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        found = evaluation_rows.current_evaluations(store, [r["call_id"] for r in pending], now)
+        for record in pending:
+            yield {**record, "evaluation": found.get(record["call_id"])}
+        pending.clear()
+
+    for record in records:
+        pending.append(record)
+        if len(pending) >= batch:
+            yield from flush()
+    yield from flush()
 
 
 @contextmanager
@@ -188,7 +217,9 @@ def export_calls(
         raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     now = now or utcnow()
     flt = flt or CallFilter()
-    records = (export_record(record) for record in iter_call_records(store, now, flt))
+    records = with_evaluations(
+        store, (export_record(record) for record in iter_call_records(store, now, flt)), now
+    )
     if fmt == "jsonl":
         count = _write_jsonl(records, out)
     elif fmt == "csv":

@@ -40,6 +40,7 @@ from analytics.store import (
     search,
     utcnow,
 )
+from analytics.store import evaluations as evaluation_rows
 from analytics.store.reads import CallFilter
 from analytics.store.writes import add_hold, call_row, tombstone
 from analytics.workspace import OPAQUE_PREFIX, caller_hashes, opaque_call_id
@@ -397,6 +398,15 @@ def _analyses(store: Store, rows: list[dict[str, Any]], now: datetime) -> dict[s
     }
 
 
+def _evaluations(store: Store, rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """What the evaluations hold about these calls, read as :func:`_analyses` reads."""
+    starts = [parse_iso(row["started_at"]) for row in rows if row["started_at"]]
+    if not rows:
+        return {}
+    as_of = policy.access_as_of(store, starts, now)
+    return evaluation_rows.subject_records(store, [row["call_id"] for row in rows], as_of)
+
+
 def subject_access(
     store: Store, caller_id: str, out: Path, *, now: datetime | None = None, actor: str = "cli"
 ) -> int:
@@ -413,6 +423,7 @@ def subject_access(
         # hashes written before E.164 are upgraded now that the number is known
         rights.upgrade_caller_hash(conn, hashes[1:], hashes[0])
     analysed = _analyses(store, rows, now)
+    evaluated = _evaluations(store, rows, now)
     entries = []
     for row in rows:
         entry = {
@@ -425,6 +436,8 @@ def subject_access(
             "language": row["language"],
             "recording": Path(row["audio_path"]).name if row["audio_path"] else None,
             "analysis": analysed.get(row["call_id"]),
+            # evaluations, overrides, disputes and coaching notes about the call
+            "evaluation": evaluated.get(row["call_id"]),
             # kept on disk until purge runs, though no one may use it any more
             "past_retention": policy.is_past_retention(store, row["started_at"], now)
             and row["call_id"] not in held_ids,

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from analytics import audio, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, ClusterError, DiskFullError, UsageError
+from analytics.evaluations.automatic import record_for_call
 from analytics.insights.service import categorize_call
 from analytics.models import (
     AbuseReport,
@@ -363,6 +364,7 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
         if queue.is_mine(conn, call.call_id, store.claimant):
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
             categorize_call(conn, call.call_id, now)  # new calls are categorised as they arrive
+            record_for_call(conn, call.call_id, analysis, now)  # under the active form
             return True
     # Objected (or erased) while we worked: drop everything we made.
     store.blobs.delete(relative)

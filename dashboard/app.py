@@ -27,6 +27,12 @@ PAGES = (
     ("governance", "governance.py", "Governance", ":material/shield_person:"),
     ("search", "search.py", "Search", ":material/search:"),
     ("categories", "categories.py", "Categories", ":material/label:"),
+    # evaluations
+    ("find_calls", "find_calls.py", "Find calls", ":material/manage_search:"),
+    ("my_evaluations", "my_evaluations.py", "My evaluations", ":material/grading:"),
+    ("disputes", "disputes.py", "Disputes", ":material/gavel:"),
+    ("calibration", "calibration.py", "Calibration", ":material/balance:"),
+    ("coaching", "coaching.py", "Coaching", ":material/school:"),
 )
 
 st.set_page_config(page_title="callqa", page_icon=":material/support_agent:", layout="wide")

@@ -25,6 +25,7 @@ IDLE_TIMEOUT_MIN = 30
 ROLE_LABELS = {
     "quality_manager": "Quality manager",
     "trainer": "Trainer",
+    "agent": "Agent",
     "data_scientist": "Data scientist",
     "dpo": "DPO",
 }

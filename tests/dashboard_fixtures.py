@@ -17,7 +17,9 @@ from sqlalchemy import insert, update
 from analytics import auth
 from analytics.audio import encode
 from analytics.config import Settings, load_settings
+from analytics.evaluations import automatic, workflow
 from analytics.store import Store
+from analytics.store import evaluations as evaluation_rows
 from analytics.store.schema import calls, objections
 from analytics.workspace import hash_caller
 
@@ -31,7 +33,10 @@ PASSWORDS = {
     "trainer": "trainer-password-1",
     "data_scientist": "ds-password-1",
     "dpo": "dpo-password-1",
+    "agent": "agent-password-1",
 }
+# The agent user sees the calls of this agent id only.
+AGENT_ID = "A100"
 USERS = {role: f"{role.replace('_', '-')}-user" for role in PASSWORDS}
 
 # What each role may open (pages) and do (actions): the README's role table as data.
@@ -48,6 +53,13 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "data_scientist": frozenset({"overview", "agents"}),  # aggregates only
     "dpo": frozenset({"governance", "overview", "export_evidence"}),
 }
+# Evaluations (issue 14).
+ROLE_MATRIX["quality_manager"] |= {
+    "find_calls", "disputes", "calibration", "coaching",
+    "evaluate", "resolve_dispute", "calibrate", "coach",
+}  # fmt: skip
+ROLE_MATRIX["trainer"] |= {"find_calls", "calibration", "coaching", "evaluate", "coach"}
+ROLE_MATRIX["agent"] = frozenset({"find_calls", "my_evaluations", "coaching", "own_calls_only"})
 
 # Values that look like personal data and sit only in calls nobody may see.
 PLANTED = (
@@ -143,7 +155,20 @@ def build_workspace(home: Path) -> Workspace:
     _add_redacted_audio(store, AUDIO_CALL)
     _add_hidden_calls(store)
     for role, password in PASSWORDS.items():
-        auth.add_user(store, USERS[role], role, password, actor="test", now=NOW)
+        agent_id = AGENT_ID if role == "agent" else None
+        auth.add_user(store, USERS[role], role, password, actor="test", now=NOW, agent_id=agent_id)
+    # The phrase evidence processing keeps: the greeting of the call with audio.
+    with store.write() as conn:
+        evaluation_rows.save_call_evidence(conn, AUDIO_CALL, {"greeting": [0]})
+    # Every visible call evaluated under the default form, as processing does.
+    automatic.rescore(store, "default", actor="test", now=NOW)
+    # ... and one of the agent's evaluations disputed: the managers' queue has an entry.
+    disputed = workflow.call_evaluation(store, FLAGGED_CUSTOMER, now=NOW)
+    assert disputed is not None
+    workflow.dispute(
+        store, disputed.evaluation_id, "I stayed polite", user=USERS["agent"], agent_id=AGENT_ID,
+        now=NOW,
+    )  # fmt: skip
     _set_durations(store)
     store.close()
     return Workspace(settings=settings, visible=tuple(visible), hidden=HIDDEN_CALLS)

@@ -123,6 +123,16 @@ README_COLUMNS = {
     "Evidence pack": "export_evidence",
     "Search": "search",
     "Categories": "categories",
+    "Find calls": "find_calls",
+    "My evaluations": "my_evaluations",
+    "Disputes": "disputes",
+    "Calibration": "calibration",
+    "Coaching": "coaching",
+    "Evaluate": "evaluate",
+    "Resolve disputes": "resolve_dispute",
+    "Run calibration": "calibrate",
+    "Coach": "coach",
+    "Own calls only": "own_calls_only",
 }
 
 
@@ -134,7 +144,7 @@ def test_page_permissions_follow_the_matrix() -> None:
 def test_only_the_dpo_sees_governance_and_unknown_roles_see_nothing() -> None:
     assert [role for role in auth.ROLES if auth.can(role, "governance")] == ["dpo"]
     assert not any(auth.can("intruder", page) for page in auth.PAGES)
-    assert set(auth.ROLES) == {"quality_manager", "trainer", "data_scientist", "dpo"}
+    assert set(auth.ROLES) == {"quality_manager", "trainer", "agent", "data_scientist", "dpo"}
     assert [r for r in auth.ROLES if auth.can_review(r)] == ["quality_manager"]
 
 
@@ -336,3 +346,19 @@ def test_user_commands_add_list_passwd_remove(tmp_path: Path) -> None:
     code, out = _cli(home, "user", "remove", "marie")
     assert code == 0 and "removed" in out
     assert _cli(home, "user", "list") == (0, "")
+
+
+def test_an_agent_is_mapped_to_an_agent_id(store: Store) -> None:
+    password = "agent-password-long-1"
+    with pytest.raises(UsageError, match="needs --agent-id"):
+        auth.add_user(store, "ann", "agent", password, now=NOW)
+    with pytest.raises(UsageError, match="only the role agent"):
+        auth.add_user(store, "tom", "trainer", password, now=NOW, agent_id="A101")
+    auth.add_user(store, "ann", "agent", password, now=NOW, agent_id=" A101 ")
+    assert [(u.name, u.role, u.agent_id) for u in auth.list_users(store)] == [
+        ("ann", "agent", "A101")
+    ]
+    user = auth.login(store, "ann", password, now=NOW)
+    assert user.agent_id == "A101"
+    assert auth.session_user(store, user) == user
+    assert auth.allowed_pages("agent") == ["find_calls", "my_evaluations", "coaching"]

@@ -46,6 +46,11 @@ PAGE_FILES = {
     "governance": "views/governance.py",
     "search": "views/search.py",
     "categories": "views/categories.py",
+    "find_calls": "views/find_calls.py",
+    "my_evaluations": "views/my_evaluations.py",
+    "disputes": "views/disputes.py",
+    "calibration": "views/calibration.py",
+    "coaching": "views/coaching.py",
 }
 TITLES = {
     "overview": "Overview",
@@ -55,6 +60,11 @@ TITLES = {
     "governance": "Governance",
     "search": "Search",
     "categories": "Categories",
+    "find_calls": "Find calls",
+    "my_evaluations": "My evaluations",
+    "disputes": "Disputes",
+    "calibration": "Calibration",
+    "coaching": "Coaching",
 }
 LINK_LABELS = {v: k for k, v in TITLES.items()}
 
@@ -352,7 +362,8 @@ def test_call_review_shows_redacted_transcript_breakdown_and_events(home: Path) 
     assert "abuse" in text and ui.md_escape("espèce d'incapable") in text
     breakdown = at.dataframe[0].value
     assert list(breakdown["reason"]) == ["greeted the caller"]
-    events = at.dataframe[-1].value
+    # the abuse tab's table (the evaluation tab after it has tables of its own)
+    events = next(d.value for d in at.dataframe if "category" in d.value.columns)
     assert list(events[["speaker", "category", "severity"]].iloc[0]) == [
         "customer",
         "insult",
@@ -795,12 +806,42 @@ def _exports_evidence(at: AppTest) -> bool:
     return any(b.label == "Prepare the evidence pack" for b in at.button)
 
 
+def _evaluates(at: AppTest) -> bool:
+    open_page(at, "call_review", call="c01")
+    return any(b.label == "Save answer" for b in at.button)
+
+
+def _resolves_disputes(at: AppTest) -> bool:
+    open_page(at, "disputes")
+    return any(b.label == "Resolve" for b in at.button)
+
+
+def _calibrates(at: AppTest) -> bool:
+    open_page(at, "calibration")
+    return any(b.label == "Create session" for b in at.button)
+
+
+def _coaches(at: AppTest) -> bool:
+    open_page(at, "coaching")
+    return any(b.label == "Add note" for b in at.button)
+
+
+def _own_calls_only(at: AppTest) -> bool:
+    open_page(at, "find_calls")
+    return any(str(c.value).startswith("Only your calls") for c in at.caption)
+
+
 OBSERVED: dict[str, Callable[[AppTest], bool]] = {
     **{page: _sees_page(page) for page in auth.PAGES},
     "single_calls": _sees_single_calls,
     "play_audio": _plays_audio,
     "review_alert": _closes_alerts,
     "export_evidence": _exports_evidence,
+    "evaluate": _evaluates,
+    "resolve_dispute": _resolves_disputes,
+    "calibrate": _calibrates,
+    "coach": _coaches,
+    "own_calls_only": _own_calls_only,
 }
 
 
@@ -935,3 +976,37 @@ def test_the_launcher_turns_streamlit_address_lookups_off(monkeypatch: pytest.Mo
     server.main()
     # No socket is touched: both answer at once, without looking anything up.
     assert net_util.get_internal_ip() is None and net_util.get_external_ip() is None
+
+
+def test_an_evidence_segment_seeks_the_transcript_and_the_audio(home: Path) -> None:
+    at = open_page(sign_in("quality_manager"), "call_review", call=AUDIO_CALL)
+    assert not at.exception
+    seek = at.button(key="ev_seek_greeting_0")
+    assert seek.label == "Seek to #0"
+    at = seek.click().run()
+    assert not at.exception
+    assert any(str(i.value).startswith("Evidence segment #0") for i in at.info)
+    assert at.session_state["cr_listen"] == AUDIO_CALL  # the player opens at that segment
+    assert at.session_state[f"cr_seek_{AUDIO_CALL}"] == 0
+
+
+def test_the_evaluation_shows_on_call_review_and_find_calls(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "call_review", call="c01")
+    shown = metrics(at)
+    assert shown["Evaluation status"] == "Automatic" and shown["Evaluation score"] != "–"
+    assert [t.label for t in at.tabs][-1] == "Evaluation"
+    at = open_page(at, "find_calls")
+    calls = at.dataframe[0].value
+    assert {"final_score", "automatic_score", "status"} <= set(calls.columns)
+    assert FLAGGED_CUSTOMER in set(calls["call_id"])
+
+
+def test_an_agent_finds_only_their_calls(home: Path) -> None:
+    at = open_page(sign_in("agent"), "find_calls")
+    assert not at.exception
+    assert set(at.dataframe[0].value["agent_id"]) == {"A100"}
+    at = open_page(at, "my_evaluations", call="c01")  # agent A101's call
+    assert at.selectbox(key="me_call").value is None
+    at = open_page(at, "my_evaluations", call=FLAGGED_CUSTOMER)
+    assert at.selectbox(key="me_call").value == FLAGGED_CUSTOMER
+    assert metrics(at)["Evaluation status"] == "Disputed"

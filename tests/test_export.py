@@ -15,7 +15,7 @@ from factories import NOW, add_call
 
 from analytics import audit
 from analytics.errors import UsageError
-from analytics.export import export_calls, flat_columns
+from analytics.export import EXTENSION_KEYS, export_calls, flat_columns
 from analytics.governance import hold, object_calls
 from analytics.store import Store
 
@@ -57,7 +57,6 @@ def populated(store: Store) -> Store:
 
 
 # Keys the waves after DESIGN's schema add, after its own (the schema is only extended).
-EXTENSIONS = ("evaluation", "categories")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -70,10 +69,9 @@ def test_jsonl_has_exactly_the_design_schema(populated: Store, tmp_path: Path) -
     records = read_jsonl(out)
     assert {r["call_id"] for r in records} == VISIBLE
     for record in records:
-        # DESIGN's keys in its order, then this wave's extensions only
-        assert list(record)[: len(DESIGN_EXAMPLE)] == list(DESIGN_EXAMPLE)
-        assert set(list(record)[len(DESIGN_EXAMPLE) :]) <= set(EXTENSIONS)
-        assert "categories" in record and isinstance(record["categories"], list)
+        # the schema of DESIGN.md, then this wave's extensions only
+        assert list(record) == [*DESIGN_EXAMPLE, *EXTENSION_KEYS]
+        assert isinstance(record["categories"], list)
         assert set(record["quality"]) == set(DESIGN_EXAMPLE["quality"])
         assert set(record["abuse"]) == set(DESIGN_EXAMPLE["abuse"])
         for seg in record["segments"]:
@@ -236,3 +234,32 @@ def test_jsonl_and_parquet_keep_the_stored_values(formulas: Store, tmp_path: Pat
     for name, value in FORMULAS.items():
         assert by_id[f"f-{name}"]["agent_id"] == value
         assert frame.loc[f"f-{name}", "team"] == value
+
+
+def test_the_export_carries_the_current_evaluation(store: Store, tmp_path: Path) -> None:
+    from evaluation_fixtures import processed
+
+    from analytics.evaluations import workflow
+
+    processed(store, "e1")
+    add_call(store, "plain")
+    view = workflow.call_evaluation(store, "e1", now=NOW)
+    assert view is not None
+    workflow.answer(store, view.evaluation_id, "greeting", "no", evaluator="t", reason="r", now=NOW)
+    export_calls(store, "jsonl", tmp_path / "e.jsonl", now=NOW)
+    records = {r["call_id"]: r for r in read_jsonl(tmp_path / "e.jsonl")}
+    assert records["plain"]["evaluation"] is None
+    evaluation = records["e1"]["evaluation"]
+    assert (evaluation["form"], evaluation["version"], evaluation["status"]) == (
+        "default",
+        1,
+        "reviewed",
+    )
+    assert evaluation["final_score"] < evaluation["automatic_score"]
+    greeting = next(a for a in evaluation["answers"] if a["question"] == "greeting")
+    assert greeting == {"question": "greeting", "automatic": "yes", "final": "no", "by": "t"}
+    export_calls(store, "csv", tmp_path / "e.csv", now=NOW)
+    with (tmp_path / "e.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {r["call_id"]: r for r in csv.DictReader(handle)}
+    assert rows["e1"]["evaluation_status"] == "reviewed"
+    assert json.loads(rows["e1"]["evaluation_answers"])[0]["question"] == "agent_identified"

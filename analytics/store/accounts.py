@@ -34,7 +34,9 @@ def user_row(store: Store, name: str) -> dict[str, Any] | None:
 def user_rows(store: Store) -> list[dict[str, Any]]:
     with store.read() as conn:
         rows = conn.execute(
-            select(users.c.name, users.c.role, users.c.created_at).order_by(users.c.name)
+            select(users.c.name, users.c.role, users.c.created_at, users.c.agent_id).order_by(
+                users.c.name
+            )
         ).mappings()
         return [dict(row) for row in rows]
 
@@ -109,3 +111,8 @@ def clear_failures(conn: Connection, scope: str, key: str) -> None:
             signin_failures.c.scope == scope, signin_failures.c.key == key
         )
     )
+
+
+def set_agent_id(conn: Connection, name: str, agent_id: str | None) -> None:
+    """The agent whose calls a user of role agent sees (None for the other roles)."""
+    conn.execute(update(users).where(users.c.name == name).values(agent_id=agent_id))

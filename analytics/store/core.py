@@ -54,6 +54,14 @@ VACUUMED_TABLES = (
     "calls",
     "search_docs",
     "category_matches",
+    # evaluations of calls: comments, reasons and notes may quote what was said
+    "evaluations",
+    "evaluation_answers",
+    "answer_history",
+    "disputes",
+    "coaching_notes",
+    "coaching_links",
+    "calibration_answers",
 )
 
 

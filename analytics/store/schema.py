@@ -60,6 +60,8 @@ calls = Table(
 )
 Index("ix_calls_started", calls.c.started_at)
 Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
+# Find calls / an agent's own calls, newest first (evaluations, schema v10).
+IX_CALLS_AGENT_STARTED = Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
 
 segments = Table(
     "segments",
@@ -200,6 +202,7 @@ users = Table(
     Column("role", String, nullable=False),
     Column("password_hash", String, nullable=False),
     Column("created_at", String, nullable=False),
+    Column("agent_id", String),  # role agent: the agent whose calls and evaluations they see
 )
 
 # Failed sign-ins, per user name and per client (a keyed hash of its address): the
@@ -264,6 +267,187 @@ driver_topics = Table(
     Column("first_seen", String, nullable=False),
     Column("last_seen", String, nullable=False),
     Column("current", Boolean, nullable=False),  # found by the last run
+)
+
+# --- evaluations (issue 14): forms, evaluations, answers, history, disputes, coaching,
+# calibration. Everything that names a call is derived data: deleted with the call
+# (analytics.store.evaluations.delete_for_call, called by writes.tombstone).
+
+forms = Table(
+    "forms",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", String, nullable=False),
+    Column("definition_json", Text, nullable=False),  # the parsed form (analytics.evaluations)
+    Column("source_sha256", String, nullable=False),
+    Column("imported_at", String, nullable=False),
+    Column("imported_by", String, nullable=False),
+    Column("active", Boolean, nullable=False, default=False),
+)
+
+# Evidence found while the transcript was in memory: the segments each phrase check
+# rests on (JSON {check: [segment idx, ...]}), reused when a call is rescored.
+call_evidence = Table(
+    "call_evidence",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("evidence_json", Text, nullable=False),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("evaluation_id", String, primary_key=True),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
+    Column("form_name", String, nullable=False),
+    Column("form_version", Integer, nullable=False),
+    Column("current", Boolean, nullable=False),  # the call's evaluation shown now
+    Column("created_at", String, nullable=False),
+    Column("created_by", String, nullable=False),  # "process", "rescore" or a user
+    Column("automatic_score", Float),
+    Column("final_score", Float),
+    Column("status", String, nullable=False),  # automatic | reviewed | disputed | resolved
+    Column("reviewed_by", String),
+    Column("reviewed_at", String),
+    Column("acknowledged_by", String),
+    Column("acknowledged_at", String),
+)
+Index("ix_evaluations_call", evaluations.c.call_id, evaluations.c.current)
+Index("ix_evaluations_current_score", evaluations.c.current, evaluations.c.final_score)
+
+evaluation_answers = Table(
+    "evaluation_answers",
+    metadata,
+    Column(
+        "evaluation_id",
+        String,
+        ForeignKey("evaluations.evaluation_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("question_id", String, primary_key=True),
+    Column("automatic_value", String),  # NULL: a manual question
+    Column("evidence_json", Text),
+    Column("final_value", String),  # NULL: not answered yet (manual)
+    Column("answered_by", String),  # NULL: the automatic answer stands
+    Column("answered_at", String),
+)
+
+answer_history = Table(
+    "answer_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "evaluation_id",
+        String,
+        ForeignKey("evaluations.evaluation_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("question_id", String, nullable=False),
+    Column("kind", String, nullable=False),  # confirm | override | answer | revise
+    Column("previous_value", String),
+    Column("value", String),
+    Column("evaluator", String, nullable=False),
+    Column("reason", Text),
+    Column("at", String, nullable=False),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "evaluation_id",
+        String,
+        ForeignKey("evaluations.evaluation_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
+    Column("agent_user", String, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("status", String, nullable=False, index=True),  # open | upheld | revised
+    Column("filed_at", String, nullable=False),
+    Column("resolved_by", String),
+    Column("resolved_at", String),
+    Column("resolution", Text),
+)
+
+coaching_notes = Table(
+    "coaching_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", String, nullable=False, index=True),
+    Column("author", String, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("status", String, nullable=False),  # open | done
+    Column("created_at", String, nullable=False),
+    Column("updated_at", String, nullable=False),
+)
+
+coaching_links = Table(
+    "coaching_links",
+    metadata,
+    Column(
+        "note_id", Integer, ForeignKey("coaching_notes.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_idx", Integer, primary_key=True),  # -1: the whole call
+)
+
+calibration_sessions = Table(
+    "calibration_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=False),
+    Column("form_name", String, nullable=False),
+    Column("form_version", Integer, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("evaluators_json", Text, nullable=False),
+)
+
+calibration_calls = Table(
+    "calibration_calls",
+    metadata,
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+)
+
+calibration_answers = Table(
+    "calibration_answers",
+    metadata,
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("calibration_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("evaluator", String, primary_key=True),
+    Column("question_id", String, primary_key=True),
+    Column("value", String, nullable=False),
+    Column("at", String, nullable=False),
+)
+
+EVALUATION_TABLES = (
+    forms,
+    call_evidence,
+    evaluations,
+    evaluation_answers,
+    answer_history,
+    disputes,
+    coaching_notes,
+    coaching_links,
+    calibration_sessions,
+    calibration_calls,
+    calibration_answers,
 )
 
 
@@ -355,6 +539,19 @@ def _v9_insights(conn: Connection) -> None:
         )
 
 
+def _v10_evaluations(conn: Connection) -> None:
+    # Workspaces made at v1 after these tables were defined already have them.
+    present = {column["name"] for column in inspect(conn).get_columns("users")}
+    if "agent_id" not in present:
+        conn.execute(text("ALTER TABLE users ADD COLUMN agent_id VARCHAR"))
+    for table in EVALUATION_TABLES:
+        table.create(conn, checkfirst=True)
+    for table in EVALUATION_TABLES:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    IX_CALLS_AGENT_STARTED.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -366,6 +563,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (7, "speaker confidence of mono-call segments", _v7_speaker_confidence),
     (8, "work queue leases: who claimed a call, which runs live", _v8_queue_leases),
     (9, "categories and the search index", _v9_insights),
+    (10, "evaluations: forms, reviews, disputes, coaching, calibration", _v10_evaluations),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -20,6 +20,7 @@ from analytics.models import AudioInfo, CallAnalysis, CallMetadata, CallState, R
 from analytics.models import RedactedTranscript as _Redacted
 from analytics.store import search
 from analytics.store.core import iso
+from analytics.store.evaluations import delete_for_call as delete_evaluations
 from analytics.store.schema import (
     abuse,
     abuse_events,
@@ -245,6 +246,7 @@ def tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -
     channels, rate, codec, layout, import and processing times).
     """
     delete_derived(conn, call_id)
+    delete_evaluations(conn, call_id)
     conn.execute(
         update(calls)
         .where(calls.c.call_id == call_id)

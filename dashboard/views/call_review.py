@@ -11,8 +11,9 @@ import streamlit as st
 
 from analytics import auth
 from analytics.errors import NotFoundError
+from analytics.evaluations import workflow
 from analytics.store import CallFilter, call_rows, get_call
-from dashboard import auth_ui, charts, runtime, ui
+from dashboard import auth_ui, charts, evaluation_ui, runtime, ui
 
 user = auth_ui.require("call_review")
 store = runtime.store()
@@ -134,9 +135,39 @@ else:
             "Personal data is bleeped in this audio; the original recording is never served."
         )
 
-transcript_tab, quality_tab, abuse_tab = st.tabs(
-    ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})"]
+
+def _seek(idx: int) -> None:
+    """An evidence segment clicked: the player starts there and the segment is shown."""
+    st.session_state[f"cr_seek_{call_id}"] = idx
+    st.session_state["cr_focus"] = (call_id, idx)
+    if auth.can(user.role, "play_audio") and audio_path is not None:
+        st.session_state["cr_listen"] = call_id
+
+
+focus = st.session_state.get("cr_focus")
+if focus and focus[0] == call_id and 0 <= focus[1] < len(segments):
+    seg = segments[focus[1]]
+    st.info(
+        f"Evidence segment #{focus[1]:d} · {ui.clock(seg['start'])} · "
+        f"{ui.md_escape(seg['speaker'])}: {ui.md_escape(seg['text'])}"
+    )
+
+# The evaluation under the active form: final score, who overrode what, the history.
+evaluation = workflow.call_evaluation(store, call_id, now=moment)
+evaluation_ui.score_metrics(evaluation)
+
+transcript_tab, quality_tab, abuse_tab, evaluation_tab = st.tabs(
+    ["Transcript", "Quality breakdown", f"Abuse events ({len(abuse['events'])})", "Evaluation"]
 )
+with evaluation_tab:
+    evaluation_ui.show(
+        user,
+        evaluation,
+        segments,
+        editable=auth.can(user.role, "evaluate"),
+        metrics=False,
+        on_seek=_seek,
+    )
 with transcript_tab:
     if segments:
         st.altair_chart(charts.timeline(segments, abuse["events"]), width="stretch")
