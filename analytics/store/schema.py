@@ -60,6 +60,8 @@ calls = Table(
 )
 Index("ix_calls_started", calls.c.started_at)
 Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
+# One agent's calls of one day: what a rollup refresh reads after a write (v9).
+Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
 
 segments = Table(
     "segments",
@@ -215,6 +217,32 @@ signin_failures = Table(
 )
 
 
+# Summary rows of the dashboard (analytics.store.rollups): one per UTC day of start x
+# team x agent x language x flagged, over the calls processed and not objected (time
+# and holds are applied at read time: retention moves every second, a hold is rare).
+# Sums, not averages, so groups add up; first/last start for the filter bar's range.
+rollup_daily = Table(
+    "rollup_daily",
+    metadata,
+    Column("day", String, nullable=False),  # YYYY-MM-DD (UTC) of started_at
+    Column("team", String),
+    Column("agent_id", String),
+    Column("language", String),
+    Column("flagged", Boolean),  # NULL: no abuse row
+    Column("calls", Integer, nullable=False),
+    Column("scored", Integer, nullable=False),
+    Column("score_sum", Integer),
+    Column("flagged_n", Integer, nullable=False),
+    Column("unreviewed", Integer, nullable=False),
+    Column("non_talk_s", Float),
+    Column("duration_s", Float),
+    Column("first_at", String, nullable=False),
+    Column("last_at", String, nullable=False),
+)
+Index("ix_rollup_day", rollup_daily.c.day)
+Index("ix_rollup_key", rollup_daily.c.team, rollup_daily.c.agent_id, rollup_daily.c.day)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -284,6 +312,18 @@ def _v8_queue_leases(conn: Connection) -> None:
     runs.create(conn, checkfirst=True)
 
 
+def _v9_rollups(conn: Connection) -> None:
+    # The dashboard's summary rows, filled once from the calls already stored; from
+    # here on every write that changes what they count keeps them up to date.
+    from analytics.store.rollups import rebuild
+
+    rollup_daily.create(conn, checkfirst=True)
+    for index in (*rollup_daily.indexes, *calls.indexes):
+        if index.name in ("ix_rollup_day", "ix_rollup_key", "ix_calls_agent_started"):
+            index.create(conn, checkfirst=True)
+    rebuild(conn)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -294,6 +334,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (6, "abuse model score per event", _v6_abuse_event_score),
     (7, "speaker confidence of mono-call segments", _v7_speaker_confidence),
     (8, "work queue leases: who claimed a call, which runs live", _v8_queue_leases),
+    (9, "dashboard rollups: daily sums per team, agent, language", _v9_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
