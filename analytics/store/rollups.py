@@ -56,10 +56,9 @@ Key = tuple[str, str | None, str | None, str | None]  # day, team, agent, langua
 # The filter fields a rollup read serves; a filter using any other field (a new one
 # included) is answered at row level.
 SERVED_FILTERS = frozenset({"since", "until", "team", "agent", "language", "flagged"})
-# Keys of one day beyond which the whole day is recomputed in one statement.
+# Keys of one day beyond which the whole day is recomputed (fewer: those keys only;
+# SQLite bounds the depth of an expression, so a day's OR stays short).
 WHOLE_DAY_AT = 40
-# Conditions per statement (SQLite bounds the depth of an expression).
-CHUNK = 80
 
 
 def call_sums() -> list[Any]:
@@ -144,7 +143,8 @@ def _is(column: Any, value: str | None) -> ColumnElement[bool]:
 
 
 def _conditions(keys: set[Key]) -> Iterator[tuple[ColumnElement[bool], ColumnElement[bool]]]:
-    """(rollup condition, calls condition) per key, or per day when a day has many."""
+    """(rollup condition, calls condition) per day touched: its keys, or the whole day
+    when it has many. The day's range comes first, so each reads one day's index range."""
     by_day: dict[str, list[Key]] = {}
     for key in keys:
         by_day.setdefault(key[0], []).append(key)
@@ -153,21 +153,35 @@ def _conditions(keys: set[Key]) -> Iterator[tuple[ColumnElement[bool], ColumnEle
         if len(group) > WHOLE_DAY_AT:
             yield rollup_daily.c.day == day, in_day
             continue
-        for _, team, agent, language in sorted(group, key=str):
-            yield (
-                and_(
-                    rollup_daily.c.day == day,
-                    _is(rollup_daily.c.team, team),
-                    _is(rollup_daily.c.agent_id, agent),
-                    _is(rollup_daily.c.language, language),
+        ordered = sorted(group, key=str)
+        yield (
+            and_(
+                rollup_daily.c.day == day,
+                or_(
+                    *(
+                        and_(
+                            _is(rollup_daily.c.team, team),
+                            _is(rollup_daily.c.agent_id, agent),
+                            _is(rollup_daily.c.language, language),
+                        )
+                        for _, team, agent, language in ordered
+                    )
                 ),
-                and_(
-                    in_day,
-                    _is(calls.c.team, team),
-                    _is(calls.c.agent_id, agent),
-                    _is(calls.c.language, language),
+            ),
+            and_(
+                in_day,
+                or_(
+                    *(
+                        and_(
+                            _is(calls.c.team, team),
+                            _is(calls.c.agent_id, agent),
+                            _is(calls.c.language, language),
+                        )
+                        for _, team, agent, language in ordered
+                    )
                 ),
-            )
+            ),
+        )
 
 
 # Namespace of the advisory locks (PostgreSQL) that serialise refreshes of one day.
@@ -189,13 +203,9 @@ def refresh(conn: Connection, keys: Iterable[Key]) -> None:
                 text("SELECT pg_advisory_xact_lock(:space, hashtext(:day))"),
                 {"space": _LOCK_SPACE, "day": day},
             )
-    pairs = list(_conditions(keys))
-    for start in range(0, len(pairs), CHUNK):
-        chunk = pairs[start : start + CHUNK]
-        conn.execute(delete(rollup_daily).where(or_(*(r for r, _ in chunk))))
-        conn.execute(
-            insert(rollup_daily).from_select(_INSERTED, _grouped(or_(*(c for _, c in chunk))))
-        )
+    for in_rollup, in_calls in _conditions(keys):
+        conn.execute(delete(rollup_daily).where(in_rollup))
+        conn.execute(insert(rollup_daily).from_select(_INSERTED, _grouped(in_calls)))
 
 
 def keys_of(conn: Connection, where: ColumnElement[bool]) -> set[Key]:
