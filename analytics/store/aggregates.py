@@ -472,15 +472,15 @@ def alert_counts(
 def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
     """A cheap fingerprint of what changes which calls a reader may see.
 
-    It moves with every call processed, objected or purged (the counts by state,
-    read from the state index), every objection, every hold or release — also
-    when another process (the CLI) writes — and with time: its last part is the
-    start of the oldest call still inside the retention period, which changes
-    exactly when a call crosses the cut-off. A cache keyed on it never serves a
-    call that has since become invisible, yet stays warm while nothing changes.
-    Reviews move it through their audit entries (read from the action index).
+    It moves with every call processed, objected, rectified or purged (the rollups'
+    generation, moved by every write that changes what they count, also when
+    another process — the CLI — writes), every objection, every hold or release,
+    and with time: its last part is the start of the oldest call still inside the
+    retention period, which changes exactly when a call crosses the cut-off. A
+    cache keyed on it never serves a call that has since become invisible, yet
+    stays warm while nothing changes. Reviews move it through the generation and
+    their audit entries (read from the action index). No part scans the calls.
     """
-    by_state = select(calls.c.state, func.count()).group_by(calls.c.state).order_by(calls.c.state)
     small = select(
         select(func.max(objections.c.id)).scalar_subquery(),
         select(func.count()).select_from(objections).scalar_subquery(),
@@ -492,8 +492,7 @@ def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
         select(func.max(audit.c.id)).where(audit.c.action == "review_abuse").scalar_subquery(),
     )
     with store.read() as conn:
-        states = tuple(tuple(row) for row in conn.execute(by_state).all())
-        return (states, *conn.execute(small).one())
+        return (rollups.generation(conn), *conn.execute(small).one())
 
 
 def explain(conn: Connection, query: Select[Any]) -> list[str]:

@@ -41,13 +41,14 @@ from sqlalchemy import (
     select,
     text,
     true,
+    update,
 )
 from sqlalchemy.engine import Connection
 
 from analytics.store.core import ON_COMMIT, Store, iso
 from analytics.store.core import PENDING_ROLLUP as _PENDING
 from analytics.store.policy import not_objected, retention_cutoff
-from analytics.store.schema import abuse, calls, holds, quality, rollup_daily
+from analytics.store.schema import abuse, calls, data_generation, holds, quality, rollup_daily
 
 # The UTC day of a stored start (ISO text, UTC): its first ten characters. Literal
 # bounds: PostgreSQL must see the GROUP BY expression as the selected one.
@@ -132,6 +133,21 @@ def rebuild(conn: Connection) -> None:
     """Recompute every rollup row from the calls (migration, bulk loads)."""
     conn.execute(delete(rollup_daily))
     conn.execute(insert(rollup_daily).from_select(_INSERTED, _grouped(true())))
+    _next_generation(conn)
+
+
+def _next_generation(conn: Connection) -> None:
+    moved = conn.execute(
+        update(data_generation).values(generation=data_generation.c.generation + 1)
+    ).rowcount
+    if not moved:
+        conn.execute(insert(data_generation).values(id=1, generation=1))
+
+
+def generation(conn: Connection) -> int:
+    """Moves with every change of what the rollups count (see :func:`refresh`)."""
+    found = conn.execute(select(data_generation.c.generation)).scalar_one_or_none()
+    return int(found or 0)
 
 
 def _next_day(day: str) -> str:
@@ -197,6 +213,8 @@ def refresh(conn: Connection, keys: Iterable[Key]) -> None:
     everything the one before it committed. Days are locked in order: no deadlock.
     """
     keys = set(keys)
+    if not keys:
+        return
     if conn.dialect.name == "postgresql":
         for day in sorted({key[0] for key in keys}):
             conn.execute(
@@ -206,6 +224,8 @@ def refresh(conn: Connection, keys: Iterable[Key]) -> None:
     for in_rollup, in_calls in _conditions(keys):
         conn.execute(delete(rollup_daily).where(in_rollup))
         conn.execute(insert(rollup_daily).from_select(_INSERTED, _grouped(in_calls)))
+    # After the day locks (always taken first): no deadlock on this one row.
+    _next_generation(conn)
 
 
 def keys_of(conn: Connection, where: ColumnElement[bool]) -> set[Key]:
