@@ -66,6 +66,7 @@ test: install system-deps lint typecheck
 BACKEND_TESTS := tests/test_store.py tests/test_governance.py tests/test_governance_props.py \
 	tests/test_pipeline.py tests/test_aggregates.py tests/test_ingest.py tests/test_export.py \
 	tests/test_dataset.py tests/test_audit.py tests/test_evidence.py
+BACKEND_TESTS += tests/test_rollups.py tests/test_queue.py
 
 test-postgresql: install system-deps
 	CALLQA_TEST_BACKEND=postgresql $(BIN)/pytest -q -p no:cacheprovider $(BACKEND_TESTS)
