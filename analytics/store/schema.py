@@ -248,7 +248,16 @@ data_generation = Table(
     Column("id", Integer, primary_key=True),
     Column("generation", Integer, nullable=False),
 )
-Index("ix_rollup_key", rollup_daily.c.team, rollup_daily.c.agent_id, rollup_daily.c.day)
+# Covers the filter bar's choices (grouped in index order) and a team's or agent's rows.
+Index(
+    "ix_rollup_key",
+    rollup_daily.c.team,
+    rollup_daily.c.agent_id,
+    rollup_daily.c.language,
+    rollup_daily.c.day,
+    rollup_daily.c.first_at,
+    rollup_daily.c.last_at,
+)
 
 
 def _v1_initial(conn: Connection) -> None:
