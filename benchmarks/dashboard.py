@@ -296,6 +296,7 @@ def time_sql(store: Store, now: datetime, team: str) -> dict[str, float]:
     _timed("distribution score", agg.distribution, store, now, repeat=1)
     _timed("alerts", agg.alerts, store, now, repeat=1)
     _timed("alert_counts", agg.alert_counts, store, now, repeat=1)
+    _timed("alert_totals [rollups]", agg.alert_totals, store, now, repeat=1)
     _timed("call_list (one team)", agg.call_list, store, now, CallFilter(team=[team]), repeat=1)
     return figures
 

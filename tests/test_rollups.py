@@ -317,3 +317,16 @@ def test_a_filter_the_rollup_does_not_key_is_answered_from_the_rows(store: Store
     add_call(store, "a", started_at=NOW - timedelta(days=1))
     add_call(store, "b", started_at=NOW - timedelta(days=1))
     assert agg.kpis(store, NOW, CallFilter(call_ids=["a"]))["calls"] == 1
+
+
+def test_the_alert_list_reads_on_both_backends(store: Store) -> None:
+    """Its per-call lists of speakers and categories are SQL of both dialects."""
+    add_call(store, "loud", started_at=NOW - timedelta(days=1), abuse_severity="high")
+    add_call(store, "calm", started_at=NOW - timedelta(days=1))
+    (alert,) = agg.alerts(store, NOW)
+    assert (alert["call_id"], alert["speakers"], alert["categories"]) == (
+        "loud",
+        ["customer"],
+        ["insult"],
+    )
+    assert alert["fired"] == ["test"]

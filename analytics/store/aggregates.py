@@ -165,6 +165,28 @@ def _week_start_postgresql(element: _WeekStart, compiler: Any, **kw: Any) -> str
     return f"to_char(date_trunc('week', {moment}), 'YYYY-MM-DD')"
 
 
+class _DistinctList(FunctionElement[str]):
+    """The distinct values of a group, joined by commas (order unspecified)."""
+
+    type = String()
+    name = "distinct_list"
+    inherit_cache = True
+
+
+@compiles(_DistinctList, "sqlite")
+def _distinct_list_sqlite(element: _DistinctList, compiler: Any, **kw: Any) -> str:
+    return f"group_concat(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_DistinctList, "postgresql")
+def _distinct_list_postgresql(element: _DistinctList, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(DISTINCT {compiler.process(element.clauses, **kw)}, ',')"
+
+
+def _distinct_list(column: Any) -> ColumnElement[Any]:
+    return _DistinctList(column)
+
+
 def week_start(column: Any) -> ColumnElement[Any]:
     """The Monday (UTC) of the week of an ISO timestamp, as YYYY-MM-DD."""
     return _WeekStart(column)
@@ -372,9 +394,9 @@ def alerts(
     events = (
         select(
             abuse_events.c.call_id,
-            func.group_concat(distinct(abuse_events.c.speaker)).label("speakers"),
-            func.group_concat(distinct(abuse_events.c.category)).label("categories"),
-            func.group_concat(distinct(abuse_events.c.matched)).label("fired"),
+            _distinct_list(abuse_events.c.speaker).label("speakers"),
+            _distinct_list(abuse_events.c.category).label("categories"),
+            _distinct_list(abuse_events.c.matched).label("fired"),
             func.max(abuse_events.c.score).label("model_score"),
             func.count().label("events"),
         )
