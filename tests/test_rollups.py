@@ -11,6 +11,7 @@ the machine's clock and at moments around it. Runs on both backends.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -180,10 +181,8 @@ class RollupMachine(RuleBasedStateMachine):
         call_id = self._pick(data)
         if call_id is None:
             return
-        try:
+        with contextlib.suppress(NotFoundError, GovernanceError, UsageError):
             governance.object_calls(self.store, call_id=call_id, now=self.now, actor="t")
-        except (NotFoundError, GovernanceError, UsageError):
-            pass
 
     @rule(caller=st.sampled_from(CALLERS))
     def object_caller(self, caller: str) -> None:
@@ -194,20 +193,16 @@ class RollupMachine(RuleBasedStateMachine):
         call_id = self._pick(data)
         if call_id is None:
             return
-        try:
+        with contextlib.suppress(NotFoundError, GovernanceError):
             governance.hold(self.store, call_id, "dispute", now=self.now, actor="t")
-        except (NotFoundError, GovernanceError):
-            pass
 
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         call_id = self._pick(data)
         if call_id is None:
             return
-        try:
+        with contextlib.suppress(NotFoundError):
             governance.release(self.store, call_id, now=self.now, actor="t")
-        except NotFoundError:
-            pass
 
     @rule()
     def purge(self) -> None:
@@ -233,20 +228,16 @@ class RollupMachine(RuleBasedStateMachine):
             "started_at": (self.now - timedelta(hours=shift_h)).isoformat(),
             "caller_id": data.draw(st.sampled_from(CALLERS)),
         }[field]
-        try:
+        with contextlib.suppress(NotFoundError, UsageError):
             governance.rectify(self.store, call_id, {field: value}, now=self.now, actor="t")
-        except (NotFoundError, UsageError):
-            pass
 
     @rule(data=st.data())
     def review(self, data: st.DataObject) -> None:
         call_id = self._pick(data)
         if call_id is None:
             return
-        try:
+        with contextlib.suppress(NotFoundError, UsageError, GovernanceError):
             mark_reviewed(self.store, call_id, actor="t", comment="seen", now=self.now)
-        except (NotFoundError, UsageError, GovernanceError):
-            pass
 
     @rule(hours=st.integers(min_value=1, max_value=24 * 40))
     def time_passes(self, hours: int) -> None:
@@ -305,9 +296,9 @@ def test_a_hold_keeps_a_call_past_retention_in_the_rollup_reads(store: Store) ->
     governance.hold(store, "old", "dispute", now=NOW, actor="t")
     later = NOW + timedelta(days=60)  # "old" is now past retention; only the hold keeps it
     assert agg.kpis(store, later)["calls"] == 2
-    assert agg.filter_options(store, later)["first"] == agg.filter_options_rows(store, later)[
-        "first"
-    ]
+    assert (
+        agg.filter_options(store, later)["first"] == agg.filter_options_rows(store, later)["first"]
+    )
     governance.release(store, "old", now=later, actor="t")
     assert agg.kpis(store, later)["calls"] == 1
     same(agg.weekly_trends(store, later), agg.weekly_trends_rows(store, later), "weekly")
