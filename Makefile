@@ -71,6 +71,7 @@ BACKEND_TESTS := tests/test_store.py tests/test_governance.py tests/test_governa
 	tests/test_dataset.py tests/test_audit.py tests/test_evidence.py
 BACKEND_TESTS += tests/test_categorize.py tests/test_search.py
 BACKEND_TESTS += tests/test_evaluations.py tests/test_calibration.py
+BACKEND_TESTS += tests/test_rollups.py tests/test_queue.py
 
 test-postgresql: install system-deps
 	CALLQA_TEST_BACKEND=postgresql $(BIN)/pytest -q -p no:cacheprovider $(BACKEND_TESTS)

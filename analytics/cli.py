@@ -10,7 +10,7 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -642,12 +642,28 @@ def _read_password(name: str, password_stdin: bool) -> str:
     return getpass.getpass(f"password for {name}: ")
 
 
+class _Roles(Sequence[str]):
+    """analytics.auth.ROLES, the one list of roles, read when a command needs it
+    (auth loads the password libraries: not at every start of the CLI)."""
+
+    def _roles(self) -> tuple[str, ...]:
+        from analytics.auth import ROLES
+
+        return ROLES
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._roles()[index]
+
+    def __len__(self) -> int:
+        return len(self._roles())
+
+
 @user_group.command("add")
 @click.argument("name")
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["quality_manager", "trainer", "agent", "data_scientist", "dpo"]),
+    type=click.Choice(_Roles()),
 )
 @click.option("--agent-id", help="Role agent: the agent_id of their calls (required for agent).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 from factories import NOW, add_call
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from analytics import auth
 from analytics.audio import encode
 from analytics.config import Settings, load_settings
 from analytics.evaluations import automatic, workflow
-from analytics.store import Store
+from analytics.store import Store, rights, rollups
 from analytics.store import evaluations as evaluation_rows
-from analytics.store.schema import calls, objections
+from analytics.store.schema import calls
 from analytics.workspace import hash_caller
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,26 +212,16 @@ def _add_hidden_calls(store: Store) -> None:
             score=99,
             texts=_planted_texts(),
         )
+    # Through the store's own function (as a racing objection would be filed), without
+    # the tombstoning governance does after it.
     with store.write() as conn:
-        conn.execute(
-            insert(objections),
-            [
-                {
-                    "call_id": objected_call,
-                    "caller_hash": None,
-                    "filed_at": "2026-11-24T00:00:00+00:00",
-                    "actor": "test",
-                },
-                {
-                    "call_id": None,
-                    "caller_hash": hash_caller(store.key, HIDDEN_CALLER),
-                    "filed_at": "2026-11-24T00:00:00+00:00",
-                    "actor": "test",
-                },
-            ],
+        rights.add_objection(conn, objected_call, None, actor="test", now=NOW)
+        rights.add_objection(
+            conn, None, hash_caller(store.key, HIDDEN_CALLER), actor="test", now=NOW
         )
 
 
 def _set_durations(store: Store) -> None:
     with store.write() as conn:
         conn.execute(update(calls).values(duration_s=12.0))
+        rollups.rebuild(conn)  # a raw write: the summary rows follow it

@@ -71,7 +71,8 @@ class PostgresServer:
         )
 
 
-def start(folder: Path) -> PostgresServer:
+def start(folder: Path, extra: tuple[str, ...] = ()) -> PostgresServer:
+    """Start a server in ``folder``; ``extra``: more ``-c name=value`` settings."""
     bin_dir = _binaries()
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
@@ -103,6 +104,7 @@ def start(folder: Path) -> PostgresServer:
             "-c synchronous_commit=off",
             "-c full_page_writes=off",
             "-c max_connections=200",
+            *(f"-c {setting}" for setting in extra),
         ]
     )
     subprocess.run(

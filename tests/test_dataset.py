@@ -19,7 +19,6 @@ from dataset_fixtures import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
 
 from analytics import clock
 from analytics.config import Settings, load_settings
@@ -39,8 +38,7 @@ from analytics.errors import NotFoundError, UsageError
 from analytics.export import export_calls
 from analytics.governance import hold, object_calls, purge, release
 from analytics.quality import RUBRIC_ITEMS
-from analytics.store import Store, iso
-from analytics.store.schema import objections
+from analytics.store import Store, rights
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LOADERS = (load_calls, load_segments, load_rubric, load_abuse_events)
@@ -509,7 +507,7 @@ def _build_mix(
             elif kind == "objection_row_only":
                 # An objection filed while the call's state still says done (a read racing it).
                 with store.write() as conn:
-                    conn.execute(insert(objections).values(call_id=call_id, filed_at=iso(NOW)))
+                    rights.add_objection(conn, call_id, None, actor="test", now=NOW)
             if _should_show(days_ago, kind, held, caller, objected_callers):
                 expected.add(call_id)
         for caller in objected_callers:

@@ -2,14 +2,21 @@
 
 Each query starts from :func:`_governed` — the calls admitted by
 :func:`analytics.store.policy.visible` and narrowed by a :class:`CallFilter` — and
-lets SQLite do the GROUP BY, so a page costs one scan whatever the number of
-calls. Results are plain dicts and lists, cheap to cache and to chart.
+lets the database do the GROUP BY. Results are plain dicts and lists, cheap to
+cache and to chart.
+
+The overview's figures (:func:`kpis`, :func:`weekly_trends`, :func:`alert_totals`)
+and the filter bar's choices (:func:`filter_options`) read the daily rollup
+(:mod:`analytics.store.rollups`) for whole days and the rows for the rest, so they
+cost the same at two million calls as at two thousand. Each has its row-level
+twin (``*_rows``): the reference the property test holds them to, and what a
+filter the rollup does not key (a list of call ids) is answered with.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, String, case, distinct, func, select
@@ -18,6 +25,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from analytics.store import rollups
 from analytics.store.core import Store
 from analytics.store.policy import retention_cutoff, visible
 from analytics.store.reads import CallFilter, apply_filter
@@ -72,23 +80,10 @@ def _flag_rate(column: Any) -> ColumnElement[Any]:
 
 def _sums() -> list[Any]:
     """Additive figures: totals can be summed over groups and divided at the end."""
-    return [
-        func.count().label("calls"),
-        func.count(quality.c.score).label("scored"),
-        func.sum(quality.c.score).label("score_sum"),
-        func.sum(case((abuse.c.flagged.is_(True), 1), else_=0)).label("flagged"),
-        func.sum(
-            case(((abuse.c.flagged.is_(True)) & (abuse.c.reviewed.is_(False)), 1), else_=0)
-        ).label("unreviewed"),
-        # Only calls with a known length count, so the ratio stays a share of time.
-        func.sum(
-            case((calls.c.duration_s.is_not(None), quality.c.non_talk_time_s), else_=None)
-        ).label("non_talk_s"),
-        func.sum(calls.c.duration_s).label("duration_s"),
-    ]
+    return rollups.call_sums()
 
 
-_SUM_NAMES = ("calls", "scored", "score_sum", "flagged", "unreviewed", "non_talk_s", "duration_s")
+_SUM_NAMES = rollups.SUM_NAMES
 
 
 def _ratios(row: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +107,42 @@ def _fetch(store: Store, query: Select[Any]) -> list[dict[str, Any]]:
 
 def kpis(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str, Any]:
     """Calls, average score, abuse rate, non-talk ratio (of call time), mean duration."""
+    flt = flt or CallFilter()
+    if not rollups.serves(flt):
+        return kpis_rows(store, now, flt)
+    total: dict[str, Any] = dict.fromkeys(_SUM_NAMES)
+    for sums in _daily(store, now, flt).values():
+        rollups.add_sums(total, sums)
+    return _ratios(total)
+
+
+def kpis_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str, Any]:
+    """:func:`kpis` from the rows (the reference the rollup read is checked against)."""
     (row,) = _fetch(store, _governed(store, now, flt, *_sums()))
     return _ratios(row)
+
+
+def _daily(store: Store, now: datetime, flt: CallFilter) -> dict[str | None, dict[str, Any]]:
+    """The sums of the governed calls per UTC day: whole days from the rollup, the
+    edges of the read and held calls past retention from the rows."""
+    plan = rollups.plan(store, now, flt)
+    day = rollups.DAY.label("day")
+    with store.read() as conn:
+        parts = rollups.daily_rows(conn, plan.window) if plan.window is not None else []
+        for piece in plan.pieces:
+            query = _governed(store, now, flt, day, *_sums()).where(piece).group_by(day)
+            parts += [dict(row) for row in conn.execute(query).mappings()]
+    days: dict[str | None, dict[str, Any]] = {}
+    for row in parts:
+        rollups.add_sums(days.setdefault(row["day"], {}), row)
+    return days
+
+
+def _monday(day: str | None) -> str | None:
+    if day is None:
+        return None
+    moment = date.fromisoformat(day)
+    return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
 class _WeekStart(FunctionElement[str]):
@@ -136,6 +165,28 @@ def _week_start_postgresql(element: _WeekStart, compiler: Any, **kw: Any) -> str
     return f"to_char(date_trunc('week', {moment}), 'YYYY-MM-DD')"
 
 
+class _DistinctList(FunctionElement[str]):
+    """The distinct values of a group, joined by commas (order unspecified)."""
+
+    type = String()
+    name = "distinct_list"
+    inherit_cache = True
+
+
+@compiles(_DistinctList, "sqlite")
+def _distinct_list_sqlite(element: _DistinctList, compiler: Any, **kw: Any) -> str:
+    return f"group_concat(DISTINCT {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_DistinctList, "postgresql")
+def _distinct_list_postgresql(element: _DistinctList, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(DISTINCT {compiler.process(element.clauses, **kw)}, ',')"
+
+
+def _distinct_list(column: Any) -> ColumnElement[Any]:
+    return _DistinctList(column)
+
+
 def week_start(column: Any) -> ColumnElement[Any]:
     """The Monday (UTC) of the week of an ISO timestamp, as YYYY-MM-DD."""
     return _WeekStart(column)
@@ -145,6 +196,23 @@ def weekly_trends(
     store: Store, now: datetime, flt: CallFilter | None = None
 ) -> list[dict[str, Any]]:
     """One row per week (Monday date) with the KPIs of that week, oldest first."""
+    flt = flt or CallFilter()
+    if not rollups.serves(flt):
+        return weekly_trends_rows(store, now, flt)
+    weeks: dict[str | None, dict[str, Any]] = {}
+    for day, sums in _daily(store, now, flt).items():
+        rollups.add_sums(weeks.setdefault(_monday(day), {}), sums)
+    ordered = sorted(weeks.items(), key=lambda item: (item[0] is not None, item[0] or ""))
+    return [
+        {"week": week, **_ratios(sums), **{name: sums[name] for name in _SUM_NAMES}}
+        for week, sums in ordered
+    ]
+
+
+def weekly_trends_rows(
+    store: Store, now: datetime, flt: CallFilter | None = None
+) -> list[dict[str, Any]]:
+    """:func:`weekly_trends` from the rows (the reference)."""
     week = week_start(calls.c.started_at).label("week")
     query = _governed(store, now, flt, week, *_sums()).group_by(week).order_by(week)
     return [
@@ -219,21 +287,36 @@ def distribution(
     return _fetch(store, query)
 
 
+def _option_query(store: Store, now: datetime) -> Select[Any]:
+    keys = (calls.c.team, calls.c.agent_id, calls.c.language)
+    return _governed(
+        store,
+        now,
+        None,
+        *keys,
+        func.min(calls.c.started_at).label("first"),
+        func.max(calls.c.started_at).label("last"),
+        metrics=False,
+    ).group_by(*keys)
+
+
 def filter_options(store: Store, now: datetime) -> dict[str, Any]:
     """What the filters can choose from: teams, agents per team, languages, date range."""
-    keys = (calls.c.team, calls.c.agent_id, calls.c.language)
-    rows = _fetch(
-        store,
-        _governed(
-            store,
-            now,
-            None,
-            *keys,
-            func.min(calls.c.started_at).label("first"),
-            func.max(calls.c.started_at).label("last"),
-            metrics=False,
-        ).group_by(*keys),
-    )
+    plan = rollups.plan(store, now, CallFilter())
+    with store.read() as conn:
+        rows = rollups.option_rows(conn, plan.window) if plan.window is not None else []
+        for piece in plan.pieces:
+            query = _option_query(store, now).where(piece)
+            rows += [dict(row) for row in conn.execute(query).mappings()]
+    return _options(rows)
+
+
+def filter_options_rows(store: Store, now: datetime) -> dict[str, Any]:
+    """:func:`filter_options` from the rows (the reference)."""
+    return _options(_fetch(store, _option_query(store, now)))
+
+
+def _options(rows: list[dict[str, Any]]) -> dict[str, Any]:
     agents_by_team: dict[str, set[str]] = {}
     for row in rows:
         if row["team"] is not None and row["agent_id"] is not None:
@@ -311,9 +394,9 @@ def alerts(
     events = (
         select(
             abuse_events.c.call_id,
-            func.group_concat(distinct(abuse_events.c.speaker)).label("speakers"),
-            func.group_concat(distinct(abuse_events.c.category)).label("categories"),
-            func.group_concat(distinct(abuse_events.c.matched)).label("fired"),
+            _distinct_list(abuse_events.c.speaker).label("speakers"),
+            _distinct_list(abuse_events.c.category).label("categories"),
+            _distinct_list(abuse_events.c.matched).label("fired"),
             func.max(abuse_events.c.score).label("model_score"),
             func.count().label("events"),
         )
@@ -360,7 +443,16 @@ def alerts(
 
 
 def alert_totals(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str, int]:
-    """Flagged visible calls and how many of them await review (reads the flagged index)."""
+    """Flagged visible calls and how many of them await review."""
+    flagged_only = replace(flt or CallFilter(), flagged=True)
+    if not rollups.serves(flagged_only):
+        return alert_totals_rows(store, now, flt)
+    totals = kpis(store, now, flagged_only)
+    return {"flagged": totals["calls"], "unreviewed": totals["unreviewed"]}
+
+
+def alert_totals_rows(store: Store, now: datetime, flt: CallFilter | None = None) -> dict[str, int]:
+    """:func:`alert_totals` from the rows (the reference; reads the flagged index)."""
     flagged_only = replace(flt or CallFilter(), flagged=True)
     (row,) = _fetch(
         store,
@@ -405,15 +497,15 @@ CATEGORY_ACTIONS = ("category_define", "category_remove", "categorize")
 def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
     """A cheap fingerprint of what changes which calls a reader may see.
 
-    It moves with every call processed, objected or purged (the counts by state,
-    read from the state index), every objection, every hold or release — also
-    when another process (the CLI) writes — and with time: its last part is the
-    start of the oldest call still inside the retention period, which changes
-    exactly when a call crosses the cut-off. A cache keyed on it never serves a
-    call that has since become invisible, yet stays warm while nothing changes.
-    Reviews move it through their audit entries (read from the action index).
+    It moves with every call processed, objected, rectified or purged (the rollups'
+    generation, moved by every write that changes what they count, also when
+    another process — the CLI — writes), every objection, every hold or release,
+    and with time: its last part is the start of the oldest call still inside the
+    retention period, which changes exactly when a call crosses the cut-off. A
+    cache keyed on it never serves a call that has since become invisible, yet
+    stays warm while nothing changes. Reviews move it through the generation and
+    their audit entries (read from the action index). No part scans the calls.
     """
-    by_state = select(calls.c.state, func.count()).group_by(calls.c.state).order_by(calls.c.state)
     small = select(
         select(func.max(objections.c.id)).scalar_subquery(),
         select(func.count()).select_from(objections).scalar_subquery(),
@@ -427,8 +519,7 @@ def data_version(store: Store, now: datetime) -> tuple[Any, ...]:
         select(func.max(audit.c.id)).where(audit.c.action.in_(CATEGORY_ACTIONS)).scalar_subquery(),
     )
     with store.read() as conn:
-        states = tuple(tuple(row) for row in conn.execute(by_state).all())
-        return (states, *conn.execute(small).one())
+        return (rollups.generation(conn), *conn.execute(small).one())
 
 
 def explain(conn: Connection, query: Select[Any]) -> list[str]:
@@ -443,15 +534,19 @@ __all__ = [
     "QUALITY_FIGURES",
     "alert_counts",
     "alert_totals",
+    "alert_totals_rows",
     "alerts",
     "call_list",
     "data_version",
     "distribution",
     "explain",
     "filter_options",
+    "filter_options_rows",
     "kpis",
+    "kpis_rows",
     "league_table",
     "totals_of",
     "week_start",
     "weekly_trends",
+    "weekly_trends_rows",
 ]

@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,9 @@ CHECKPOINT_ATTEMPTS = 6
 CHECKPOINT_FIRST_PAUSE_S = 0.05
 # In the workspace while deleted data may still be in the database files.
 SCRUB_MARKER = "scrub-pending.json"
+# Keys of Connection.info shared with analytics.store.rollups (which imports this module).
+ON_COMMIT = "callqa.on_commit"
+PENDING_ROLLUP = "callqa.rollup_keys"
 # On PostgreSQL, vacuumed after a deletion: every table that holds what a call said.
 VACUUMED_TABLES = (
     "segments",
@@ -235,7 +238,18 @@ class Store:
         try:
             with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
                 conn.info["callqa.store"] = self
-                yield conn
+                # Work left for the end of the transaction (the dashboard rollups,
+                # recomputed once for all the changes): see rollups.tracking.
+                hooks: dict[str, Callable[[Connection], None]] = {}
+                conn.info[ON_COMMIT] = hooks
+                try:
+                    yield conn
+                    for hook in list(hooks.values()):
+                        hook(conn)
+                finally:
+                    # info lives with the pooled DBAPI connection: leave nothing behind
+                    conn.info.pop(ON_COMMIT, None)
+                    conn.info.pop(PENDING_ROLLUP, None)
         except IntegrityError:
             # The statement is not repeated: it may hold values a log must not see.
             raise DuplicateError(f"{self.settings.db_path}: a row with this key exists") from None

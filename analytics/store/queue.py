@@ -2,7 +2,9 @@
 
 A call is claimed just before its audio is decoded, in one statement that re-checks
 :func:`analytics.store.policy.processable` (not objected, within retention...), so
-nothing slips between the check and the claim.
+nothing slips between the check and the claim. On PostgreSQL, where several runs
+share the queue, claims lock their rows with ``FOR UPDATE SKIP LOCKED``
+(:func:`claim_batch`): concurrent claimers never get the same call, nor wait.
 """
 
 from __future__ import annotations
@@ -122,8 +124,11 @@ def claim(conn: Connection, store: Store, call_id: str, now: datetime, run_id: s
 
     False if the call is no longer pending or may no longer be processed (objected,
     past retention...): checked in the same statement as the claim, so of two runs
-    claiming one call only one succeeds.
+    claiming one call only one succeeds. On PostgreSQL through :func:`claim_batch`
+    (a call another run is claiming at this instant is skipped, not waited for).
     """
+    if conn.dialect.name == "postgresql":
+        return claim_batch(conn, store, now, run_id, call_ids=[call_id], limit=1) == [call_id]
     result = conn.execute(
         update(calls)
         .where(calls.c.call_id == call_id, calls.c.state == "pending", *processable(store, now))
@@ -135,6 +140,48 @@ def claim(conn: Connection, store: Store, call_id: str, now: datetime, run_id: s
         )
     )
     return result.rowcount == 1
+
+
+def claim_batch(
+    conn: Connection,
+    store: Store,
+    now: datetime,
+    run_id: str = "",
+    *,
+    call_ids: list[str] | None = None,
+    limit: int = 1,
+) -> list[str]:
+    """Claim up to ``limit`` pending calls (among ``call_ids`` if given), queue order.
+
+    On PostgreSQL the candidates are locked with ``SELECT ... FOR UPDATE SKIP
+    LOCKED``: several runs (machines) claiming at once each get other calls, and
+    none waits for another's claim. On SQLite the transaction already holds the
+    write lock (``BEGIN IMMEDIATE``): claims are serialised. Returns the ids claimed.
+    """
+    query = (
+        select(calls.c.call_id)
+        .where(calls.c.state == "pending", *processable(store, now))
+        .order_by(calls.c.attempts, calls.c.started_at, calls.c.call_id)
+        .limit(limit)
+    )
+    if call_ids is not None:
+        query = query.where(calls.c.call_id.in_(call_ids))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=calls)
+    chosen = list(conn.execute(query).scalars())
+    if not chosen:
+        return []
+    conn.execute(
+        update(calls)
+        .where(calls.c.call_id.in_(chosen), calls.c.state == "pending")
+        .values(
+            state="processing",
+            attempts=calls.c.attempts + 1,
+            updated_at=iso(now),
+            claimed_by=run_id or None,
+        )
+    )
+    return chosen
 
 
 def requeue_interrupted(

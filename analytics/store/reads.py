@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.engine import Connection
 
 from analytics.errors import NotFoundError
+from analytics.models import QualityReport
 from analytics.store.core import Store, iso
 from analytics.store.policy import due_for_purge, visible
 from analytics.store.schema import (
@@ -33,23 +34,10 @@ from analytics.store.schema import (
     segments,
 )
 
-QUALITY_FIELDS = (
-    "talk_time_agent_s",
-    "talk_time_customer_s",
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "agent_wpm",
-    "customer_wpm",
-    "greeting",
-    "agent_identified",
-    "closing",
-    "empathy",
-    "hold_etiquette",
-    "sentiment_start",
-    "sentiment_end",
-    "score",
+# The per-call quality figures: the fields of QualityReport (declared once, in
+# analytics.models), the rubric breakdown apart (stored as JSON beside them).
+QUALITY_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(QualityReport) if f.name != "breakdown"
 )
 CALL_FIELDS = (
     "call_id",

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from analytics.store.core import Store, iso
 from analytics.store.policy import visible
+from analytics.store.rollups import tracking_call
 from analytics.store.schema import abuse, calls
 
 
@@ -25,8 +26,9 @@ def has_visible_alert(conn: Connection, store: Store, call_id: str, now: datetim
 def set_reviewed(
     conn: Connection, call_id: str, *, actor: str, comment: str, now: datetime
 ) -> None:
-    conn.execute(
-        update(abuse)
-        .where(abuse.c.call_id == call_id)
-        .values(reviewed=True, reviewed_by=actor, reviewed_at=iso(now), review_comment=comment)
-    )
+    with tracking_call(conn, call_id):
+        conn.execute(
+            update(abuse)
+            .where(abuse.c.call_id == call_id)
+            .values(reviewed=True, reviewed_by=actor, reviewed_at=iso(now), review_comment=comment)
+        )

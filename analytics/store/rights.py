@@ -20,6 +20,7 @@ from analytics.store.policy import (
     retention_cutoff,
     tombstone_past_retention,
 )
+from analytics.store.rollups import tracking, tracking_call
 from analytics.store.schema import calls, holds, objections, rejects
 
 # --- ids ------------------------------------------------------------------------------
@@ -45,11 +46,15 @@ def retirable_ids(conn: Connection, store: Store, now: datetime, opaque_prefix: 
 def add_objection(
     conn: Connection, call_id: str | None, caller_hash: str | None, *, actor: str, now: datetime
 ) -> None:
-    conn.execute(
-        insert(objections).values(
-            call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
+    reached = [calls.c.call_id == call_id] if call_id else []
+    if caller_hash:
+        reached.append(calls.c.caller_hash == caller_hash)
+    with tracking(conn, or_(*reached)):
+        conn.execute(
+            insert(objections).values(
+                call_id=call_id, caller_hash=caller_hash, filed_at=iso(now), actor=actor
+            )
         )
-    )
 
 
 def objection_targets(
@@ -165,7 +170,10 @@ def all_caller_calls(conn: Connection, hashes: Sequence[str]) -> list[dict[str, 
 
 def upgrade_caller_hash(conn: Connection, old: Sequence[str], new: str) -> None:
     """Hashes written by older versions become the current form, now the number is known."""
-    conn.execute(update(calls).where(calls.c.caller_hash.in_(list(old))).values(caller_hash=new))
+    with tracking(conn, calls.c.caller_hash.in_([*old, new])):
+        conn.execute(
+            update(calls).where(calls.c.caller_hash.in_(list(old))).values(caller_hash=new)
+        )
 
 
 def blank_fields(conn: Connection, call_id: str, names: Sequence[str]) -> None:
@@ -183,6 +191,7 @@ def is_editable(conn: Connection, store: Store, call_id: str, now: datetime) -> 
 
 
 def update_call(conn: Connection, call_id: str, values: dict[str, Any], now: datetime) -> None:
-    conn.execute(
-        update(calls).where(calls.c.call_id == call_id).values(updated_at=iso(now), **values)
-    )
+    with tracking_call(conn, call_id):
+        conn.execute(
+            update(calls).where(calls.c.call_id == call_id).values(updated_at=iso(now), **values)
+        )

@@ -60,7 +60,8 @@ calls = Table(
 )
 Index("ix_calls_started", calls.c.started_at)
 Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
-# Find calls / an agent's own calls, newest first (evaluations, schema v10).
+# An agent's calls newest first (Find calls, evaluations, v10) and one agent's calls
+# of one day (what a rollup refresh reads after a write, v11).
 IX_CALLS_AGENT_STARTED = Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
 
 segments = Table(
@@ -450,6 +451,48 @@ EVALUATION_TABLES = (
     calibration_answers,
 )
 
+# Summary rows of the dashboard (analytics.store.rollups): one per UTC day of start x
+# team x agent x language x flagged, over the calls processed and not objected (time
+# and holds are applied at read time: retention moves every second, a hold is rare).
+# Sums, not averages, so groups add up; first/last start for the filter bar's range.
+rollup_daily = Table(
+    "rollup_daily",
+    metadata,
+    Column("day", String, nullable=False),  # YYYY-MM-DD (UTC) of started_at
+    Column("team", String),
+    Column("agent_id", String),
+    Column("language", String),
+    Column("flagged", Boolean),  # NULL: no abuse row
+    Column("calls", Integer, nullable=False),
+    Column("scored", Integer, nullable=False),
+    Column("score_sum", Integer),
+    Column("flagged_n", Integer, nullable=False),
+    Column("unreviewed", Integer, nullable=False),
+    Column("non_talk_s", Float),
+    Column("duration_s", Float),
+    Column("first_at", String, nullable=False),
+    Column("last_at", String, nullable=False),
+)
+Index("ix_rollup_day", rollup_daily.c.day)
+# One row: a number every rollup refresh moves (in its transaction). The dashboard's
+# cache fingerprint reads it instead of counting two million calls by state.
+data_generation = Table(
+    "data_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", Integer, nullable=False),
+)
+# Covers the filter bar's choices (grouped in index order) and a team's or agent's rows.
+Index(
+    "ix_rollup_key",
+    rollup_daily.c.team,
+    rollup_daily.c.agent_id,
+    rollup_daily.c.language,
+    rollup_daily.c.day,
+    rollup_daily.c.first_at,
+    rollup_daily.c.last_at,
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -552,6 +595,19 @@ def _v10_evaluations(conn: Connection) -> None:
     IX_CALLS_AGENT_STARTED.create(conn, checkfirst=True)
 
 
+def _v11_rollups(conn: Connection) -> None:
+    # The dashboard's summary rows, filled once from the calls already stored; from
+    # here on every write that changes what they count keeps them up to date.
+    from analytics.store.rollups import rebuild
+
+    rollup_daily.create(conn, checkfirst=True)
+    data_generation.create(conn, checkfirst=True)
+    for index in (*rollup_daily.indexes, *calls.indexes):
+        if index.name in ("ix_rollup_day", "ix_rollup_key", "ix_calls_agent_started"):
+            index.create(conn, checkfirst=True)
+    rebuild(conn)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -564,6 +620,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (8, "work queue leases: who claimed a call, which runs live", _v8_queue_leases),
     (9, "categories and the search index", _v9_insights),
     (10, "evaluations: forms, reviews, disputes, coaching, calibration", _v10_evaluations),
+    (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

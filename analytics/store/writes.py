@@ -21,6 +21,7 @@ from analytics.models import RedactedTranscript as _Redacted
 from analytics.store import search
 from analytics.store.core import iso
 from analytics.store.evaluations import delete_for_call as delete_evaluations
+from analytics.store.rollups import touch, tracking_call
 from analytics.store.schema import (
     abuse,
     abuse_events,
@@ -81,6 +82,8 @@ def insert_call(
             updated_at=iso(now),
         )
     )
+    if state == "done":  # only tools write a call processed already (benchmarks, tests)
+        touch(conn, meta.call_id)
     if meta.legal_hold:
         add_hold(conn, meta.call_id, "legal_hold set in the metadata", actor="ingest", now=now)
 
@@ -127,11 +130,12 @@ def clear_rejects(conn: Connection, source: str) -> None:
 def set_state(
     conn: Connection, call_id: str, state: CallState, now: datetime, error: str | None = None
 ) -> None:
-    conn.execute(
-        update(calls)
-        .where(calls.c.call_id == call_id)
-        .values(state=state, error=error, updated_at=iso(now))
-    )
+    with tracking_call(conn, call_id):
+        conn.execute(
+            update(calls)
+            .where(calls.c.call_id == call_id)
+            .values(state=state, error=error, updated_at=iso(now))
+        )
 
 
 def delete_derived(conn: Connection, call_id: str) -> None:
@@ -159,6 +163,18 @@ def save_analysis(
             f"call {call_id}: the store accepts only redacted transcripts",
             call_id=call_id,
         )
+    with tracking_call(conn, call_id):
+        _save(conn, call_id, analysis, transcript, now, redacted_audio_path)
+
+
+def _save(
+    conn: Connection,
+    call_id: str,
+    analysis: CallAnalysis,
+    transcript: _Redacted,
+    now: datetime,
+    redacted_audio_path: str | None,
+) -> None:
     delete_derived(conn, call_id)  # a re-run replaces, never duplicates
     if transcript.segments:
         conn.execute(
@@ -245,6 +261,11 @@ def tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -
     content hash, state, and the technical facts of the recording (start, duration,
     channels, rate, codec, layout, import and processing times).
     """
+    with tracking_call(conn, call_id):
+        _tombstone(conn, call_id, state, now)
+
+
+def _tombstone(conn: Connection, call_id: str, state: CallState, now: datetime) -> None:
     delete_derived(conn, call_id)
     delete_evaluations(conn, call_id)
     conn.execute(
