@@ -34,7 +34,7 @@ import pandas as pd
 from analytics import audit
 from analytics.config import Settings, load_settings
 from analytics.errors import NotFoundError, UsageError
-from analytics.models import ABUSE_CATEGORIES, CHANNEL_LAYOUTS, SEVERITIES
+from analytics.models import ABUSE_CATEGORIES, CHANNEL_LAYOUTS, QUALITY_CHECKS, SEVERITIES
 from analytics.store import CallFilter, Store, call_rows, iter_call_records, pii_rows, segment_rows
 from analytics.store import evaluations as evaluation_rows
 from analytics.store.categories import names_by_call
@@ -76,7 +76,7 @@ _CALL_KEYS: dict[str, Any] = {
     "language": "category",
 }
 _EVENT_KEYS = ("speaker", "start", "end", "category", "severity", "text")
-_QUALITY_BOOLS = ("greeting", "agent_identified", "closing", "empathy", "hold_etiquette")
+_QUALITY_BOOLS = QUALITY_CHECKS
 _QUALITY_INTS = ("interruptions", "score")
 
 CALL_COLUMNS: dict[str, Any] = {

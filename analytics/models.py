@@ -9,7 +9,7 @@ never print it, and the store refuses them. Everything after redaction is a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -186,6 +186,18 @@ class QualityReport:
     sentiment_end: float | None
     score: int
     breakdown: tuple[RubricItem, ...] = ()
+
+
+# QualityReport declares the figures once: its numbers (what forms, category rules, the
+# store and the notebooks read as measures) and its yes/no rubric checks.
+QUALITY_MEASURES: tuple[str, ...] = tuple(
+    f.name
+    for f in fields(QualityReport)
+    if not str(f.type).startswith("bool") and f.name not in ("score", "breakdown")
+)
+QUALITY_CHECKS: tuple[str, ...] = tuple(
+    f.name for f in fields(QualityReport) if str(f.type).startswith("bool")
+)
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,24 @@ def test_a_forbidden_import_breaks_a_contract(
     broken = [ln for ln in result.stdout.splitlines() if ln.endswith("BROKEN")]
     report = result.stdout.replace("\n", " ")
     assert broken and contract in report, result.stdout
+
+
+def test_the_quality_figures_are_declared_once_by_quality_report() -> None:
+    """Forms, category rules, the store and the notebooks read QualityReport's own lists."""
+    from dataclasses import fields
+
+    from analytics import dataset
+    from analytics.evaluations import forms
+    from analytics.insights import categories as rules
+    from analytics.models import QUALITY_CHECKS, QUALITY_MEASURES, QualityReport
+    from analytics.store import categories as category_rows
+    from analytics.store import evaluations as evaluation_rows
+
+    declared = {f.name for f in fields(QualityReport)} - {"score", "breakdown"}
+    assert set(QUALITY_MEASURES) | set(QUALITY_CHECKS) == declared
+    assert not set(QUALITY_MEASURES) & set(QUALITY_CHECKS)
+    assert evaluation_rows.FIGURE_COLUMNS == QUALITY_MEASURES
+    assert set(forms.FIGURES) == {*QUALITY_MEASURES, "abuse_flagged"}
+    assert set(category_rows.FIGURE_COLUMNS) == {*QUALITY_MEASURES, *QUALITY_CHECKS, "score"}
+    assert set(QUALITY_MEASURES) | set(QUALITY_CHECKS) <= set(rules.FIGURES)
+    assert dataset._QUALITY_BOOLS == QUALITY_CHECKS

@@ -20,24 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import FormError
+from analytics.models import QUALITY_MEASURES
 from analytics.quality import RUBRIC_ITEMS
 
 DEFAULT_FORM_PATH = Path(__file__).resolve().parents[1] / "data" / "forms" / "default.toml"
 ANSWER_TYPES = ("yes_no_na", "scale")
 # Computed figures a question may rest on: the quality figures and the abuse flag.
-FIGURES = (
-    "talk_time_agent_s",
-    "talk_time_customer_s",
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "agent_wpm",
-    "customer_wpm",
-    "sentiment_start",
-    "sentiment_end",
-    "abuse_flagged",
-)
+FIGURES = (*QUALITY_MEASURES, "abuse_flagged")
 YES_NO_NA = ("yes", "no", "na")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_QUESTIONS = 200

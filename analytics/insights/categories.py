@@ -30,7 +30,7 @@ from rapidfuzz import fuzz
 
 from analytics.errors import UsageError
 from analytics.insights.text import tokens
-from analytics.models import SEVERITIES, RedactedSegment
+from analytics.models import QUALITY_CHECKS, QUALITY_MEASURES, SEVERITIES, RedactedSegment
 
 SpeakerSpec = Literal["agent", "customer", "any"]
 ANY_LANGUAGE = "*"
@@ -40,20 +40,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "categories" / "exa
 # Figures a rule may test; abuse_severity is compared by rank (none < low < medium < high).
 NUMERIC_FIGURES = (
     "duration_s",
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "talk_time_agent_s",
-    "talk_time_customer_s",
+    *QUALITY_MEASURES,
     "talk_ratio",  # agent talk time / total talk time
-    "agent_wpm",
-    "customer_wpm",
-    "sentiment_start",
-    "sentiment_end",
     "score",
 )
-ANSWER_FIGURES = ("greeting", "agent_identified", "closing", "empathy", "hold_etiquette", "flagged")
+ANSWER_FIGURES = (*QUALITY_CHECKS, "flagged")
 FIGURES = (*NUMERIC_FIGURES, *ANSWER_FIGURES, "abuse_severity")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,

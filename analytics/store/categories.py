@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from analytics.models import QUALITY_CHECKS, QUALITY_MEASURES
 from analytics.store.aggregates import week_start
 from analytics.store.core import Store, iso
 from analytics.store.policy import visible
@@ -125,24 +126,7 @@ def remove_definition(conn: Connection, name: str) -> bool:
 
 # --- what the rules read --------------------------------------------------------------------
 
-FIGURE_COLUMNS = (
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "talk_time_agent_s",
-    "talk_time_customer_s",
-    "agent_wpm",
-    "customer_wpm",
-    "sentiment_start",
-    "sentiment_end",
-    "score",
-    "greeting",
-    "agent_identified",
-    "closing",
-    "empathy",
-    "hold_etiquette",
-)
+FIGURE_COLUMNS = (*QUALITY_MEASURES, "score", *QUALITY_CHECKS)
 
 
 def call_inputs(conn: Connection, call_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from analytics.models import QUALITY_MEASURES
 from analytics.store.core import Store, iso
 from analytics.store.policy import visible
 from analytics.store.schema import (
@@ -49,18 +50,7 @@ from analytics.store.schema import (
     quality,
 )
 
-FIGURE_COLUMNS = (
-    "talk_time_agent_s",
-    "talk_time_customer_s",
-    "non_talk_time_s",
-    "longest_silence_s",
-    "overtalk_s",
-    "interruptions",
-    "agent_wpm",
-    "customer_wpm",
-    "sentiment_start",
-    "sentiment_end",
-)
+FIGURE_COLUMNS = QUALITY_MEASURES  # what an automatic answer may rest on
 
 
 # --- forms -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.engine import Connection
 
 from analytics.errors import NotFoundError
-from analytics.models import QualityReport
+from analytics.models import QUALITY_CHECKS, QualityReport
 from analytics.store.core import Store, iso
 from analytics.store.policy import due_for_purge, visible
 from analytics.store.schema import (
@@ -213,7 +213,7 @@ def _record(
     record["segments"] = segs
     record["pii"] = pii
     record["quality"] = {name: row[name] for name in QUALITY_FIELDS}
-    for flag in ("greeting", "agent_identified", "closing", "empathy", "hold_etiquette"):
+    for flag in QUALITY_CHECKS:
         if record["quality"][flag] is not None:
             record["quality"][flag] = bool(record["quality"][flag])
     record["quality"]["breakdown"] = json.loads(row["breakdown_json"] or "[]")
