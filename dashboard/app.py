@@ -13,27 +13,30 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 # charts: pandas and Altair are imported while the login form shows, not after it.
+from analytics import auth  # noqa: E402
 from dashboard import auth_ui, charts, runtime  # noqa: E402, F401
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
+# How each page of auth.PAGES (which pages exist and their order, declared once there)
+# looks in the sidebar; its view is views/<key>.py.
+PAGE_LOOK = {
+    "overview": ("Overview", ":material/dashboard:"),
+    "agents": ("Agents & teams", ":material/groups:"),
+    "alerts": ("Abuse alerts", ":material/report:"),
+    "call_review": ("Call review", ":material/graphic_eq:"),
+    "governance": ("Governance", ":material/shield_person:"),
+    "search": ("Search", ":material/search:"),
+    "categories": ("Categories", ":material/label:"),
+    "find_calls": ("Find calls", ":material/manage_search:"),
+    "my_evaluations": ("My evaluations", ":material/grading:"),
+    "disputes": ("Disputes", ":material/gavel:"),
+    "calibration": ("Calibration", ":material/balance:"),
+    "coaching": ("Coaching", ":material/school:"),
+}
 # (key, file, title, icon): every page is registered for everyone signed in, so a
 # URL to a forbidden page reaches its guard (which refuses and audits) instead of
 # silently falling back; the sidebar lists only the pages the role may open.
-PAGES = (
-    ("overview", "overview.py", "Overview", ":material/dashboard:"),
-    ("agents", "agents.py", "Agents & teams", ":material/groups:"),
-    ("alerts", "alerts.py", "Abuse alerts", ":material/report:"),
-    ("call_review", "call_review.py", "Call review", ":material/graphic_eq:"),
-    ("governance", "governance.py", "Governance", ":material/shield_person:"),
-    ("search", "search.py", "Search", ":material/search:"),
-    ("categories", "categories.py", "Categories", ":material/label:"),
-    # evaluations
-    ("find_calls", "find_calls.py", "Find calls", ":material/manage_search:"),
-    ("my_evaluations", "my_evaluations.py", "My evaluations", ":material/grading:"),
-    ("disputes", "disputes.py", "Disputes", ":material/gavel:"),
-    ("calibration", "calibration.py", "Calibration", ":material/balance:"),
-    ("coaching", "coaching.py", "Coaching", ":material/school:"),
-)
+PAGES = tuple((key, f"{key}.py", *PAGE_LOOK[key]) for key in auth.PAGES)
 
 st.set_page_config(page_title="callqa", page_icon=":material/support_agent:", layout="wide")
 runtime.store()  # open the workspace (and apply retention) before anything is shown
@@ -48,9 +51,7 @@ if user is None:
         position="hidden",
     )
 else:
-    from analytics.auth import allowed_pages
-
-    home = (allowed_pages(user.role) or ["overview"])[0]
+    home = (auth.allowed_pages(user.role) or ["overview"])[0]
     pages = {
         key: st.Page(VIEWS_DIR / file, title=title, icon=icon, url_path=key, default=key == home)
         for key, file, title, icon in PAGES

@@ -1010,3 +1010,16 @@ def test_an_agent_finds_only_their_calls(home: Path) -> None:
     at = open_page(at, "my_evaluations", call=FLAGGED_CUSTOMER)
     assert at.selectbox(key="me_call").value == FLAGGED_CUSTOMER
     assert metrics(at)["Evaluation status"] == "Disputed"
+
+
+def test_pages_and_roles_are_declared_once_in_auth() -> None:
+    """The app registers auth.PAGES (each has a look and a view); every role has a label."""
+    from dashboard import auth_ui
+
+    source = APP_PATH.read_text()
+    assert "for key in auth.PAGES" in source
+    look = ast.literal_eval(source.split("PAGE_LOOK = ", 1)[1].split("\n}\n", 1)[0] + "\n}")
+    assert list(look) == list(auth.PAGES)
+    views = APP_PATH.parent / "views"
+    assert all((views / f"{key}.py").is_file() for key in auth.PAGES)
+    assert set(auth_ui.ROLE_LABELS) == set(auth.ROLES)
