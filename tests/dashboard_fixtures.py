@@ -5,6 +5,7 @@ planted personal-looking values.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -172,6 +173,16 @@ def build_workspace(home: Path) -> Workspace:
     _set_durations(store)
     store.close()
     return Workspace(settings=settings, visible=tuple(visible), hidden=HIDDEN_CALLS)
+
+
+def copy_workspace(built: Path, home: Path) -> Path:
+    """A copy of a workspace ``build_workspace`` filled: the same files, modes, key and database.
+
+    Building one hashes a password for every role and evaluates every call (seconds); a
+    test that writes needs a workspace of its own, and a copy is that same workspace.
+    """
+    shutil.copytree(built, home, symlinks=True)
+    return home
 
 
 def _add_redacted_audio(store: Store, call_id: str) -> None:

@@ -54,12 +54,20 @@ class PostgresServer:
     def admin_url(self) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
 
-    def new_database(self) -> str:
-        """A fresh, empty database; returns its URL."""
-        name = f"t{next(self._names)}_{os.getpid()}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    def url(self, name: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{name}"
+
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of ``template``; returns its URL.
+
+        A copy is a file-level clone (``CREATE DATABASE … TEMPLATE``): about 0.1 s,
+        where running every migration on an empty database takes 0.6 s.
+        """
+        name = f"t{next(self._names)}_{os.getpid()}"
+        copy = f' TEMPLATE "{template}"' if template else ""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
+        return self.url(name)
 
     def stop(self) -> None:
         subprocess.run(

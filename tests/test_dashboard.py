@@ -26,6 +26,7 @@ from dashboard_fixtures import (
     USERS,
     Workspace,
     build_workspace,
+    copy_workspace,
 )
 from factories import NOW, add_call
 from streamlit.testing.v1 import AppTest
@@ -80,12 +81,18 @@ def home(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Path:
     return workspace.settings.home
 
 
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace built once per module, never opened: ``own_home`` copies it."""
+    return build_workspace(tmp_path_factory.mktemp("dash-built") / "ws").settings.home
+
+
 @pytest.fixture
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def own_home(built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A workspace of its own, for tests that write or count audit rows."""
-    workspace = build_workspace(tmp_path / "ws")
-    monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
-    return workspace.settings.home
+    home = copy_workspace(built_home, tmp_path / "ws")
+    monkeypatch.setenv("CALLQA_HOME", str(home))
+    return home
 
 
 @pytest.fixture

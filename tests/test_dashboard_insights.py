@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_fixtures import HIDDEN_CALLS, PLANTED, build_workspace
+from dashboard_fixtures import HIDDEN_CALLS, PLANTED, build_workspace, copy_workspace
 from factories import NOW
 from streamlit.testing.v1 import AppTest
 from test_dashboard import metrics, nodes, open_page, page_bytes, sign_in, titles
@@ -26,11 +26,17 @@ rule = { phrases = ["une dépanneuse arrive", "dépaneuse arrive"], speaker = "a
 """
 
 
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace built once per module, never opened: each test gets a copy."""
+    return build_workspace(tmp_path_factory.mktemp("insights-built") / "ws").settings.home
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    workspace = build_workspace(tmp_path / "ws")
-    monkeypatch.setenv("CALLQA_HOME", str(workspace.settings.home))
-    return workspace.settings.home
+def home(built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = copy_workspace(built_home, tmp_path / "ws")
+    monkeypatch.setenv("CALLQA_HOME", str(home))
+    return home
 
 
 @pytest.fixture(autouse=True)

@@ -391,7 +391,7 @@ def test_key_file_is_private_and_stable(store: Store, settings: Settings) -> Non
 
 
 def test_a_damaged_key_is_refused(settings: Settings) -> None:
-    settings.home.mkdir(parents=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
     settings.key_path.write_text("not a key")
     with pytest.raises(UsageError, match=r"secret\.key"):
         load_key(settings)
