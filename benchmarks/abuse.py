@@ -1,6 +1,6 @@
 """Recall, precision and throughput of abuse detection, in one run.
 
-Run: ``nice python benchmarks/abuse.py [--quick]``. First the external sets of
+Run: ``nice python benchmarks/abuse.py [--quick] [--classifier PATH]``. First the external sets of
 ``../shared/eval/abuse_*.jsonl`` (development halves of others' labelled data; each
 utterance is a one-segment call said by the customer, flagged at the default
 ``flag_min_severity = medium``): recall, recall on abuse aimed at the listener
@@ -243,12 +243,20 @@ def blind(systems: dict[str, BatchDetector]) -> None:
             print(f"     flagged by category: {text}")
 
 
+def classifier_path() -> Path | None:
+    """``--classifier PATH``: another weights file to measure (default: the shipped one)."""
+    if "--classifier" in sys.argv:
+        return Path(sys.argv[sys.argv.index("--classifier") + 1])
+    return None
+
+
 def model_cost() -> AbuseModel:
     """Load the model, printing its process time and the peak memory it added."""
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu = time.process_time()
     wall = time.perf_counter()
-    model = AbuseModel.load()
+    path = classifier_path()
+    model = AbuseModel.load(path) if path else AbuseModel.load()
     model.score(["warm up the engine"], "en")
     cpu_s, wall_s = time.process_time() - cpu, time.perf_counter() - wall
     added = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_rss) / 1024
@@ -330,6 +338,7 @@ def main() -> None:
     if (checker := profanity_check_baseline()) is not None:
         external_systems["profanity-check"] = each_call(checker)
     external(external_systems)
+    print(f"  {len(model._cache) - 1} distinct texts of the external sets went to the embeddings")
     print()
     blind(external_systems)
     own = [c for path in eval_sets() for c in load_calls(path)]
