@@ -488,3 +488,19 @@ def test_many_calls_without_a_model_are_the_rules_alone() -> None:
     calls = [call(*texts, language=language) for language, texts in _BATCH]
     assert detect_abuse_many(calls) == [detect_abuse(c) for c in calls]
     assert detect_abuse_many([]) == []
+
+
+@pytest.mark.slow
+def test_real_model_batches_many_one_segment_calls_like_one_at_a_time(
+    abuse_model: AbuseModel,
+) -> None:
+    sentences = [
+        ("you are a pathetic worthless idiot and i hope you get sacked", "en"),
+        ("the tow truck is on its way to the motorway", "en"),
+        ("vous êtes une incapable doublée d'une menteuse", "fr"),
+        ("le dépanneur arrive dans vingt minutes", "fr"),
+    ]
+    calls = [call(text, language=language) for text, language in sentences]
+    together = detect_abuse_many(calls, model=abuse_model)
+    assert together == [detect_abuse(c, model=abuse_model) for c in calls]
+    assert [r.flagged for r in together] == [True, False, True, False]
