@@ -16,7 +16,7 @@ import pytest
 from factories import NOW, add_call, make_analysis
 from sqlalchemy import text
 
-from analytics.abuse import AbuseConfig, AbuseModel, ModelScore, detect_abuse
+from analytics.abuse import AbuseConfig, AbuseModel, ModelScore, detect_abuse, detect_abuse_many
 from analytics.abuse.detect import Policy, model_severity, rule_severity
 from analytics.abuse.gate import GATE_FEATURES, Gate
 from analytics.abuse.lexicon import Hit
@@ -454,3 +454,53 @@ def test_model_profanity_said_to_the_listener_is_an_insult(
     report = detect_abuse(call(sentence), model=model)
     assert [e.category for e in report.events if e.matched == "model"] == [category]
     assert report.flagged is flagged
+
+
+# -- many calls at once ----------------------------------------------------------------------
+
+_BATCH = [
+    ("en", ("hello", "you worthless little gremlin")),
+    ("fr", ("bonjour", "espèce de limace décérébrée")),
+    ("en", ("one moment please",)),
+    ("fr", ("je reviens vers vous", "t'es qu'un gland", "merci")),
+    ("en", ()),
+]
+
+
+def test_many_calls_give_the_reports_of_one_at_a_time_with_one_batch_per_language() -> None:
+    scores = {
+        "you worthless little gremlin": _INSULT,
+        "espèce de limace décérébrée": _INSULT,
+        "t'es qu'un gland": ModelScore(0.5, 0.5, "insult"),
+    }
+    calls = [call(*texts, language=language) for language, texts in _BATCH]
+    one_by_one = [detect_abuse(c, model=scripted(scores)) for c in calls]
+    model = scripted(scores)
+    together = detect_abuse_many(calls, model=model)
+    assert together == one_by_one
+    assert [r.flagged for r in together] == [True, True, False, True, False]
+    seen = model.seen  # type: ignore[attr-defined]
+    assert sorted(language for language, _ in seen) == ["en", "fr"]
+    assert sum(len(texts) for _, texts in seen) == sum(len(t) for _, t in _BATCH)
+
+
+def test_many_calls_without_a_model_are_the_rules_alone() -> None:
+    calls = [call(*texts, language=language) for language, texts in _BATCH]
+    assert detect_abuse_many(calls) == [detect_abuse(c) for c in calls]
+    assert detect_abuse_many([]) == []
+
+
+@pytest.mark.slow
+def test_real_model_batches_many_one_segment_calls_like_one_at_a_time(
+    abuse_model: AbuseModel,
+) -> None:
+    sentences = [
+        ("you are a pathetic worthless idiot and i hope you get sacked", "en"),
+        ("the tow truck is on its way to the motorway", "en"),
+        ("vous êtes une incapable doublée d'une menteuse", "fr"),
+        ("le dépanneur arrive dans vingt minutes", "fr"),
+    ]
+    calls = [call(text, language=language) for text, language in sentences]
+    together = detect_abuse_many(calls, model=abuse_model)
+    assert together == [detect_abuse(c, model=abuse_model) for c in calls]
+    assert [r.flagged for r in together] == [True, False, True, False]

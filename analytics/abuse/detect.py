@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analytics.abuse.lexicon import AbuseConfig, Hit, _compiled, normalise
+from analytics.abuse.lexicon import AbuseConfig, Hit, Rules, _compiled, normalise
 from analytics.abuse.model import AbuseModel, ModelScore
 from analytics.models import (
     ABUSE_CATEGORIES,
@@ -64,21 +64,81 @@ def detect_abuse(
         model: the learned model, built once per process; ``None`` (or ``config.model``
             false) uses the lexicon rules alone.
     """
+    return detect_abuse_many([transcript], config, model)[0]
+
+
+def detect_abuse_many(
+    transcripts: Sequence[RedactedTranscript],
+    config: AbuseConfig | None = None,
+    model: AbuseModel | None = None,
+) -> list[AbuseReport]:
+    """:func:`detect_abuse` for several calls, with one model batch per language.
+
+    The same reports as calling :func:`detect_abuse` on each; the model's second opinion
+    (alt-profanity-check) costs about 7 ms per call when called one short call at a time
+    and 0.15 ms per text in a batch, so many short calls (a rescore, a benchmark of
+    one-segment items) go much faster together.
+    """
     config = config or AbuseConfig.default()
-    rules = _compiled(config).for_language(transcript.language)
-    loud = _shouted_segments(transcript.segments, config)
-    segments = transcript.segments
-    normalised = [normalise(s.text, rules.fillers) for s in segments]
-    hits = [rules.match(text) for text in normalised]
-    scores: list[ModelScore | None] = [None] * len(segments)
-    if model is not None and config.model and segments:
-        # The gate skips plainly clean segments. A segment a rule hit (other than plain
-        # swearing, which the model can neither lift nor confirm) is always read.
-        forced = [any(h.category != "profanity" for h in found) for found in hits]
+    reads = [_Read.of(t, config) for t in transcripts]
+    scores: list[list[ModelScore | None]] = [[None] * len(r.hits) for r in reads]
+    if model is not None and config.model:
         # Below this alt-profanity-check score the mean cannot fire unless the e5 score
         # alone would: such English text is left to the gate too.
         floor = 2 * config.model_threshold - config.model_alone_threshold
-        scores = model.score([s.text for s in segments], transcript.language, forced, floor)
+        by_language: dict[str | None, list[int]] = {}
+        for index, transcript in enumerate(transcripts):
+            by_language.setdefault(transcript.language, []).append(index)
+        for language, indexes in by_language.items():
+            texts = [s.text for i in indexes for s in transcripts[i].segments]
+            # The gate skips plainly clean segments. A segment a rule hit (other than plain
+            # swearing, which the model can neither lift nor confirm) is always read.
+            forced = [
+                any(h.category != "profanity" for h in found)
+                for i in indexes
+                for found in reads[i].hits
+            ]
+            if not texts:
+                continue
+            flat = model.score(texts, language, forced, floor)
+            for i in indexes:
+                size = len(reads[i].hits)
+                scores[i], flat = flat[:size], flat[size:]
+    return [
+        _report(transcript, read, found, config, model)
+        for transcript, read, found in zip(transcripts, reads, scores, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A call's segments as the rules read them (normalised text and hits)."""
+
+    rules: Rules
+    normalised: list[str]
+    hits: list[list[Hit]]
+
+    def __repr__(self) -> str:  # the normalised text is transcript text
+        return f"_Read({len(self.hits)} segments)"
+
+    @classmethod
+    def of(cls, transcript: RedactedTranscript, config: AbuseConfig) -> _Read:
+        rules = _compiled(config).for_language(transcript.language)
+        normalised = [normalise(s.text, rules.fillers) for s in transcript.segments]
+        return cls(rules, normalised, [rules.match(text) for text in normalised])
+
+
+def _report(
+    transcript: RedactedTranscript,
+    read: _Read,
+    scores: list[ModelScore | None],
+    config: AbuseConfig,
+    model: AbuseModel | None,
+) -> AbuseReport:
+    """The call's events and severity from its rule hits and model scores."""
+    rules, normalised, hits = read.rules, read.normalised, read.hits
+    loud = _shouted_segments(transcript.segments, config)
+    segments = transcript.segments
     policy = Policy.of(config, model, transcript.language)
     events: list[AbuseEvent] = []
     for index, segment in enumerate(segments):
