@@ -39,7 +39,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from analytics import diarize_side
 from analytics.audio import SAMPLE_RATE, SpeechClip
 from analytics.models import (
     Interval,
@@ -842,11 +842,10 @@ def agent_side(
             found += ("asks_more",)
         score += CUE_WEIGHTS["asks_more"] * (own - other) / (own + other + 1)
         cues[label], scores[label] = found, round(score, 3)
-    ranked = sorted(scores, key=lambda lab: (-scores[lab], lab))
-    best = ranked[0]
-    if len(ranked) == 1:
+    if len(by_voice) == 1:
         # One voice: the agent's only with the agent's words and none of a caller's (a
         # two-party call the separation could not split must not all become "agent").
+        (best,) = by_voice
         agentish = {"greeting", "agent_identified", "agent_company", "agent_offer"}
         callerish = {"customer_request", "speaks_of_own"}
         named = (
@@ -855,8 +854,16 @@ def agent_side(
             and scores[best] >= CUE_WEIGHTS["greeting"]
         )
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
-    margin = scores[best] - scores[ranked[1]]
-    return AgentSide(best, round(min(0.99, 1.0 - math.exp(-margin)), 3), cues, scores)
+    # Two voices (or more): the learned classifier over turn-level features.
+    features = diarize_side.voice_features(by_voice, transcript, config)
+    agent_p = diarize_side.side_model().probabilities(features)
+    best = max(agent_p, key=lambda lab: (agent_p[lab], -lab))
+    return AgentSide(
+        best,
+        round(min(0.99, agent_p[best]), 3),
+        cues,
+        {lab: round(p, 3) for lab, p in agent_p.items()},
+    )
 
 
 def label_speakers(
