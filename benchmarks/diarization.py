@@ -14,11 +14,16 @@ base, Presidio, the agent side from the redacted text). Printed per call and ove
   (``unknown`` is scored as missed speech): what the quality figures see;
 - **agent side**: whether the voice named ``agent`` is the true agent (``unknown`` when
   no segment was named: counted as not right). Counted apart for the calls the cues were
-  tuned on, a first held-out set (looked at once, after its first run), and a second
-  held-out set never looked at. The real clip is two read sentences, not a call: it
+  tuned on, a first held-out set (looked at once, after its first run), a second
+  held-out set never looked at, and the blind call scripts of ``benchmarks/data/blind/``
+  (written by a helper who never saw the code; their own DER and speed rows too). The real clip is two read sentences, not a call: it
   has no agent and counts for DER only (``n/a``);
 - **seconds per minute** of audio for the separation, for Whisper's transcription of the
   same audio in the same run, their ratio, and the whole mono path.
+
+``--cache DIR`` keeps each call's separation and redacted transcript and reuses them,
+so a later run only re-names the voices (its speeds are the first run's); ``--shard K/N``
+hears every N-th call, for parallel runs over one cache; ``--blind-only``.
 
 Baseline in the same run: "everything is one speaker" (today's mono behaviour, scored
 as voices), so DER reads against doing nothing. Anchor: pyannote's published DER on
