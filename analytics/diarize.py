@@ -18,14 +18,17 @@ here, offline, with no model download, for two voices:
    voice, which puts turn boundaries within a few frames of the real change. The
    posterior smoothed over ``smooth_s`` is the frame's confidence.
 
-Which voice is the agent (:func:`agent_side`) is read from the redacted transcript, cue
-by cue (weights in CUE_WEIGHTS): the self-identification in a voice's opening
+Which voice is the agent (:func:`agent_side`) is read from the redacted transcript by
+a learned classifier (:mod:`analytics.diarize_side`: a logistic regression over
+turn-level features of each voice, trained on call scripts written for callqa, none of
+them the benchmark's): the self-identification in a voice's opening
 (``analytics/data/quality/``: ``je m'appelle <PERSON>``), the agent's pick-up formulas and
 service offers and the caller's own requests (``analytics/data/diarize/side_<lang>.toml``:
 ``thank you for calling``, ``que puis-je faire pour vous``, ``I'm calling about``), who
-says "you/your" rather than "I/my", who asks the questions, empathy and hold phrases,
-greeting and closing words, and who speaks first. No voiceprint is stored: these cues are
-enough on the benchmark (README).
+says "you/your" rather than "I/my", "we", commitments ("I will", "je vais"), forms of
+address, thanks, who asks the questions, turn lengths, who speaks first and last. A call
+heard as one voice is named by the hand-weighted cues (CUE_WEIGHTS). No voiceprint is
+stored (README).
 
 Segments then carry ``agent`` / ``customer`` when both the voice (frame posteriors) and
 the side (cue margin) are confident, ``unknown`` otherwise, with the confidence.
@@ -39,7 +42,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +51,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from analytics import diarize_side
 from analytics.audio import SAMPLE_RATE, SpeechClip
 from analytics.models import (
     Interval,
@@ -91,6 +94,9 @@ class DiarizeConfig:
     # A call heard as one voice is named only when clearly one voice (a two-voice split
     # this weak or weaker): near min_separation it may be two parties not told apart.
     max_one_voice_separation: float = 0.6
+    # ... unless the side classifier is this sure of the agent's voice: the parties are
+    # then mixed in part (the DER of the split), but most of each voice is one party.
+    weak_split_side_confidence: float = 0.95
     seed: int = 0
 
     @classmethod
@@ -806,14 +812,12 @@ def agent_side(
 ) -> AgentSide:
     """The agent's voice, from what each voice says in the redacted transcript.
 
-    Each voice is scored (:func:`voice_score`): the greeting and self-identification in
-    its opening (``analytics/data/quality/`` phrases: ``je m'appelle <PERSON>``), the
-    pick-up formulas and service offers of the agent and the caller's own requests
-    (``analytics/data/diarize/side_<lang>.toml``), who says "your" more than "my",
-    the closing formula, and who speaks first. The best-scored voice is the agent;
-    confidence is 1 − e^(−margin) over the runner-up, at most 0.99 (speaking first alone
-    gives 0.53, too little to name anyone). A call with one voice is the agent's only
-    when that voice greets, introduces itself or uses the agent's formulas.
+    Two voices (or more): the learned side classifier (:mod:`analytics.diarize_side`)
+    gives P(agent) per voice; the likeliest is the agent, its probability (at most 0.99)
+    the side's confidence, and ``scores`` holds every voice's probability. ``cues`` lists
+    the hand-weighted cues each voice showed (:func:`voice_score`, for the logs). A call
+    with one voice is the agent's only when that voice greets, introduces itself or uses
+    the agent's formulas, and none of a caller's.
     """
     from analytics import quality
 
@@ -842,11 +846,10 @@ def agent_side(
             found += ("asks_more",)
         score += CUE_WEIGHTS["asks_more"] * (own - other) / (own + other + 1)
         cues[label], scores[label] = found, round(score, 3)
-    ranked = sorted(scores, key=lambda lab: (-scores[lab], lab))
-    best = ranked[0]
-    if len(ranked) == 1:
+    if len(by_voice) == 1:
         # One voice: the agent's only with the agent's words and none of a caller's (a
         # two-party call the separation could not split must not all become "agent").
+        (best,) = by_voice
         agentish = {"greeting", "agent_identified", "agent_company", "agent_offer"}
         callerish = {"customer_request", "speaks_of_own"}
         named = (
@@ -855,8 +858,16 @@ def agent_side(
             and scores[best] >= CUE_WEIGHTS["greeting"]
         )
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
-    margin = scores[best] - scores[ranked[1]]
-    return AgentSide(best, round(min(0.99, 1.0 - math.exp(-margin)), 3), cues, scores)
+    # Two voices (or more): the learned classifier over turn-level features.
+    features = diarize_side.voice_features(by_voice, transcript, config)
+    agent_p = diarize_side.side_model().probabilities(features)
+    best = max(agent_p, key=lambda lab: (agent_p[lab], -lab))
+    return AgentSide(
+        best,
+        round(min(0.99, agent_p[best]), 3),
+        cues,
+        {lab: round(p, 3) for lab, p in agent_p.items()},
+    )
 
 
 def label_speakers(
@@ -877,6 +888,7 @@ def label_speakers(
     side = agent_side(transcript, tags, quality_config)
     unsure_split = (
         diarization.separation < config.min_named_separation
+        and side.confidence < config.weak_split_side_confidence
         if diarization.speakers > 1
         else diarization.separation > config.max_one_voice_separation
     )
