@@ -206,7 +206,10 @@ def fill(store: Store, n: int, per_call: int, seed: int = 7) -> dict[str, float]
         rng = random.Random(seed + 1)
         conn.execute(
             insert(objections),
-            [{"call_id": c, "filed_at": iso(NOW), "actor": "bench"} for c in rng.sample(ids, n // 100)],
+            [
+                {"call_id": c, "filed_at": iso(NOW), "actor": "bench"}
+                for c in rng.sample(ids, n // 100)
+            ],
         )
     times["index_s"] = time.perf_counter() - began
     began = time.perf_counter()
@@ -237,7 +240,11 @@ QUERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (
         "common word, one agent, 7 days 3 mo ago",
         "contrat",
-        {"flt": CallFilter(agent="A117", since=NOW - timedelta(days=97), until=NOW - timedelta(days=90))},
+        {
+            "flt": CallFilter(
+                agent="A117", since=NOW - timedelta(days=97), until=NOW - timedelta(days=90)
+            )
+        },
     ),
     ("medium word", "carrosserie", {}),
     ("rare word", "quokkazanzibar", {}),
@@ -290,8 +297,7 @@ def run(backend: str, n: int, per_call: int, folder: Path) -> None:
             print(
                 f"{backend}: {n} calls, {n * per_call} segments, rows {times['rows_s']:.0f} s,"
                 f" index {times['index_s']:.0f} s, analyze {times['analyze_s']:.0f} s,"
-                f" database {size_of(store) / 2**20:.0f} MiB"
-                + (" (reused)" if present else "")
+                f" database {size_of(store) / 2**20:.0f} MiB" + (" (reused)" if present else "")
             )
             for label, ms, hits in time_queries(store):
                 print(f"  {label:40s} {ms:8.1f} ms  ({hits} hits)", flush=True)

@@ -185,7 +185,7 @@ def test_the_call_drivers_page_shows_topics_and_weekly_counts(home: Path) -> Non
     assert special and all(ui.md_escape("tarif_special") in m for m in special)
     assert ui.md_escape("tarif_special") != "tarif_special"
     weekly = at.dataframe[0].value
-    assert list(weekly.columns)[0] == "week"
+    assert weekly.columns[0] == "week"
     assert weekly.drop(columns="week").to_numpy().sum() >= 30  # every d call counted once
     assert all(week <= NOW.date().isoformat() for week in weekly["week"])
 

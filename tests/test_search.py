@@ -12,9 +12,8 @@ from analytics import governance
 from analytics.config import Settings
 from analytics.errors import UsageError
 from analytics.insights.text import parse_query
-from analytics.store import Store
+from analytics.store import Store, schema
 from analytics.store.reads import CallFilter
-from analytics.store import schema
 from analytics.store.search import fts5_query, search, tsquery
 from analytics.store.search import shards as search_shards
 from tests.factories import NOW, add_call
@@ -300,6 +299,13 @@ def test_cli_search(filled: Store) -> None:
             2,
             ["call", "you", "back"],
         )
+        result = CliRunner().invoke(cli, [*home, "search", "voiture OR conseiller", "--json"])
+        assert sorted(_json.loads(line)["call_id"] for line in result.output.splitlines()) == [
+            "fr1",
+            "fr2",
+        ]
+        result = CliRunner().invoke(cli, [*home, "search", "--help"])
+        assert "a OR b" in result.output
         result = CliRunner().invoke(cli, [*home, "search", "--", "-panne"])
         assert result.exit_code == 2 and "at least one word" in result.output
 
@@ -419,14 +425,19 @@ def test_a_v11_index_is_split_into_shards(store: Store) -> None:
         )
         for shard in search_shards(conn):
             name = schema.search_shard_table(shard)
-            conn.exec_driver_sql(f"INSERT INTO search_fts (rowid, terms) SELECT rowid, terms FROM {name}")
+            conn.exec_driver_sql(
+                f"INSERT INTO search_fts (rowid, terms) SELECT rowid, terms FROM {name}"
+            )
             conn.exec_driver_sql(f"DROP TABLE {name}")
         conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{shards_v - 1:04d}'")
     assert hits(store, "voiture") == []
     with store.write() as conn:
         assert schema.migrate(conn) == list(range(shards_v, schema.LATEST_VERSION + 1))
         assert search_shards(conn) == [0]
-        assert conn.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'search_fts'"
-        ).scalar_one() == 0
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'search_fts'"
+            ).scalar_one()
+            == 0
+        )
     assert hits(store, "voiture") == [("c1", 1)]

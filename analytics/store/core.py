@@ -179,6 +179,7 @@ class Store:
     last_scrub: Scrub | None = None
     # The run of `process` claiming calls through this store ("" outside a run).
     claimant: str = ""
+
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
         # FTS5 shards that lost documents: merged at the next checkpoint (SQLite).
         self.search_dirty: set[int] = set()

@@ -285,6 +285,7 @@ def create_search_shard(conn: Connection, shard: int) -> str:
     )
     return name
 
+
 # Call drivers (analytics.insights.drivers): the topics of the last run, so that the
 # next run keeps their ids where they persist. Terms of many calls (min_df), no call id.
 driver_topics = Table(
