@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, column, delete, insert, select, table, text
+from sqlalchemy import bindparam, column, delete, func, insert, select, table, text
 from sqlalchemy.engine import Connection
 
 from analytics.errors import UsageError
@@ -249,8 +250,17 @@ def tsquery(terms: Sequence[Term], languages: tuple[str | None, ...]) -> str:
 
 
 Plan = Literal["auto", "index", "filter"]
-# The filter-first plan is tried when the filter keeps at most this many documents.
-FILTER_FIRST_DOCS = 20_000
+# The filter-first plan probes the index once per document the filter keeps (~100 µs
+# each); the index-first plan walks about limit / share matches of a common word
+# (~5 µs each), share being the part of all documents the filter keeps. Filter first
+# pays when kept² < limit × documents / 20 (measured at 20 000 and 1 000 000 calls).
+PROBE_TO_WALK_COST = 20
+MIN_FILTER_FIRST_DOCS = 200
+
+
+def filter_first_docs(limit: int, documents: int) -> int:
+    """Up to how many kept documents the filter-first plan is the cheaper one."""
+    return max(MIN_FILTER_FIRST_DOCS, math.isqrt(limit * documents // PROBE_TO_WALK_COST))
 
 
 def search(
@@ -395,10 +405,13 @@ def _sqlite_search(
                 select(search_docs.c.doc_id).select_from(_documents()),
                 store, now, flt, speaker, language,
             )  # fmt: skip
+            most = filter_first_docs(
+                limit, conn.execute(select(func.max(search_docs.c.doc_id))).scalar() or 0
+            )
             if plan == "auto":
-                kept = kept.limit(FILTER_FIRST_DOCS + 1)
+                kept = kept.limit(most + 1)
             doc_ids = list(conn.execute(kept).scalars())
-            if plan == "filter" or len(doc_ids) <= FILTER_FIRST_DOCS:
+            if plan == "filter" or len(doc_ids) <= most:
                 return _probe(conn, q, doc_ids, limit)
         return _walk(conn, store, q, now, flt, speaker, language, limit, shard_ids)
 
