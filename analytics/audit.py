@@ -71,6 +71,7 @@ ACTIONS = frozenset(
         "category_remove",
         "categorize",
         "search",
+        "drivers",  # the call drivers page was read (topics over the filter's calls)
         # evaluations (analytics.evaluations)
         "form_import",
         "rescore",

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 PAGES: tuple[str, ...] = (
     *("overview", "agents", "alerts", "call_review", "governance"),
     # conversation insights: search across redacted transcripts, the category editor
-    *("search", "categories"),
+    *("search", "categories", "drivers"),
     # evaluations (analytics.evaluations)
     *("find_calls", "my_evaluations", "disputes", "calibration", "coaching"),
 )
@@ -51,7 +51,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Steers the quality programme (disputes, calibration, categories): all but governance.
     "quality_manager": frozenset(
         {"overview", "agents", "alerts", "call_review", "single_calls", "play_audio"}
-        | {"review_alert", "search", "categories"}
+        | {"review_alert", "search", "categories", "drivers"}
         | {"find_calls", "disputes", "calibration", "coaching"}
         | {"evaluate", "resolve_dispute", "calibrate", "coach"}
     ),

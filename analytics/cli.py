@@ -875,7 +875,11 @@ def search_cmd(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Search the redacted transcripts: words (any form), "phrases", prefix*, -word."""
+    """Search the redacted transcripts: words (any form), "phrases", prefix*, -word.
+
+    All the terms are required; `a OR b` (upper case) finds either of the two terms
+    around it (`panne OR dépanneuse`, `contrat "mise en demeure" OR résiliation`).
+    """
     from analytics.dataset import to_moment
     from analytics.store import CallFilter
     from analytics.store.search import search

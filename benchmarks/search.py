@@ -18,6 +18,7 @@ calls. ``--backend postgresql`` starts a PostgreSQL server of the Debian package
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -36,11 +37,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from analytics import governance  # noqa: E402
 from analytics.config import load_settings  # noqa: E402
-from analytics.insights.text import index_terms  # noqa: E402
+from analytics.insights.text import index_terms, stem  # noqa: E402
 from analytics.store import Store, iso  # noqa: E402
 from analytics.store.reads import CallFilter  # noqa: E402
-from analytics.store.schema import calls, objections, segments  # noqa: E402
-from analytics.store.search import add_documents, search  # noqa: E402
+from analytics.store.schema import objections  # noqa: E402
+from analytics.store.search import bulk_add_terms, optimize, search  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TEAMS = [f"{c}-{n}" for c in ("Niort", "Lyon", "Lille", "Nantes", "Paris") for n in (1, 2, 3, 4)]
@@ -66,80 +67,161 @@ EN = (
 )
 MEDIUM = ("franchise", "expertise", "carrosserie", "pare-brise")  # ~1 call in 100 each
 RARE = ("quokkazanzibar", "frumplewitz")  # ~1 call in 10 000 each
-BATCH = 5000
+SYLLABLES = ("ba", "ko", "ri", "tu", "ne", "lo", "mi", "sa", "dor", "vel", "pa", "zu")
+CHUNK = 20_000  # calls a transaction
+CALL_COLUMNS = (
+    "call_id", "state", "started_at", "agent_id", "team", "language", "duration_s",
+    "audio_sha256", "attempts", "imported_at", "processed_at",
+)  # fmt: skip
+SEGMENT_COLUMNS = ("call_id", "idx", "speaker", "start_s", "end_s", "text")
 
 
-def _rows(n: int, per_call: int, rng: random.Random, start: int = 0) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {"calls": [], "segments": [], "docs": []}
-    doc_id = start * per_call
-    for i in range(start, start + n):
-        call_id = f"s-{i:07d}"
-        age = rng.uniform(0, 180) if rng.random() > 0.03 else rng.uniform(190, 260)
-        started = NOW - timedelta(days=age, seconds=rng.randint(0, 3600))
-        lang = "fr" if rng.random() < 0.85 else "en"
-        out["calls"].append(
-            {
-                "call_id": call_id,
-                "state": "done",
-                "started_at": iso(started),
-                "agent_id": f"A{100 + i % 300}",
-                "team": TEAMS[i % len(TEAMS)],
-                "language": lang,
-                "duration_s": 8.0 * per_call,
-                "audio_sha256": f"sha-{call_id}",
-                "attempts": 1,
-                "imported_at": iso(started),
-                "processed_at": iso(started),
-            }
-        )
-        sentences = FR if lang == "fr" else EN
-        for idx in range(per_call):
-            text_ = sentences[(idx + rng.randint(0, 2)) % len(sentences)]
-            if rng.random() < 0.01 / per_call * len(MEDIUM):
-                text_ += " " + rng.choice(MEDIUM)
-            if rng.random() < 0.0001 / per_call * len(RARE):
-                text_ += " " + rng.choice(RARE)
-            doc_id += 1
-            out["segments"].append(
-                {
-                    "call_id": call_id,
-                    "idx": idx,
-                    "speaker": "agent" if idx % 2 == 0 else "customer",
-                    "start_s": idx * 8.0,
-                    "end_s": idx * 8.0 + 7.0,
-                    "text": text_,
-                }
-            )
-            out["docs"].append(
-                {
-                    "doc_id": doc_id,
-                    "call_id": call_id,
-                    "idx": idx,
-                    "terms": index_terms(text_, lang),
-                }
-            )
-    return out
+def _vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
+    """Made-up words (three or four syllables), drawn with Zipf weights: each segment
+    gets one, so the index holds a long tail of words as real speech does."""
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.choice((3, 4)))))
+    return sorted(words)
 
 
-def fill(store: Store, n: int, per_call: int, seed: int = 7) -> float:
-    rng = random.Random(seed)
+class Generator:
+    """Rows of calls ``first .. first + n - 1``: tuples for bulk inserts, the search
+    documents' stems made once per template and once per made-up word."""
+
+    def __init__(self, per_call: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.per_call = per_call
+        self.vocab = _vocabulary(self.rng)
+        weights = [1 / (rank + 1) for rank in range(len(self.vocab))]
+        self.cum = list(itertools.accumulate(weights))
+        self.template_terms = {
+            (lang, i): index_terms(text_, lang)
+            for lang, sentences in (("fr", FR), ("en", EN))
+            for i, text_ in enumerate(sentences)
+        }
+
+    def chunk(self, first: int, n: int, total: int) -> dict[str, list[tuple[Any, ...]]]:
+        rng, per_call = self.rng, self.per_call
+        out: dict[str, list[tuple[Any, ...]]] = {"calls": [], "segments": [], "docs": []}
+        words = rng.choices(self.vocab, cum_weights=self.cum, k=n * per_call)
+        doc_id = first * per_call
+        for i in range(first, first + n):
+            call_id = f"s-{i:07d}"
+            # calls are processed as they arrive: ~190 days, the oldest ~4 % past retention
+            age = 190 * (1 - i / total) + rng.uniform(0, 2)
+            started = iso(NOW - timedelta(days=age, seconds=rng.randint(0, 3600)))
+            lang = "fr" if rng.random() < 0.85 else "en"
+            out["calls"].append(
+                (call_id, "done", started, f"A{100 + i % 300}", TEAMS[i % len(TEAMS)], lang,
+                 8.0 * per_call, f"sha-{call_id}", 1, started, started)
+            )  # fmt: skip
+            sentences = FR if lang == "fr" else EN
+            shift = rng.randint(0, 2)
+            for idx in range(per_call):
+                tid = (idx + shift) % len(sentences)
+                word = words[doc_id - first * per_call]
+                text_ = f"{sentences[tid]} {word}"
+                terms = f"{self.template_terms[lang, tid]} {stem(word, lang)}"
+                if rng.random() < 0.01 / per_call * len(MEDIUM):
+                    extra = rng.choice(MEDIUM)
+                    text_ += " " + extra
+                    terms += " " + index_terms(extra, lang)
+                if rng.random() < 0.0001 / per_call * len(RARE):
+                    extra = rng.choice(RARE)
+                    text_ += " " + extra
+                    terms += " " + index_terms(extra, lang)
+                doc_id += 1
+                speaker = "agent" if idx % 2 == 0 else "customer"
+                out["segments"].append((call_id, idx, speaker, idx * 8.0, idx * 8.0 + 7.0, text_))
+                out["docs"].append((doc_id, call_id, idx, terms))
+        return out
+
+
+def _insert(raw: Any, backend: str, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
+    """executemany on SQLite, COPY on PostgreSQL (psycopg 3), on the raw driver."""
+    if backend == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        return
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def fill(store: Store, n: int, per_call: int, seed: int = 7) -> dict[str, float]:
+    """Bulk-load ``n`` calls; the full-text index is built once at the end (FTS5
+    documents inserted in rowid order then merged; the GIN index created after the
+    rows). Returns the seconds of each part."""
+    gen = Generator(per_call, seed)
+    backend = store.backend
+    times: dict[str, float] = {}
     began = time.perf_counter()
-    chunk = 20_000
-    for start in range(0, n, chunk):
-        rows = _rows(min(chunk, n - start), per_call, rng, start)
-        with store.write() as conn:
-            for key, table in (("calls", calls), ("segments", segments)):
-                for i in range(0, len(rows[key]), BATCH):
-                    conn.execute(insert(table), rows[key][i : i + BATCH])
-            for i in range(0, len(rows["docs"]), BATCH):
-                add_documents(conn, rows["docs"][i : i + BATCH])
-            objected = rng.sample([r["call_id"] for r in rows["calls"]], len(rows["calls"]) // 100)
-            conn.execute(
-                insert(objections),
-                [{"call_id": cid, "filed_at": iso(NOW), "actor": "bench"} for cid in objected],
+    with store.write() as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_search_docs_tsv")
+            conn.exec_driver_sql(
+                "CREATE UNLOGGED TABLE IF NOT EXISTS bench_terms (doc_id integer, call_id text,"
+                " idx integer, terms text)"
             )
-        print(f"  filled {start + len(rows['calls'])} calls", file=sys.stderr, flush=True)
-    return time.perf_counter() - began
+    ids: list[str] = []
+    for first in range(0, n, CHUNK):
+        rows = gen.chunk(first, min(CHUNK, n - first), n)
+        with store.write() as conn:
+            raw = conn.connection.dbapi_connection
+            if backend == "postgresql":
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no FK checks
+            _insert(raw, backend, "calls", CALL_COLUMNS, rows["calls"])
+            _insert(raw, backend, "segments", SEGMENT_COLUMNS, rows["segments"])
+            if backend == "sqlite":
+                _insert(raw, backend, "search_docs", ("doc_id", "call_id", "idx"),
+                        [d[:3] for d in rows["docs"]])  # fmt: skip
+                bulk_add_terms(conn, [(d[0], d[3]) for d in rows["docs"]])
+            else:
+                _insert(raw, backend, "bench_terms", ("doc_id", "call_id", "idx", "terms"),
+                        rows["docs"])  # fmt: skip
+        ids += [row[0] for row in rows["calls"]]
+        if (first // CHUNK) % 10 == 9:
+            print(f"  filled {first + CHUNK} calls", file=sys.stderr, flush=True)
+    times["rows_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    with store.write() as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.exec_driver_sql(
+                "INSERT INTO search_docs (doc_id, call_id, idx, tsv) SELECT doc_id, call_id,"
+                " idx, to_tsvector('simple', terms) FROM bench_terms ORDER BY doc_id"
+            )
+            conn.exec_driver_sql("DROP TABLE bench_terms")
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('search_docs', 'doc_id'), "
+                "(SELECT max(doc_id) FROM search_docs))"
+            )
+            conn.exec_driver_sql("CREATE INDEX ix_search_docs_tsv ON search_docs USING GIN (tsv)")
+        else:
+            optimize(conn)
+        rng = random.Random(seed + 1)
+        conn.execute(
+            insert(objections),
+            [
+                {"call_id": c, "filed_at": iso(NOW), "actor": "bench"}
+                for c in rng.sample(ids, n // 100)
+            ],
+        )
+    times["index_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    if backend == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with store.write() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        store.checkpoint()
+    times["analyze_s"] = time.perf_counter() - began
+    return times
 
 
 QUERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -155,11 +237,22 @@ QUERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "contrat",
         {"flt": CallFilter(agent="A117", since=NOW - timedelta(days=7))},
     ),
+    (
+        "common word, one agent, 7 days 3 mo ago",
+        "contrat",
+        {
+            "flt": CallFilter(
+                agent="A117", since=NOW - timedelta(days=97), until=NOW - timedelta(days=90)
+            )
+        },
+    ),
     ("medium word", "carrosserie", {}),
     ("rare word", "quokkazanzibar", {}),
     ("phrase", '"numéro de contrat"', {}),
     ("prefix", "dépann*", {}),
     ("two words", "assurance remorquage", {}),
+    ("OR of two medium words", "franchise OR expertise", {}),
+    ("OR of two rare words", "quokkazanzibar OR frumplewitz", {}),
     ("no hit", "zzzabsentword", {}),
 )
 
@@ -191,33 +284,30 @@ def run(backend: str, n: int, per_call: int, folder: Path) -> None:
     if backend == "postgresql":
         import postgres_server
 
-        server = postgres_server.start(folder / "pg")
+        server = postgres_server.start(folder / "pg", extra=("shared_buffers=512MB",))
         env["CALLQA_DATABASE_URL"] = server.new_database()
     try:
         settings = load_settings(folder / f"ws-{backend}", env=env)
         with Store.open(settings) as store:
-            fill_s = fill(store, n, per_call)
-            if backend == "postgresql":
-                with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                    c.exec_driver_sql("VACUUM ANALYZE")
-            else:
-                with store.write() as conn:
-                    conn.exec_driver_sql("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
-                    conn.exec_driver_sql("ANALYZE")
-                store.checkpoint()
+            with store.read() as conn:
+                present = conn.exec_driver_sql("SELECT count(*) FROM calls").scalar_one()
+            times = {"rows_s": 0.0, "index_s": 0.0, "analyze_s": 0.0}
+            if not present:
+                times = fill(store, n, per_call)
             print(
-                f"{backend}: {n} calls, {n * per_call} segments, filled in {fill_s:.0f} s, "
-                f"database {size_of(store) / 2**20:.0f} MiB"
+                f"{backend}: {n} calls, {n * per_call} segments, rows {times['rows_s']:.0f} s,"
+                f" index {times['index_s']:.0f} s, analyze {times['analyze_s']:.0f} s,"
+                f" database {size_of(store) / 2**20:.0f} MiB" + (" (reused)" if present else "")
             )
             for label, ms, hits in time_queries(store):
-                print(f"  {label:34s} {ms:8.1f} ms  ({hits} hits)")
+                print(f"  {label:40s} {ms:8.1f} ms  ({hits} hits)", flush=True)
             # An objection deletes the call's index entries; on SQLite the checkpoint
-            # after it merges the whole FTS5 index so the words leave the file.
-            began = time.perf_counter()
-            governance.object_calls(store, call_id="s-0000001", now=NOW, actor="bench")
-            print(
-                f"  {'objection (delete + index merge)':34s} {(time.perf_counter() - began) * 1000:8.1f} ms"
-            )
+            # that ends the command merges the FTS5 index so the words leave the file.
+            for which, i in (("newest", n - 2), ("middle", n // 2 + 1), ("oldest kept", n // 10)):
+                began = time.perf_counter()
+                governance.object_calls(store, call_id=f"s-{i:07d}", now=NOW, actor="bench")
+                ms = (time.perf_counter() - began) * 1000
+                print(f"  {'objection of the ' + which + ' call':40s} {ms:8.1f} ms", flush=True)
     finally:
         if server is not None:
             server.stop()
@@ -228,11 +318,23 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--segments", type=int, default=8, help="segments per call")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="fill (or reuse, SQLite) the workspace in this folder and keep it",
+    )
     args = parser.parse_args()
     os.environ.pop("CALLQA_DATABASE_URL", None)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        os.chmod(args.keep, 0o755)
+        for backend in backends:
+            run(backend, args.calls, args.segments, args.keep)
+        return 0
     with tempfile.TemporaryDirectory(prefix="callqa-search-bench-") as tmp:
         os.chmod(tmp, 0o755)  # the PostgreSQL server runs as its own user
-        for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+        for backend in backends:
             run(backend, args.calls, args.segments, Path(tmp))
     return 0
 

@@ -27,6 +27,7 @@ PAGE_LOOK = {
     "governance": ("Governance", ":material/shield_person:"),
     "search": ("Search", ":material/search:"),
     "categories": ("Categories", ":material/label:"),
+    "drivers": ("Call drivers", ":material/insights:"),
     "find_calls": ("Find calls", ":material/manage_search:"),
     "my_evaluations": ("My evaluations", ":material/grading:"),
     "disputes": ("Disputes", ":material/gavel:"),

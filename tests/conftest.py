@@ -132,6 +132,10 @@ def postgres() -> Iterator[postgres_server.PostgresServer]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if TEST_BACKEND != "postgresql":
+        only_pg = pytest.mark.skip(reason="checks PostgreSQL's files; run by the PostgreSQL pass")
+        for item in items:
+            if item.get_closest_marker("postgresql_only"):
+                item.add_marker(only_pg)
         return
     reason = pytest.mark.skip(reason="checks the SQLite file itself; run by the SQLite pass")
     for item in items:

@@ -61,6 +61,8 @@ ROLE_MATRIX["quality_manager"] |= {
 }  # fmt: skip
 ROLE_MATRIX["trainer"] |= {"find_calls", "calibration", "coaching", "evaluate", "coach"}
 ROLE_MATRIX["agent"] = frozenset({"find_calls", "my_evaluations", "coaching", "own_calls_only"})
+# Call drivers page (issue 17).
+ROLE_MATRIX["quality_manager"] |= {"drivers"}
 
 # Values that look like personal data and sit only in calls nobody may see.
 PLANTED = (

@@ -123,6 +123,7 @@ README_COLUMNS = {
     "Evidence pack": "export_evidence",
     "Search": "search",
     "Categories": "categories",
+    "Call drivers": "drivers",
     "Find calls": "find_calls",
     "My evaluations": "my_evaluations",
     "Disputes": "disputes",

@@ -241,3 +241,26 @@ def test_categorize_in_small_batches_reads_every_call_once(store: Store) -> None
         )
     assert service.categorize(store, now=NOW, batch=2) == 3
     assert matched(store, "callback") == {"a": [1, 2], "b": [1]}
+
+
+def test_the_subject_access_archive_holds_the_calls_categories(
+    store: Store, tmp_path: Path
+) -> None:
+    import zipfile
+
+    caller = "+33 6 12 34 56 78"
+    add_call(
+        store,
+        "mine",
+        caller_id=caller,
+        texts=(("agent", "bonjour"), ("agent", "oui je vous rappelle demain matin")),
+    )
+    add_call(store, "other", texts=(("agent", "je vous rappelle"),))
+    service.import_text(store, CALLBACK_V1, now=NOW)
+    out = tmp_path / "access.zip"
+    assert governance.subject_access(store, caller, out, now=NOW) == 1
+    with zipfile.ZipFile(out) as archive:
+        (entry,) = json.loads(archive.read("calls.json"))
+    assert entry["call_id"] == "mine"
+    (match,) = entry["analysis"]["categories"]
+    assert (match["name"], match["evidence"]) == ("callback", [1])

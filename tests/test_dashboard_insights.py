@@ -4,6 +4,7 @@ marked in call review, the Search page (governed, escaped, linked to call review
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,52 @@ def test_highlight_escapes_every_piece(payload: str) -> None:
     inner = marked.removeprefix(":orange-background[")
     assert ui.md_escape(payload) in inner and "**bold**" not in marked
     assert "](" not in marked.replace("\\](", "")
+
+
+REASONS = {
+    "invoice": "ma facture est trop élevée ce mois, la facture double le tarif_special",
+    "towing": "ma voiture est en panne, il me faut une dépanneuse sur l'autoroute",
+    "cancel": "je veux résilier mon contrat, la résiliation avant l'échéance",
+}
+
+
+def test_the_call_drivers_page_shows_topics_and_weekly_counts(home: Path) -> None:
+    from factories import add_call
+
+    from analytics import governance
+
+    store = _store(home)
+    try:
+        for i in range(30):
+            reason = list(REASONS)[i % 3]
+            add_call(
+                store,
+                f"d{i:02d}",
+                started_at=NOW - timedelta(days=1 + i),
+                texts=(("agent", "bonjour"), ("customer", REASONS[reason])),
+            )
+        for i in range(4):  # a reason only objected calls give: never shown
+            add_call(store, f"hid{i}", texts=(("customer", "mon zorglubquatre zorglubquatre"),))
+            governance.object_calls(store, call_id=f"hid{i}", now=NOW)
+    finally:
+        store.close()
+    at = open_page(sign_in("quality_manager"), "drivers")
+    assert not at.exception and not at.error
+    assert "Call drivers" in titles(at)
+    shown = page_bytes(at).decode("utf-8", "replace")
+    for word in ("factur", "depanneu", "resili"):  # each planted reason names a topic
+        assert any(word in m.value for m in at.markdown), word
+    assert "zorglub" not in shown
+    # names are escaped Markdown: the underscore of a term is shown, not read as emphasis
+    special = [m.value for m in at.markdown if "tarif" in m.value]
+    assert special and all(ui.md_escape("tarif_special") in m for m in special)
+    assert ui.md_escape("tarif_special") != "tarif_special"
+    weekly = at.dataframe[0].value
+    assert weekly.columns[0] == "week"
+    assert weekly.drop(columns="week").to_numpy().sum() >= 30  # every d call counted once
+    assert all(week <= NOW.date().isoformat() for week in weekly["week"])
+
+
+def test_the_call_drivers_page_is_for_the_quality_manager(home: Path) -> None:
+    at = open_page(sign_in("trainer"), "drivers")
+    assert "Call drivers" not in titles(at)

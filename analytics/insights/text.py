@@ -71,14 +71,22 @@ _QUERY = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
 
 @dataclass(frozen=True)
 class Term:
-    """One part of a query: a word, a phrase ("..."), or a prefix (word*); ``-`` excludes."""
+    """One part of a query: a word, a phrase ("..."), or a prefix (word*); ``-`` excludes;
+    ``a OR b`` is one term of kind ``or`` whose ``anyof`` are the terms it joins."""
 
-    kind: str  # "word" | "phrase" | "prefix"
+    kind: str  # "word" | "phrase" | "prefix" | "or"
     words: tuple[str, ...]
     negated: bool = False
+    anyof: tuple[Term, ...] = ()
+
+    def leaves(self) -> tuple[Term, ...]:
+        """The word, phrase and prefix terms of this term (itself unless an OR)."""
+        return self.anyof if self.kind == "or" else (self,)
 
     def alternatives(self, languages: tuple[str | None, ...]) -> tuple[tuple[str, ...], ...]:
         """The stem sequences this term matches, one per language (duplicates dropped)."""
+        if self.kind == "or":
+            raise ValueError("an OR term has no stems of its own: use leaves()")
         found: list[tuple[str, ...]] = []
         for language in languages:
             if self.kind == "prefix":
@@ -94,30 +102,51 @@ class Term:
         return tuple(found)
 
 
-def parse_query(query: str) -> tuple[Term, ...]:
-    """Words, "phrases", prefix* and -exclusions; words are folded, symbols dropped.
+OR = "OR"  # between two terms (upper case, as in web search): either of them
 
-    Nothing of the query's own syntax reaches a full-text engine: each term is rebuilt
-    from its word characters only.
+
+def parse_query(query: str) -> tuple[Term, ...]:
+    """Words, "phrases", prefix* and -exclusions; ``a OR b``; words are folded, symbols
+    dropped.
+
+    The terms are all required (AND); ``OR`` joins the terms on either side of it into
+    one term that either satisfies (``a b OR c``: a, and b or c). An ``OR`` with no
+    positive term on one side is dropped. Nothing of the query's own syntax reaches a
+    full-text engine: each term is rebuilt from its word characters only.
     """
-    terms = []
+    terms: list[Term] = []
+    join_next = False
     for neg_phrase, phrase, neg_word, word in _QUERY.findall(query):
-        if phrase or neg_phrase:
-            words = tuple(w.strip("<>") for w in tokens(phrase))
-            if words:
-                kind = "phrase" if len(words) > 1 else "word"
-                terms.append(Term(kind, words, bool(neg_phrase)))
+        if not neg_word and word == OR:
+            join_next = bool(terms) and not terms[-1].negated
             continue
-        words = tuple(w.strip("<>") for w in tokens(word))
-        if not words:
-            continue
-        if word.endswith("*") and len(words) == 1:
-            terms.append(Term("prefix", words, bool(neg_word)))
-        elif len(words) == 1:
-            terms.append(Term("word", words, bool(neg_word)))
-        else:  # "l'assurance", "e-mail": the parts in a row
-            terms.append(Term("phrase", words, bool(neg_word)))
+        count = len(terms)
+        _parse_term(terms, neg_phrase, phrase, neg_word, word)
+        if len(terms) > count and join_next and not terms[-1].negated:
+            right = terms.pop()
+            left = terms.pop()
+            terms.append(Term("or", (), False, left.leaves() + right.leaves()))
+        join_next = False
     return tuple(terms)
+
+
+def _parse_term(terms: list[Term], neg_phrase: str, phrase: str, neg_word: str, word: str) -> None:
+    """Append the term of one matched token (nothing when it has no word characters)."""
+    if phrase or neg_phrase:
+        words = tuple(w.strip("<>") for w in tokens(phrase))
+        if words:
+            kind = "phrase" if len(words) > 1 else "word"
+            terms.append(Term(kind, words, bool(neg_phrase)))
+        return
+    words = tuple(w.strip("<>") for w in tokens(word))
+    if not words:
+        return
+    if word.endswith("*") and len(words) == 1:
+        terms.append(Term("prefix", words, bool(neg_word)))
+    elif len(words) == 1:
+        terms.append(Term("word", words, bool(neg_word)))
+    else:  # "l'assurance", "e-mail": the parts in a row
+        terms.append(Term("phrase", words, bool(neg_word)))
 
 
 def highlight(
@@ -130,9 +159,7 @@ def highlight(
     """
     wanted: set[str] = set()
     prefixes: list[str] = []
-    for term in terms:
-        if term.negated:
-            continue
+    for term in (leaf for t in terms if not t.negated for leaf in t.leaves()):
         for option in term.alternatives((language, "fr", "en", None)):
             if term.kind == "prefix":
                 prefixes.append(option[0])

@@ -179,10 +179,10 @@ class Store:
     last_scrub: Scrub | None = None
     # The run of `process` claiming calls through this store ("" outside a run).
     claimant: str = ""
-    # Search documents were deleted: the FTS5 index is merged at the next checkpoint.
-    search_dirty: bool = False
 
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
+        # FTS5 shards that lost documents: merged at the next checkpoint (SQLite).
+        self.search_dirty: set[int] = set()
         self.settings = settings
         self.engine = engine
         self.key = key
@@ -293,12 +293,15 @@ class Store:
 
     def _merge_search_index(self) -> None:
         """An FTS5 delete leaves the terms in older index segments until they are merged:
-        merge them now, so the freed pages (zeroed by secure_delete) hold no deleted word."""
+        merge the shards that lost documents now (one merge per shard for the whole
+        command), so the freed pages (zeroed by secure_delete) hold no deleted word."""
         if not self.search_dirty:
             return
+        from analytics.store.search import optimize  # search builds on this module
+
         with self.write() as conn:
-            conn.exec_driver_sql("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
-        self.search_dirty = False
+            optimize(conn, self.search_dirty)
+        self.search_dirty = set()
 
     def _vacuum_postgres(self) -> Scrub:
         """PostgreSQL keeps a deleted row's old version in its table file until VACUUM

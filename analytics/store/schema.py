@@ -256,6 +256,36 @@ search_docs = Table(
 )
 Index("ix_search_docs_call", search_docs.c.call_id)
 
+# On SQLite the stems live in FTS5 tables of SEARCH_SHARD_DOCS documents each, by doc_id
+# (shard n holds doc_ids n * SEARCH_SHARD_DOCS ...): an objection merges only the shard
+# of the call's documents so its words leave the file, not the whole index (v12).
+SEARCH_SHARD_BITS = 17
+SEARCH_SHARD_DOCS = 1 << SEARCH_SHARD_BITS
+SEARCH_SHARD_GLOB = "search_fts_[0-9][0-9][0-9][0-9][0-9]"  # not its shadow tables
+
+
+def search_shard(doc_id: int) -> int:
+    """The FTS5 shard holding a document."""
+    return doc_id >> SEARCH_SHARD_BITS
+
+
+def search_shard_table(shard: int) -> str:
+    """The name of a shard's FTS5 table (a fixed pattern: safe in SQL)."""
+    return f"search_fts_{int(shard):05d}"
+
+
+def create_search_shard(conn: Connection, shard: int) -> str:
+    """Make a shard's FTS5 table if missing; its name."""
+    name = search_shard_table(shard)
+    conn.execute(
+        text(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5("
+            "terms, tokenize = 'unicode61 remove_diacritics 2')"
+        )
+    )
+    return name
+
+
 # Call drivers (analytics.insights.drivers): the topics of the last run, so that the
 # next run keeps their ids where they persist. Terms of many calls (min_df), no call id.
 driver_topics = Table(
@@ -608,6 +638,31 @@ def _v11_rollups(conn: Connection) -> None:
     rebuild(conn)
 
 
+def _v12_search_shards(conn: Connection) -> None:
+    # SQLite: the one FTS5 table of v9 split into shards by doc_id (see SEARCH_SHARD_DOCS).
+    if conn.dialect.name != "sqlite":
+        return
+    present = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_fts'")
+    ).first()
+    if present is None:
+        return
+    shards = conn.execute(
+        text("SELECT DISTINCT rowid >> :bits FROM search_fts"), {"bits": SEARCH_SHARD_BITS}
+    ).scalars()
+    for shard in list(shards):
+        name = create_search_shard(conn, shard)
+        conn.execute(
+            text(
+                f"INSERT INTO {name} (rowid, terms) SELECT rowid, terms FROM search_fts "
+                "WHERE rowid >= :lo AND rowid < :hi ORDER BY rowid"
+            ),
+            {"lo": shard * SEARCH_SHARD_DOCS, "hi": (shard + 1) * SEARCH_SHARD_DOCS},
+        )
+        conn.execute(text(f"INSERT INTO {name} ({name}) VALUES ('optimize')"))
+    conn.execute(text("DROP TABLE search_fts"))
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -621,6 +676,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (9, "categories and the search index", _v9_insights),
     (10, "evaluations: forms, reviews, disputes, coaching, calibration", _v10_evaluations),
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
+    (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
