@@ -36,6 +36,7 @@ class Settings:
     batch_size: int = 1  # batched text-only decoding drops words (benchmarks/transcription.py)
     workers: int = 2
     cpu_threads: int = 0  # 0: share the cores among workers
+    num_gpus: float = 0.0  # Ray, device cuda: GPUs each actor reserves (0: 1; 0.5: two per GPU)
     redacted_audio: bool = True
     caller_region: str = "FR"  # region of caller ids written without a country code
     # Longest recording accepted (ingest reads it from the header, process from the

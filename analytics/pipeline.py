@@ -666,6 +666,9 @@ RAY_IN_FLIGHT_PER_ACTOR = 2
 RAY_LOCAL_IP = "127.0.0.2"
 RAY_ACTOR_START_S = 600.0  # no actor started by then (no free CPU anywhere): give up
 RAY_ACTOR_GRACE_S = 120.0  # the others, after the first one is ready
+RAY_TOP_UP_S = 5.0  # how often the driver looks for nodes with room for more actors
+RAY_MAX_REPLACEMENTS = 16  # actors started after the first ones, per run (a bound on churn)
+RAY_UNAVAILABLE_RETRIES = 3  # transient ActorUnavailableError on one call, same actor
 
 
 def ray_address(address: str | None) -> str | None:
@@ -693,29 +696,88 @@ def _connect_ray(ray: Any, address: str | None, workers: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ActorShape:
+    """What one Ray actor reserves: ``cpus`` CPUs and, on a GPU node, ``gpus`` GPUs."""
+
+    cpus: int
+    gpus: float  # per actor on a node with GPUs; 0: the actor runs on CPU
+
+
+def actor_shape(settings: Settings) -> ActorShape:
+    """CPUs per actor from ``cpu_threads`` (0 = 1); GPUs from ``num_gpus`` (0 = 1) unless
+    the device is ``cpu``: an actor on a node with GPUs reserves its share of one."""
+    gpus = 0.0 if settings.device == "cpu" else (settings.num_gpus or 1.0)
+    return ActorShape(cpus=max(1, settings.cpu_threads), gpus=gpus)
+
+
+def actors_to_start(
+    nodes: Sequence[dict[str, Any]],
+    shape: ActorShape,
+    live: dict[str, int],
+    device: str = "auto",
+) -> dict[str, int]:
+    """Actors to start on each alive node so that it holds as many as it can.
+
+    A node with GPUs (and a device that may be cuda) holds one actor per ``shape.gpus``
+    of its GPUs, each also reserving ``shape.cpus`` CPUs; a node without, one per
+    ``shape.cpus`` CPUs (with ``device = cuda``, none). ``nodes``: as ``ray.nodes()``
+    lists them; ``live``: our actors (running or starting) per node id.
+    """
+    out = {}
+    for node in nodes:
+        if not node.get("Alive"):
+            continue
+        resources = node.get("Resources", {})
+        room = int(resources.get("CPU", 0) // shape.cpus)
+        node_gpus = float(resources.get("GPU", 0))
+        if shape.gpus and node_gpus:
+            room = min(room, int(node_gpus / shape.gpus + 1e-9))
+        elif device == "cuda":
+            room = 0
+        wanted = room - live.get(node["NodeID"], 0)
+        if wanted > 0:
+            out[node["NodeID"]] = wanted
+    return out
+
+
+def _launch(
+    ray: Any, settings: Settings, engine_factory: EngineFactory, plan: dict[str, int]
+) -> dict[Any, tuple[Any, str]]:
+    """Start the planned actors; their ``ready`` refs, each with (actor, node id)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    shape = actor_shape(settings)
+    actor_class = ray.remote(_RayWorker)
+    nodes = {node["NodeID"]: node for node in ray.nodes()}
+    starting = {}
+    for node_id, count in plan.items():
+        on_gpu = bool(shape.gpus and nodes.get(node_id, {}).get("Resources", {}).get("GPU"))
+        options: dict[str, Any] = {"num_cpus": shape.cpus}
+        if on_gpu:
+            options["num_gpus"] = shape.gpus
+        for _ in range(count):
+            strategy = NodeAffinitySchedulingStrategy(node_id, soft=True)
+            actor = actor_class.options(scheduling_strategy=strategy, **options).remote(
+                settings if on_gpu else replace(settings, device="cpu"),
+                engine_factory,
+                shape.cpus,
+            )
+            starting[actor.ready.remote()] = (actor, node_id)
+    return starting
+
+
 def _start_actors(
     ray: Any, settings: Settings, engine_factory: EngineFactory
 ) -> list[tuple[Any, str]]:
-    """Actors on every alive node, as many as its CPUs allow, each reserving
-    ``cpu_threads`` CPUs (1 when 0); those that cannot start are dropped."""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    cpus = max(1, settings.cpu_threads)
-    actor_class = ray.remote(_RayWorker)
-    actors = []
-    for node in ray.nodes():
-        if not node.get("Alive"):
-            continue
-        for _ in range(int(node.get("Resources", {}).get("CPU", 0) // cpus)):
-            strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=True)
-            actors.append(
-                actor_class.options(num_cpus=cpus, scheduling_strategy=strategy).remote(
-                    settings, engine_factory, cpus
-                )
-            )
-    if not actors:
-        raise ClusterError(f"the Ray cluster has no node with {cpus} free CPU(s)")
-    ready = {actor.ready.remote(): actor for actor in actors}
+    """Actors on every alive node, as many as its resources allow (:func:`actors_to_start`);
+    those that cannot start are dropped."""
+    shape = actor_shape(settings)
+    ready = _launch(
+        ray, settings, engine_factory, actors_to_start(ray.nodes(), shape, {}, settings.device)
+    )
+    if not ready:
+        raise ClusterError(f"the Ray cluster has no node with {shape.cpus} free CPU(s)")
     # The first actor may wait for a free CPU as long as it takes to start; the others
     # load their models at the same time, and one still waiting a while after it is
     # dropped (its node's CPUs are taken by another job): the run goes on without it.
@@ -731,12 +793,12 @@ def _start_actors(
         except ray.exceptions.RayActorError as exc:
             cause = exc.__cause__ or exc
             raise ClusterError(f"a Ray worker could not start: {type(cause).__name__}") from None
-        live.append((ready[ref], node_id))
+        live.append((ready[ref][0], node_id))
     for ref in late:
-        ray.kill(ready[ref])
+        ray.kill(ready[ref][0])
     if not live:
         raise ClusterError("no Ray worker could start (no free CPU on the cluster?)")
-    log.info("ray: %d actors of %d CPU(s) on %d nodes", len(live), cpus, len(ray.nodes()))
+    log.info("ray: %d actors of %d CPU(s) on %d nodes", len(live), shape.cpus, len(ray.nodes()))
     return live
 
 
@@ -752,6 +814,7 @@ def _run_ray(
 ) -> None:
     """Each call on a Ray actor; recordings go out and results come back as bytes
     through the object store; every commit is made here, by the driver.
+    Lost actors are replaced on nodes with room, a node that joins gets actors too.
 
     A call is claimed when an actor has room for it (at most RAY_IN_FLIGHT_PER_ACTOR
     each); the driver reads its recording through the blob store and puts it in the object store.
@@ -765,10 +828,57 @@ def _run_ray(
     try:
         actors = _start_actors(ray, store.settings, engine_factory)
         report.startup_s = time.perf_counter() - mark
-        _drive(ray, store, actors, todo, now, _bar(todo, progress), report)
+        topper = _TopUp(ray, store.settings, engine_factory)
+        _drive(ray, store, actors, todo, now, _bar(todo, progress), report, topper)
     finally:
         if owned:
             ray.shutdown()
+
+
+class _TopUp:
+    """Starts actors where nodes have room (lost actors replaced, new nodes used),
+    at most every RAY_TOP_UP_S, without blocking the run while their models load."""
+
+    def __init__(self, ray: Any, settings: Settings, engine_factory: EngineFactory) -> None:
+        self.ray, self.settings, self.factory = ray, settings, engine_factory
+        self.starting: dict[Any, tuple[Any, str]] = {}
+        self.last = time.monotonic()
+        self.started = 0
+
+    def plan(self, live: dict[str, int], *, now: bool = False) -> None:
+        """Start actors where there is room (``now``: whenever it last looked)."""
+        recently = time.monotonic() - self.last < RAY_TOP_UP_S
+        if (recently and not now) or self.started >= RAY_MAX_REPLACEMENTS:
+            return
+        self.last = time.monotonic()
+        pending = dict(live)
+        for _, node_id in self.starting.values():
+            pending[node_id] = pending.get(node_id, 0) + 1
+        shape = actor_shape(self.settings)
+        plan = actors_to_start(self.ray.nodes(), shape, pending, self.settings.device)
+        budget = RAY_MAX_REPLACEMENTS - self.started
+        plan = {node: min(n, budget) for node, n in plan.items()}
+        if plan:
+            log.info("ray: starting %d more actor(s)", sum(plan.values()))
+            started = _launch(self.ray, self.settings, self.factory, plan)
+            self.started += len(started)
+            self.starting.update(started)
+
+    def ready(self, ref: Any) -> tuple[Any, str] | None:
+        """The started actor of this ``ready`` ref (None if it failed to start)."""
+        actor, _ = self.starting.pop(ref)
+        try:
+            node_id = str(self.ray.get(ref))
+        except self.ray.exceptions.RayError as exc:
+            log.warning("ray: a new actor could not start (%s)", type(exc).__name__)
+            return None
+        return actor, node_id
+
+
+def _is_unavailable(ray: Any, exc: BaseException) -> bool:
+    """A transient loss of contact with an actor that may still be alive."""
+    kind = getattr(ray.exceptions, "ActorUnavailableError", None)
+    return kind is not None and isinstance(exc, kind)
 
 
 def _drive(
@@ -779,12 +889,15 @@ def _drive(
     now: datetime,
     bar: Any,
     report: ProcessReport,
+    topper: _TopUp | None = None,
 ) -> None:
     from collections import deque
 
+    actors = list(actors)
     waiting = deque(todo)
     load = dict.fromkeys(range(len(actors)), 0)  # live actors and their calls in flight
     in_flight: dict[Any, tuple[Call, int]] = {}
+    unavailable: dict[str, int] = {}  # call id -> transient errors on its actor
     try:
         while waiting or in_flight:
             while waiting and load and len(in_flight) < RAY_IN_FLIGHT_PER_ACTOR * len(load):
@@ -794,13 +907,40 @@ def _drive(
                 if ref is not None:
                     in_flight[ref] = (call, index)
                     load[index] += 1
-            if not in_flight:
+            if topper is not None:
+                live: dict[str, int] = {}
+                for index in load:
+                    live[actors[index][1]] = live.get(actors[index][1], 0) + 1
+                topper.plan(live, now=not load)  # no actor left: look at once
+            starting = list(topper.starting) if topper is not None else []
+            if not in_flight and not (waiting and starting):
                 break
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
+            done, _ = ray.wait(
+                [*in_flight, *starting], num_returns=1, timeout=RAY_TOP_UP_S if starting else None
+            )
+            if not done:
+                continue
+            [ref] = done
+            if ref not in in_flight:
+                assert topper is not None
+                started = topper.ready(ref)
+                if started is not None:
+                    actors.append(started)
+                    load[len(actors) - 1] = 0
+                continue
             call, index = in_flight.pop(ref)
             try:
                 analysis, reason, seconds, full = ray.get(ref)
             except ray.exceptions.RayError as exc:
+                tries = unavailable.get(call.call_id, 0)
+                if index in load and _is_unavailable(ray, exc) and tries < RAY_UNAVAILABLE_RETRIES:
+                    unavailable[call.call_id] = tries + 1
+                    log.warning(
+                        "ray: worker %d unavailable; call %s sent again", index, call.call_id
+                    )
+                    again = actors[index][0].analyse.remote(call, _recording_ref(ray, store, call))
+                    in_flight[again] = (call, index)
+                    continue
                 if index in load:
                     log.error("ray: worker %d lost (%s)", index, type(exc).__name__)
                     del load[index]
@@ -813,10 +953,18 @@ def _drive(
             bar.update(round(call.duration_s))
     finally:
         bar.close()
+        if topper is not None:
+            for actor, _ in topper.starting.values():
+                ray.kill(actor)
     if waiting:
         raise ClusterError(
             f"every Ray worker was lost; {len(waiting)} call(s) stay pending for the next run"
         )
+
+
+def _recording_ref(ray: Any, store: Store, call: Call) -> Any:
+    recording = store.blobs.read(store.blobs.key_of(call.audio_path), "recordings")
+    return ray.put(recording)
 
 
 def _send(

@@ -8,6 +8,7 @@ call ids, channels, counts and timings, never text.
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
 import logging
 import os
@@ -448,16 +449,24 @@ class Transcriber:
     ) -> tuple[dict[Speaker, list[Word]], str | None, float]:
         probability = 1.0
         for start, end in packed.windows:
-            segments, info = self.model.transcribe(
+            model, tap = self.model, None
+            if language is None and _is_multilingual(model):
+                model, tap = _tapped(model)
+            segments, info = model.transcribe(
                 packed.audio[start:end],
-                language=language,
+                # Detecting: a placeholder the first window's detected language replaces
+                # (faster-whisper's own detection would encode the window twice).
+                language=language or ("en" if tap else None),
+                multilingual=tap is not None,
                 condition_on_previous_text=False,
                 **options,
             )
-            if language is None:
-                language, probability = info.language, info.language_probability
             for segment in segments:
                 packed.add_words(words, segment.words or (), offset_s=start / SAMPLE_RATE)
+            if language is None:
+                language, probability = (
+                    _detected(tap) if tap else (info.language, info.language_probability)
+                )
         return words, language, probability
 
 
@@ -467,6 +476,31 @@ def whisper_language(code: str | None) -> str | None:
         return None
     base = code.strip().lower().replace("_", "-").split("-")[0]
     return base if base in _LANGUAGE_CODES else None
+
+
+def _is_multilingual(model: Any) -> bool:
+    return bool(getattr(getattr(model, "model", None), "is_multilingual", False))
+
+
+def _tapped(model: Any) -> tuple[Any, _LanguageTap]:
+    """A view of the WhisperModel for one window whose CTranslate2 model is tapped.
+
+    faster-whisper's ``multilingual`` mode reads the language from the encoder output
+    it computes for transcription; the tap keeps the first reading for the window.
+    The view is a shallow copy: the CTranslate2 model itself is shared (thread-safe).
+    """
+    tap = _LanguageTap(model.model)
+    view = copy.copy(model)
+    view.model = tap
+    return view, tap
+
+
+def _detected(tap: _LanguageTap) -> tuple[str | None, float]:
+    """The tapped language and its probability; (None, 0) if nothing was decoded."""
+    if tap.result is None:
+        return None, 0.0
+    token, probability = tap.result[0]
+    return token[2:-2], float(probability)  # "<|fr|>" -> "fr"
 
 
 class _LanguageTap:

@@ -688,3 +688,24 @@ def test_the_transcriber_builds_its_model_on_the_device_selected(
     cpu.load()
     assert built["device"] == "cpu" and built["compute_type"] == "int8"
     assert cpu.batch_size == 1
+
+
+@pytest.mark.slow
+def test_base_detection_reads_the_language_from_the_windows_own_encoding(
+    base_transcriber, monkeypatch
+):
+    """No encoder pass for language detection alone: one per window (jfk: one window)."""
+    import faster_whisper.transcribe as fw
+
+    encodes: list[int] = []
+    encode = fw.WhisperModel.encode
+
+    def counting(self: Any, features: Any) -> Any:
+        encodes.append(1)
+        return encode(self, features)
+
+    monkeypatch.setattr(fw.WhisperModel, "encode", counting)
+    result = base_transcriber.transcribe("jfk", _channels("jfk.flac", "mono"))
+    assert result.language == "en" and result.language_probability > 0.5
+    assert len(encodes) == 1  # faster-whisper's own detection would make it two
+    assert _wer(JFK, _text(result, "unknown")) <= 0.15
