@@ -9,12 +9,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
-from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, read
+from analytics.redact.recognizers.base import (
+    ADDRESS,
+    LOCATION,
+    NAME_PARTICLES,
+    PERSON,
+    YEAR,
+    read,
+)
 from analytics.redact.spoken import Token, match_phrase
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
@@ -59,7 +67,36 @@ def refine(
         ):
             continue
         refined.append(_with_place_prefix(result, text, tokens, lexicon))
-    return refined
+    return _with_postcodes(refined, text)
+
+
+# A postcode right after a town or an address ("in Bjert 6091", "NS\n B0J 2H0"): any
+# country's digits (4 to 6, Swedish "840 24") or a Canadian code.
+_POSTCODE_AFTER = re.compile(
+    r"[ \t,]*\n?[ \t]*(\d{4,6}|\d{3} \d{2}|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)(?![\w.,:/-]\w)"
+)
+
+
+_PLACE_WORDS = (" in", " at", " à", " near", " from", " de")
+
+
+def _with_postcodes(results: list[RecognizerResult], text: str) -> list[RecognizerResult]:
+    found = []
+    for result in results:
+        place = result.entity_type in (LOCATION, ADDRESS) or (
+            # "in Costamezzana 43015": a town the model took for a name
+            result.entity_type == PERSON
+            and text[: result.start].rstrip().lower().endswith(_PLACE_WORDS)
+        )
+        if not place:
+            continue
+        match = _POSTCODE_AFTER.match(text, result.end)
+        if match is None or (len(match.group(1)) == 4 and YEAR.fullmatch(match.group(1))):
+            continue  # "in Paris 2024": a year
+        found.append(
+            RecognizerResult(ADDRESS, match.start(1), match.end(1), result.score * 0.9)
+        )
+    return results + found
 
 
 def _with_place_prefix(
@@ -204,9 +241,15 @@ def _lone_firm_word(
     word = words[0].text
     if word in lexicon.first_names or word in lexicon.surnames:
         return False
-    before = [token for token in tokens if token.end <= words[0].start]
+    line_start = text.rfind("\n", 0, words[0].start) + 1
+    line_end = text.find("\n", words[0].end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    if sum(ch.isalpha() for ch in line) == len(word):
+        return False  # a word alone on its turn: an answer ("Leblanc.")
+    before = [t for t in tokens if t.end <= words[0].start and (t.is_word or t.text != ".")]
     if before and (
         lexicon.is_title(before[-1].text, "fr")
+        or before[-1].text in lexicon.lone_name_cues
         or any(
             match_phrase(tokens, first, lexicon.name_before) == len(before) - first
             and tuple(t.text for t in before[first:]) not in lexicon.name_weak_before
