@@ -93,9 +93,7 @@ def _with_postcodes(results: list[RecognizerResult], text: str) -> list[Recogniz
         match = _POSTCODE_AFTER.match(text, result.end)
         if match is None or (len(match.group(1)) == 4 and YEAR.fullmatch(match.group(1))):
             continue  # "in Paris 2024": a year
-        found.append(
-            RecognizerResult(ADDRESS, match.start(1), match.end(1), result.score * 0.9)
-        )
+        found.append(RecognizerResult(ADDRESS, match.start(1), match.end(1), result.score * 0.9))
     return results + found
 
 
@@ -148,6 +146,8 @@ def _person_parts(
             parts.append([])  # "julie petit m kevin zhang": a title starts another name
         parts[-1].append(token)
     lower = text == text.lower()
+    if lower:
+        parts = _before_titles(parts, lexicon, language)
     parts = [piece for part in parts for piece in _cut_name(part, text, lexicon, lower)]
     kept = []
     for number, part in enumerate(parts):
@@ -194,9 +194,7 @@ def _camel_word(written: str) -> bool:
     return not (len(inner) == 1 and written[: inner[0]].lower() in _NAME_PREFIXES)
 
 
-def _cut_name(
-    part: list[Token], text: str, lexicon: Lexicon, lower: bool
-) -> list[list[Token]]:
+def _cut_name(part: list[Token], text: str, lexicon: Lexicon, lower: bool) -> list[list[Token]]:
     """A name ends before a brand ("Ugur Sahin de BioNTech"), at "de" after a surname
     ("Moreau de Deloitte") and before a job's acronym ("Karim Benzema DSI").
     """
@@ -224,6 +222,21 @@ def _cut_name(
     return [part] if part else []
 
 
+def _before_titles(parts: list[list[Token]], lexicon: Lexicon, language: str) -> list[list[Token]]:
+    """ "courtier m jean marc", "le cabinet partner m eric": the words said before a title
+    are the title's sentence (a job, a firm), unless a known name is among them.
+    """
+    kept = []
+    for number, part in enumerate(parts):
+        follows = number + 1 < len(parts) and lexicon.is_title(parts[number + 1][0].text, language)
+        if follows and not any(
+            token.text in lexicon.first_names or token.text in lexicon.surnames for token in part
+        ):
+            continue
+        kept.append(part)
+    return kept
+
+
 def _after_title(first: Token, tokens: Sequence[Token], lexicon: Lexicon, language: str) -> bool:
     before = [token for token in tokens if token.end <= first.start]
     return bool(before) and lexicon.is_title(before[-1].text, language)
@@ -247,17 +260,16 @@ def _lone_firm_word(
     if sum(ch.isalpha() for ch in line) == len(word):
         return False  # a word alone on its turn: an answer ("Leblanc.")
     before = [t for t in tokens if t.end <= words[0].start and (t.is_word or t.text != ".")]
-    if before and (
+    named = bool(before) and (
         lexicon.is_title(before[-1].text, "fr")
         or before[-1].text in lexicon.lone_name_cues
         or any(
-            match_phrase(tokens, first, lexicon.name_before) == len(before) - first
+            match_phrase(before, first, lexicon.name_before) == len(before) - first
             and tuple(t.text for t in before[first:]) not in lexicon.name_weak_before
             for first in range(max(0, len(before) - 4), len(before))
         )
-    ):
-        return False
-    return True
+    )
+    return not named
 
 
 def _trim_words(
@@ -313,7 +325,9 @@ def _trim_words(
                 # surname, and the name ends with it.
                 or (titled and first not in lexicon.first_names)
             )
-            keep = after_particle or not (ended and ordinary(token))
+            # "m bernard cannes": a town after a name is where the person is.
+            town = bool(lexicon.vocabulary.place_at([token.text], 0)) and not known(token)
+            keep = (after_particle or not (ended and ordinary(token))) and not town
         else:
             # "anne sophie pastel": two first names, then the surname ("sophie laurent
             # drh": the second is a surname too, so the name ends there).
@@ -418,9 +432,7 @@ def _unknown_place_without_cue(
             return False
         if lexicon.street_types.get(noun):
             return False  # "chemin de Delaunay"
-    if lexicon.street_types.get(previous.text):
-        return False  # "avenue Bazin"
-    return True
+    return not lexicon.street_types.get(previous.text)  # "avenue Bazin"
 
 
 def _word_town(part: Sequence[Token], lexicon: Lexicon) -> bool:
