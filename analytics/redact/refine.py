@@ -171,6 +171,8 @@ def _person_parts(
             continue
         if _is_spacy(result) and language == "fr" and _lone_firm_word(part, text, tokens, lexicon):
             continue
+        if lower and _before_a_title(part, tokens, lexicon, language):
+            continue
         if lower:
             titled = _after_title(part[0], tokens, lexicon, language)
             part = _trim_words(part, lexicon, _is_spacy(result), language, titled=titled)
@@ -195,8 +197,8 @@ def _camel_word(written: str) -> bool:
 
 
 def _cut_name(part: list[Token], text: str, lexicon: Lexicon, lower: bool) -> list[list[Token]]:
-    """A name ends before a brand ("Ugur Sahin de BioNTech"), at "de" after a surname
-    ("Moreau de Deloitte") and before a job's acronym ("Karim Benzema DSI").
+    """A name ends before a brand ("Ugur Sahin de BioNTech") and before a job's acronym
+    ("Karim Benzema DSI"); "de" + a firm stays (surnames take "de" too).
     """
     if not lower:
         for position, token in enumerate(part):
@@ -205,13 +207,6 @@ def _cut_name(part: list[Token], text: str, lexicon: Lexicon, lower: bool) -> li
             if token.is_word and (_camel_word(written) or (glued and written[:1].isupper())):
                 part = part[:position]
                 break
-    for position in range(1, len(part) - 1):
-        previous, token = part[position - 1], part[position]
-        if token.text in ("de", "d", "du") and (
-            previous.text in lexicon.surnames and previous.text not in lexicon.first_names
-        ):
-            part = part[:position]
-            break
     while not lower and len(part) > 1 and part[-1].is_word:
         written = text[part[-1].start : part[-1].end]
         if not (written.isupper() and 1 < len(written) <= _FIRM_ACRONYM):
@@ -235,6 +230,18 @@ def _before_titles(parts: list[list[Token]], lexicon: Lexicon, language: str) ->
             continue
         kept.append(part)
     return kept
+
+
+def _before_a_title(
+    part: Sequence[Token], tokens: Sequence[Token], lexicon: Lexicon, language: str
+) -> bool:
+    """ "hiscox courtier | m jean …": words right before a title, none a known name."""
+    after = [token for token in tokens if token.start >= part[-1].end]
+    if not after or not lexicon.is_title(after[0].text, language) or len(after) < 2:
+        return False
+    return not any(
+        token.text in lexicon.first_names or token.text in lexicon.surnames for token in part
+    )
 
 
 def _after_title(first: Token, tokens: Sequence[Token], lexicon: Lexicon, language: str) -> bool:
@@ -299,7 +306,11 @@ def _trim_words(
         return (
             token.is_word
             and not known(token)
-            and (lexicon.is_dictionary_word(word) or word in lexicon.titles)
+            and (
+                lexicon.is_dictionary_word(word)
+                or word in lexicon.titles
+                or lexicon.is_elided_word(word)  # "linstitut", "lagence"
+            )
         )
 
     while len(part) > 1 and (
@@ -318,16 +329,10 @@ def _trim_words(
             # "moreau auditeur", "marseille directrice": a word after a surname or a
             # place is not part of the name; after an unknown word it may be the surname.
             first = names[0].text
-            ended = (
-                (first in lexicon.surnames and first not in lexicon.first_names)
-                or bool(lexicon.vocabulary.place_at([first], 0))
-                # "m zhang équipe": after a title a word that is no first name is the
-                # surname, and the name ends with it.
-                or (titled and first not in lexicon.first_names)
+            ended = (first in lexicon.surnames and first not in lexicon.first_names) or bool(
+                lexicon.vocabulary.place_at([first], 0)
             )
-            # "m bernard cannes": a town after a name is where the person is.
-            town = bool(lexicon.vocabulary.place_at([token.text], 0)) and not known(token)
-            keep = (after_particle or not (ended and ordinary(token))) and not town
+            keep = after_particle or not (ended and ordinary(token))
         else:
             # "anne sophie pastel": two first names, then the surname ("sophie laurent
             # drh": the second is a surname too, so the name ends there).
