@@ -6,7 +6,8 @@ and per predicted type (precision: share of hidden characters that are PII):
 1. ``../shared/eval`` (external, read in place, never copied): English synthetic
    sentences and French interview/business documents, each written and ASR-style;
 2. the Faker-filled template sets of ``tests/redact_templates.py`` (fr_FR, en_GB,
-   en_US values), written and ASR-style;
+   en_US values), written and ASR-style, and the blind sets of ``tests/redact_blind.py``
+   (templates written by a helper who never saw the code, ``benchmarks/data/blind/``);
 3. the project's own ASR-style calls (``tests/redact_eval.py``), by planted value.
 
 For each, the product's Redactor and vanilla Presidio (AnalyzerEngine with its default
@@ -38,6 +39,7 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import redact_blind
 import redact_eval
 import redact_external
 import redact_templates
@@ -103,7 +105,9 @@ def show(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["shared", "templates", "own", "roundtrip"])
+    parser.add_argument(
+        "--sets", nargs="+", default=["shared", "templates", "blind", "own", "roundtrip"]
+    )
     parser.add_argument(
         "--quick", action="store_true", help="shared and template sets, product only (~1 min)"
     )
@@ -113,7 +117,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=12, help="round-trip calls to speak")
     args = parser.parse_args()
     if args.quick:
-        args.sets, args.no_vanilla = ["shared", "templates"], True
+        args.sets, args.no_vanilla = ["shared", "templates", "blind"], True
 
     began = time.perf_counter()
     redactor = Redactor()
@@ -127,6 +131,8 @@ def main() -> None:
         sets.update(redact_external.shared_sets())
     if "templates" in args.sets:
         sets.update(redact_templates.template_sets())
+    if "blind" in args.sets:
+        sets.update(redact_blind.blind_sets())
     summary = []
     speed: dict[str, list[float]] = {label: [0.0, 0.0] for label in finders}  # chars, seconds
     for name, records in sets.items():

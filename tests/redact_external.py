@@ -36,6 +36,8 @@ TARGET_TYPES = frozenset(
         "US_SSN",
         "PIN",
         "DATE_OF_BIRTH",
+        "LICENSE_PLATE",
+        "POLICY_NUMBER",
     }
 )
 

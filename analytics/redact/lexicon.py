@@ -93,6 +93,8 @@ class Lexicon:
     lone_name_cues: frozenset[str] = frozenset()
     place_tails: frozenset[str] = frozenset()
     corner_words: PhraseIndex = field(default_factory=dict)
+    town_before: frozenset[str] = frozenset()
+    town_nouns: frozenset[str] = frozenset()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -230,4 +232,6 @@ def default_lexicon() -> Lexicon:
         lone_name_cues=frozenset(names["lone_cues"]),
         place_tails=frozenset(data["location"]["tails"]),
         corner_words=index_phrases(address["corner"]),
+        town_before=frozenset(data["location"]["town_before"]),
+        town_nouns=frozenset(data["location"]["town_nouns"]),
     )

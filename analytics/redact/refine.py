@@ -9,12 +9,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
-from analytics.redact.recognizers.base import LOCATION, NAME_PARTICLES, PERSON, read
+from analytics.redact.recognizers.base import (
+    ADDRESS,
+    LOCATION,
+    NAME_PARTICLES,
+    PERSON,
+    YEAR,
+    read,
+)
 from analytics.redact.spoken import Token, match_phrase
 
 _BREAKS = frozenset(',;:()[]{}|→•✓"“”«»/')
@@ -49,11 +57,44 @@ def refine(
                 and (language == "fr" or text == text.lower())
                 and not _after_place_cue(tokens, result.start, lexicon)
                 and _dictionary_words(_inside(tokens, result.start, result.end), lexicon)
+                and not _word_town(_inside(tokens, result.start, result.end), lexicon)
+            )
+            or (
+                _is_spacy(result)
+                and language == "fr"
+                and _unknown_place_without_cue(result, text, tokens, lexicon)
             )
         ):
             continue
         refined.append(_with_place_prefix(result, text, tokens, lexicon))
-    return refined
+    return _with_postcodes(refined, text)
+
+
+# A postcode right after a town or an address ("in Bjert 6091", "NS\n B0J 2H0"): any
+# country's digits (4 to 6, Swedish "840 24") or a Canadian code.
+_POSTCODE_AFTER = re.compile(
+    r"[ \t,]*\n?[ \t]*(\d{4,6}|\d{3} \d{2}|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)(?![\w.,:/-]\w)"
+)
+
+
+_PLACE_WORDS = (" in", " at", " à", " near", " from", " de")
+
+
+def _with_postcodes(results: list[RecognizerResult], text: str) -> list[RecognizerResult]:
+    found = []
+    for result in results:
+        place = result.entity_type in (LOCATION, ADDRESS) or (
+            # "in Costamezzana 43015": a town the model took for a name
+            result.entity_type == PERSON
+            and text[: result.start].rstrip().lower().endswith(_PLACE_WORDS)
+        )
+        if not place:
+            continue
+        match = _POSTCODE_AFTER.match(text, result.end)
+        if match is None or (len(match.group(1)) == 4 and YEAR.fullmatch(match.group(1))):
+            continue  # "in Paris 2024": a year
+        found.append(RecognizerResult(ADDRESS, match.start(1), match.end(1), result.score * 0.9))
+    return results + found
 
 
 def _with_place_prefix(
@@ -105,6 +146,9 @@ def _person_parts(
             parts.append([])  # "julie petit m kevin zhang": a title starts another name
         parts[-1].append(token)
     lower = text == text.lower()
+    if lower:
+        parts = _before_titles(parts, lexicon, language)
+    parts = [piece for part in parts for piece in _cut_name(part, text, lexicon, lower)]
     kept = []
     for number, part in enumerate(parts):
         while part and (lexicon.is_title(part[0].text, language) or not part[0].is_word):
@@ -125,16 +169,123 @@ def _person_parts(
             continue  # "…, Manager", "(interne", "Directeur Juridique"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon, language):
             continue
+        if _is_spacy(result) and language == "fr" and _lone_firm_word(part, text, tokens, lexicon):
+            continue
+        if lower and _before_a_title(part, tokens, lexicon, language):
+            continue
         if lower:
-            part = _trim_words(part, lexicon, _is_spacy(result), language)
+            titled = _after_title(part[0], tokens, lexicon, language)
+            part = _trim_words(part, lexicon, _is_spacy(result), language, titled=titled)
             if not part:
                 continue
         kept.append((part[0].start, part[-1].end))
     return kept
 
 
+_NAME_PREFIXES = ("mc", "mac", "le", "la", "de", "di", "da", "du", "van", "von", "o", "fitz", "st")
+_FIRM_ACRONYM = 4  # letters: "DSI", "CEO", "DRH" after a name are its owner's job
+
+
+def _camel_word(written: str) -> bool:
+    """ "SecNumCloud", "KnowBe4", "BioNTech": a brand, not a name ("McDonald", "LeCun" are)."""
+    if not written[:1].isupper():
+        return written[:1].islower() and any(ch.isupper() for ch in written[1:])
+    inner = [i for i in range(1, len(written)) if written[i].isupper() and written[i - 1].islower()]
+    if not inner:
+        return False
+    return not (len(inner) == 1 and written[: inner[0]].lower() in _NAME_PREFIXES)
+
+
+def _cut_name(part: list[Token], text: str, lexicon: Lexicon, lower: bool) -> list[list[Token]]:
+    """A name ends before a brand ("Ugur Sahin de BioNTech") and before a job's acronym
+    ("Karim Benzema DSI"); "de" + a firm stays (surnames take "de" too).
+    """
+    if not lower:
+        for position, token in enumerate(part):
+            written = text[token.start : token.end]
+            glued = token.end < len(text) and text[token.end].isdigit() and token.is_word
+            if token.is_word and (_camel_word(written) or (glued and written[:1].isupper())):
+                part = part[:position]
+                break
+    while not lower and len(part) > 1 and part[-1].is_word:
+        written = text[part[-1].start : part[-1].end]
+        if not (written.isupper() and 1 < len(written) <= _FIRM_ACRONYM):
+            break
+        if part[-1].text in lexicon.surnames or part[-1].text in lexicon.first_names:
+            break
+        part = part[:-1]
+    return [part] if part else []
+
+
+def _before_titles(parts: list[list[Token]], lexicon: Lexicon, language: str) -> list[list[Token]]:
+    """ "courtier m jean marc", "le cabinet partner m eric": the words said before a title
+    are the title's sentence (a job, a firm), unless a known name is among them.
+    """
+    kept = []
+    for number, part in enumerate(parts):
+        follows = number + 1 < len(parts) and lexicon.is_title(parts[number + 1][0].text, language)
+        if follows and not any(
+            token.text in lexicon.first_names or token.text in lexicon.surnames for token in part
+        ):
+            continue
+        kept.append(part)
+    return kept
+
+
+def _before_a_title(
+    part: Sequence[Token], tokens: Sequence[Token], lexicon: Lexicon, language: str
+) -> bool:
+    """ "hiscox courtier | m jean …": words right before a title, none a known name."""
+    after = [token for token in tokens if token.start >= part[-1].end]
+    if not after or not lexicon.is_title(after[0].text, language) or len(after) < 2:
+        return False
+    return not any(
+        token.text in lexicon.first_names or token.text in lexicon.surnames for token in part
+    )
+
+
+def _after_title(first: Token, tokens: Sequence[Token], lexicon: Lexicon, language: str) -> bool:
+    before = [token for token in tokens if token.end <= first.start]
+    return bool(before) and lexicon.is_title(before[-1].text, language)
+
+
+def _lone_firm_word(
+    part: Sequence[Token], text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> bool:
+    """French documents name people with a title or a first name: one capitalised word
+    nobody knows, with neither ("avec Deloitte", "certifiée par Ecocert"), is a firm.
+    """
+    words = [token for token in part if token.is_word]
+    if len(words) != 1 or text == text.lower():
+        return False
+    word = words[0].text
+    if word in lexicon.first_names or word in lexicon.surnames:
+        return False
+    line_start = text.rfind("\n", 0, words[0].start) + 1
+    line_end = text.find("\n", words[0].end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    if sum(ch.isalpha() for ch in line) == len(word):
+        return False  # a word alone on its turn: an answer ("Leblanc.")
+    before = [t for t in tokens if t.end <= words[0].start and (t.is_word or t.text != ".")]
+    named = bool(before) and (
+        lexicon.is_title(before[-1].text, "fr")
+        or before[-1].text in lexicon.lone_name_cues
+        or any(
+            match_phrase(before, first, lexicon.name_before) == len(before) - first
+            and tuple(t.text for t in before[first:]) not in lexicon.name_weak_before
+            for first in range(max(0, len(before) - 4), len(before))
+        )
+    )
+    return not named
+
+
 def _trim_words(
-    part: list[Token], lexicon: Lexicon, spacy: bool, language: str = ""
+    part: list[Token],
+    lexicon: Lexicon,
+    spacy: bool,
+    language: str = "",
+    *,
+    titled: bool = False,
 ) -> list[Token]:
     """Lower-case text: the words a name ran on into are cut.
 
@@ -155,7 +306,11 @@ def _trim_words(
         return (
             token.is_word
             and not known(token)
-            and (lexicon.is_dictionary_word(word) or word in lexicon.titles)
+            and (
+                lexicon.is_dictionary_word(word)
+                or word in lexicon.titles
+                or lexicon.is_elided_word(word)  # "linstitut", "lagence"
+            )
         )
 
     while len(part) > 1 and (
@@ -184,10 +339,19 @@ def _trim_words(
             first_names = all(t.text in lexicon.first_names for t in names[:2]) and (
                 names[1].text not in lexicon.surnames
             )
+            # "sarah cohen inria": a first name and a known surname make a whole name.
+            whole = (
+                len(names) == 2
+                and names[0].text in lexicon.first_names
+                and names[1].text in lexicon.surnames
+            ) or len(names) >= 3
             keep = (
                 known(token)
-                or first_names
-                or (not ordinary(token) and (after_particle or len(token.text) > _ACRONYM))
+                or after_particle
+                or (
+                    not whole
+                    and (first_names or (not ordinary(token) and len(token.text) > _ACRONYM))
+                )
             )
         if not keep:
             part = part[:position]
@@ -238,6 +402,48 @@ def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
         and not lexicon.vocabulary.place_at([word], 0)
         for word in words
     )
+
+
+def _unknown_place_without_cue(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> bool:
+    """French: a model's place of words nobody knows, not where a town is named.
+
+    "avec Splunk", "certifié SecNumCloud", "(Dircom)": firms and products read as
+    places. A town the gazetteer lacks is kept after "à", "après", "près de", "la
+    mairie de", a postcode or a street.
+    """
+    part = _inside(tokens, result.start, result.end)
+    words = [token.text for token in part if token.is_word]
+    if not words or any(
+        lexicon.vocabulary.place_at(words, i) or words[i] in lexicon.vocabulary.word_towns
+        for i in range(len(words))
+    ):
+        return False
+    if any(lexicon.is_dictionary_word(word) for word in words):
+        return False  # dictionary words: the rule above
+    before = [token for token in tokens if token.end <= result.start]
+    if not before:
+        return True
+    previous = before[-1]
+    if not previous.is_word:
+        # "59727 Coste-sur-Gautier", "12, rue ..., Lesage": after a number or a street.
+        return not (previous.text.isdigit() and len(previous.text) >= 4)
+    if previous.text in lexicon.town_before:
+        return False
+    if previous.text in ("de", "d", "du", "des") and len(before) > 1:
+        noun = before[-2].text
+        if noun in lexicon.town_nouns or noun in lexicon.town_before:
+            return False
+        if lexicon.street_types.get(noun):
+            return False  # "chemin de Delaunay"
+    return not lexicon.street_types.get(previous.text)  # "avenue Bazin"
+
+
+def _word_town(part: Sequence[Token], lexicon: Lexicon) -> bool:
+    """ "à Lille", "au CHU de bordeaux": the model's place is a town whose name is a word."""
+    words = [token.text for token in part if token.is_word]
+    return len(words) == 1 and words[0] in lexicon.vocabulary.word_towns
 
 
 def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:

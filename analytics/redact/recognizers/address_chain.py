@@ -103,7 +103,8 @@ class AddressChainRecognizer(TokenRecognizer):
         closing = self.text[between[-1].end : tokens[position].end + 1]
         if "(" in closing or "%" in closing:
             return None  # "4.1 RÉSERVES MINEURES (3)", "12 DPIAs réalisées (100 %)"
-        sentence = all(self._dictionary_word(token) for token in between)
+        common = sum(self._dictionary_word(token) for token in between)
+        sentence = common == len(between) or (len(between) > 1 and 2 * common >= len(between))
         if sentence and (len(between) > 1 or _YEAR.fullmatch(tokens[index].text)):
             return None  # "3 communication collaborateurs 6", "2024 objectif 15"
         if any(token.text in self.lexicon.standards for token in between):

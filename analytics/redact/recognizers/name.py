@@ -126,6 +126,8 @@ class NameRecognizer(TokenRecognizer):
         size = match_phrase(tokens, index, self.lexicon.name_before)
         if not size:
             return []
+        if index and tokens[index - 1].end == tokens[index].start and not tokens[index - 1].is_word:
+            return []  # "50M€", "200ms": a unit after a number, not a title
         trigger = tuple(token.text for token in tokens[index : index + size])
         weak = trigger in self.lexicon.name_weak_before
         position = index + size

@@ -45,6 +45,8 @@ class TitleNameRecognizer(TokenRecognizer):
         token = tokens[index]
         if token.text not in self.lexicon.titles:
             return False
+        if index and tokens[index - 1].end == token.start and not tokens[index - 1].is_word:
+            return False  # "50M€", "200ms": a unit after a number
         # "m" alone is a title only before a name: checked by the name after it.
         return index == 0 or self.text[tokens[index - 1].end : token.start].strip() != "'"
 
