@@ -212,6 +212,58 @@ def test_find_calls_filters_sorts_and_pages(store: Store) -> None:
     assert total == 0
 
 
+@pytest.mark.parametrize("sort", ["score", "final_score"])
+def test_score_sorts_walk_the_index_to_the_same_pages(
+    store: Store, sort: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking the score index in small chunks gives the plain sorted query's pages,
+    ties, objected calls and calls without an evaluation included."""
+    for i in range(14):
+        add_call(
+            store, f"w{i:02d}", agent_id="A1", team="T" if i % 3 else "U", score=40 + 5 * (i % 5)
+        )
+    governance.object_calls(store, call_id="w03", now=NOW)
+    evaluated = [
+        {
+            "evaluation_id": f"e{i:02d}",
+            "call_id": f"w{i:02d}",
+            "form_name": "default",
+            "form_version": 1,
+            "current": True,
+            "created_at": NOW.isoformat(),
+            "created_by": "test",
+            "automatic_score": 70.0,
+            "final_score": float(60 + 10 * (i % 3)),
+            "status": "automatic",
+        }
+        for i in range(14)
+        if i != 5  # never evaluated: last under final score
+    ]
+    with store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM evaluations")
+        rows.insert_evaluations(conn, evaluated, [])
+    queries = [
+        rows.CallQuery(sort=sort, limit=limit, offset=offset, descending=descending, team=team)
+        for limit, offset in ((3, 0), (4, 5), (50, 0), (2, 11))
+        for descending in (True, False)
+        for team in (None, "T")
+    ]
+    monkeypatch.setattr(rows, "WALK_MAX", 0)  # the plain sorted query
+    plain = [rows.find_calls(store, NOW, q) for q in queries]
+    monkeypatch.setattr(rows, "WALK_MAX", 10_000)
+    monkeypatch.setattr(rows, "WALK_FIRST", 2)
+    monkeypatch.setattr(rows, "WALK_CHUNK_MAX", 3)
+    walked = [rows.find_calls(store, NOW, q) for q in queries]
+    assert [[r["call_id"] for r in page] for page, _ in walked] == [
+        [r["call_id"] for r in page] for page, _ in plain
+    ]
+    assert [total for _, total in walked] == [total for _, total in plain]
+    everything = rows.find_calls(store, NOW, rows.CallQuery(sort=sort, limit=50))[0]
+    assert "w03" not in {r["call_id"] for r in everything} and len(everything) == 13
+    if sort == "final_score":
+        assert everything[-1]["call_id"] == "w05"
+
+
 def test_phrase_evidence_reads_the_agent_only() -> None:
     from analytics.evaluations.scoring import phrase_evidence
 
