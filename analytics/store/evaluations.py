@@ -112,6 +112,52 @@ def insert_evaluations(
         conn.execute(insert(evaluation_answers), list(answers))
 
 
+def human_answer_rows(conn: Connection, call_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The human answers of these calls' current evaluations (before a rescore), each
+    with the reason of its latest history row (rescore carries them)."""
+    if not call_ids:
+        return []
+    earlier = answer_history.alias("earlier")
+    latest = (
+        select(func.max(earlier.c.id))
+        .where(
+            earlier.c.evaluation_id == evaluation_answers.c.evaluation_id,
+            earlier.c.question_id == evaluation_answers.c.question_id,
+        )
+        .correlate(evaluation_answers)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            evaluations.c.call_id,
+            evaluations.c.form_name,
+            evaluations.c.form_version,
+            evaluation_answers.c.question_id,
+            evaluation_answers.c.final_value,
+            evaluation_answers.c.answered_by,
+            evaluation_answers.c.answered_at,
+            answer_history.c.reason,
+        )
+        .select_from(
+            evaluations.join(
+                evaluation_answers,
+                evaluation_answers.c.evaluation_id == evaluations.c.evaluation_id,
+            ).outerjoin(answer_history, answer_history.c.id == latest)
+        )
+        .where(
+            evaluations.c.call_id.in_(list(call_ids)),
+            evaluations.c.current.is_(True),
+            evaluation_answers.c.answered_by.is_not(None),
+        )
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def add_history_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
+    if values:
+        conn.execute(insert(answer_history), list(values))
+
+
 def still_visible(
     conn: Connection, store: Store, call_ids: Sequence[str], now: datetime
 ) -> set[str]:

@@ -339,6 +339,8 @@ evaluation_answers = Table(
     Column("final_value", String),  # NULL: not answered yet (manual)
     Column("answered_by", String),  # NULL: the automatic answer stands
     Column("answered_at", String),
+    # v12: a human answer carried by rescore from an earlier version ("NAME@N")
+    Column("carried_from", String),
 )
 
 answer_history = Table(
@@ -652,6 +654,9 @@ def _v12_score_rollups(conn: Connection) -> None:
         if column.name not in present:
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE rollup_daily ADD COLUMN {column.name} {kind}"))
+    answers = {column["name"] for column in inspect(conn).get_columns("evaluation_answers")}
+    if "carried_from" not in answers:  # rescore carries human answers to a new version
+        conn.execute(text("ALTER TABLE evaluation_answers ADD COLUMN carried_from VARCHAR"))
     IX_QUALITY_SCORE_WALK.create(conn, checkfirst=True)
     IX_EVALUATIONS_FINAL_WALK.create(conn, checkfirst=True)
     rebuild(conn)
@@ -670,7 +675,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (9, "categories and the search index", _v9_insights),
     (10, "evaluations: forms, reviews, disputes, coaching, calibration", _v10_evaluations),
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
-    (12, "score rollups: league sums and score buckets; score sort indexes", _v12_score_rollups),
+    (12, "score rollups, score sort indexes, carried answers", _v12_score_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
