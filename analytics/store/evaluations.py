@@ -203,6 +203,23 @@ def figure_batches(
         after = rows[-1]["call_id"]
 
 
+def visible_id_batches(
+    store: Store, now: datetime, batch_size: int = 20_000
+) -> Iterator[list[str]]:
+    """The ids of every visible call in call id order, in batches (keyset), each read
+    in a short transaction (a calibration sample draws from them)."""
+    after = ""
+    base = select(calls.c.call_id).where(visible(store, now)).order_by(calls.c.call_id)
+    while True:
+        with store.read() as conn:
+            query = base.where(calls.c.call_id > after).limit(batch_size)
+            ids = list(conn.execute(query).scalars())
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
 # --- reading one call's evaluation -----------------------------------------------------
 
 
