@@ -605,11 +605,78 @@ def rescore_cmd(obj: Context, ref: str) -> None:
     with tqdm(total=automatic.count_rescorable(store), unit="call", disable=None) as bar:
         report = automatic.rescore(store, ref, progress=bar.update)
     click.echo(f"{report.calls} calls evaluated under {report.form}")
+    if report.carried or report.to_review:
+        click.echo(
+            f"{report.carried} human answers carried; "
+            f"{report.to_review} to questions that changed: evaluations flagged to_review"
+        )
 
 
 @cli.group("calibration")
 def calibration_group() -> None:
     """Calibration: several evaluators score the same calls blind."""
+
+
+@calibration_group.command("create")
+@click.option("--name", required=True, help="The session's name.")
+@click.option("--calls", "call_list", help="Call ids, comma-separated (or --sample).")
+@click.option("--sample", type=int, help="Draw this many visible calls at random.")
+@click.option("--seed", type=int, help="Seed of --sample (the same seed, the same calls).")
+@click.option(
+    "--evaluators", required=True, help="Two or more evaluator user names, comma-separated."
+)
+@click.option("--form", "ref", help="NAME or NAME@VERSION (default: the active form).")
+@pass_ctx
+@handle_errors
+def calibration_create_cmd(
+    obj: Context,
+    name: str,
+    call_list: str | None,
+    sample: int | None,
+    seed: int | None,
+    evaluators: str,
+    ref: str | None,
+) -> None:
+    """Create a calibration session: calls (listed or sampled) scored blind by evaluators."""
+    from analytics.evaluations import calibration
+
+    if (call_list is None) == (sample is None):
+        raise click.UsageError("give either --calls ID,ID,... or --sample N")
+    if seed is not None and sample is None:
+        raise click.UsageError("--seed goes with --sample")
+    store = obj.store()
+    if sample is not None:
+        call_ids = calibration.sample_calls(store, sample, seed=seed)
+    else:
+        call_ids = [c.strip() for c in (call_list or "").split(",") if c.strip()]
+    people = [e.strip() for e in evaluators.split(",") if e.strip()]
+    session_id = calibration.create_session(
+        store, name, call_ids, people, form_ref=ref, actor="cli"
+    )
+    click.echo(
+        f"calibration session {session_id} {name.strip()!r}: {len(set(call_ids))} calls, "
+        f"evaluators {', '.join(sorted(set(people)))}"
+    )
+
+
+@calibration_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@handle_errors
+def calibration_list_cmd(obj: Context, as_json: bool) -> None:
+    """List the calibration sessions, newest first: id, name, form, evaluators, created."""
+    from analytics.evaluations import calibration
+
+    found = calibration.sessions(obj.store())
+    if as_json:
+        keys = ("id", "name", "form_name", "form_version", "evaluators", "created_by", "created_at")
+        click.echo(json.dumps([{k: s[k] for k in keys} for s in found], indent=2))
+        return
+    for s in found:
+        click.echo(
+            f"{s['id']}\t{s['name']}\t{s['form_name']}@{s['form_version']}\t"
+            f"{','.join(s['evaluators'])}\t{s['created_by']}\t{s['created_at']}"
+        )
 
 
 @calibration_group.command("report")

@@ -291,9 +291,23 @@ def time_sql(store: Store, now: datetime, team: str) -> dict[str, float]:
         f"row level {figures['overview_rows_s']:.3f} s "
         f"(x{figures['overview_rows_s'] / figures['overview_rollups_s']:.0f})"
     )
+    print("Score pages (Agents & teams), rollups vs row level, answers checked equal:")
+    score_pages = {
+        "league_table by agent": (agg.league_table, agg.league_table_rows, {"by": "agent"}),
+        "league_table by team": (agg.league_table, agg.league_table_rows, {"by": "team"}),
+        "distribution score": (agg.distribution, agg.distribution_rows, {}),
+    }
+    for label, (fast, slow, kwargs) in score_pages.items():
+        for flt_label, flt in (("all", None), ("one team", filters["one team"])):
+            name = f"{label} [{flt_label}]"
+            best, got = _timed(f"{name} [rollups]", fast, store, now, flt, repeat=3, **kwargs)
+            base, want = _timed(f"{name} [row level]", slow, store, now, flt, repeat=1, **kwargs)
+            assert [r.get("calls") for r in got] == [r.get("calls") for r in want], name
+            key = label.replace(" ", "_") + ("" if flt is None else "_team")
+            kind = "overview" if flt is None else "filter"
+            figures[f"{kind}_{key}_rollups_s"] = best
+            print(f"  {name:<40} rollups {best:.3f} s, row level {base:.3f} s")
     print("Other pages (row level, unchanged):")
-    _timed("league_table by agent", agg.league_table, store, now, repeat=1, by="agent")
-    _timed("distribution score", agg.distribution, store, now, repeat=1)
     _timed("alerts", agg.alerts, store, now, repeat=1)
     _timed("alert_counts", agg.alert_counts, store, now, repeat=1)
     _timed("alert_totals [rollups]", agg.alert_totals, store, now, repeat=1)

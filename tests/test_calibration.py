@@ -3,7 +3,9 @@ kappa per question checked against a hand computation (independent of statsmodel
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from typing import Any
 
 import pytest
 from evaluation_fixtures import processed
@@ -116,3 +118,73 @@ def test_scoring_is_blind_and_limited_to_the_session(store: Store) -> None:
     governance.object_calls(store, call_id="k1", now=NOW)
     assert calibration.session(store, session_id, now=NOW).call_ids == ("k2",)
     assert calibration.report(store, session_id, now=NOW).questions[0].calls == 0
+
+
+def test_calibration_create_and_list_from_the_command_line(settings: Any) -> None:
+    from click.testing import CliRunner
+
+    from analytics.cli import cli
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["--home", str(settings.home), *args])
+
+    with Store.open(settings) as store:
+        for i in range(6):
+            processed(store, f"k{i}")
+    result = run(
+        "calibration", "create", "--name", "June", "--calls", "k1,k2", "--evaluators", "eve,fay"
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 calls, evaluators eve, fay" in result.output
+    sampled = [
+        run(
+            "calibration", "create", "--name", f"S{n}", "--sample", "3", "--seed", "4",
+            "--evaluators", "eve,fay,gus", "--form", "default@1",
+        )
+        for n in (1, 2)
+    ]  # fmt: skip
+    assert all(r.exit_code == 0 for r in sampled), [r.output for r in sampled]
+    listed = run("calibration", "list")
+    assert listed.exit_code == 0
+    lines = listed.output.strip().splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["S2", "S1", "June"]
+    assert lines[0].split("\t")[2:4] == ["default@1", "eve,fay,gus"]
+    as_json = json.loads(run("calibration", "list", "--json").output)
+    assert as_json[2]["evaluators"] == ["eve", "fay"]
+    with Store.open(settings) as store:
+        first, second = (calibration.session(store, s["id"]) for s in as_json[:2])
+        assert first.call_ids == second.call_ids and len(first.call_ids) == 3  # same seed
+        actions = [e["action"] for e in audit.entries(store, limit=10)]
+    assert actions.count("calibration_create") == 3
+    usage = [
+        ("--name", "x", "--evaluators", "eve,fay"),  # neither --calls nor --sample
+        ("--name", "x", "--calls", "k1", "--sample", "2", "--evaluators", "eve,fay"),
+        ("--name", "x", "--calls", "k1", "--seed", "3", "--evaluators", "eve,fay"),
+        ("--name", "x", "--calls", "k1", "--evaluators", "eve"),  # one evaluator
+        ("--name", "x", "--sample", "99", "--evaluators", "eve,fay"),  # too few calls
+        ("--name", "x", "--calls", "k1", "--evaluators", "eve,fay", "--form", "nope@3"),
+        ("--calls", "k1", "--evaluators", "eve,fay"),  # no name
+    ]
+    for args in usage:
+        result = run("calibration", "create", *args)
+        assert result.exit_code == 2, (args, result.output)
+    missing = run("calibration", "create", "--name", "x", "--calls", "zz", "--evaluators", "a,b")
+    assert missing.exit_code == 2 and "zz" in missing.output
+
+
+def test_a_sample_is_reproducible_and_draws_only_visible_calls(store: Store) -> None:
+    from analytics import governance
+
+    for i in range(12):
+        processed(store, f"v{i:02d}")
+    governance.object_calls(store, call_id="v03", now=NOW)
+    one = calibration.sample_calls(store, 5, seed=9, now=NOW)
+    assert one == calibration.sample_calls(store, 5, seed=9, now=NOW)
+    assert len(set(one)) == 5 and "v03" not in one
+    assert sorted(calibration.sample_calls(store, 11, seed=1, now=NOW)) == sorted(
+        f"v{i:02d}" for i in range(12) if i != 3
+    )
+    with pytest.raises(UsageError, match="only 11 calls"):
+        calibration.sample_calls(store, 12, now=NOW)
+    with pytest.raises(UsageError):
+        calibration.sample_calls(store, 0, now=NOW)

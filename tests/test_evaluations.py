@@ -5,6 +5,7 @@ rescoring under another form version, and deletion with the call."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +145,67 @@ def test_rescore_applies_a_new_form_version_to_past_calls_and_keeps_history(
     assert report.calls == 2 and sum(seen) == 2
     history = workflow.evaluation_history(store, "c1", now=NOW)
     assert [h.form.version for h in history] == [2, 1]
-    assert history[0].status == "automatic" and history[1].status == "reviewed"
+    # the human answer to an unchanged question is carried into version 2
+    assert history[0].status == "reviewed" and history[1].status == "reviewed"
     assert history[1].history[0]["kind"] == "override"
+    assert [(h["kind"], h["value"], h["evaluator"]) for h in history[0].history] == [
+        ("carry", "no", "t")
+    ]
     with pytest.raises(NotFoundError):
         automatic.rescore(store, "default@9", now=NOW)
+
+
+def test_rescore_carries_human_answers_to_unchanged_questions_and_flags_changed_ones(
+    store: Store, tmp_path: Path
+) -> None:
+    processed(store, "c1")
+    processed(store, "c2")
+    first = workflow.call_evaluation(store, "c1", now=NOW)
+    assert first is not None
+    later = NOW + timedelta(minutes=5)
+    workflow.answer(
+        store, first.evaluation_id, "greeting", "no", evaluator="tina", reason="late", now=NOW
+    )
+    workflow.answer(
+        store, first.evaluation_id, "agent_identified", "no", evaluator="tom", reason="x", now=NOW
+    )
+    reviewed = workflow.call_evaluation(store, "c1", now=NOW)
+    assert reviewed is not None
+    text = Path(automatic.formdefs.DEFAULT_FORM_PATH).read_text(encoding="utf-8")
+    changed = 'type = "scale"\nmin = 0\nmax = 15\nauto = "rubric:agent_identified"'
+    v2 = text.replace("version = 1", "version = 2").replace(
+        'type = "yes_no_na"\nauto = "rubric:agent_identified"', changed
+    )
+    assert changed in v2
+    path = tmp_path / "v2.toml"
+    path.write_text(v2, encoding="utf-8")
+    automatic.import_form(store, path, activate=False, now=NOW)
+    report = automatic.rescore(store, "default@2", now=later, actor="qm")
+    assert (report.calls, report.carried, report.to_review) == (2, 1, 1)
+    now_view = workflow.call_evaluation(store, "c1", now=later)
+    assert now_view is not None and now_view.form.version == 2
+    assert now_view.status == "to_review"
+    answers = {a.question.id: a for a in now_view.answers}
+    assert (answers["greeting"].final, answers["greeting"].answered_by) == ("no", "tina")
+    assert answers["agent_identified"].answered_by is None  # answered again automatically
+    with store.read() as conn:
+        stored = {a["question_id"]: a for a in rows.answer_rows(conn, now_view.evaluation_id)}
+    assert stored["greeting"]["carried_from"] == "default@1"
+    assert stored["greeting"]["answered_at"] == NOW.isoformat()
+    assert stored["agent_identified"]["carried_from"] is None
+    kinds = {h["question_id"]: h for h in now_view.history}
+    assert (kinds["greeting"]["kind"], kinds["greeting"]["reason"]) == ("carry", "late")
+    assert kinds["greeting"]["at"] == NOW.isoformat()
+    assert kinds["agent_identified"]["kind"] == "to_review"
+    assert "default@1" in kinds["agent_identified"]["reason"]
+    # the final score follows the carried "no", like the reviewed version 1 did
+    assert now_view.final_score is not None and now_view.automatic_score is not None
+    assert now_view.final_score < now_view.automatic_score
+    untouched = workflow.call_evaluation(store, "c2", now=later)
+    assert untouched is not None and untouched.status == "automatic"
+    (entry,) = [e for e in audit.entries(store, limit=20) if e["action"] == "rescore"]
+    detail = json.loads(entry["detail"]) if isinstance(entry["detail"], str) else entry["detail"]
+    assert detail["carried"] == 1 and detail["to_review"] == 1
 
 
 def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: Store) -> None:
@@ -210,6 +268,58 @@ def test_find_calls_filters_sorts_and_pages(store: Store) -> None:
     assert total == 8
     _, total = rows.find_calls(store, NOW, rows.CallQuery(disputed=True))
     assert total == 0
+
+
+@pytest.mark.parametrize("sort", ["score", "final_score"])
+def test_score_sorts_walk_the_index_to_the_same_pages(
+    store: Store, sort: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking the score index in small chunks gives the plain sorted query's pages,
+    ties, objected calls and calls without an evaluation included."""
+    for i in range(14):
+        add_call(
+            store, f"w{i:02d}", agent_id="A1", team="T" if i % 3 else "U", score=40 + 5 * (i % 5)
+        )
+    governance.object_calls(store, call_id="w03", now=NOW)
+    evaluated = [
+        {
+            "evaluation_id": f"e{i:02d}",
+            "call_id": f"w{i:02d}",
+            "form_name": "default",
+            "form_version": 1,
+            "current": True,
+            "created_at": NOW.isoformat(),
+            "created_by": "test",
+            "automatic_score": 70.0,
+            "final_score": float(60 + 10 * (i % 3)),
+            "status": "automatic",
+        }
+        for i in range(14)
+        if i != 5  # never evaluated: last under final score
+    ]
+    with store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM evaluations")
+        rows.insert_evaluations(conn, evaluated, [])
+    queries = [
+        rows.CallQuery(sort=sort, limit=limit, offset=offset, descending=descending, team=team)
+        for limit, offset in ((3, 0), (4, 5), (50, 0), (2, 11))
+        for descending in (True, False)
+        for team in (None, "T")
+    ]
+    monkeypatch.setattr(rows, "WALK_MAX", 0)  # the plain sorted query
+    plain = [rows.find_calls(store, NOW, q) for q in queries]
+    monkeypatch.setattr(rows, "WALK_MAX", 10_000)
+    monkeypatch.setattr(rows, "WALK_FIRST", 2)
+    monkeypatch.setattr(rows, "WALK_CHUNK_MAX", 3)
+    walked = [rows.find_calls(store, NOW, q) for q in queries]
+    assert [[r["call_id"] for r in page] for page, _ in walked] == [
+        [r["call_id"] for r in page] for page, _ in plain
+    ]
+    assert [total for _, total in walked] == [total for _, total in plain]
+    everything = rows.find_calls(store, NOW, rows.CallQuery(sort=sort, limit=50))[0]
+    assert "w03" not in {r["call_id"] for r in everything} and len(everything) == 13
+    if sort == "final_score":
+        assert everything[-1]["call_id"] == "w05"
 
 
 def test_phrase_evidence_reads_the_agent_only() -> None:

@@ -5,7 +5,8 @@ processed), files objections by call and by caller, holds and releases, purges,
 erases subjects, rectifies agent, team, language, start and caller, reviews alerts
 and lets time pass (retention moves with no write at all). After every step the
 rollup reads (:func:`kpis`, :func:`weekly_trends`, :func:`alert_totals`,
-:func:`filter_options`) must equal their row-level twins for a set of filters, at
+:func:`filter_options`, :func:`league_table` by agent and by team, the score
+:func:`distribution` in 5- and 10-point bins, by team too) must equal their row-level twins for a set of filters, at
 the machine's clock and at moments around it. Runs on both backends.
 """
 
@@ -93,6 +94,18 @@ def check_reads(store: Store, now: datetime) -> None:
             agg.alert_totals_rows(store, now, flt),
             f"alerts {label}",
         )
+        for by in agg.LEAGUE_KEYS:
+            same(
+                agg.league_table(store, now, flt, by=by),
+                agg.league_table_rows(store, now, flt, by=by),
+                f"league by {by} {label}",
+            )
+        for width, by_team in ((5.0, False), (10.0, True)):
+            same(
+                agg.distribution(store, now, flt, bin_width=width, by_team=by_team),
+                agg.distribution_rows(store, now, flt, bin_width=width, by_team=by_team),
+                f"distribution {width} {by_team} {label}",
+            )
 
 
 class RollupMachine(RuleBasedStateMachine):
@@ -122,6 +135,9 @@ class RollupMachine(RuleBasedStateMachine):
         caller=st.one_of(st.none(), st.sampled_from(CALLERS)),
         severity=st.sampled_from(("none", "none", "low", "high")),
         score=st.integers(min_value=0, max_value=100),
+        talk=st.floats(min_value=0, max_value=600, allow_nan=False),
+        interruptions=st.integers(min_value=0, max_value=9),
+        greeting=st.booleans(),
         held=st.booleans(),
         pending=st.booleans(),
         n=st.integers(min_value=1, max_value=3),
@@ -135,6 +151,9 @@ class RollupMachine(RuleBasedStateMachine):
         caller: str | None,
         severity: str,
         score: int,
+        talk: float,
+        interruptions: int,
+        greeting: bool,
         held: bool,
         pending: bool,
         n: int,
@@ -156,6 +175,12 @@ class RollupMachine(RuleBasedStateMachine):
                 language=language,
                 abuse_severity=severity,
                 score=score,
+                figures={
+                    "talk_time_agent_s": talk,
+                    "interruptions": interruptions,
+                    "greeting": greeting,
+                    "empathy": not greeting,
+                },
             )
             self.ids.append(call_id)
             if pending:

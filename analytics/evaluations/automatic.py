@@ -20,8 +20,14 @@ from typing import Any
 from analytics import audit
 from analytics.errors import FormError, NotFoundError, UsageError
 from analytics.evaluations import forms as formdefs
-from analytics.evaluations.forms import Form
-from analytics.evaluations.scoring import AutoEvaluation, CallFigures, evaluate, phrase_evidence
+from analytics.evaluations.forms import Form, Question
+from analytics.evaluations.scoring import (
+    AutoEvaluation,
+    CallFigures,
+    evaluate,
+    phrase_evidence,
+    score,
+)
 from analytics.models import CallAnalysis
 from analytics.quality import QualityConfig
 from analytics.store import Connection, Store, iso, utcnow
@@ -195,6 +201,7 @@ def _rows_of(
             "final_value": a.value,
             "answered_by": None,
             "answered_at": None,
+            "carried_from": None,
         }
         for a in evaluation.answers
     ]
@@ -250,6 +257,98 @@ def _figures_of(row: Mapping[str, Any]) -> CallFigures:
 class RescoreReport:
     form: str
     calls: int
+    carried: int = 0  # human answers carried to the new evaluations
+    to_review: int = 0  # human answers to questions that changed: flagged for review
+
+
+def _same_question(old: Question, new: Question) -> bool:
+    """A human answer to ``old`` still answers ``new``: the same answer type (and scale)."""
+    return (old.type, old.min, old.max) == (new.type, new.min, new.max)
+
+
+def _carry(
+    conn: Connection,
+    form: Form,
+    new_rows: list[dict[str, Any]],
+    new_answers: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """Carry the human answers of the calls' current evaluations (same form name)
+    into the new ones where the question is unchanged (same id, answer type):
+    value, evaluator and time, marked ``carried_from`` NAME@N, with a history row
+    keeping the reason. A human answer to a question that changed is left to the
+    automatic answer and the evaluation is flagged ``to_review``. Returns (carried,
+    flagged) counts and the history rows; the final score follows the carried answers."""
+    by_call = {row["call_id"]: row for row in new_rows}
+    answers = {(a["evaluation_id"], a["question_id"]): a for a in new_answers}
+    forms: dict[tuple[str, int], Form] = {}
+    carried = flagged = 0
+    history: list[dict[str, Any]] = []
+    touched: set[str] = set()
+    for human in rows.human_answer_rows(conn, list(by_call)):
+        if human["form_name"] != form.name:
+            continue
+        key = (human["form_name"], int(human["form_version"]))
+        old_form = forms.get(key) or forms.setdefault(key, form_by_version(conn, *key))
+        new_row = by_call[human["call_id"]]
+        evaluation_id = new_row["evaluation_id"]
+        question_id = human["question_id"]
+        target = answers.get((evaluation_id, question_id))
+        source = f"{old_form.name}@{old_form.version}"
+        try:
+            old_question = old_form.question(question_id)
+        except KeyError:
+            continue
+        if target is None:  # the question is gone from the new version
+            continue
+        touched.add(evaluation_id)
+        if not _same_question(old_question, form.question(question_id)):
+            new_row["status"] = "to_review"
+            flagged += 1
+            history.append(
+                {
+                    "evaluation_id": evaluation_id,
+                    "question_id": question_id,
+                    "kind": "to_review",
+                    "previous_value": human["final_value"],
+                    "value": target["automatic_value"],
+                    "evaluator": "rescore",
+                    "reason": f"question changed since {source}: answered again automatically",
+                    "at": iso(now),
+                }
+            )
+            continue
+        target.update(
+            final_value=human["final_value"],
+            answered_by=human["answered_by"],
+            answered_at=human["answered_at"],
+            carried_from=source,
+        )
+        history.append(
+            {
+                "evaluation_id": evaluation_id,
+                "question_id": question_id,
+                "kind": "carry",
+                "previous_value": target["automatic_value"],
+                "value": human["final_value"],
+                "evaluator": human["answered_by"],
+                "reason": human["reason"],
+                "at": human["answered_at"] or iso(now),
+            }
+        )
+        carried += 1
+        if new_row["status"] == "automatic":
+            new_row["status"] = "reviewed"
+    for new_row in new_rows:
+        if new_row["evaluation_id"] in touched:
+            finals = {
+                a["question_id"]: a["final_value"]
+                for a in new_answers
+                if a["evaluation_id"] == new_row["evaluation_id"]
+            }
+            new_row["final_score"] = score(form, finals)
+    return carried, flagged, history
 
 
 def rescore(
@@ -268,7 +367,7 @@ def rescore(
     """
     now = now or utcnow()
     form = get_form(store, ref, now)
-    done = 0
+    done = carried = flagged = 0
     for batch in rows.figure_batches(store, now, batch_size):
         new_rows, new_answers = [], []
         for figures_row in batch:
@@ -279,18 +378,26 @@ def rescore(
             # a call objected or made private since the batch was read is left out
             kept = rows.still_visible(conn, store, [r["call_id"] for r in new_rows], now)
             ids = {r["evaluation_id"] for r in new_rows if r["call_id"] in kept}
-            rows.insert_evaluations(
-                conn,
-                [r for r in new_rows if r["evaluation_id"] in ids],
-                [a for a in new_answers if a["evaluation_id"] in ids],
-            )
+            new_rows = [r for r in new_rows if r["evaluation_id"] in ids]
+            new_answers = [a for a in new_answers if a["evaluation_id"] in ids]
+            n_carried, n_flagged, history = _carry(conn, form, new_rows, new_answers, now=now)
+            rows.insert_evaluations(conn, new_rows, new_answers)
+            rows.add_history_rows(conn, history)
+            carried, flagged = carried + n_carried, flagged + n_flagged
         done += len(batch)
         if progress is not None:
             progress(len(batch))
     with store.write() as conn:
-        audit.record(conn, actor, "rescore", detail={"form": form.ref, "calls": done}, now=now)
-    log.info("rescored %d calls under %s", done, form.ref)
-    return RescoreReport(form=form.ref, calls=done)
+        detail = {"form": form.ref, "calls": done, "carried": carried, "to_review": flagged}
+        audit.record(conn, actor, "rescore", detail=detail, now=now)
+    log.info(
+        "rescored %d calls under %s (%d human answers carried, %d to review)",
+        done,
+        form.ref,
+        carried,
+        flagged,
+    )
+    return RescoreReport(form=form.ref, calls=done, carried=carried, to_review=flagged)
 
 
 def count_rescorable(store: Store, now: datetime | None = None) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -153,6 +154,34 @@ def create_session(
             now=now,
         )
     return session_id
+
+
+def sample_calls(
+    store: Store, n: int, *, seed: int | None = None, now: datetime | None = None
+) -> list[str]:
+    """``n`` visible calls drawn uniformly (reservoir sampling over the ids in order:
+    the same seed and calls give the same sample on either backend).
+
+    Raises:
+        UsageError: ``n`` below 1, or fewer visible calls than ``n``.
+    """
+    if n < 1:
+        raise UsageError("a calibration sample needs at least one call")
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    seen = 0
+    for batch in rows.visible_id_batches(store, now or utcnow()):
+        for call_id in batch:
+            seen += 1
+            if len(chosen) < n:
+                chosen.append(call_id)
+            else:
+                slot = rng.randrange(seen)
+                if slot < n:
+                    chosen[slot] = call_id
+    if seen < n:
+        raise UsageError(f"a sample of {n} calls: only {seen} calls are visible")
+    return sorted(chosen)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, String, case, distinct, func, select
@@ -30,6 +31,8 @@ from analytics.store.core import Store
 from analytics.store.policy import retention_cutoff, visible
 from analytics.store.reads import CallFilter, apply_filter
 from analytics.store.schema import (
+    SCORE_BUCKET_WIDTH,
+    SCORE_BUCKETS,
     abuse,
     abuse_events,
     audit,
@@ -231,10 +234,111 @@ def totals_of(weeks: list[dict[str, Any]]) -> dict[str, Any]:
     return _ratios(sums)
 
 
+# League figures: (output name, rollup sum, rollup count); rates are yes / calls.
+_LEAGUE_AVERAGES = (
+    ("avg_talk_agent_s", "talk_time_agent_s"),
+    ("avg_longest_silence_s", "longest_silence_s"),
+    ("avg_overtalk_s", "overtalk_s"),
+    ("avg_interruptions", "interruptions"),
+    ("avg_agent_wpm", "agent_wpm"),
+)
+_LEAGUE_RATES = (
+    ("greeting_rate", "greeting"),
+    ("identified_rate", "agent_identified"),
+    ("closing_rate", "closing"),
+    ("empathy_rate", "empathy"),
+)
+_ALL_SUMS = (*_SUM_NAMES, *rollups.PAGE_SUM_NAMES)
+
+
+def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best average score first, then most calls; ties in key order (one order for
+    the rollup read and the row-level one)."""
+    rows.sort(
+        key=lambda r: (
+            -(r["avg_score"] if r["avg_score"] is not None else -1),
+            -r["calls"],
+            r.get("agent") or "",
+            r["team"] or "",
+        )
+    )
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def _league_row(keys: dict[str, Any], sums: dict[str, Any]) -> dict[str, Any]:
+    """A league row from its sums (rollup rows and row-level pieces added up)."""
+    calls_n = sums["calls"] or 0
+    row = dict(keys)
+    for out, name in _LEAGUE_AVERAGES:
+        n = sums[f"n_{name}"] or 0
+        row[out] = float(sums[f"sum_{name}"]) / n if n else None
+    for out, name in _LEAGUE_RATES:
+        row[out] = (sums[f"yes_{name}"] or 0) / calls_n if calls_n else None
+    return {**row, **_ratios(sums)}
+
+
+def _league_sums(store: Store, now: datetime, flt: CallFilter) -> dict[tuple[Any, Any], Any]:
+    """Every sum per (agent, team): whole days from the rollup, the rest by rows."""
+    plan = rollups.plan(store, now, flt)
+    keys = [calls.c.agent_id.label("agent_id"), calls.c.team.label("team")]
+    with store.read() as conn:
+        parts = (
+            rollups.grouped_rows(conn, plan.window, ("agent_id", "team"))
+            if plan.window is not None
+            else []
+        )
+        for piece in plan.pieces:
+            query = (
+                _governed(store, now, flt, *keys, *_sums(), *rollups.page_sums())
+                .where(piece)
+                .group_by(*keys)
+            )
+            parts += [dict(row) for row in conn.execute(query).mappings()]
+    groups: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in parts:
+        rollups.add_sums(groups.setdefault((row["agent_id"], row["team"]), {}), row, _ALL_SUMS)
+    return groups
+
+
 def league_table(
     store: Store, now: datetime, flt: CallFilter | None = None, *, by: str = "agent"
 ) -> list[dict[str, Any]]:
-    """One row per agent (with its team) or per team, best average score first."""
+    """One row per agent (with its team) or per team, best average score first.
+
+    Read from the rollup's sums (whole days) and the rows (the rest), like the
+    overview; a filter the rollup does not key is answered at row level.
+    """
+    if by not in LEAGUE_KEYS:
+        raise ValueError(f"league table by {by!r}: one of {LEAGUE_KEYS}")
+    flt = flt or CallFilter()
+    if not rollups.serves(flt):
+        return league_table_rows(store, now, flt, by=by)
+    groups = _league_sums(store, now, flt)
+    if by == "agent":
+        rows = [
+            _league_row({"agent": agent, "team": team}, sums)
+            for (agent, team), sums in groups.items()
+        ]
+        return _ranked(rows)
+    teams: dict[Any, dict[str, Any]] = {}
+    agents: dict[Any, int] = {}
+    for (agent, team), sums in groups.items():
+        rollups.add_sums(teams.setdefault(team, {}), sums, _ALL_SUMS)
+        agents[team] = agents.get(team, 0) + (agent is not None)  # COUNT(DISTINCT) skips NULL
+    rows = [
+        {**_league_row({"team": team}, sums), "agents": agents[team]}
+        for team, sums in teams.items()
+    ]
+    return _ranked(rows)
+
+
+def league_table_rows(
+    store: Store, now: datetime, flt: CallFilter | None = None, *, by: str = "agent"
+) -> list[dict[str, Any]]:
+    """:func:`league_table` from the rows (the reference the rollup read is checked
+    against)."""
     if by not in LEAGUE_KEYS:
         raise ValueError(f"league table by {by!r}: one of {LEAGUE_KEYS}")
     keys = [calls.c.agent_id.label("agent"), calls.c.team] if by == "agent" else [calls.c.team]
@@ -255,12 +359,22 @@ def league_table(
     rows = []
     for row in _fetch(store, query):
         ratios = _ratios(row)
-        extra = {k: v for k, v in row.items() if k not in _SUM_NAMES}
+        # PostgreSQL's AVG of an integer is NUMERIC: floats, as from the rollup
+        extra = {
+            k: (float(v) if isinstance(v, Decimal) else v)
+            for k, v in row.items()
+            if k not in _SUM_NAMES
+        }
         rows.append({**extra, **ratios})
-    rows.sort(key=lambda r: (-(r["avg_score"] if r["avg_score"] is not None else -1), -r["calls"]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    return rows
+    return _ranked(rows)
+
+
+def _served_width(figure: str, bin_width: float) -> int | None:
+    """How many rollup score buckets one bin spans, or None (not served)."""
+    if figure != "score":
+        return None
+    span = bin_width / SCORE_BUCKET_WIDTH
+    return int(span) if span >= 1 and span == int(span) else None
 
 
 def distribution(
@@ -272,7 +386,51 @@ def distribution(
     bin_width: float = 5.0,
     by_team: bool = False,
 ) -> list[dict[str, Any]]:
-    """Histogram of a per-call figure: rows of (bin start, calls[, team])."""
+    """Histogram of a per-call figure: rows of (bin start, calls[, team]).
+
+    The score (integer, 0-100) in bins of a multiple of 5 points is read from the
+    rollup's bucket counts (whole days) and the rows (the rest); other figures and
+    filters the rollup does not key, from the rows.
+    """
+    if figure not in QUALITY_FIGURES:
+        raise ValueError(f"distribution of {figure!r}: one of {QUALITY_FIGURES}")
+    flt = flt or CallFilter()
+    span = _served_width(figure, bin_width)
+    if span is None or not rollups.serves(flt):
+        return distribution_rows(
+            store, now, flt, figure=figure, bin_width=bin_width, by_team=by_team
+        )
+    groups = _league_sums(store, now, flt)
+    counts: dict[tuple[Any, ...], int] = {}
+    for (_agent, team), sums in groups.items():
+        bucketed = 0
+        for low in SCORE_BUCKETS:
+            n = sums[f"score_{low:03d}"] or 0
+            bucketed += n
+            if n:
+                start = float((low // SCORE_BUCKET_WIDTH // span) * span * SCORE_BUCKET_WIDTH)
+                key = (start, team) if by_team else (start,)
+                counts[key] = counts.get(key, 0) + n
+        if bucketed != (sums["scored"] or 0):  # a score outside 0-100: the rows know
+            return distribution_rows(
+                store, now, flt, figure=figure, bin_width=bin_width, by_team=by_team
+            )
+    ordered = sorted(counts.items(), key=lambda kv: tuple("" if k is None else k for k in kv[0]))
+    if by_team:
+        return [{"bin": k[0], "team": k[1], "calls": n} for k, n in ordered]
+    return [{"bin": k[0], "calls": n} for k, n in ordered]
+
+
+def distribution_rows(
+    store: Store,
+    now: datetime,
+    flt: CallFilter | None = None,
+    *,
+    figure: str = "score",
+    bin_width: float = 5.0,
+    by_team: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`distribution` from the rows (the reference, and every other figure)."""
     if figure not in QUALITY_FIGURES:
         raise ValueError(f"distribution of {figure!r}: one of {QUALITY_FIGURES}")
     column = calls.c.duration_s if figure == "duration_s" else quality.c[figure]
@@ -284,7 +442,7 @@ def distribution(
         .group_by(*keys)
         .order_by(*keys)
     )
-    return _fetch(store, query)
+    return [{**row, "bin": float(row["bin"])} for row in _fetch(store, query)]
 
 
 def _option_query(store: Store, now: datetime) -> Select[Any]:
@@ -539,12 +697,14 @@ __all__ = [
     "call_list",
     "data_version",
     "distribution",
+    "distribution_rows",
     "explain",
     "filter_options",
     "filter_options_rows",
     "kpis",
     "kpis_rows",
     "league_table",
+    "league_table_rows",
     "totals_of",
     "week_start",
     "weekly_trends",

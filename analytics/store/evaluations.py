@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -111,6 +112,52 @@ def insert_evaluations(
         conn.execute(insert(evaluation_answers), list(answers))
 
 
+def human_answer_rows(conn: Connection, call_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The human answers of these calls' current evaluations (before a rescore), each
+    with the reason of its latest history row (rescore carries them)."""
+    if not call_ids:
+        return []
+    earlier = answer_history.alias("earlier")
+    latest = (
+        select(func.max(earlier.c.id))
+        .where(
+            earlier.c.evaluation_id == evaluation_answers.c.evaluation_id,
+            earlier.c.question_id == evaluation_answers.c.question_id,
+        )
+        .correlate(evaluation_answers)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            evaluations.c.call_id,
+            evaluations.c.form_name,
+            evaluations.c.form_version,
+            evaluation_answers.c.question_id,
+            evaluation_answers.c.final_value,
+            evaluation_answers.c.answered_by,
+            evaluation_answers.c.answered_at,
+            answer_history.c.reason,
+        )
+        .select_from(
+            evaluations.join(
+                evaluation_answers,
+                evaluation_answers.c.evaluation_id == evaluations.c.evaluation_id,
+            ).outerjoin(answer_history, answer_history.c.id == latest)
+        )
+        .where(
+            evaluations.c.call_id.in_(list(call_ids)),
+            evaluations.c.current.is_(True),
+            evaluation_answers.c.answered_by.is_not(None),
+        )
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def add_history_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
+    if values:
+        conn.execute(insert(answer_history), list(values))
+
+
 def still_visible(
     conn: Connection, store: Store, call_ids: Sequence[str], now: datetime
 ) -> set[str]:
@@ -154,6 +201,23 @@ def figure_batches(
             return
         yield rows
         after = rows[-1]["call_id"]
+
+
+def visible_id_batches(
+    store: Store, now: datetime, batch_size: int = 20_000
+) -> Iterator[list[str]]:
+    """The ids of every visible call in call id order, in batches (keyset), each read
+    in a short transaction (a calibration sample draws from them)."""
+    after = ""
+    base = select(calls.c.call_id).where(visible(store, now)).order_by(calls.c.call_id)
+    while True:
+        with store.read() as conn:
+            query = base.where(calls.c.call_id > after).limit(batch_size)
+            ids = list(conn.execute(query).scalars())
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
 
 
 # --- reading one call's evaluation -----------------------------------------------------
@@ -508,20 +572,89 @@ def _call_list(store: Store, now: datetime, q: CallQuery) -> Select[Any]:
 MAX_COUNT = 1_000
 
 
+# The score sorts walk an index on the score (keyset: score, then call id) in
+# chunks, checking each chunk's calls through the governed query, and stop once the
+# page is full; a walk that reads this many index entries without filling the page
+# (a rare filter) gives way to the plain sorted query.
+WALK_FIRST = 200
+WALK_CHUNK_MAX = 4_000
+WALK_MAX = 20_000
+
+
+def _walk_source(sort: str) -> tuple[Any, Any, list[ColumnElement[bool]]]:
+    """The index a score sort walks: (score column, call id column, conditions)."""
+    if sort == "score":
+        return quality.c.score, quality.c.call_id, []
+    return evaluations.c.final_score, evaluations.c.call_id, [evaluations.c.current.is_(True)]
+
+
+def _walk(
+    conn: Connection, store: Store, now: datetime, q: CallQuery
+) -> list[dict[str, Any]] | None:
+    """One page sorted by a score, walking that score's index; None: give up."""
+    key, call_id, where = _walk_source(q.sort)
+    sort_key = quality.c.score if q.sort == "score" else evaluations.c.final_score
+    need = q.offset + q.limit
+    if q.descending:
+        order = (key.desc(), call_id.desc())
+        page_order = (sort_key.desc(), calls.c.call_id.desc())
+    else:
+        order = (key.asc(), call_id.asc())
+        page_order = (sort_key.asc(), calls.c.call_id.asc())
+    governed = _call_list(store, now, q)
+    found: list[dict[str, Any]] = []
+    after: tuple[Any, Any] | None = None
+    size, walked = max(WALK_FIRST, 2 * need), 0
+    while walked < WALK_MAX:
+        candidates = select(key, call_id).where(key.is_not(None), *where)
+        if after is not None:
+            position = tuple_(key, call_id)
+            beyond = position < tuple_(*after) if q.descending else position > tuple_(*after)
+            candidates = candidates.where(beyond)
+        chunk = conn.execute(candidates.order_by(*order).limit(size)).all()
+        if chunk:
+            ids = [row[1] for row in chunk]
+            rows = conn.execute(
+                governed.where(calls.c.call_id.in_(ids)).order_by(*page_order)
+            ).mappings()
+            found += [dict(row) for row in rows]
+        if len(found) >= need:
+            return found[q.offset : need]
+        if len(chunk) < size:  # the index is read: the calls without that score last
+            rest = governed.where(sort_key.is_(None)).order_by(*page_order[1:])
+            rows = conn.execute(rest.limit(need - len(found))).mappings()
+            found += [dict(row) for row in rows]
+            return found[q.offset : need]
+        after = (chunk[-1][0], chunk[-1][1])
+        walked += size
+        size = min(2 * size, WALK_CHUNK_MAX)
+    return None
+
+
 def find_calls(store: Store, now: datetime, q: CallQuery) -> tuple[list[dict[str, Any]], int]:
     """One page of visible calls and how many match in all, up to :data:`MAX_COUNT`
-    (``MAX_COUNT + 1``: more than that)."""
+    (``MAX_COUNT + 1``: more than that).
+
+    Sorted by a score, calls without one come last either way (on both backends).
+    """
     column = {
         "started_at": calls.c.started_at,
         "score": quality.c.score,
         "final_score": evaluations.c.final_score,
         "agent_id": calls.c.agent_id,
     }[q.sort]
-    order = (column.desc(), calls.c.call_id.desc()) if q.descending else (column, calls.c.call_id)
+    by_score = q.sort in ("score", "final_score")
+    ordered = column.desc() if q.descending else column.asc()
+    if by_score:
+        ordered = ordered.nulls_last()
+    tie = calls.c.call_id.desc() if q.descending else calls.c.call_id.asc()
     query = _call_list(store, now, q)
     with store.read() as conn:
-        rows = conn.execute(query.order_by(*order).limit(q.limit).offset(q.offset)).mappings()
-        page = [dict(row) for row in rows]
+        # an agent's calls are few and indexed: sorting them beats walking the scores
+        page = _walk(conn, store, now, q) if by_score and not q.agent else None
+        if page is None:
+            rows = conn.execute(query.order_by(ordered, tie).limit(q.limit).offset(q.offset))
+            page = [dict(row) for row in rows.mappings()]
         capped = query.with_only_columns(calls.c.call_id).limit(MAX_COUNT + 1).subquery()
         total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
     return page, int(total)

@@ -48,7 +48,18 @@ from sqlalchemy.engine import Connection
 from analytics.store.core import ON_COMMIT, Store, iso
 from analytics.store.core import PENDING_ROLLUP as _PENDING
 from analytics.store.policy import not_objected, retention_cutoff
-from analytics.store.schema import abuse, calls, data_generation, holds, quality, rollup_daily
+from analytics.store.schema import (
+    ROLLUP_MEASURES,
+    ROLLUP_RATES,
+    SCORE_BUCKET_WIDTH,
+    SCORE_BUCKETS,
+    abuse,
+    calls,
+    data_generation,
+    holds,
+    quality,
+    rollup_daily,
+)
 
 # The UTC day of a stored start (ISO text, UTC): its first ten characters. Literal
 # bounds: PostgreSQL must see the GROUP BY expression as the selected one.
@@ -100,6 +111,31 @@ def rollup_sums() -> list[Any]:
     ]
 
 
+def page_sums() -> list[Any]:
+    """The league table's and the score distribution's additive figures (v12): the
+    sum and count of each averaged figure, the count of each yes, and the count of
+    calls per score bucket. One definition for the row-level pieces and the rollup."""
+    sums: list[Any] = []
+    for name in ROLLUP_MEASURES:
+        sums.append(func.sum(quality.c[name]).label(f"sum_{name}"))
+        sums.append(func.count(quality.c[name]).label(f"n_{name}"))
+    for name in ROLLUP_RATES:
+        sums.append(func.sum(case((quality.c[name].is_(True), 1), else_=0)).label(f"yes_{name}"))
+    score = quality.c.score
+    for low in SCORE_BUCKETS:
+        inside = and_(score >= low, score < low + SCORE_BUCKET_WIDTH)
+        sums.append(func.sum(case((inside, 1), else_=0)).label(f"score_{low:03d}"))
+    return sums
+
+
+PAGE_SUM_NAMES = tuple(str(column.name) for column in page_sums())
+
+
+def rollup_page_sums() -> list[Any]:
+    """The same figures summed over rollup rows."""
+    return [func.sum(rollup_daily.c[name]).label(name) for name in PAGE_SUM_NAMES]
+
+
 # --- writing --------------------------------------------------------------------------
 
 
@@ -109,6 +145,7 @@ def _source() -> Any:
     )
 
 
+# In the order :func:`_grouped` selects them (the table's order: v12 appended its own).
 _INSERTED = [c.name for c in rollup_daily.columns]
 
 
@@ -122,6 +159,7 @@ def _grouped(where: ColumnElement[bool]) -> Any:
             *sums,
             func.min(calls.c.started_at),
             func.max(calls.c.started_at),
+            *page_sums(),
         )
         .select_from(_source())
         .where(calls.c.state == "done", calls.c.started_at.is_not(None), not_objected(), where)
@@ -355,9 +393,9 @@ def option_rows(conn: Connection, window: Sequence[ColumnElement[bool]]) -> list
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def add_sums(into: dict[str, Any], row: dict[str, Any]) -> None:
+def add_sums(into: dict[str, Any], row: dict[str, Any], names: Sequence[str] = SUM_NAMES) -> None:
     """Add a row's sums into another (NULL stays NULL only when both are, as in SQL)."""
-    for name in SUM_NAMES:
+    for name in names:
         value = row.get(name)
         if value is None:
             into.setdefault(name, None)
@@ -365,3 +403,13 @@ def add_sums(into: dict[str, Any], row: dict[str, Any]) -> None:
             into[name] = value
         else:
             into[name] += value
+
+
+def grouped_rows(
+    conn: Connection, window: Sequence[ColumnElement[bool]], keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The rollup's sums (all of them, v12's too) per group of key columns inside a
+    read's window (``keys``: rollup column names, e.g. ``("agent_id", "team")``)."""
+    columns = [rollup_daily.c[key] for key in keys]
+    query = select(*columns, *rollup_sums(), *rollup_page_sums()).where(*window).group_by(*columns)
+    return [dict(row) for row in conn.execute(query).mappings()]

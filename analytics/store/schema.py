@@ -346,6 +346,13 @@ evaluations = Table(
 )
 Index("ix_evaluations_call", evaluations.c.call_id, evaluations.c.current)
 Index("ix_evaluations_current_score", evaluations.c.current, evaluations.c.final_score)
+# Find calls sorted by final score walks this index (keyset on score, then call id).
+IX_EVALUATIONS_FINAL_WALK = Index(
+    "ix_evaluations_final_walk",
+    evaluations.c.current,
+    evaluations.c.final_score,
+    evaluations.c.call_id,
+)
 
 evaluation_answers = Table(
     "evaluation_answers",
@@ -362,6 +369,8 @@ evaluation_answers = Table(
     Column("final_value", String),  # NULL: not answered yet (manual)
     Column("answered_by", String),  # NULL: the automatic answer stands
     Column("answered_at", String),
+    # v12: a human answer carried by rescore from an earlier version ("NAME@N")
+    Column("carried_from", String),
 )
 
 answer_history = Table(
@@ -481,6 +490,19 @@ EVALUATION_TABLES = (
     calibration_answers,
 )
 
+# The figures the league table averages and the yes/no checks it gives rates of; the
+# score distribution's buckets (5 points wide; the last holds 100).
+ROLLUP_MEASURES = (
+    "talk_time_agent_s",
+    "longest_silence_s",
+    "overtalk_s",
+    "interruptions",
+    "agent_wpm",
+)
+ROLLUP_RATES = ("greeting", "agent_identified", "closing", "empathy")
+SCORE_BUCKET_WIDTH = 5
+SCORE_BUCKETS = tuple(range(0, 101, SCORE_BUCKET_WIDTH))
+
 # Summary rows of the dashboard (analytics.store.rollups): one per UTC day of start x
 # team x agent x language x flagged, over the calls processed and not objected (time
 # and holds are applied at read time: retention moves every second, a hold is rare).
@@ -502,6 +524,15 @@ rollup_daily = Table(
     Column("duration_s", Float),
     Column("first_at", String, nullable=False),
     Column("last_at", String, nullable=False),
+    # v12: the league table's sums (sum and count of each averaged figure, count of
+    # each yes) and the score distribution's counts per 5-point bucket.
+    *[
+        column
+        for name in ROLLUP_MEASURES
+        for column in (Column(f"sum_{name}", Float), Column(f"n_{name}", Integer))
+    ],
+    *[Column(f"yes_{name}", Integer) for name in ROLLUP_RATES],
+    *[Column(f"score_{low:03d}", Integer) for low in SCORE_BUCKETS],
 )
 Index("ix_rollup_day", rollup_daily.c.day)
 # One row: a number every rollup refresh moves (in its transaction). The dashboard's
@@ -663,6 +694,29 @@ def _v12_search_shards(conn: Connection) -> None:
     conn.execute(text("DROP TABLE search_fts"))
 
 
+# Find calls sorted by score walks this index (keyset on score, then call id).
+IX_QUALITY_SCORE_WALK = Index("ix_quality_score_walk", quality.c.score, quality.c.call_id)
+
+
+def _v13_score_rollups(conn: Connection) -> None:
+    # The league table and the score distribution from the rollup: their sums are
+    # added to every rollup row and filled once; the two score sorts of Find calls
+    # get an index each to walk. A workspace made at v1 already has the columns.
+    from analytics.store.rollups import rebuild
+
+    present = {column["name"] for column in inspect(conn).get_columns("rollup_daily")}
+    for column in rollup_daily.columns:
+        if column.name not in present:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE rollup_daily ADD COLUMN {column.name} {kind}"))
+    answers = {column["name"] for column in inspect(conn).get_columns("evaluation_answers")}
+    if "carried_from" not in answers:  # rescore carries human answers to a new version
+        conn.execute(text("ALTER TABLE evaluation_answers ADD COLUMN carried_from VARCHAR"))
+    IX_QUALITY_SCORE_WALK.create(conn, checkfirst=True)
+    IX_EVALUATIONS_FINAL_WALK.create(conn, checkfirst=True)
+    rebuild(conn)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -677,6 +731,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (10, "evaluations: forms, reviews, disputes, coaching, calibration", _v10_evaluations),
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
     (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
+    (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

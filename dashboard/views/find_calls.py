@@ -20,6 +20,7 @@ STATUSES = {
     "not evaluated": "none",
     "automatic": "automatic",
     "reviewed": "reviewed",
+    "to review (rescored)": "to_review",
     "disputed": "disputed",
     "resolved": "resolved",
 }
