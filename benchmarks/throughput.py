@@ -35,7 +35,7 @@ import jiwer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from ray_cluster import RayCluster
+from ray_cluster import DEPLOYED_ENV, RayCluster
 from throughput_bare import REFERENCES, bare_transcribe_seconds
 
 from analytics.audio import decode
@@ -133,9 +133,10 @@ def wer(texts: dict[tuple[str, str], str]) -> dict[str, float]:
 
 def run_ray(root: Path, items: list[tuple[Path, str]], cpus: tuple[int, ...]) -> tuple[dict, Store]:
     store = workspace(root / "home", items, root / "calls.csv")
-    cluster = RayCluster(Path(tempfile.mkdtemp(prefix="callqa-bench-ray-"))).start(
-        cpus=cpus, object_store_mb=200
-    )
+    # As deployed: objects spill only when the store is full (the tests force spilling).
+    cluster = RayCluster(
+        Path(tempfile.mkdtemp(prefix="callqa-bench-ray-")), system_env=DEPLOYED_ENV
+    ).start(cpus=cpus, object_store_mb=200)
     try:
         script = _RAY_DRIVER.format(home=str(store.settings.home), address=cluster.address)
         done = cluster.run([sys.executable, "-c", script], timeout=900)

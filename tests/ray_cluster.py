@@ -33,12 +33,17 @@ RAY = str(Path(sys.executable).with_name("ray"))
 # Fast failure detection (a lost node is noticed in seconds, not a minute), and every
 # object through the shared-memory store, spilled as soon as it is there: the test of
 # raw text reads what reaches the object store and the disk.
-SYSTEM_ENV = {
+DEPLOYED_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_health_check_initial_delay_ms": "1000",
     "RAY_health_check_period_ms": "1000",
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
+}
+# The tests also force every object through the object store and spill it to disk, so
+# that the privacy test can read what Ray wrote; the throughput benchmark does not.
+SYSTEM_ENV = {
+    **DEPLOYED_ENV,
     "RAY_max_direct_call_object_size": "0",
     "RAY_object_spilling_threshold": "0.01",
     "RAY_min_spilling_size": "0",
@@ -76,6 +81,7 @@ class RayCluster:
     port: int = 0
     holder: subprocess.Popen[bytes] | None = None
     nodes: list[Node] = field(default_factory=list)
+    system_env: Mapping[str, str] = field(default_factory=lambda: SYSTEM_ENV)
 
     @property
     def address(self) -> str:
@@ -87,7 +93,7 @@ class RayCluster:
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "CALLQA_"))}
-        env.update(SYSTEM_ENV)
+        env.update(self.system_env)
         env["HOME"] = str(self.root / "home")
         # The workers import this worktree's code, and the tests' fakes.
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests")])
