@@ -46,6 +46,8 @@ from sqlalchemy import insert
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bulk import insert_rows  # noqa: E402
+
 from analytics import auth, governance  # noqa: E402
 from analytics.config import load_settings  # noqa: E402
 from analytics.store import Store, iso, rollups  # noqa: E402
@@ -147,21 +149,7 @@ def _chunk(
 
 
 def _bulk_insert(conn: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """executemany on SQLite, COPY on PostgreSQL (psycopg 3), on the raw driver."""
-    if not rows:
-        return
-    columns = COLUMNS[table]
-    raw = conn.connection.dbapi_connection
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-        return
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    insert_rows(conn.connection.dbapi_connection, conn.dialect.name, table, COLUMNS[table], rows)
 
 
 def fill(

@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from bulk import insert_rows  # noqa: E402
+
 from analytics import governance  # noqa: E402
 from analytics.config import load_settings  # noqa: E402
 from analytics.insights.text import index_terms, stem  # noqa: E402
@@ -138,20 +140,6 @@ class Generator:
         return out
 
 
-def _insert(raw: Any, backend: str, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
-    """executemany on SQLite, COPY on PostgreSQL (psycopg 3), on the raw driver."""
-    if backend == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-        return
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-
-
 def fill(store: Store, n: int, per_call: int, seed: int = 7) -> dict[str, float]:
     """Bulk-load ``n`` calls; the full-text index is built once at the end (FTS5
     documents inserted in rowid order then merged; the GIN index created after the
@@ -174,14 +162,14 @@ def fill(store: Store, n: int, per_call: int, seed: int = 7) -> dict[str, float]
             raw = conn.connection.dbapi_connection
             if backend == "postgresql":
                 conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no FK checks
-            _insert(raw, backend, "calls", CALL_COLUMNS, rows["calls"])
-            _insert(raw, backend, "segments", SEGMENT_COLUMNS, rows["segments"])
+            insert_rows(raw, backend, "calls", CALL_COLUMNS, rows["calls"])
+            insert_rows(raw, backend, "segments", SEGMENT_COLUMNS, rows["segments"])
             if backend == "sqlite":
-                _insert(raw, backend, "search_docs", ("doc_id", "call_id", "idx"),
+                insert_rows(raw, backend, "search_docs", ("doc_id", "call_id", "idx"),
                         [d[:3] for d in rows["docs"]])  # fmt: skip
                 bulk_add_terms(conn, [(d[0], d[3]) for d in rows["docs"]])
             else:
-                _insert(raw, backend, "bench_terms", ("doc_id", "call_id", "idx", "terms"),
+                insert_rows(raw, backend, "bench_terms", ("doc_id", "call_id", "idx", "terms"),
                         rows["docs"])  # fmt: skip
         ids += [row[0] for row in rows["calls"]]
         if (first // CHUNK) % 10 == 9:
