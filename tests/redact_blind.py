@@ -24,7 +24,7 @@ import redact_templates
 from faker import Faker
 
 BLIND_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "blind"
-SEED = 20261201
+SEED = redact_templates.SEED
 FILLS = 2
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # placeholder → (gold type, redact_templates value kind or a local maker)
@@ -47,7 +47,6 @@ _TYPES = {
     "country": ("COUNTRY", "country"),
     "age": ("AGE", "age"),
 }
-LOCALES = {"en": ("en_GB", "en_US"), "fr": ("fr_FR",)}
 
 
 def load_templates(language: str) -> list[dict[str, str | None]]:
@@ -115,23 +114,15 @@ def _fill(
 
 def blind_sets(fills: int = FILLS, seed: int = SEED) -> dict[str, list[redact_external.Record]]:
     """blind_en/orig, blind_en/asr, blind_fr/orig, blind_fr/asr (empty when absent)."""
-    sets: dict[str, list[redact_external.Record]] = {}
-    for language in ("en", "fr"):
-        templates = load_templates(language)
-        for locale in LOCALES[language]:
-            fake = Faker(locale)
-            fake.seed_instance(seed)
-            rng = random.Random(f"{seed}-blind-{locale}")
-            for item in templates:
-                for fill in range(fills):
-                    record_id = f"{locale}:{item['id']}:{fill}"
-                    filled = _fill(item, language, fake, rng)
-                    for version, (text, spans) in zip(("orig", "asr"), filled, strict=True):
-                        record = redact_external.Record(
-                            record_id, language, version, text, tuple(spans)
-                        )
-                        sets.setdefault(f"blind_{language}/{version}", []).append(record)
-    return sets
+    return redact_templates.filled_sets(
+        "blind",
+        {language: load_templates(language) for language in ("en", "fr")},
+        _fill,
+        lambda _number, item: str(item["id"]),
+        fills=fills,
+        seed=seed,
+        salt="blind-",
+    )
 
 
 if __name__ == "__main__":

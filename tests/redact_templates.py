@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import redact_external
 from faker import Faker
@@ -209,27 +210,56 @@ def _fill(
     return versions[0], versions[1]
 
 
+Spans = list[tuple[int, int, str]]
+Item = TypeVar("Item")
+
+
+def filled_sets(
+    name: str,
+    templates: Mapping[str, Sequence[Item]],
+    fill: Callable[[Item, str, Faker, random.Random], Sequence[tuple[str, Spans]]],
+    record_key: Callable[[int, Item], str],
+    *,
+    fills: int,
+    seed: int,
+    salt: str = "",
+) -> dict[str, list[redact_external.Record]]:
+    """``{name}_{language}/orig`` and ``/asr``: each template filled ``fills`` times per
+    Faker locale (seeded per locale, ``salt`` keeping one family's draws its own).
+
+    ``fill`` returns the written and the ASR-style text of one filled template with
+    its gold spans; ``record_key`` names a template in the record ids.
+    """
+    sets: dict[str, list[redact_external.Record]] = {}
+    for language, items in templates.items():
+        for locale in LOCALES[language]:
+            fake = Faker(locale)
+            fake.seed_instance(seed)
+            rng = random.Random(f"{seed}-{salt}{locale}")
+            for number, item in enumerate(items):
+                for round_ in range(fills):
+                    record_id = f"{locale}:{record_key(number, item)}:{round_}"
+                    filled = fill(item, language, fake, rng)
+                    for version, (text, spans) in zip(("orig", "asr"), filled, strict=True):
+                        record = redact_external.Record(
+                            record_id, language, version, text, tuple(spans)
+                        )
+                        sets.setdefault(f"{name}_{language}/{version}", []).append(record)
+    return sets
+
+
 def template_sets(
     fills: int = FILLS_PER_TEMPLATE, seed: int = SEED
 ) -> dict[str, list[redact_external.Record]]:
     """The four sets: templates_en/orig, templates_en/asr, templates_fr/orig, templates_fr/asr."""
-    sets: dict[str, list[redact_external.Record]] = {}
-    for language, templates in (("en", EN_TEMPLATES), ("fr", FR_TEMPLATES)):
-        for locale in LOCALES[language]:
-            fake = Faker(locale)
-            fake.seed_instance(seed)
-            rng = random.Random(f"{seed}-{locale}")
-            for number, template in enumerate(templates):
-                for fill in range(fills):
-                    record_id = f"{locale}:{number}:{fill}"
-                    for version, (text, spans) in zip(
-                        ("orig", "asr"), _fill(template, language, fake, rng), strict=True
-                    ):
-                        record = redact_external.Record(
-                            record_id, language, version, text, tuple(spans)
-                        )
-                        sets.setdefault(f"templates_{language}/{version}", []).append(record)
-    return sets
+    return filled_sets(
+        "templates",
+        {"en": EN_TEMPLATES, "fr": FR_TEMPLATES},
+        _fill,
+        lambda number, _template: str(number),
+        fills=fills,
+        seed=seed,
+    )
 
 
 if __name__ == "__main__":
