@@ -7,7 +7,7 @@ DEMO_HOME ?= demo-home
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo test test-postgresql test-shifted lint typecheck unit bench clean
+.PHONY: help install system-deps demo test test-suite test-postgresql test-shifted lint typecheck unit bench clean
 
 help:
 	@echo "make demo   build a demo corpus of synthetic calls, process it, open the dashboard"
@@ -59,10 +59,14 @@ TIME_SENSITIVE := tests/test_governance.py tests/test_governance_props.py tests/
 	tests/test_clock.py tests/test_evidence.py
 TIME_SENSITIVE += tests/test_evaluations.py tests/test_calibration.py
 
+# The three passes run side by side (each prints its report when it ends): much of the
+# suite waits on disks, servers and browsers rather than on both cores, and run one after
+# the other they took over 30 minutes here. Each server they start takes a free port.
 test: install system-deps lint typecheck
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-suite test-postgresql test-shifted
+
+test-suite: install system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory test-postgresql
-	$(MAKE) --no-print-directory test-shifted
 
 # The same tests on a real PostgreSQL server (started by the tests, 127.0.0.1 only):
 # every call of their `store` goes to a fresh database on it.

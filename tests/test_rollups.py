@@ -84,9 +84,9 @@ def same(got: Any, want: Any, where: str) -> None:
         assert close(got, want), (where, got, want)
 
 
-def check_reads(store: Store, now: datetime) -> None:
+def check_reads(store: Store, now: datetime, filters: tuple[CallFilter, ...] = FILTERS) -> None:
     same(agg.filter_options(store, now), agg.filter_options_rows(store, now), "options")
-    for flt in FILTERS:
+    for flt in filters:
         label = repr(flt)
         same(agg.kpis(store, now, flt), agg.kpis_rows(store, now, flt), f"kpis {label}")
         same(
@@ -125,9 +125,16 @@ class RollupMachine(RuleBasedStateMachine):
         self.pending: list[str] = []
         self.caller_of: dict[str, str | None] = {}
         self.counter = 0
+        self.checks = 0
 
     def teardown(self) -> None:
-        self.store.close()
+        try:
+            # The last state is checked under every filter; the steps before it under a
+            # rotating pair (see rollups_equal_rows).
+            for moment in (self.now, self.now + timedelta(hours=11, seconds=1)):
+                check_reads(self.store, moment)
+        finally:
+            self.store.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _pick(self, data: st.DataObject) -> str | None:
@@ -281,8 +288,14 @@ class RollupMachine(RuleBasedStateMachine):
 
     @invariant()
     def rollups_equal_rows(self) -> None:
+        # Every read under every filter after every step made this test a third of the
+        # suite's time; a rollup that drifts stays wrong until a later write mends it, so
+        # each step checks the unfiltered reads and one filter in turn, and the teardown
+        # checks them all.
+        rotating = FILTERS[1 + self.checks % (len(FILTERS) - 1)]
+        self.checks += 1
         for moment in (self.now, self.now + timedelta(hours=11, seconds=1)):
-            check_reads(self.store, moment)
+            check_reads(self.store, moment, (FILTERS[0], rotating))
 
 
 @pytest.mark.slow
