@@ -27,8 +27,9 @@ service offers and the caller's own requests (``analytics/data/diarize/side_<lan
 ``thank you for calling``, ``que puis-je faire pour vous``, ``I'm calling about``), who
 says "you/your" rather than "I/my", "we", commitments ("I will", "je vais"), forms of
 address, thanks, who asks the questions, turn lengths, who speaks first and last. A call
-heard as one voice is named by the hand-weighted cues (CUE_WEIGHTS). No voiceprint is
-stored (README).
+heard as one voice is named by the hand-weighted cues (CUE_WEIGHTS). When voiceprints
+are on (:mod:`analytics.voiceprint`), the agent's voice across their other calls adds
+its log-odds to the classifier's.
 
 Segments then carry ``agent`` / ``customer`` when both the voice (frame posteriors) and
 the side (cue margin) are confident, ``unknown`` otherwise, with the confidence.
@@ -762,6 +763,9 @@ class AgentSide:
     confidence: float
     cues: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     scores: Mapping[int, float] = field(default_factory=dict)
+    # P(agent) per voice from the words alone (``scores`` adds the voiceprint, if any).
+    text_scores: Mapping[int, float] = field(default_factory=dict)
+    voiceprint_used: bool = False
 
 
 def voice_score(
@@ -809,6 +813,7 @@ def agent_side(
     transcript: RedactedTranscript,
     tags: Sequence[VoiceTag],
     quality_config: Any = None,
+    voice_logits: Mapping[int, float] | None = None,
 ) -> AgentSide:
     """The agent's voice, from what each voice says in the redacted transcript.
 
@@ -818,6 +823,9 @@ def agent_side(
     the hand-weighted cues each voice showed (:func:`voice_score`, for the logs). A call
     with one voice is the agent's only when that voice greets, introduces itself or uses
     the agent's formulas, and none of a caller's.
+
+    ``voice_logits`` (two voices: :func:`analytics.voiceprint.voice_logits`, the agent's
+    voiceprint from their other calls) add their log-odds to the classifier's.
     """
     from analytics import quality
 
@@ -860,13 +868,21 @@ def agent_side(
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
     # Two voices (or more): the learned classifier over turn-level features.
     features = diarize_side.voice_features(by_voice, transcript, config)
-    agent_p = diarize_side.side_model().probabilities(features)
+    text_p = diarize_side.side_model().probabilities(features)
+    agent_p = text_p
+    used = bool(voice_logits) and set(voice_logits or {}) >= set(text_p)
+    if used:
+        from analytics.voiceprint import combine
+
+        agent_p = combine(text_p, voice_logits or {})
     best = max(agent_p, key=lambda lab: (agent_p[lab], -lab))
     return AgentSide(
         best,
         round(min(0.99, agent_p[best]), 3),
         cues,
         {lab: round(p, 3) for lab, p in agent_p.items()},
+        {lab: round(p, 3) for lab, p in text_p.items()},
+        used,
     )
 
 
@@ -877,6 +893,19 @@ def label_speakers(
     config: DiarizeConfig | None = None,
     quality_config: Any = None,
 ) -> tuple[RedactedTranscript, SpeechActivity]:
+    """:func:`name_voices` without the voiceprint, and without the side it found."""
+    named, activity, _side = name_voices(transcript, tags, diarization, config, quality_config)
+    return named, activity
+
+
+def name_voices(
+    transcript: RedactedTranscript,
+    tags: Sequence[VoiceTag],
+    diarization: Diarization,
+    config: DiarizeConfig | None = None,
+    quality_config: Any = None,
+    voice_logits: Mapping[int, float] | None = None,
+) -> tuple[RedactedTranscript, SpeechActivity, AgentSide]:
     """Name the voices: the agent's voice ``agent``, the others ``customer``.
 
     A segment keeps ``unknown`` when its confidence (voice confidence × side confidence)
@@ -885,7 +914,7 @@ def label_speakers(
     only what was attributed.
     """
     config = config or DiarizeConfig()
-    side = agent_side(transcript, tags, quality_config)
+    side = agent_side(transcript, tags, quality_config, voice_logits)
     unsure_split = (
         diarization.separation < config.min_named_separation
         and side.confidence < config.weak_split_side_confidence
@@ -912,16 +941,19 @@ def label_speakers(
         speaker, _ = name(turn.label, turn.confidence)
         intervals[speaker].append((turn.start, turn.end))
     logger.info(
-        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s, scores %s)",
+        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s, scores %s, "
+        "from the words %s, voiceprint %s)",
         transcript.call_id,
         diarization.speakers,
         side.label,
         side.confidence,
         dict(side.cues),
         dict(side.scores),
+        dict(side.text_scores),
+        "used" if side.voiceprint_used else "not used",
     )
     activity = SpeechActivity(
         duration_s=diarization.duration_s,
         intervals={spk: tuple(iv) for spk, iv in intervals.items() if iv},
     )
-    return replace(transcript, segments=tuple(segments)), activity
+    return replace(transcript, segments=tuple(segments)), activity, side

@@ -21,6 +21,14 @@ base, Presidio, the agent side from the redacted text). Printed per call and ove
 - **seconds per minute** of audio for the separation, for Whisper's transcription of the
   same audio in the same run, their ratio, and the whole mono path.
 
+**With the agent's voiceprint** (:mod:`analytics.voiceprint`): each call's agent id is
+its agent's espeak-ng voice, so an agent's calls share a voice. Every agent voice is
+enrolled from two stereo calls of its own, spoken from the side classifier's training
+scripts (``analytics/data/diarize/training/``, none of them scored here), with their
+agent channel as the agent's voice; the scored mono calls never enrol. The agent side is
+printed without and with the voiceprint, for the benchmark and the blind scripts, and
+the distribution of the voice contrast (true agent voice minus the other, nats/dim).
+
 ``--cache DIR`` keeps each call's separation and redacted transcript and reuses them,
 so a later run only re-names the voices (its speeds are the first run's); ``--shard K/N``
 hears every N-th call, for parallel runs over one cache; ``--blind-only``.
@@ -46,6 +54,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -74,6 +84,7 @@ from analytics.models import Call, RedactedSegment, RedactedTranscript, SpeechAc
 from analytics.pipeline import analyse_call, build_engines  # noqa: E402
 from analytics.quality import intersect, merge  # noqa: E402
 from analytics.synth import Turn  # noqa: E402
+from analytics.voiceprint import VoiceprintConfig  # noqa: E402
 
 
 def side_verdict(truth: SpeechActivity, segments: Sequence[RedactedSegment]) -> str:
@@ -213,14 +224,111 @@ def main() -> None:
             cases = blind
         print(f"{len(cases)} synthetic calls (espeak-ng) and the real clip ...", flush=True)
         heard = heard_calls(cases[shard::shards], folder, args.cache, engines_of)
-        report(heard, blind)
+        by_name = {case.name: case for case in cases}
+        voices = voice_stats_of(heard, by_name, folder, args.cache)
+        prints = enrol(sorted({agent_of(case) for case in cases}), folder, args.cache)
+        report(heard, blind, voices, prints, by_name)
 
 
 GROUPS = ("tuned", "held out 1, seen once", "held out 2, unseen", "blind")
 
 
-def report(heard: Sequence[Heard], blind: Sequence[MonoCase]) -> None:
+VOICEPRINT = VoiceprintConfig(enabled=True)
+
+
+def agent_of(case: MonoCase) -> tuple[str, str]:
+    """The agent id of a case: its language and its agent's espeak-ng voice."""
+    return case.language, case.voices[0]
+
+
+def training_calls(language: str) -> list[tuple[Turn, ...]]:
+    """The side classifier's training scripts of ``language`` (names filled in)."""
+    text = (ROOT / "analytics" / "data" / "diarize" / "training" / f"{language}.txt").read_text(
+        encoding="utf-8"
+    )
+    calls: list[tuple[Turn, ...]] = []
+    for block in text.split("\n\n"):
+        turns = []
+        for line in block.splitlines():
+            if line[:2] in ("A:", "C:"):
+                spoken = line[2:].strip().replace("<PERSON>", "Morgan")
+                spoken = spoken.replace("<ORGANIZATION>", "Acme").replace("<LOCATION>", "Lyon")
+                turns.append(Turn(A if line[0] == "A" else C, spoken))
+        if len(turns) >= 4:
+            calls.append(tuple(turns))
+    return calls
+
+
+ENROL_CALLS = 2
+ENROL_CUSTOMER = {"en": ("en+m6", "en+f5"), "fr": ("fr+m6", "fr+f5")}
+
+
+def enrol(agents: Sequence[tuple[str, str]], folder: Path, cache: Path | None) -> dict:
+    """Each agent's voiceprint from ENROL_CALLS stereo calls of their own (agent channel)."""
+    from analytics.synth import synthesize_call
+    from analytics.voiceprint import channel_stats, pool
+
+    prints: dict[tuple[str, str], Any] = {}
+    for language, voice in agents:
+        file = _cache_file(cache, f"enrol-{language}-{voice}", ENROL_CALLS) if cache else None
+        if file is not None and file.exists():
+            prints[(language, voice)] = pickle.loads(file.read_bytes())
+            continue
+        scripts = training_calls(language)
+        start = int(hashlib.sha256(voice.encode()).hexdigest(), 16) % len(scripts)
+        parts = []
+        for k in range(ENROL_CALLS):
+            turns = scripts[(start + 7 * k) % len(scripts)]
+            customer = next(v for v in ENROL_CUSTOMER[language] if v != voice)
+            path = folder / f"enrol-{voice}-{k}.wav"
+            synthesize_call(turns, path, voices=(voice, customer), language=language)
+            heard = audio.listen(path, "agent_left")
+            stats = channel_stats(heard.speech, "agent", VOICEPRINT)
+            heard.close()
+            if stats is not None:
+                parts.append(stats)
+        prints[(language, voice)] = pool(parts)
+        if file is not None:
+            file.write_bytes(pickle.dumps(prints[(language, voice)]))
+    return prints
+
+
+def voice_stats_of(
+    heard: Sequence[Heard], cases: dict[str, MonoCase], folder: Path, cache: Path | None
+) -> dict[str, dict]:
+    """Each scored call's separated voices as stats (the pipeline's stats_by_voice)."""
+    from analytics.voiceprint import stats_by_voice
+
+    out: dict[str, dict] = {}
+    for h in heard:
+        case = cases.get(h.name)
+        if case is None:
+            continue
+        file = _cache_file(cache, f"{h.name}-voices", case) if cache else None
+        if file is not None and file.exists():
+            out[h.name] = pickle.loads(file.read_bytes())
+            continue
+        call = make_case(case, folder)
+        listened = audio.listen(call.path, "mono")
+        out[h.name] = stats_by_voice(listened.speech, h.diarization, VOICEPRINT)
+        listened.close()
+        if file is not None:
+            file.write_bytes(pickle.dumps(out[h.name]))
+    return out
+
+
+def report(
+    heard: Sequence[Heard],
+    blind: Sequence[MonoCase],
+    voices: dict[str, dict],
+    prints: dict,
+    cases: dict[str, MonoCase],
+) -> None:
+    from analytics.voiceprint import contrast, voice_logits
+
     config, quality_config = DiarizeConfig(), None
+    with_print: dict[str, Counter[str]] = {name: Counter() for name in GROUPS}
+    contrasts: dict[str, list[float]] = {"benchmark": [], "blind": []}
     group = {case.name: GROUPS[1] for case in HELD_OUT}
     group |= {case.name: GROUPS[2] for case in HELD_OUT_2}
     group |= {case.name: GROUPS[3] for case in blind}
@@ -266,13 +374,30 @@ def report(heard: Sequence[Heard], blind: Sequence[MonoCase]) -> None:
             total[key] += value
         side = diarize.agent_side(h.transcript, h.tags)
         truth_voice = agent_voice_of_truth(h.truth, h.diarization.intervals())
+        vp_note = ""
+        case = cases.get(h.name)
+        if case is not None:
+            print_ = prints.get(agent_of(case))
+            logits = voice_logits(voices.get(h.name, {}), print_, VOICEPRINT)
+            vp_transcript, _, vp_side = diarize.name_voices(
+                h.transcript, h.tags, h.diarization, config, quality_config, logits
+            )
+            vp_verdict = side_verdict(h.truth, vp_transcript.segments)
+            with_print[group.get(h.name, GROUPS[0])][vp_verdict] += 1
+            c = contrast(voices.get(h.name, {}), print_) if print_ is not None else {}
+            if truth_voice in c:
+                contrasts["blind" if where == GROUPS[3] else "benchmark"].append(c[truth_voice])
+            vp_note = (
+                f", with voiceprint {vp_verdict} (voice log-odds "
+                f"{ {k: round(v, 2) for k, v in logits.items()} }, P {dict(vp_side.scores)})"
+            )
         print(
             f"{h.name:28s} {duration / 60:5.2f} {h.diarization.speakers:6d} "
             f"{100 * h.base_der:10.1f}% {100 * voices_der:9.1f}% {100 * named_der:8.1f}% "
             f"{100 * unknown / spoken:6.0f}% {verdict:>7s} {60 * h.sep_s / duration:9.2f} "
             f"{60 * h.asr_s / duration:9.2f} {60 * h.all_s / duration:9.2f}"
             f"   (separation {h.diarization.separation:.2f}, true agent voice {truth_voice}, "
-            f"P(agent) by voice {dict(side.scores)})",
+            f"P(agent) by voice {dict(side.scores)}{vp_note})",
             flush=True,
         )
     print("-" * len(header))
@@ -294,16 +419,25 @@ def report(heard: Sequence[Heard], blind: Sequence[MonoCase]) -> None:
             f"per minute (separation / transcription = {total['sep'] / total['asr']:.2f}); "
             f"whole mono path {total['all'] / minutes:.2f} s per minute"
         )
-    every = tally[GROUPS[0]] + tally[GROUPS[1]] + tally[GROUPS[2]]
-    for name, counts in (*tally.items(), ("benchmark (tuned + held out)", every)):
-        n = sum(counts.values())
-        if not n:
-            continue
-        print(
-            f"agent side ({name} calls): right on {counts['yes']}/{n} = "
-            f"{100 * counts['yes'] / n:.0f}% (goal >= 95%); left unknown on "
-            f"{counts['unknown']}, wrong on {counts['NO']}"
-        )
+    for label, tallies in (("words only", tally), ("with the voiceprint", with_print)):
+        every = tallies[GROUPS[0]] + tallies[GROUPS[1]] + tallies[GROUPS[2]]
+        for name, counts in (*tallies.items(), ("benchmark (tuned + held out)", every)):
+            n = sum(counts.values())
+            if not n:
+                continue
+            print(
+                f"agent side, {label} ({name} calls): right on {counts['yes']}/{n} = "
+                f"{100 * counts['yes'] / n:.0f}% (goal >= 95%); left unknown on "
+                f"{counts['unknown']}, wrong on {counts['NO']}"
+            )
+    for name, values in contrasts.items():
+        if values:
+            v = np.array(values)
+            print(
+                f"voice contrast of the true agent voice ({name}, {len(v)} two-voice calls; "
+                f"> 0 points at the agent): min {v.min():.2f}, median {np.median(v):.2f}, "
+                f"max {v.max():.2f}; below 0 on {(v < 0).sum()}"
+            )
 
 
 BLIND_DIR = ROOT / "benchmarks" / "data" / "blind"
