@@ -1050,7 +1050,9 @@ def voiceprint_list_cmd(obj: Context) -> None:
 
     for row in voiceprints.voice_counts(obj.store(), utcnow()):
         seconds = (row["frames"] or 0) / 100
-        click.echo(f"{row['agent_id']}	{row['source']}	{row['calls']} calls	{seconds:.0f} s")
+        click.echo(
+            f"{row['agent_id']}	{row['source']}	{row['calls']} calls	{seconds:.0f} s"
+        )
 
 
 @voiceprint_group.command("delete")

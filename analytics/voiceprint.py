@@ -7,15 +7,15 @@ the agent channel of their stereo calls, and the agent voice of mono calls whose
 the words alone named with high confidence (``enrol_confidence``; a side the voiceprint
 helped to name never feeds the voiceprint, so it cannot reinforce its own mistakes).
 
-On a mono call of the same agent (metadata ``agent_id``) with two voices, each voice is
-scored by the expected log-likelihood of its frames under the voiceprint, per feature
-dimension; the difference between the two voices (nats per dimension) times ``scale``,
-capped at ``max_logit``, is the voice's log-odds of being the agent. It is added to the
+On a mono call of the same agent (metadata ``agent_id``) with two voices, each voice's
+mean is compared with the voiceprint's (squared distance in the voiceprint's standard
+deviations, :func:`distance`); the relative contrast of the two voices (:func:`contrast`,
+−1..1) times ``weight`` is the voice's log-odds of being the agent. It is added to the
 log-odds of the side classifier (:mod:`analytics.diarize_side`): text and voice are
-independent evidence, so their log-odds add (naive Bayes). With the cap at 3 (odds
-20:1), the voice alone never reaches the 0.95 that a weak split needs
+independent evidence, so their log-odds add (naive Bayes). With ``weight`` 3 (odds
+20:1 at most), the voice alone never reaches the 0.95 that a weak split needs
 (``[diarize] weak_split_side_confidence``): it decides when the words are weak, and
-words that are sure still need a strong contrary voice to be overturned.
+words that are sure need a strong contrary voice to be overturned.
 
 The stats of each call are stored as derived data of that call (``agent_voices``),
 deleted with the call; the voiceprint is pooled on read from the agent's calls still
@@ -41,8 +41,7 @@ class VoiceprintConfig:
     """Settings of ``[voiceprint]`` in config.toml."""
 
     enabled: bool = False  # biometric data: the DPO turns it on (README)
-    scale: float = 1.0  # log-odds per nat/dimension of contrast between the voices
-    max_logit: float = 3.0  # the voice alone: at most odds 20:1
+    weight: float = 3.0  # log-odds of a perfect contrast: the voice alone, at most 20:1
     enrol_confidence: float = 0.95  # a mono call's agent voice is enrolled above this
     min_frames: int = 300  # 3 s of a voice, else no stats (too little to tell)
     min_frame_confidence: float = 0.8  # frames the separation is this sure of
@@ -157,38 +156,41 @@ def stats_by_voice(
 # -- scoring ---------------------------------------------------------------------------------
 
 
-def expected_loglik(voice: VoiceStats, print_: VoiceStats) -> float:
-    """Mean log-likelihood of the voice's frames under the voiceprint, per dimension."""
-    mu_v, var_v = np.asarray(voice.mean), np.asarray(voice.var)
-    mu_p, var_p = np.asarray(print_.mean), np.asarray(print_.var)
+def distance(voice: VoiceStats, print_: VoiceStats) -> float:
+    """Mean squared distance of the voice's mean from the voiceprint's, in the
+    voiceprint's standard deviations (per dimension)."""
+    mu_v, mu_p = np.asarray(voice.mean), np.asarray(print_.mean)
     if mu_v.shape != mu_p.shape:
         return float("nan")
-    terms = np.log(2 * math.pi * var_p) + (var_v + (mu_v - mu_p) ** 2) / var_p
-    return float(-0.5 * terms.mean())
+    return float(np.mean((mu_v - mu_p) ** 2 / np.asarray(print_.var)))
 
 
 def contrast(voices: Mapping[int, VoiceStats], print_: VoiceStats) -> dict[int, float]:
-    """Per voice: how much closer to the voiceprint than the other voices (nats/dim)."""
-    if len(voices) < 2:
+    """Per voice of a two-voice call: (d_other − d_own) / (d_other + d_own), in −1..1.
+
+    1: this voice is the voiceprint and the other is far; 0: both as near (two alike
+    voices, or a print of neither); the two voices' contrasts are opposite. Relative,
+    so it does not depend on how far voices lie apart in a given site's recordings.
+    Only the means count: a separated voice's spread is widened by the other party's
+    frames that leak into it (on the benchmark the spread term made it worse).
+    """
+    if len(voices) != 2:
         return {}
-    fit = {lab: expected_loglik(v, print_) for lab, v in voices.items()}
-    if any(math.isnan(x) for x in fit.values()):
+    (a, va), (b, vb) = voices.items()
+    da, db = distance(va, print_), distance(vb, print_)
+    if math.isnan(da) or math.isnan(db) or da + db <= 0:
         return {}
-    return {
-        lab: own - max(x for other, x in fit.items() if other != lab) for lab, own in fit.items()
-    }
+    r = (db - da) / (da + db)
+    return {a: r, b: -r}
 
 
 def voice_logits(
     voices: Mapping[int, VoiceStats], print_: VoiceStats | None, config: VoiceprintConfig
 ) -> dict[int, float]:
-    """Log-odds that each voice is the agent's, from the voiceprint alone (capped)."""
+    """Log-odds that each voice is the agent's, from the voiceprint alone."""
     if print_ is None:
         return {}
-    cap = config.max_logit
-    return {
-        lab: max(-cap, min(cap, config.scale * c)) for lab, c in contrast(voices, print_).items()
-    }
+    return {lab: config.weight * c for lab, c in contrast(voices, print_).items()}
 
 
 def combine(text_p: Mapping[int, float], logits: Mapping[int, float]) -> dict[int, float]:

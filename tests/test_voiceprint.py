@@ -42,10 +42,12 @@ def test_the_voice_closer_to_the_print_gets_the_positive_log_odds() -> None:
     agent, other = _voice(0.0, seed=1), _voice(3.0, seed=2)
     print_ = _voice(0.0, frames=2000, seed=3)
     c = contrast({0: other, 1: agent}, print_)
-    assert c[1] > 0 > c[0]
-    assert math.isclose(c[0], -c[1])
-    logits = voice_logits({0: other, 1: agent}, print_, VoiceprintConfig(max_logit=3.0))
-    assert logits[1] == 3.0 and logits[0] == -3.0  # capped: the voice alone is at most 20:1
+    assert c[1] > 0.9 and c[0] == -c[1]
+    logits = voice_logits({0: other, 1: agent}, print_, VoiceprintConfig(weight=3.0))
+    assert 2.7 < logits[1] <= 3.0 and logits[0] == -logits[1]  # at most 20:1
+    # Two voices equally far from the print: no evidence either way.
+    alike = contrast({0: _voice(1.0, seed=4), 1: _voice(-1.0, seed=5)}, print_)
+    assert abs(alike[0]) < 0.1
 
 
 def test_combined_log_odds_add_and_only_weak_words_are_overturned() -> None:
