@@ -210,3 +210,59 @@ def test_voiceprint_delete_removes_one_agents_voices(store) -> None:
         assert voiceprints.delete_voices(conn, "A101") == 1
     assert _pooled_calls(store) == 0 and _pooled_calls(store, "B202") == 1
     assert _stored(store) == 1
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+def test_process_stores_a_stereo_agents_voice_audits_it_and_hands_mono_calls_the_print(
+    store, tmp_path, now
+) -> None:  # type: ignore[no-untyped-def]
+    from pipeline_fakes import fake_engines, write_call
+
+    from analytics.audit import verify
+    from analytics.ingest import ingest
+    from analytics.pipeline import pending_calls, process
+
+    folder = tmp_path / "in"
+    for i in range(2):
+        write_call(folder / f"s{i}.wav", seed=i)
+    write_call(folder / "m.wav", channels=1, seed=5)
+    csv = folder / "calls.csv"
+    csv.write_text(
+        "recording,call_id,agent_id,channel_layout,started_at\n"
+        "s0.wav,s0,A7,agent_left,2026-11-24T10:00:00+00:00\n"
+        "s1.wav,s1,A7,agent_left,2026-11-24T11:00:00+00:00\n"
+        "m.wav,m1,A7,mono,2026-11-24T12:00:00+00:00\n",
+        encoding="utf-8",
+    )
+    assert not ingest(store, [], csv, now=now).rejects
+    engines = replace(fake_engines(), voiceprint_config=VoiceprintConfig(True, min_frames=20))
+    on = replace(store.settings, sections={"voiceprint": {"enabled": True}})
+    # Off (the default): the mono call is handed no print.
+    assert all(c.voiceprint is None for c in pending_calls(store, now))
+    store.settings = on  # type: ignore[misc]
+    with store.write() as conn:  # only the stereo calls now: the mono one waits
+        from analytics.store.writes import set_state
+
+        set_state(conn, "m1", "failed", now)
+    report = process(store, engines=engines, now=now)
+    assert sorted(report.done) == ["s0", "s1"]
+    assert [(r["agent_id"], r["calls"]) for r in voiceprints.voice_counts(store, now)] == [
+        ("A7", 2)
+    ]
+    with store.write() as conn:
+        set_state(conn, "m1", "pending", now)
+    (mono,) = pending_calls(store, now)
+    assert mono.voiceprint is not None and mono.voiceprint.calls == 2
+    governance.object_calls(store, call_id="s0", now=now, actor="dpo")
+    (mono,) = pending_calls(store, now)
+    assert mono.voiceprint is not None and mono.voiceprint.calls == 1
+    with store.read() as conn:
+        from sqlalchemy import select
+
+        from analytics.store.schema import audit
+
+        actions = [r[0] for r in conn.execute(select(audit.c.action).order_by(audit.c.id))]
+    assert actions.count("voiceprint") == 2
+    assert not verify(store)
