@@ -62,6 +62,7 @@ from analytics.models import (
     RedactedTranscript,
     Speaker,
     SpeechActivity,
+    VoiceStats,
     Word,
 )
 
@@ -145,6 +146,9 @@ class Diarization:
     # Frame posteriors (frames of FRAME_STEP_S); -1 label = no speech.
     frame_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8), repr=False)
     frame_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    # Each voice's features (VoiceStats) over the frames it is sure of, for the agent
+    # voiceprint (analytics.voiceprint): kept from the separation's own feature pass.
+    voices: Mapping[int, VoiceStats] = field(default_factory=dict, repr=False)
 
     def label_of(self, start: float, end: float) -> tuple[int | None, float]:
         """The voice heard most in ``[start, end]`` and its mean confidence there."""
@@ -164,6 +168,26 @@ class Diarization:
         for turn in self.turns:
             out.setdefault(turn.label, []).append((turn.start, turn.end))
         return {label: tuple(iv) for label, iv in out.items()}
+
+
+VOICE_STATS_CONFIDENCE = 0.8  # frames a voice's stats are taken from
+
+
+def _voice_stats(
+    features: np.ndarray, compact: Diarization, voiced: np.ndarray
+) -> dict[int, VoiceStats]:
+    """Each voice's Gaussian over the raw features of the frames it is sure of."""
+    from analytics.voiceprint import stats_of
+
+    n = min(len(features), len(compact.frame_labels))
+    labels, confidence = compact.frame_labels[:n], compact.frame_confidence[:n]
+    sure = voiced[:n] & (confidence >= VOICE_STATS_CONFIDENCE)
+    out = {}
+    for voice in np.unique(labels[sure & (labels >= 0)]):
+        stats = stats_of(features[:n][sure & (labels == voice)])
+        if stats is not None:
+            out[int(voice)] = stats
+    return out
 
 
 def _frame(t: float) -> int:
@@ -231,6 +255,7 @@ class Diarizer:
             compact.separation,
             labels,
             confidence,
+            _voice_stats(features, compact, voiced),
         )
 
     def _diarize(

@@ -128,8 +128,17 @@ def channel_stats(
 def stats_by_voice(
     clips: Sequence[SpeechClip], diarization: Any, config: VoiceprintConfig
 ) -> dict[int, VoiceStats]:
-    """Each separated voice of a mono call, over the frames the separation is sure of."""
-    from analytics.diarize import FRAME_STEP_S
+    """Each separated voice of a mono call, over the frames the separation is sure of.
+
+    The separation keeps them from its own feature pass (``Diarization.voices``, at its
+    frame confidence 0.8); otherwise (another threshold, or an older separation) the
+    features of the clips are computed again.
+    """
+    from analytics.diarize import FRAME_STEP_S, VOICE_STATS_CONFIDENCE
+
+    kept = getattr(diarization, "voices", None)
+    if kept and config.min_frame_confidence == VOICE_STATS_CONFIDENCE:
+        return {lab: v for lab, v in kept.items() if v.frames >= max(2, config.min_frames)}
 
     labels, confidence = diarization.frame_labels, diarization.frame_confidence
     chunks: dict[int, list[np.ndarray]] = {}
