@@ -266,3 +266,25 @@ def test_process_stores_a_stereo_agents_voice_audits_it_and_hands_mono_calls_the
         actions = [r[0] for r in conn.execute(select(audit.c.action).order_by(audit.c.id))]
     assert actions.count("voiceprint") == 2
     assert not verify(store)
+
+
+def test_cli_lists_and_deletes_voices_and_audits_the_deletion(store) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from analytics.cli import cli
+
+    _call_with_voice(store, "c1")
+    _call_with_voice(store, "c2", agent_id="B202")
+    home = ["--home", str(store.settings.home)]
+    listed = CliRunner().invoke(cli, [*home, "voiceprint", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "A101\tstereo\t1 calls\t5 s" in listed.output and "B202" in listed.output
+    deleted = CliRunner().invoke(cli, [*home, "voiceprint", "delete", "--agent", "A101"])
+    assert deleted.exit_code == 0 and "1 call(s)" in deleted.output
+    assert _pooled_calls(store) == 0 and _pooled_calls(store, "B202") == 1
+    with store.read() as conn:
+        from sqlalchemy import select
+
+        from analytics.store.schema import audit
+
+        assert "voiceprint_delete" in [r[0] for r in conn.execute(select(audit.c.action))]
