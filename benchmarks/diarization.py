@@ -317,6 +317,29 @@ def voice_stats_of(
     return out
 
 
+def mono_enrolled(
+    heard: Sequence[Heard], voices: dict[str, dict], cases: dict[str, MonoCase], config: Any
+) -> dict[str, tuple[tuple[str, str], Any, bool]]:
+    """The scored calls the pipeline would enrol (their words name the agent with P >=
+    enrol_confidence on a clear split): call -> (agent, voice stats, named right)."""
+    out = {}
+    for h in heard:
+        case = cases.get(h.name)
+        own = voices.get(h.name, {})
+        if case is None or len(own) != 2:
+            continue
+        side = diarize.agent_side(h.transcript, h.tags)
+        sure = side.label is not None and side.text_scores.get(side.label, 0.0)
+        if (
+            side.label in own
+            and sure >= VOICEPRINT.enrol_confidence
+            and h.diarization.separation >= config.min_named_separation
+        ):
+            truth = agent_voice_of_truth(h.truth, h.diarization.intervals())
+            out[h.name] = (agent_of(case), own[side.label], side.label == truth)
+    return out
+
+
 def report(
     heard: Sequence[Heard],
     blind: Sequence[MonoCase],
@@ -324,10 +347,12 @@ def report(
     prints: dict,
     cases: dict[str, MonoCase],
 ) -> None:
-    from analytics.voiceprint import contrast, voice_logits
+    from analytics.voiceprint import contrast, pool, voice_logits
 
     config, quality_config = DiarizeConfig(), None
     with_print: dict[str, Counter[str]] = {name: Counter() for name in GROUPS}
+    mono_print: dict[str, Counter[str]] = {name: Counter() for name in GROUPS}
+    enrolled = mono_enrolled(heard, voices, cases, config)
     contrasts: dict[str, list[float]] = {"benchmark": [], "blind": []}
     group = {case.name: GROUPS[1] for case in HELD_OUT}
     group |= {case.name: GROUPS[2] for case in HELD_OUT_2}
@@ -383,6 +408,13 @@ def report(
             vp_transcript, vp_activity, vp_side = diarize.name_voices(
                 h.transcript, h.tags, h.diarization, config, quality_config, logits
             )
+            others = [v for n, (a, v, _) in enrolled.items() if a == agent_of(case) and n != h.name]
+            mono_logits = voice_logits(voices.get(h.name, {}), pool(others), VOICEPRINT)
+            mono_transcript, _, _ = diarize.name_voices(
+                h.transcript, h.tags, h.diarization, config, quality_config, mono_logits
+            )
+            mono_verdict = side_verdict(h.truth, mono_transcript.segments)
+            mono_print[group.get(h.name, GROUPS[0])][mono_verdict] += 1
             vp_named = {spk: vp_activity.of(spk) for spk in ("agent", "customer")}
             vp_der, _ = der(h.truth.intervals, vp_named, duration)
             total["named_vp"] += (vp_der - named_der) * h.ref_s
@@ -424,7 +456,16 @@ def report(
             f"per minute (separation / transcription = {total['sep'] / total['asr']:.2f}); "
             f"whole mono path {total['all'] / minutes:.2f} s per minute"
         )
-    for label, tallies in (("words only", tally), ("with the voiceprint", with_print)):
+    wrong = sum(1 for _, _, right in enrolled.values() if not right)
+    print(
+        f"mono enrolment: {len(enrolled)} scored calls named by their words with P >= "
+        f"{VOICEPRINT.enrol_confidence} on a clear split ({wrong} of them the wrong voice)"
+    )
+    for label, tallies in (
+        ("words only", tally),
+        ("with the voiceprint", with_print),
+        ("with a voiceprint from the agent's other mono calls only", mono_print),
+    ):
         every = tallies[GROUPS[0]] + tallies[GROUPS[1]] + tallies[GROUPS[2]]
         for name, counts in (*tallies.items(), ("benchmark (tuned + held out)", every)):
             n = sum(counts.values())
