@@ -898,7 +898,8 @@ def agent_side(
             p = combine({best: 0.9 if named else 0.5}, voice_logits)[best]
             label, confidence = (best, p) if p >= 0.5 else (others[0], 1.0 - p)
             voice_p = {best: round(p, 3), others[0]: round(1.0 - p, 3)}
-            return AgentSide(label, round(min(0.99, confidence), 3), cues, voice_p, scores, True)
+            # No word probabilities (text_scores empty): a side the voice chose never enrols.
+            return AgentSide(label, round(min(0.99, confidence), 3), cues, voice_p, {}, True)
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
     # Two voices (or more): the learned classifier over turn-level features.
     features = diarize_side.voice_features(by_voice, transcript, config)

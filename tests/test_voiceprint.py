@@ -102,6 +102,22 @@ def test_agent_side_adds_the_voice_log_odds_to_the_words() -> None:
     assert with_voice.text_scores == words.scores  # the words' own probabilities are kept
 
 
+def test_two_voices_with_words_on_one_only_are_named_by_the_voice_and_never_enrol() -> None:
+    from analytics.diarize import VoiceTag, agent_side
+    from analytics.models import RedactedSegment, RedactedTranscript
+
+    segments = tuple(
+        RedactedSegment(speaker="unknown", start=2.0 * i, end=2.0 * i + 1.5, text="okay")
+        for i in range(3)
+    )
+    transcript = RedactedTranscript("c1", "en", 0.9, 6.0, segments, {})
+    tags = tuple(VoiceTag(1, 0.9) for _ in range(3))  # voice 0 has no words
+    assert agent_side(transcript, tags).label is None
+    side = agent_side(transcript, tags, voice_logits={0: 2.9, 1: -2.9})
+    assert side.label == 0 and side.confidence > 0.9 and side.voiceprint_used
+    assert side.text_scores == {}  # chosen by the voice: the pipeline does not enrol it
+
+
 # -- real speech -------------------------------------------------------------------------------
 
 
