@@ -127,20 +127,20 @@ class Heard:
 def hear(call: MonoCall, engines: Any, settings: Any, recorder: _Recording) -> Heard:
     """The mono path of the pipeline on ``call``, keeping what the naming step is given."""
     seen: dict[str, Any] = {}
-    label_speakers = diarize.label_speakers
+    name_voices = diarize.name_voices
 
     def keep(transcript, tags, diarization, *args):  # type: ignore[no-untyped-def]
         seen.update(transcript=transcript, tags=tuple(tags))
-        return label_speakers(transcript, tags, diarization, *args)
+        return name_voices(transcript, tags, diarization, *args)
 
     duration = call.truth.duration_s
-    diarize.label_speakers = keep  # type: ignore[assignment]
+    diarize.name_voices = keep  # type: ignore[assignment]
     try:
         mark = time.perf_counter()
         analysis = analyse_call(_call(call), engines, settings)
         all_s = time.perf_counter() - mark
     finally:
-        diarize.label_speakers = label_speakers  # type: ignore[assignment]
+        diarize.name_voices = name_voices  # type: ignore[assignment]
     assert recorder.last is not None and seen
     speech = audio.speech_activity({"unknown": call.samples}, duration_s=duration)
     base, parts = der(call.truth.intervals, {0: speech.of("unknown")}, duration)
