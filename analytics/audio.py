@@ -616,12 +616,19 @@ def _stream_dual_mono(blocks: Iterable[np.ndarray]) -> bool:
     """:func:`is_dual_mono` over a stream of blocks (running sums, in float64)."""
     sums = np.zeros(5)  # x, y, xx, yy, xy
     n = 0
+    two_channels = True
     for block in blocks:
-        if block.shape[0] != 2:
-            return False
+        if not two_channels or block.shape[0] != 2:
+            # Not two channels: not dual mono, but the stream is still read to its end
+            # (the blocks are recorded as they pass; stopping here cut a mono call to
+            # its first block, 64 s).
+            two_channels = False
+            continue
         x, y = block[0].astype(np.float64), block[1].astype(np.float64)
         sums += (x.sum(), y.sum(), x @ x, y @ y, x @ y)
         n += len(x)
+    if not two_channels:
+        return False
     sx, sy, sxx, syy, sxy = sums
     var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
     if n == 0 or var_x <= 0 or var_y <= 0:

@@ -83,6 +83,9 @@ ACTIONS = frozenset(
         "coaching_note",
         "calibration_create",
         "calibration_answer",
+        # agent voiceprints (analytics.voiceprint): a call's agent voice stored or used
+        "voiceprint",
+        "voiceprint_delete",
     }
 )
 

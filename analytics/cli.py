@@ -1036,6 +1036,41 @@ def drivers_cmd(obj: Context, topics: int, since: str | None, as_json: bool) -> 
         click.echo(f"#{topic.topic_id}{kept}\t{topic.calls} calls\t{', '.join(topic.terms)}")
 
 
+@cli.group("voiceprint")
+def voiceprint_group() -> None:
+    """Agent voiceprints (biometric data, off by default: README "Agent voiceprints")."""
+
+
+@voiceprint_group.command("list")
+@pass_ctx
+@handle_errors
+def voiceprint_list_cmd(obj: Context) -> None:
+    """Per agent: the visible calls and seconds of voice their voiceprint pools."""
+    from analytics.store import voiceprints
+
+    for row in voiceprints.voice_counts(obj.store(), utcnow()):
+        seconds = (row["frames"] or 0) / 100
+        click.echo(
+            f"{row['agent_id']}	{row['source']}	{row['calls']} calls	{seconds:.0f} s"
+        )
+
+
+@voiceprint_group.command("delete")
+@click.option("--agent", "agent_id", help="only this agent's (default: every agent's)")
+@pass_ctx
+@handle_errors
+def voiceprint_delete_cmd(obj: Context, agent_id: str | None) -> None:
+    """Delete the stored agent voices (an agent's voiceprint is gone with them)."""
+    from analytics.store import voiceprints
+
+    store = obj.store()
+    now = utcnow()
+    with store.write() as conn:
+        count = voiceprints.delete_voices(conn, agent_id)
+        audit.record(conn, "cli", "voiceprint_delete", None, {"calls": count}, now=now)
+    click.echo(f"{count} call(s)' agent voice deleted")
+
+
 def main() -> None:
     # Before anything is written: every file the product creates is private (0600).
     use_private_umask()

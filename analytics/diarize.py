@@ -27,8 +27,9 @@ service offers and the caller's own requests (``analytics/data/diarize/side_<lan
 ``thank you for calling``, ``que puis-je faire pour vous``, ``I'm calling about``), who
 says "you/your" rather than "I/my", "we", commitments ("I will", "je vais"), forms of
 address, thanks, who asks the questions, turn lengths, who speaks first and last. A call
-heard as one voice is named by the hand-weighted cues (CUE_WEIGHTS). No voiceprint is
-stored (README).
+heard as one voice is named by the hand-weighted cues (CUE_WEIGHTS). When voiceprints
+are on (:mod:`analytics.voiceprint`), the agent's voice across their other calls adds
+its log-odds to the classifier's.
 
 Segments then carry ``agent`` / ``customer`` when both the voice (frame posteriors) and
 the side (cue margin) are confident, ``unknown`` otherwise, with the confidence.
@@ -61,6 +62,7 @@ from analytics.models import (
     RedactedTranscript,
     Speaker,
     SpeechActivity,
+    VoiceStats,
     Word,
 )
 
@@ -144,6 +146,9 @@ class Diarization:
     # Frame posteriors (frames of FRAME_STEP_S); -1 label = no speech.
     frame_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8), repr=False)
     frame_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    # Each voice's features (VoiceStats) over the frames it is sure of, for the agent
+    # voiceprint (analytics.voiceprint): kept from the separation's own feature pass.
+    voices: Mapping[int, VoiceStats] = field(default_factory=dict, repr=False)
 
     def label_of(self, start: float, end: float) -> tuple[int | None, float]:
         """The voice heard most in ``[start, end]`` and its mean confidence there."""
@@ -163,6 +168,26 @@ class Diarization:
         for turn in self.turns:
             out.setdefault(turn.label, []).append((turn.start, turn.end))
         return {label: tuple(iv) for label, iv in out.items()}
+
+
+VOICE_STATS_CONFIDENCE = 0.8  # frames a voice's stats are taken from
+
+
+def _voice_stats(
+    features: np.ndarray, compact: Diarization, voiced: np.ndarray
+) -> dict[int, VoiceStats]:
+    """Each voice's Gaussian over the raw features of the frames it is sure of."""
+    from analytics.voiceprint import stats_of
+
+    n = min(len(features), len(compact.frame_labels))
+    labels, confidence = compact.frame_labels[:n], compact.frame_confidence[:n]
+    sure = voiced[:n] & (confidence >= VOICE_STATS_CONFIDENCE)
+    out = {}
+    for voice in np.unique(labels[sure & (labels >= 0)]):
+        stats = stats_of(features[:n][sure & (labels == voice)])
+        if stats is not None:
+            out[int(voice)] = stats
+    return out
 
 
 def _frame(t: float) -> int:
@@ -230,6 +255,7 @@ class Diarizer:
             compact.separation,
             labels,
             confidence,
+            _voice_stats(features, compact, voiced),
         )
 
     def _diarize(
@@ -762,6 +788,9 @@ class AgentSide:
     confidence: float
     cues: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     scores: Mapping[int, float] = field(default_factory=dict)
+    # P(agent) per voice from the words alone (``scores`` adds the voiceprint, if any).
+    text_scores: Mapping[int, float] = field(default_factory=dict)
+    voiceprint_used: bool = False
 
 
 def voice_score(
@@ -809,6 +838,7 @@ def agent_side(
     transcript: RedactedTranscript,
     tags: Sequence[VoiceTag],
     quality_config: Any = None,
+    voice_logits: Mapping[int, float] | None = None,
 ) -> AgentSide:
     """The agent's voice, from what each voice says in the redacted transcript.
 
@@ -818,6 +848,9 @@ def agent_side(
     the hand-weighted cues each voice showed (:func:`voice_score`, for the logs). A call
     with one voice is the agent's only when that voice greets, introduces itself or uses
     the agent's formulas, and none of a caller's.
+
+    ``voice_logits`` (two voices: :func:`analytics.voiceprint.voice_logits`, the agent's
+    voiceprint from their other calls) add their log-odds to the classifier's.
     """
     from analytics import quality
 
@@ -857,16 +890,34 @@ def agent_side(
             and not callerish & set(cues[best])
             and scores[best] >= CUE_WEIGHTS["greeting"]
         )
+        others = [lab for lab in voice_logits or {} if lab != best]
+        if voice_logits and best in voice_logits and others:
+            # Two voices, only one with words: the voiceprint says which one is whose.
+            from analytics.voiceprint import combine
+
+            p = combine({best: 0.9 if named else 0.5}, voice_logits)[best]
+            label, confidence = (best, p) if p >= 0.5 else (others[0], 1.0 - p)
+            voice_p = {best: round(p, 3), others[0]: round(1.0 - p, 3)}
+            # No word probabilities (text_scores empty): a side the voice chose never enrols.
+            return AgentSide(label, round(min(0.99, confidence), 3), cues, voice_p, {}, True)
         return AgentSide(best if named else None, 0.9 if named else 0.0, cues, scores)
     # Two voices (or more): the learned classifier over turn-level features.
     features = diarize_side.voice_features(by_voice, transcript, config)
-    agent_p = diarize_side.side_model().probabilities(features)
+    text_p = diarize_side.side_model().probabilities(features)
+    agent_p = text_p
+    used = bool(voice_logits) and set(voice_logits or {}) >= set(text_p)
+    if used:
+        from analytics.voiceprint import combine
+
+        agent_p = combine(text_p, voice_logits or {})
     best = max(agent_p, key=lambda lab: (agent_p[lab], -lab))
     return AgentSide(
         best,
         round(min(0.99, agent_p[best]), 3),
         cues,
         {lab: round(p, 3) for lab, p in agent_p.items()},
+        {lab: round(p, 3) for lab, p in text_p.items()},
+        used,
     )
 
 
@@ -877,6 +928,19 @@ def label_speakers(
     config: DiarizeConfig | None = None,
     quality_config: Any = None,
 ) -> tuple[RedactedTranscript, SpeechActivity]:
+    """:func:`name_voices` without the voiceprint, and without the side it found."""
+    named, activity, _side = name_voices(transcript, tags, diarization, config, quality_config)
+    return named, activity
+
+
+def name_voices(
+    transcript: RedactedTranscript,
+    tags: Sequence[VoiceTag],
+    diarization: Diarization,
+    config: DiarizeConfig | None = None,
+    quality_config: Any = None,
+    voice_logits: Mapping[int, float] | None = None,
+) -> tuple[RedactedTranscript, SpeechActivity, AgentSide]:
     """Name the voices: the agent's voice ``agent``, the others ``customer``.
 
     A segment keeps ``unknown`` when its confidence (voice confidence × side confidence)
@@ -885,7 +949,7 @@ def label_speakers(
     only what was attributed.
     """
     config = config or DiarizeConfig()
-    side = agent_side(transcript, tags, quality_config)
+    side = agent_side(transcript, tags, quality_config, voice_logits)
     unsure_split = (
         diarization.separation < config.min_named_separation
         and side.confidence < config.weak_split_side_confidence
@@ -912,16 +976,19 @@ def label_speakers(
         speaker, _ = name(turn.label, turn.confidence)
         intervals[speaker].append((turn.start, turn.end))
     logger.info(
-        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s, scores %s)",
+        "call %s: %d voices, agent voice %s (confidence %.2f, cues %s, scores %s, "
+        "from the words %s, voiceprint %s)",
         transcript.call_id,
         diarization.speakers,
         side.label,
         side.confidence,
         dict(side.cues),
         dict(side.scores),
+        dict(side.text_scores),
+        "used" if side.voiceprint_used else "not used",
     )
     activity = SpeechActivity(
         duration_s=diarization.duration_s,
         intervals={spk: tuple(iv) for spk, iv in intervals.items() if iv},
     )
-    return replace(transcript, segments=tuple(segments)), activity
+    return replace(transcript, segments=tuple(segments)), activity, side

@@ -77,6 +77,23 @@ class Call:
     language: str | None = None
     agent_id: str | None = None
     team: str | None = None
+    # The agent's voiceprint from their other calls (mono calls, when voiceprints are on).
+    voiceprint: VoiceStats | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class VoiceStats:
+    """A voice as a diagonal Gaussian over its frames' MFCCs and log pitch.
+
+    One call's agent voice, or an agent's voiceprint (the pool of several calls'). This
+    is biometric data about the agent (README, "Agent voiceprints"): no text, and never
+    in ``repr``.
+    """
+
+    frames: int
+    mean: tuple[float, ...] = field(repr=False)
+    var: tuple[float, ...] = field(repr=False)
+    calls: int = 1
 
 
 @dataclass(frozen=True)
@@ -235,6 +252,11 @@ class CallAnalysis:
     # The redacted audio itself, when the analysis ran away from the blob store (a Ray
     # actor): the driver writes it. Ogg Opus bytes.
     redacted_audio: bytes | None = field(default=None, repr=False)
+    # The agent's voice in this call (stereo: the agent channel; mono: the voice named
+    # agent by its words alone, with high confidence), when voiceprints are on.
+    agent_voice: VoiceStats | None = field(default=None, repr=False)
+    agent_voice_source: str = ""  # stereo | mono
+    voiceprint_used: bool = False  # the agent's voiceprint weighed in naming the sides
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tqdm import tqdm
 
-from analytics import audio, diarize
+from analytics import audio, audit, diarize
 from analytics.config import Settings
 from analytics.errors import CallqaError, ClusterError, DiskFullError, UsageError
 from analytics.evaluations.automatic import record_for_call
@@ -52,6 +52,7 @@ from analytics.models import (
     QualityReport,
     RedactedTranscript,
     SpeechActivity,
+    VoiceStats,
 )
 from analytics.store import Store, queue, utcnow
 from analytics.store.blobs import LocalBlobStore
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from analytics.quality import QualityConfig
     from analytics.redact import Redactor
     from analytics.transcribe import Transcriber
+    from analytics.voiceprint import VoiceprintConfig
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class Engines:
     abuse_config: AbuseConfig
     abuse_model: AbuseModel | None = None  # None: the lexicon rules alone
     diarizer: Diarizer | None = None  # mono calls; None: one with the default settings
+    voiceprint_config: VoiceprintConfig | None = None  # None: voiceprints off
 
 
 def build_engines(settings: Settings, workers: int = 1) -> Engines:
@@ -90,6 +93,7 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
     from analytics.quality import QualityConfig
     from analytics.redact import RedactConfig, Redactor
     from analytics.transcribe import Transcriber
+    from analytics.voiceprint import VoiceprintConfig
 
     abuse_config = AbuseConfig.from_settings(settings)
     return Engines(
@@ -108,6 +112,7 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
         abuse_config=abuse_config,
         abuse_model=AbuseModel.load() if abuse_config.model else None,
         diarizer=Diarizer(DiarizeConfig.from_settings(settings)),
+        voiceprint_config=VoiceprintConfig.from_settings(settings),
     )
 
 
@@ -184,7 +189,7 @@ def analyse_call(
     )
     try:
         timings["audio"] = time.perf_counter() - started
-        redacted, quality, abuse, activity = _understand(call, heard, engines, timings)
+        redacted, quality, abuse, activity, voice = _understand(call, heard, engines, timings)
         redacted_audio_path: Path | None = None
         redacted_audio: bytes | None = None
         if settings.redacted_audio and heard.audio is not None:
@@ -207,18 +212,38 @@ def analyse_call(
         timings_s=timings,
         activity=activity,
         redacted_audio=redacted_audio,
+        agent_voice=voice.stats,
+        agent_voice_source=voice.source,
+        voiceprint_used=voice.used,
     )
+
+
+@dataclass(frozen=True)
+class _AgentVoice:
+    """The agent's voice found in a call (voiceprints on), and whether a print was used."""
+
+    stats: VoiceStats | None = None
+    source: str = ""
+    used: bool = False
+
+
+def _voiceprints_on(call: Call, engines: Engines) -> bool:
+    config = engines.voiceprint_config
+    return bool(config is not None and config.enabled and call.agent_id)
 
 
 def _understand(
     call: Call, heard: audio.HeardCall, engines: Engines, timings: dict[str, float]
-) -> tuple[RedactedTranscript, QualityReport, AbuseReport, SpeechActivity]:
+) -> tuple[RedactedTranscript, QualityReport, AbuseReport, SpeechActivity, _AgentVoice]:
     """Transcribe, redact, then quality and abuse: the raw transcript ends in here."""
+    from analytics import voiceprint
     from analytics.abuse import detect_abuse
     from analytics.quality import compute_quality
 
     activity = heard.activity
     diarization = None
+    voices: dict[int, VoiceStats] = {}
+    agent_voice = _AgentVoice()
     if set(heard.levels) == {"unknown"}:
         # A mono call: its voices are separated from the speech clips listen() already
         # holds (no second decode, no whole-call samples).
@@ -226,7 +251,14 @@ def _understand(
         diarization = _diarizer(engines).diarize_clips(
             heard.speech, activity.of("unknown"), heard.duration_s
         )
+        if _voiceprints_on(call, engines) and diarization.speakers == 2:
+            assert engines.voiceprint_config is not None
+            voices = voiceprint.stats_by_voice(heard.speech, diarization, engines.voiceprint_config)
         timings["diarize"] = time.perf_counter() - mark
+    elif _voiceprints_on(call, engines):
+        assert engines.voiceprint_config is not None
+        stats = voiceprint.channel_stats(heard.speech, "agent", engines.voiceprint_config)
+        agent_voice = _AgentVoice(stats, "stereo" if stats is not None else "")
 
     mark = time.perf_counter()
     raw = engines.transcriber.transcribe_speech(
@@ -249,13 +281,25 @@ def _understand(
     )
     redacted = replace(redacted, segments=segments, duration_s=heard.duration_s)
     if diarization is not None and tags is not None:
-        redacted, activity = diarize.label_speakers(
-            redacted, tags, diarization, _diarizer(engines).config, engines.quality_config
+        config = engines.voiceprint_config or voiceprint.VoiceprintConfig()
+        logits = voiceprint.voice_logits(voices, call.voiceprint, config) if voices else {}
+        diarize_config = _diarizer(engines).config
+        redacted, activity, side = diarize.name_voices(
+            redacted, tags, diarization, diarize_config, engines.quality_config, logits
         )
+        agent_voice = _AgentVoice(used=side.voiceprint_used)
+        named = voices.get(side.label) if side.label is not None else None
+        enrol = (
+            named is not None
+            and side.text_scores.get(side.label or 0, 0.0) >= config.enrol_confidence
+            and diarization.separation >= diarize_config.min_named_separation
+        )
+        if enrol:  # the words alone were sure: this voice is the agent's
+            agent_voice = _AgentVoice(named, "mono", side.voiceprint_used)
     quality = compute_quality(redacted, activity, engines.quality_config)
     abuse = detect_abuse(redacted, engines.abuse_config, engines.abuse_model)
     timings["analyse"] = time.perf_counter() - mark
-    return redacted, quality, abuse, activity
+    return redacted, quality, abuse, activity, agent_voice
 
 
 def _bleep_to_bytes(decoded: audio.PcmSpool, spans: Sequence[tuple[float, float]]) -> bytes:
@@ -276,7 +320,27 @@ def pending_calls(store: Store, now: datetime) -> list[Call]:
     Calls never interrupted come first, in time order; then those interrupted
     fewest times (see :func:`process`).
     """
-    return [_call(store, row) for row in queue.pending_rows(store, now)]
+    todo = [_call(store, row) for row in queue.pending_rows(store, now)]
+    return _with_voiceprints(store, todo, now)
+
+
+def _with_voiceprints(store: Store, todo: list[Call], now: datetime) -> list[Call]:
+    """Mono calls get their agent's voiceprint (voiceprints on): the pool of the agent's
+    voice in their visible calls (never an objected, erased, private or expired one)."""
+    from analytics.store.voiceprints import agent_voice_rows
+    from analytics.voiceprint import VoiceprintConfig, pool
+
+    if not VoiceprintConfig.from_settings(store.settings).enabled:
+        return todo
+    agents = {c.agent_id for c in todo if c.channel_layout == "mono" and c.agent_id}
+    rows = agent_voice_rows(store, now, (a for a in agents if a))
+    prints = {agent: pool(parts) for agent, parts in rows.items()}
+    return [
+        replace(c, voiceprint=prints[c.agent_id])
+        if c.channel_layout == "mono" and c.agent_id in prints
+        else c
+        for c in todo
+    ]
 
 
 def _call(store: Store, row: Any) -> Call:
@@ -363,6 +427,13 @@ def _store_result(store: Store, call: Call, analysis: CallAnalysis, now: datetim
         # retries (a lost worker's call run again elsewhere, a run whose lease ran out).
         if queue.is_mine(conn, call.call_id, store.claimant):
             save_analysis(conn, call.call_id, analysis, now=now, redacted_audio_path=relative)
+            if analysis.agent_voice is not None or analysis.voiceprint_used:
+                # Biometric data built or used: audited per call (no figures, no vectors).
+                detail = {
+                    "enrolled": analysis.agent_voice is not None,
+                    "used": analysis.voiceprint_used,
+                }
+                audit.record(conn, "process", "voiceprint", call.call_id, detail, now=now)
             categorize_call(conn, call.call_id, now)  # new calls are categorised as they arrive
             record_for_call(conn, call.call_id, analysis, now)  # under the active form
             return True

@@ -440,6 +440,19 @@ def test_listening_in_small_blocks_hears_what_the_whole_call_shows(call, activit
         assert mine == pytest.approx(reference, abs=0.5)
 
 
+def test_a_mono_call_longer_than_one_block_is_heard_to_its_end(tmp_path):
+    # A one-channel stream once stopped the dual-mono check at its first block, and
+    # listen() kept only that block (mono calls were cut to 64 s).
+    voice = _tones(1, 3.0, 16000)
+    path = encode(voice, tmp_path / "mono.flac")
+    heard = listen(path, "mono", block_s=1.0)
+    assert heard.duration_s == pytest.approx(3.0, abs=0.01)
+    assert (
+        listen(path, "mono", block_s=1.0).levels["unknown"].size
+        == listen(path, "mono", block_s=10.0).levels["unknown"].size
+    )
+
+
 def test_listen_tells_dual_mono_from_two_parties_over_the_stream(tmp_path):
     voice = _tones(1, 3.0, 16000)[0]
     same = encode(np.stack([voice, voice]), tmp_path / "same.flac")

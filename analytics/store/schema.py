@@ -554,6 +554,21 @@ Index(
     rollup_daily.c.last_at,
 )
 
+# The agent's voice in one call (biometric data, README "Agent voiceprints"): a diagonal
+# Gaussian over MFCCs and log pitch (JSON {version, frames, mean, var}), from the agent
+# channel of a stereo call or the voice a mono call's words named agent. Derived data of
+# that call: deleted with it; an agent's voiceprint is pooled on read from the rows of
+# their calls still visible (never stored as such).
+agent_voices = Table(
+    "agent_voices",
+    metadata,
+    Column("call_id", String, ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String, nullable=False),  # stereo | mono
+    Column("frames", Integer, nullable=False),
+    Column("stats_json", Text, nullable=False),
+    Column("created_at", String, nullable=False),
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -717,6 +732,11 @@ def _v13_score_rollups(conn: Connection) -> None:
     rebuild(conn)
 
 
+def _v14_agent_voices(conn: Connection) -> None:
+    # The agent's voice per call, for the voiceprint across calls (off by default).
+    agent_voices.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -732,6 +752,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
     (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
     (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
+    (14, "agent voices per call, for agent voiceprints", _v14_agent_voices),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

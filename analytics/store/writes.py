@@ -25,6 +25,7 @@ from analytics.store.rollups import touch, tracking_call
 from analytics.store.schema import (
     abuse,
     abuse_events,
+    agent_voices,
     calls,
     category_matches,
     holds,
@@ -33,8 +34,17 @@ from analytics.store.schema import (
     rejects,
     segments,
 )
+from analytics.store.voiceprints import save_voice
 
-DERIVED_TABLES = (segments, pii_counts, quality, abuse_events, abuse, category_matches)
+DERIVED_TABLES = (
+    segments,
+    pii_counts,
+    quality,
+    abuse_events,
+    abuse,
+    category_matches,
+    agent_voices,  # the agent's voice in the call (voiceprints): deleted with the call
+)
 
 
 def call_row(conn: Connection, call_id: str) -> dict[str, Any] | None:
@@ -239,6 +249,8 @@ def _save(
                 for idx, ev in enumerate(analysis.abuse.events)
             ],
         )
+    if analysis.agent_voice is not None:
+        save_voice(conn, call_id, analysis.agent_voice, analysis.agent_voice_source, now)
     conn.execute(
         update(calls)
         .where(calls.c.call_id == call_id)
