@@ -321,8 +321,9 @@ def search(
             language, the query stemmed in French and in English).
         plan: the way to the hits, on both backends (the same hits either way; tests
             and benchmarks pin it): ``index`` walks the shards newest first, each
-            shard's matches newest first, keeping those the filter keeps; ``filter`` lists the documents the filter keeps and probes the
-            index for each; ``auto`` takes ``filter`` when the filter keeps at most
+            shard's matches newest first, keeping those the filter keeps; ``filter``
+            lists the documents the filter keeps and probes the index for each;
+            ``auto`` takes ``filter`` when the filter keeps at most
             :func:`filter_first_docs` documents (a common word and one agent's week),
             ``index`` otherwise.
     """
