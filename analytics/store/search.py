@@ -418,7 +418,16 @@ def _rows(
                 limit, conn.execute(select(func.max(search_docs.c.doc_id))).scalar() or 0
             )
             if plan == "auto":
-                kept = kept.limit(most + 1)
+                # The calls the filter keeps first, on the calls table alone (its date,
+                # agent and team indexes): joined to the documents, PostgreSQL's planner
+                # walks every document in call-id order to find recent calls' ones.
+                kept_calls = apply_filter(select(calls.c.call_id).where(visible(store, now)), flt)
+                if language:
+                    kept_calls = kept_calls.where(calls.c.language == language)
+                call_ids = list(conn.execute(kept_calls.limit(most + 1)).scalars())
+                if len(call_ids) > most:  # at least a document each: too many to probe
+                    return _walk(conn, store, q, now, flt, speaker, language, limit, shard_ids)
+                kept = kept.where(search_docs.c.call_id.in_(call_ids)).limit(most + 1)
             doc_ids = list(conn.execute(kept).scalars())
             if plan == "filter" or len(doc_ids) <= most:
                 return _probe(conn, q, doc_ids, limit)
