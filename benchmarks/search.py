@@ -8,8 +8,8 @@ rare (about 1 in 10 000) — 1 % of calls objected, 3 % past retention. Then tim
 visible calls only, 50 newest hits) for a common word, a medium word, a rare word,
 a phrase, a prefix, a word with a team filter and a word no call has: the median of
 five runs after one warm-up, in ms, and the database size; then the time of one
-objection (SQLite merges one FTS5 shard, PostgreSQL rewrites one partition). Target: ≤ 1 s at 2 million
-calls. ``--backend postgresql`` starts a PostgreSQL server of the Debian package
+objection (SQLite merges one FTS5 shard, PostgreSQL rewrites one partition).
+Target: ≤ 1 s at 2 million calls. ``--backend postgresql`` starts a PostgreSQL server of the Debian package
 (tests/postgres_server.py, 127.0.0.1 only).
 
     python benchmarks/search.py [--calls 20000] [--segments 8] [--backend sqlite|postgresql|both]
