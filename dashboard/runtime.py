@@ -204,6 +204,24 @@ def _category_weekly(
     return cat_store.weekly(_store, datetime.fromisoformat(_at), flt.call_filter())
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _drivers(
+    _store: Store, home: str, _at: str, ver: tuple[Any, ...], flt: Filters, topics: int
+) -> Any:
+    # TF-IDF + NMF over every visible call's customer turns: once per data version, filter
+    # and topic count, not at every rerun of the page (a slider move, a sign-in check).
+    from analytics.insights import service  # scikit-learn: only the drivers page needs it
+
+    return service.run_drivers(
+        _store, topics=topics, flt=flt.call_filter(), now=datetime.fromisoformat(_at), save=False
+    )
+
+
+def drivers(flt: Filters, topics: int) -> Any:
+    """The call drivers of the calls the filter keeps (an ``insights.drivers.DriverRun``)."""
+    return _drivers(store(), *_key(), flt, topics)
+
+
 def category_names() -> list[str]:
     return _category_names(store(), *_key())
 

@@ -199,3 +199,29 @@ def test_the_call_drivers_page_shows_topics_and_weekly_counts(home: Path) -> Non
 def test_the_call_drivers_page_is_for_the_quality_manager(home: Path) -> None:
     at = open_page(sign_in("trainer"), "drivers")
     assert "Call drivers" not in titles(at)
+
+
+def test_the_call_drivers_page_reuses_its_topics_while_the_data_is_unchanged(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factories import add_call
+
+    from analytics.insights import service
+
+    store = _store(home)
+    try:
+        for i in range(12):
+            reason = list(REASONS)[i % 3]
+            add_call(store, f"r{i:02d}", texts=(("customer", REASONS[reason]),))
+    finally:
+        store.close()
+    at = open_page(sign_in("quality_manager"), "drivers")
+    assert not at.exception and any("factur" in m.value for m in at.markdown)
+    runs: list[object] = []
+    real = service.run_drivers
+    monkeypatch.setattr(service, "run_drivers", lambda *a, **k: runs.append(1) or real(*a, **k))
+    at.run()  # a rerun with the same data, filter and topic count: from the cache
+    assert not at.exception and any("factur" in m.value for m in at.markdown)
+    assert runs == []
+    at.slider(key="d_topics").set_value(3).run()  # another topic count: computed again
+    assert not at.exception and runs == [1]

@@ -181,7 +181,8 @@ class Store:
     claimant: str = ""
 
     def __init__(self, settings: Settings, engine: Engine, key: bytes) -> None:
-        # FTS5 shards that lost documents: merged at the next checkpoint (SQLite).
+        # Search shards that lost documents: merged (SQLite FTS5) or rewritten
+        # (PostgreSQL partitions) at the next checkpoint.
         self.search_dirty: set[int] = set()
         self.settings = settings
         self.engine = engine
@@ -306,10 +307,17 @@ class Store:
     def _vacuum_postgres(self) -> Scrub:
         """PostgreSQL keeps a deleted row's old version in its table file until VACUUM
         marks the space reusable (it is not zeroed) and in the WAL until the segment is
-        recycled: vacuum the tables that hold text or figures of calls now."""
+        recycled: vacuum the tables that hold text or figures of calls now, and rewrite
+        the search partitions that lost documents (once each for the whole command), so
+        that the deleted stems leave their heap and GIN files."""
+        from analytics.store.search import rewrite_partitions  # search builds on this module
+
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in VACUUMED_TABLES:
                 conn.exec_driver_sql(f"VACUUM {table}")
+            if self.search_dirty:
+                rewrite_partitions(conn, self.search_dirty)
+                self.search_dirty = set()
         return Scrub(complete=True, backend="postgresql")
 
     def _checkpoint_once(self) -> Scrub:

@@ -286,6 +286,55 @@ def create_search_shard(conn: Connection, shard: int) -> str:
     return name
 
 
+# On PostgreSQL the stems live in ``search_terms`` (doc_id, tsvector), partitioned by
+# doc_id ranges of SEARCH_SHARD_DOCS like the FTS5 shards (schema v15), each partition with its
+# own GIN index: after an objection only the partitions that lost documents are
+# rewritten (VACUUM FULL, which also rebuilds their index), so the deleted stems leave
+# the files; a search walks the partitions newest first. Partitions are made as the
+# doc_ids grow (create_search_partition). Not in ``metadata``: SQLite has no such table.
+SEARCH_TERMS = "search_terms"
+SEARCH_PARTITION_PATTERN = "search_terms_[0-9]{5}"
+# Held while a partition is made: two writers that need the same one make it once.
+_PARTITION_LOCK = 7_411_002
+
+
+def search_partition_table(shard: int) -> str:
+    """The name of a PostgreSQL partition of ``search_terms`` (a fixed pattern: safe in SQL)."""
+    return f"search_terms_{int(shard):05d}"
+
+
+def create_search_terms(conn: Connection) -> None:
+    """Make the partitioned ``search_terms`` table and its GIN index (PostgreSQL)."""
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS search_terms ("
+            " doc_id INTEGER NOT NULL REFERENCES search_docs (doc_id) ON DELETE CASCADE,"
+            " tsv TSVECTOR NOT NULL, PRIMARY KEY (doc_id)) PARTITION BY RANGE (doc_id)"
+        )
+    )
+
+
+def create_search_terms_index(conn: Connection) -> None:
+    """The GIN index of every partition (made after the rows when moving many)."""
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_search_terms_tsv ON search_terms USING GIN (tsv)")
+    )
+
+
+def create_search_partition(conn: Connection, shard: int) -> str:
+    """Make a ``search_terms`` partition if missing (PostgreSQL); its name."""
+    name = search_partition_table(shard)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PARTITION_LOCK})
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF search_terms"
+            f" FOR VALUES FROM ({int(shard) * SEARCH_SHARD_DOCS})"
+            f" TO ({(int(shard) + 1) * SEARCH_SHARD_DOCS})"
+        )
+    )
+    return name
+
+
 # Call drivers (analytics.insights.drivers): the topics of the last run, so that the
 # next run keeps their ids where they persist. Terms of many calls (min_df), no call id.
 driver_topics = Table(
@@ -737,6 +786,35 @@ def _v14_agent_voices(conn: Connection) -> None:
     agent_voices.create(conn, checkfirst=True)
 
 
+def _v15_search_partitions(conn: Connection) -> None:
+    # PostgreSQL: the stems move from search_docs.tsv (one table, one GIN index) to the
+    # partitions of search_terms (see SEARCH_TERMS); search_docs is rewritten without
+    # the column, so no stem stays in its files. SQLite: nothing (v12's shards).
+    if conn.dialect.name != "postgresql":
+        return
+    create_search_terms(conn)
+    present = {column["name"] for column in inspect(conn).get_columns("search_docs")}
+    if "tsv" in present:
+        shards = conn.execute(
+            text("SELECT DISTINCT doc_id >> :bits FROM search_docs WHERE tsv IS NOT NULL"),
+            {"bits": SEARCH_SHARD_BITS},
+        ).scalars()
+        for shard in sorted(shards):
+            create_search_partition(conn, shard)
+        conn.execute(
+            text(
+                "INSERT INTO search_terms (doc_id, tsv) SELECT doc_id, tsv FROM search_docs"
+                " WHERE tsv IS NOT NULL ORDER BY doc_id"
+            )
+        )
+        conn.execute(text("DROP INDEX IF EXISTS ix_search_docs_tsv"))
+        conn.execute(text("ALTER TABLE search_docs DROP COLUMN tsv"))
+        # A dropped column stays in the rows until they are rewritten; CLUSTER (unlike
+        # VACUUM FULL, allowed in the migration's transaction) writes them without it.
+        conn.execute(text("CLUSTER search_docs USING search_docs_pkey"))
+    create_search_terms_index(conn)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -753,6 +831,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
     (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
     (14, "agent voices per call, for agent voiceprints", _v14_agent_voices),
+    (15, "search index partitions (PostgreSQL): an objection rewrites one", _v15_search_partitions),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -5,14 +5,18 @@ Snowball stems by the call's language, folded: :func:`analytics.insights.text.in
 are indexed by the backend's own engine: an FTS5 table ``search_fts`` (rowid = doc_id,
 tokenizer unicode61 with diacritics removed) on SQLite, a ``tsvector`` column with a
 GIN index (the ``simple`` configuration: the stems are already made) on PostgreSQL.
-Stemming the same way on both makes a query find the same segments on both.
+Stemming the same way on both makes a query find the same segments on both. Both are
+split into shards of ``SEARCH_SHARD_DOCS`` documents by doc_id: FTS5 tables on SQLite,
+partitions of ``search_terms`` on PostgreSQL; a search walks them newest first.
 
 Governed like every read: a query returns only segments of visible calls
 (:func:`analytics.store.policy.visible`), and a call's documents are deleted with its
 other derived rows (:func:`delete_call`, from ``writes.delete_derived``). On SQLite an
 FTS5 delete only adds a tombstone to the index; :meth:`Store.checkpoint` after a
-deletion merges the index (``optimize``) so the deleted terms leave the file, whose
-freed pages ``secure_delete`` overwrites.
+deletion merges the shards that lost documents (``optimize``) so the deleted terms
+leave the file, whose freed pages ``secure_delete`` overwrites. On PostgreSQL a deleted
+row stays in the heap until its space is reused and GIN never drops a key: the
+checkpoint rewrites the partitions that lost documents (:func:`rewrite_partitions`).
 """
 
 from __future__ import annotations
@@ -31,14 +35,19 @@ from sqlalchemy.engine import Connection
 from analytics.errors import UsageError
 from analytics.insights.text import Term, highlight, index_terms, parse_query, stem_language
 from analytics.models import RedactedSegment
+from analytics.store import schema
 from analytics.store.core import Store
 from analytics.store.policy import visible
 from analytics.store.reads import CallFilter, apply_filter
 from analytics.store.schema import (
+    SEARCH_PARTITION_PATTERN,
     SEARCH_SHARD_GLOB,
     calls,
+    create_search_partition,
     create_search_shard,
+    create_search_terms_index,
     search_docs,
+    search_partition_table,
     search_shard,
     search_shard_table,
     segments,
@@ -102,38 +111,44 @@ def _by_shard(doc_ids: Sequence[int]) -> dict[int, list[int]]:
 def _add_terms(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if conn.dialect.name == "sqlite":
         bulk_add_terms(conn, [(row["doc_id"], row["terms"]) for row in rows])
-    else:
-        conn.execute(
-            text(
-                "UPDATE search_docs SET tsv = to_tsvector('simple', :terms) WHERE doc_id = :doc_id"
-            ),
-            rows,
-        )
-
-
-def add_documents(conn: Connection, docs: Sequence[dict[str, Any]]) -> None:
-    """Bulk-index documents of stored segments: ``doc_id``, ``call_id``, ``idx``, ``terms``
-    each (``terms`` from :func:`analytics.insights.text.index_terms`). For bulk loads
-    (benchmarks); the pipeline indexes through ``save_analysis``."""
-    if conn.dialect.name == "sqlite":
-        conn.execute(
-            insert(search_docs), [{k: d[k] for k in ("doc_id", "call_id", "idx")} for d in docs]
-        )
-        _add_terms(conn, docs)
         return
+    for shard in _by_shard([row["doc_id"] for row in rows]):
+        _ensure_partition(conn, shard)
     conn.execute(
         text(
-            "INSERT INTO search_docs (doc_id, call_id, idx, tsv) "
-            "VALUES (:doc_id, :call_id, :idx, to_tsvector('simple', :terms))"
+            "INSERT INTO search_terms (doc_id, tsv) VALUES (:doc_id, to_tsvector('simple', :terms))"
         ),
-        docs,
+        rows,
     )
+
+
+def _ensure_partition(conn: Connection, shard: int) -> None:
+    """Make the ``search_terms`` partition of a shard if it is missing (PostgreSQL): one
+    catalog look-up per call indexed, a CREATE once per SEARCH_SHARD_DOCS documents."""
+    name = search_partition_table(shard)
+    if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+        create_search_partition(conn, shard)
+
+
+def add_bulk_terms(conn: Connection, staging: str) -> None:
+    """Index, in bulk, stored ``search_docs`` rows whose stems are in the table ``staging``
+    (``doc_id``, ``terms``: from :func:`analytics.insights.text.index_terms`), then make
+    the GIN index if missing (PostgreSQL; bulk loads: benchmarks)."""
+    if not staging.isidentifier():
+        raise ValueError("add_bulk_terms: the staging table must be a plain name")
+    found = conn.execute(
+        text(f"SELECT DISTINCT doc_id >> :bits FROM {staging}"),
+        {"bits": schema.SEARCH_SHARD_BITS},
+    ).scalars()
+    for shard in sorted(found):
+        create_search_partition(conn, shard)
     conn.execute(
         text(
-            "SELECT setval(pg_get_serial_sequence('search_docs', 'doc_id'), "
-            "(SELECT max(doc_id) FROM search_docs))"
+            "INSERT INTO search_terms (doc_id, tsv)"
+            f" SELECT doc_id, to_tsvector('simple', terms) FROM {staging} ORDER BY doc_id"
         )
     )
+    create_search_terms_index(conn)
 
 
 def bulk_add_terms(conn: Connection, pairs: Sequence[tuple[int, str]]) -> None:
@@ -150,12 +165,13 @@ def bulk_add_terms(conn: Connection, pairs: Sequence[tuple[int, str]]) -> None:
 
 def delete_call(conn: Connection, call_id: str) -> int:
     """Delete a call's documents; the number deleted."""
-    dirty: set[int] = set()
+    doc_ids = conn.execute(
+        select(search_docs.c.doc_id).where(search_docs.c.call_id == call_id)
+    ).scalars()
+    by_shard = _by_shard(list(doc_ids))
+    dirty = set(by_shard)  # PostgreSQL: the search_docs delete cascades to search_terms
     if conn.dialect.name == "sqlite":
-        doc_ids = conn.execute(
-            select(search_docs.c.doc_id).where(search_docs.c.call_id == call_id)
-        ).scalars()
-        for shard, ids in _by_shard(list(doc_ids)).items():
+        for shard, ids in by_shard.items():
             conn.execute(
                 text(
                     f"DELETE FROM {search_shard_table(shard)} "
@@ -163,11 +179,10 @@ def delete_call(conn: Connection, call_id: str) -> int:
                 ),
                 {"ids": json.dumps(ids)},
             )
-            dirty.add(shard)
     deleted = conn.execute(delete(search_docs).where(search_docs.c.call_id == call_id)).rowcount
     owner = conn.info.get("callqa.store")
     if dirty and owner is not None:
-        owner.search_dirty |= dirty  # these shards are merged at the next checkpoint
+        owner.search_dirty |= dirty  # merged (SQLite) or rewritten at the next checkpoint
     return int(deleted or 0)
 
 
@@ -188,12 +203,33 @@ def reindex_call(conn: Connection, call_id: str) -> None:
 
 
 def shards(conn: Connection) -> list[int]:
-    """The FTS5 shards of the index, newest first (SQLite)."""
-    names = conn.execute(
-        text("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB :g"),
-        {"g": SEARCH_SHARD_GLOB},
-    ).scalars()
+    """The shards of the index, newest first: FTS5 tables (SQLite) or partitions of
+    ``search_terms`` (PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        names = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB :g"),
+            {"g": SEARCH_SHARD_GLOB},
+        ).scalars()
+    else:
+        names = conn.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'search_terms'::regclass AND c.relname ~ :p"
+            ),
+            {"p": f"^{SEARCH_PARTITION_PATTERN}$"},
+        ).scalars()
     return sorted((int(name.rsplit("_", 1)[1]) for name in names), reverse=True)
+
+
+def rewrite_partitions(conn: Connection, only: Iterable[int]) -> list[str]:
+    """Rewrite these ``search_terms`` partitions (PostgreSQL, ``conn`` in autocommit):
+    VACUUM FULL writes a new file of the live rows and a new GIN index, so the stems of
+    deleted documents leave the files. The names rewritten."""
+    present = set(shards(conn))
+    names = [search_partition_table(shard) for shard in sorted(present & set(only))]
+    for name in names:
+        conn.execute(text(f"VACUUM FULL {name}"))
+    return names
 
 
 def optimize(conn: Connection, only: Iterable[int] | None = None) -> None:
@@ -283,11 +319,12 @@ def search(
         speaker: only what this speaker said.
         language: only calls in this language, the query stemmed for it (default: any
             language, the query stemmed in French and in English).
-        plan: SQLite's way to the hits (the same hits either way; tests and benchmarks
-            pin it): ``index`` walks the word's matches newest first, keeping those the
-            filter keeps; ``filter`` lists the documents the filter keeps and probes the
-            index for each; ``auto`` takes ``filter`` when the filter keeps at most
-            :data:`FILTER_FIRST_DOCS` documents (a common word and one agent's week),
+        plan: the way to the hits, on both backends (the same hits either way; tests
+            and benchmarks pin it): ``index`` walks the shards newest first, each
+            shard's matches newest first, keeping those the filter keeps; ``filter``
+            lists the documents the filter keeps and probes the index for each;
+            ``auto`` takes ``filter`` when the filter keeps at most
+            :func:`filter_first_docs` documents (a common word and one agent's week),
             ``index`` otherwise.
     """
     terms = parse_query(query)
@@ -296,12 +333,8 @@ def search(
     limit = max(1, min(limit, MAX_LIMIT))
     languages = _languages(language)
     flt = flt or CallFilter()
-    if store.backend == "sqlite":
-        rows = _sqlite_search(store, fts5_query(terms, languages), now, flt, speaker, language,
-                              limit, plan)  # fmt: skip
-    else:
-        rows = _postgres_search(store, tsquery(terms, languages), now, flt, speaker, language,
-                                limit)  # fmt: skip
+    q = fts5_query(terms, languages) if store.backend == "sqlite" else tsquery(terms, languages)
+    rows = _rows(store, q, now, flt, speaker, language, limit, plan)
     log.info("search: %d hits", len(rows))
     return [
         SearchHit(
@@ -359,35 +392,11 @@ def _governed(
     return stmt
 
 
-def _postgres_search(
-    store: Store,
-    q: str,
-    now: datetime,
-    flt: CallFilter,
-    speaker: SpeakerFilter | None,
-    language: str | None,
-    limit: int,
-) -> list[Any]:
-    # No ORDER BY: a GIN index cannot return rows in order, and sorting every match
-    # of a common word costs a heap visit per match. The scan stops at ``limit``
-    # governed hits; they are shown newest first (below). Narrow by dates to get
-    # the newest of a word found in very many calls.
-    stmt = (
-        select(*_COLUMNS)
-        .select_from(_documents())
-        .where(text("search_docs.tsv @@ to_tsquery('simple', :q)"))
-    )
-    stmt = _governed(stmt, store, now, flt, speaker, language).limit(bindparam("limit"))
-    with store.read() as conn:
-        rows = conn.execute(stmt, {"q": q, "limit": limit}).mappings().all()
-    return sorted(rows, key=lambda row: row["doc_id"], reverse=True)
-
-
 def _narrows(flt: CallFilter) -> bool:
     return flt != CallFilter()
 
 
-def _sqlite_search(
+def _rows(
     store: Store,
     q: str,
     now: datetime,
@@ -409,25 +418,48 @@ def _sqlite_search(
                 limit, conn.execute(select(func.max(search_docs.c.doc_id))).scalar() or 0
             )
             if plan == "auto":
-                kept = kept.limit(most + 1)
+                # The calls the filter keeps first, on the calls table alone (its date,
+                # agent and team indexes): joined to the documents, PostgreSQL's planner
+                # walks every document in call-id order to find recent calls' ones.
+                kept_calls = apply_filter(select(calls.c.call_id).where(visible(store, now)), flt)
+                if language:
+                    kept_calls = kept_calls.where(calls.c.language == language)
+                call_ids = list(conn.execute(kept_calls.limit(most + 1)).scalars())
+                if len(call_ids) > most:  # at least a document each: too many to probe
+                    return _walk(conn, store, q, now, flt, speaker, language, limit, shard_ids)
+                kept = kept.where(search_docs.c.call_id.in_(call_ids)).limit(most + 1)
             doc_ids = list(conn.execute(kept).scalars())
             if plan == "filter" or len(doc_ids) <= most:
                 return _probe(conn, q, doc_ids, limit)
         return _walk(conn, store, q, now, flt, speaker, language, limit, shard_ids)
 
 
+def _match(conn: Connection, shard: int) -> tuple[Any, str]:
+    """A shard's table (its key column ``rowid``/``doc_id``) and its full-text predicate."""
+    if conn.dialect.name == "sqlite":
+        name = search_shard_table(shard)
+        return table(name, column("rowid")).c.rowid, f"{name} MATCH :q"
+    name = search_partition_table(shard)
+    return table(name, column("doc_id")).c.doc_id, f"{name}.tsv @@ to_tsquery('simple', :q)"
+
+
 def _probe(conn: Connection, q: str, doc_ids: list[int], limit: int) -> list[Any]:
     """Filter first: which of these documents match, newest first, probed shard by shard
     (FTS5 seeks each rowid in the word's doclist instead of reading all of it)."""
     found: list[int] = []
+    present = set(shards(conn))
     for shard, ids in sorted(_by_shard(doc_ids).items(), reverse=True):
-        name = search_shard_table(shard)
+        if shard not in present:
+            continue
+        key, match = _match(conn, shard)
+        if conn.dialect.name == "sqlite":
+            within: Any = text("rowid IN (SELECT value FROM json_each(:ids))")
+            values: Any = json.dumps(ids)
+        else:
+            within = key == func.any(bindparam("ids"))
+            values = ids
         found += conn.execute(
-            text(
-                f"SELECT rowid FROM {name} WHERE {name} MATCH :q "
-                "AND rowid IN (SELECT value FROM json_each(:ids))"
-            ),
-            {"q": q, "ids": json.dumps(ids)},
+            select(key).where(text(match), within), {"q": q, "ids": values}
         ).scalars()
     newest = sorted(found, reverse=True)[:limit]
     if not newest:
@@ -454,18 +486,71 @@ def _walk(
 ) -> list[Any]:
     """Index first: each shard's matches in rowid order, newest shard first: a common
     word stops after the first ``limit`` governed hits instead of sorting every match."""
+    if conn.dialect.name != "sqlite":
+        return _walk_partitions(conn, store, q, now, flt, speaker, language, limit, shard_ids)
     rows: list[Any] = []
     for shard in shard_ids:
-        name = search_shard_table(shard)
-        fts = table(name, column("rowid"))
+        key, match = _match(conn, shard)
         stmt = (
             select(*_COLUMNS)
-            .select_from(fts.join(_documents(), search_docs.c.doc_id == fts.c.rowid))
-            .where(text(f"{name} MATCH :q"))
-            .order_by(fts.c.rowid.desc())
+            .select_from(key.table.join(_documents(), search_docs.c.doc_id == key))
+            .where(text(match))
+            .order_by(key.desc())
         )
         stmt = _governed(stmt, store, now, flt, speaker, language).limit(bindparam("limit"))
         rows += conn.execute(stmt, {"q": q, "limit": limit - len(rows)}).mappings().all()
         if len(rows) >= limit:
             break
+    return rows
+
+
+# PostgreSQL plans a query over the governed joins in ~10 ms, for each partition: the
+# walk asks each partition for its newest matches alone (planned in well under 1 ms),
+# then keeps the governed ones among them in one query; batches grow when the filter
+# keeps few of them.
+FIRST_BATCH_FACTOR = 2
+BATCH_GROWTH = 4
+MAX_BATCH = 20_000
+
+
+def _walk_partitions(
+    conn: Connection,
+    store: Store,
+    q: str,
+    now: datetime,
+    flt: CallFilter,
+    speaker: SpeakerFilter | None,
+    language: str | None,
+    limit: int,
+    shard_ids: list[int],
+) -> list[Any]:
+    """Index first on PostgreSQL: the partitions newest first, each one's matches newest
+    first in batches (its primary key walked backwards for a common word, its GIN
+    index and a sort for a rarer one), the governed hits among each batch kept in
+    doc_id order: the same hits as one query sorted by doc_id, stopping at ``limit``."""
+    governed = _governed(
+        select(*_COLUMNS).select_from(_documents()), store, now, flt, speaker, language
+    )
+    governed = (
+        governed.where(search_docs.c.doc_id == func.any(bindparam("ids")))
+        .order_by(search_docs.c.doc_id.desc())
+        .limit(bindparam("limit"))
+    )
+    rows: list[Any] = []
+    for shard in shard_ids:
+        key, match = _match(conn, shard)
+        batch, below = max(1, min(limit * FIRST_BATCH_FACTOR, MAX_BATCH)), None
+        while True:
+            stmt = select(key).where(text(match)).order_by(key.desc()).limit(batch)
+            if below is not None:
+                stmt = stmt.where(key < below)
+            found = list(conn.execute(stmt, {"q": q}).scalars())
+            if not found:
+                break
+            rows += conn.execute(governed, {"ids": found, "limit": limit - len(rows)}).mappings()
+            if len(rows) >= limit:
+                return rows
+            if len(found) < batch:
+                break  # this partition has no more matches
+            batch, below = min(batch * BATCH_GROWTH, MAX_BATCH), found[-1]
     return rows

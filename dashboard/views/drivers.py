@@ -1,17 +1,16 @@
 """Call drivers: why customers call, discovered from the redacted customer turns of the
 visible calls the filter bar keeps (TF-IDF + NMF, analytics.insights.drivers); each
 topic named by its top terms, with its calls per week. Reads only: the topics' ids are
-recorded by ``callqa drivers``, not by opening this page."""
+recorded by ``callqa drivers``, not by opening this page. Computed once per data
+version, filter and topic count (dashboard.runtime), not at every rerun."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from analytics.insights import service
 from dashboard import auth_ui, runtime, ui
 
 user = auth_ui.require("drivers")
-store = runtime.store()
 
 st.title("Call drivers")
 st.caption(
@@ -20,8 +19,7 @@ st.caption(
 )
 flt = ui.filter_bar()
 topics = st.slider("Topics to look for", 2, 20, 8, key="d_topics")
-moment = runtime.now()
-run = service.run_drivers(store, topics=topics, flt=flt.call_filter(), now=moment, save=False)
+run = runtime.drivers(flt, topics)  # cached per data version, filter and topic count
 auth_ui.audit_once(user, "drivers", detail={"topics": len(run.topics)}, view=f"drivers:{topics}")
 if not run.topics:
     st.info("Too few calls with customer speech to find recurring reasons.")
