@@ -206,6 +206,21 @@ def test_rescore_carries_human_answers_to_unchanged_questions_and_flags_changed_
     (entry,) = [e for e in audit.entries(store, limit=20) if e["action"] == "rescore"]
     detail = json.loads(entry["detail"]) if isinstance(entry["detail"], str) else entry["detail"]
     assert detail["carried"] == 1 and detail["to_review"] == 1
+    # shown as carried while it stands; answered again, the history still says from where
+    assert (
+        answers["greeting"].label()
+        == "no — overridden by tina (automatic: yes), carried from default@1"
+    )
+    assert kinds["greeting"]["carried_from"] == "default@1"
+    workflow.answer(
+        store, now_view.evaluation_id, "greeting", "yes", evaluator="tom", reason="", now=later
+    )
+    again = workflow.call_evaluation(store, "c1", now=later)
+    assert again is not None
+    greeting = next(a for a in again.answers if a.question.id == "greeting")
+    assert (greeting.label(), greeting.carried_from) == ("yes — by tom", None)
+    carry = next(h for h in again.history if h["kind"] == "carry")
+    assert carry["carried_from"] == "default@1"
 
 
 def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: Store) -> None:

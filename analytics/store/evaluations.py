@@ -273,6 +273,25 @@ def history_rows(conn: Connection, evaluation_id: str) -> list[dict[str, Any]]:
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def previous_evaluation_ref(conn: Connection, call_id: str, evaluation_id: str) -> str | None:
+    """The "NAME@N" of the call's evaluation created just before this one (rescore
+    carries human answers from it), for a call the caller has read through the policy."""
+    this = evaluations.alias("this")
+    created = select(this.c.created_at).where(this.c.evaluation_id == evaluation_id)
+    query = (
+        select(evaluations.c.form_name, evaluations.c.form_version)
+        .where(
+            evaluations.c.call_id == call_id,
+            evaluations.c.evaluation_id != evaluation_id,
+            evaluations.c.created_at <= created.scalar_subquery(),
+        )
+        .order_by(evaluations.c.created_at.desc(), evaluations.c.evaluation_id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return f"{row[0]}@{int(row[1])}" if row else None
+
+
 def set_answer(
     conn: Connection, evaluation_id: str, question_id: str, value: str, *, by: str, at: datetime
 ) -> None:
@@ -282,7 +301,8 @@ def set_answer(
             evaluation_answers.c.evaluation_id == evaluation_id,
             evaluation_answers.c.question_id == question_id,
         )
-        .values(final_value=value, answered_by=by, answered_at=iso(at))
+        # answered in this version: no longer the answer rescore carried
+        .values(final_value=value, answered_by=by, answered_at=iso(at), carried_from=None)
     )
 
 
