@@ -63,6 +63,12 @@ Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
 # An agent's calls newest first (Find calls, evaluations, v10) and one agent's calls
 # of one day (what a rollup refresh reads after a write, v11).
 IX_CALLS_AGENT_STARTED = Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
+# Find calls newest first walks these (keyset on start, then call id; v14): every
+# call's, and one team's.
+IX_CALLS_STARTED_WALK = Index("ix_calls_started_walk", calls.c.started_at, calls.c.call_id)
+IX_CALLS_TEAM_STARTED = Index(
+    "ix_calls_team_started", calls.c.team, calls.c.started_at, calls.c.call_id
+)
 
 segments = Table(
     "segments",
@@ -353,6 +359,9 @@ IX_EVALUATIONS_FINAL_WALK = Index(
     evaluations.c.final_score,
     evaluations.c.call_id,
 )
+
+# Find calls by evaluation status (v14): a rare status is found, not scanned for.
+IX_EVALUATIONS_STATUS = Index("ix_evaluations_status", evaluations.c.status, evaluations.c.current)
 
 evaluation_answers = Table(
     "evaluation_answers",
@@ -717,6 +726,13 @@ def _v13_score_rollups(conn: Connection) -> None:
     rebuild(conn)
 
 
+def _v14_find_calls_walks(conn: Connection) -> None:
+    # Find calls at millions of calls: the newest-first pages walk the start times
+    # (every call's, one team's) and a status is read from its index.
+    for index in (IX_CALLS_STARTED_WALK, IX_CALLS_TEAM_STARTED, IX_EVALUATIONS_STATUS):
+        index.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -732,6 +748,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
     (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
     (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
+    (14, "Find calls: start-time walk indexes, evaluation status index", _v14_find_calls_walks),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
