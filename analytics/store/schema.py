@@ -362,6 +362,17 @@ IX_EVALUATIONS_FINAL_WALK = Index(
 
 # Find calls by evaluation status (v14): a rare status is found, not scanned for.
 IX_EVALUATIONS_STATUS = Index("ix_evaluations_status", evaluations.c.status, evaluations.c.current)
+# A call's current evaluation with what Find calls filters on (v14). Without it,
+# SQLite without statistics (a workspace is never ANALYZEd) joined the current
+# evaluation through ix_evaluations_final_walk, which covers those columns but is
+# keyed on `current` only: every current evaluation read for each call counted.
+IX_EVALUATIONS_CALL_COVER = Index(
+    "ix_evaluations_call_cover",
+    evaluations.c.call_id,
+    evaluations.c.current,
+    evaluations.c.final_score,
+    evaluations.c.status,
+)
 
 evaluation_answers = Table(
     "evaluation_answers",
@@ -729,7 +740,12 @@ def _v13_score_rollups(conn: Connection) -> None:
 def _v14_find_calls_walks(conn: Connection) -> None:
     # Find calls at millions of calls: the newest-first pages walk the start times
     # (every call's, one team's) and a status is read from its index.
-    for index in (IX_CALLS_STARTED_WALK, IX_CALLS_TEAM_STARTED, IX_EVALUATIONS_STATUS):
+    for index in (
+        IX_CALLS_STARTED_WALK,
+        IX_CALLS_TEAM_STARTED,
+        IX_EVALUATIONS_STATUS,
+        IX_EVALUATIONS_CALL_COVER,
+    ):
         index.create(conn, checkfirst=True)
 
 
@@ -748,7 +764,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (11, "dashboard rollups: daily sums per team, agent, language", _v11_rollups),
     (12, "search index shards (SQLite): an objection merges one shard", _v12_search_shards),
     (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
-    (14, "Find calls: start-time walk indexes, evaluation status index", _v14_find_calls_walks),
+    (14, "Find calls: start-time walks, evaluation status and cover", _v14_find_calls_walks),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
