@@ -86,6 +86,13 @@ def answers(
                     )
 
 
+def _what(entry: Any) -> str:
+    """A history row's kind; a carried answer says where from ("carried from NAME@N")."""
+    if entry["kind"] == "carry" and entry.get("carried_from"):
+        return f"carried from {entry['carried_from']}"
+    return str(entry["kind"])
+
+
 def history(view: EvaluationView) -> None:
     """Who answered what, when and why; the disputes and their resolution."""
     if view.history:
@@ -96,7 +103,7 @@ def history(view: EvaluationView) -> None:
                     {
                         "at": h["at"],
                         "question": h["question_id"],
-                        "what": h["kind"],
+                        "what": _what(h),
                         "before": h["previous_value"],
                         "after": h["value"],
                         "by": h["evaluator"],

@@ -1010,6 +1010,41 @@ def test_the_evaluation_shows_on_call_review_and_find_calls(home: Path) -> None:
     assert FLAGGED_CUSTOMER in set(calls["call_id"])
 
 
+def test_call_review_shows_an_answer_carried_from_an_earlier_version(
+    own_home: Path, store_of: Any
+) -> None:
+    from analytics.evaluations import automatic, workflow
+
+    store = store_of(own_home)
+    first = workflow.call_evaluation(store, "c01", now=NOW)
+    assert first is not None
+    evaluator = PAYLOADS["html"]  # a user-controlled name, shown literally
+    workflow.answer(
+        store, first.evaluation_id, "greeting", "no", evaluator=evaluator, reason="late", now=NOW
+    )
+    source = Path(automatic.formdefs.DEFAULT_FORM_PATH).read_text(encoding="utf-8")
+    v2 = own_home / "default-v2.toml"
+    v2.write_text(source.replace("version = 1", "version = 2"), encoding="utf-8")
+    automatic.import_form(store, v2, now=NOW)
+    report = automatic.rescore(store, "default@2", now=NOW + timedelta(minutes=1))
+    assert report.carried == 1
+    at = open_page(sign_in("trainer"), "call_review", call="c01")
+    assert not at.exception
+    texts = rendered(at)
+    carried = ui.md_escape(
+        f"no — overridden by {evaluator} (automatic: yes), carried from default@1"
+    )
+    assert any(carried in text for text in texts), texts
+    assert shows_literally(texts, evaluator)
+    (history,) = [d.value for d in at.dataframe if "what" in d.value.columns]
+    carry = history[history["question"] == "greeting"].iloc[0]
+    assert (carry["what"], carry["by"], carry["reason"]) == (
+        "carried from default@1",
+        evaluator,
+        "late",
+    )
+
+
 def test_an_agent_finds_only_their_calls(home: Path) -> None:
     at = open_page(sign_in("agent"), "find_calls")
     assert not at.exception

@@ -206,6 +206,21 @@ def test_rescore_carries_human_answers_to_unchanged_questions_and_flags_changed_
     (entry,) = [e for e in audit.entries(store, limit=20) if e["action"] == "rescore"]
     detail = json.loads(entry["detail"]) if isinstance(entry["detail"], str) else entry["detail"]
     assert detail["carried"] == 1 and detail["to_review"] == 1
+    # shown as carried while it stands; answered again, the history still says from where
+    assert (
+        answers["greeting"].label()
+        == "no — overridden by tina (automatic: yes), carried from default@1"
+    )
+    assert kinds["greeting"]["carried_from"] == "default@1"
+    workflow.answer(
+        store, now_view.evaluation_id, "greeting", "yes", evaluator="tom", reason="", now=later
+    )
+    again = workflow.call_evaluation(store, "c1", now=later)
+    assert again is not None
+    greeting = next(a for a in again.answers if a.question.id == "greeting")
+    assert (greeting.label(), greeting.carried_from) == ("yes — by tom", None)
+    carry = next(h for h in again.history if h["kind"] == "carry")
+    assert carry["carried_from"] == "default@1"
 
 
 def test_deleting_a_call_deletes_its_evaluations_disputes_and_coaching(store: Store) -> None:
@@ -270,15 +285,22 @@ def test_find_calls_filters_sorts_and_pages(store: Store) -> None:
     assert total == 0
 
 
-@pytest.mark.parametrize("sort", ["score", "final_score"])
-def test_score_sorts_walk_the_index_to_the_same_pages(
+@pytest.mark.parametrize("sort", ["score", "final_score", "started_at"])
+def test_sorts_walk_the_index_to_the_same_pages(
     store: Store, sort: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Walking the score index in small chunks gives the plain sorted query's pages,
-    ties, objected calls and calls without an evaluation included."""
+    """Walking the sort's index in small chunks gives the plain sorted query's pages
+    and counts, with every filter, ties, objected calls and calls without an
+    evaluation included."""
     for i in range(14):
         add_call(
-            store, f"w{i:02d}", agent_id="A1", team="T" if i % 3 else "U", score=40 + 5 * (i % 5)
+            store,
+            f"w{i:02d}",
+            agent_id="A1",
+            team="T" if i % 3 else "U",
+            score=40 + 5 * (i % 5),
+            started_at=NOW - timedelta(hours=1 + i % 4),  # ties on the start too
+            abuse_severity="high" if i % 4 == 1 else "none",
         )
     governance.object_calls(store, call_id="w03", now=NOW)
     evaluated = [
@@ -292,7 +314,7 @@ def test_score_sorts_walk_the_index_to_the_same_pages(
             "created_by": "test",
             "automatic_score": 70.0,
             "final_score": float(60 + 10 * (i % 3)),
-            "status": "automatic",
+            "status": "disputed" if i % 3 == 1 else "automatic",
         }
         for i in range(14)
         if i != 5  # never evaluated: last under final score
@@ -300,11 +322,28 @@ def test_score_sorts_walk_the_index_to_the_same_pages(
     with store.write() as conn:
         conn.exec_driver_sql("DELETE FROM evaluations")
         rows.insert_evaluations(conn, evaluated, [])
+        for i in (1, 4, 7):
+            rows.insert_dispute(
+                conn,
+                {"evaluation_id": f"e{i:02d}", "call_id": f"w{i:02d}", "agent_user": "a",
+                 "comment": "no", "status": "open", "filed_at": NOW.isoformat()},
+            )  # fmt: skip
+    filters: list[dict[str, Any]] = [
+        {},
+        {"team": "T"},
+        {"flagged": True},
+        {"flagged": False, "team": "T"},
+        {"status": "disputed"},
+        {"status": "none", "team": "T"},
+        {"disputed": True},
+        {"min_score": 65, "max_score": 75, "team": "T"},
+        {"min_score": 45, "since": NOW - timedelta(hours=3, minutes=30)},
+    ]
     queries = [
-        rows.CallQuery(sort=sort, limit=limit, offset=offset, descending=descending, team=team)
-        for limit, offset in ((3, 0), (4, 5), (50, 0), (2, 11))
+        rows.CallQuery(sort=sort, limit=limit, offset=offset, descending=descending, **extra)
+        for limit, offset in ((3, 0), (2, 7))
         for descending in (True, False)
-        for team in (None, "T")
+        for extra in filters
     ]
     monkeypatch.setattr(rows, "WALK_MAX", 0)  # the plain sorted query
     plain = [rows.find_calls(store, NOW, q) for q in queries]
@@ -316,10 +355,16 @@ def test_score_sorts_walk_the_index_to_the_same_pages(
         [r["call_id"] for r in page] for page, _ in plain
     ]
     assert [total for _, total in walked] == [total for _, total in plain]
+    empty = [q for (page, _), q in zip(plain, queries, strict=True) if q.offset == 0 and not page]
+    assert not empty
     everything = rows.find_calls(store, NOW, rows.CallQuery(sort=sort, limit=50))[0]
     assert "w03" not in {r["call_id"] for r in everything} and len(everything) == 13
     if sort == "final_score":
         assert everything[-1]["call_id"] == "w05"
+    flagged = rows.find_calls(store, NOW, rows.CallQuery(sort=sort, flagged=True))
+    assert {r["call_id"] for r in flagged[0]} == {"w01", "w05", "w09", "w13"}
+    disputed = rows.find_calls(store, NOW, rows.CallQuery(sort=sort, disputed=True))
+    assert {r["call_id"] for r in disputed[0]} == {"w01", "w04", "w07"}
 
 
 def test_phrase_evidence_reads_the_agent_only() -> None:

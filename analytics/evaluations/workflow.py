@@ -38,19 +38,25 @@ class AnswerView:
     final: str | None  # None: not answered yet
     answered_by: str | None  # None: the automatic answer stands
     evidence: Mapping[str, Any]
+    carried_from: str | None = None  # "NAME@N": a human answer rescore carried here
 
     @property
     def overridden(self) -> bool:
         return self.answered_by is not None and self.final != self.automatic
 
     def label(self) -> str:
-        """'yes', or 'no — overridden by X (automatic: yes)', or 'not answered'."""
+        """'yes', or 'no — overridden by X (automatic: yes)', or 'not answered'; a
+        human answer rescore carried from an earlier version adds 'carried from NAME@N'."""
         if self.final is None:
             return "not answered"
+        carried = f", carried from {self.carried_from}" if self.carried_from else ""
         if self.overridden and self.automatic is not None:
-            return f"{self.final} — overridden by {self.answered_by} (automatic: {self.automatic})"
+            return (
+                f"{self.final} — overridden by {self.answered_by} "
+                f"(automatic: {self.automatic}){carried}"
+            )
         if self.answered_by:
-            return f"{self.final} — by {self.answered_by}"
+            return f"{self.final} — by {self.answered_by}{carried}"
         return self.final
 
 
@@ -93,6 +99,7 @@ def _view(conn: Connection, row: Mapping[str, Any], store: Store, now: datetime)
                 final=a.get("final_value"),
                 answered_by=a.get("answered_by"),
                 evidence=json.loads(a.get("evidence_json") or "{}"),
+                carried_from=a.get("carried_from"),
             )
         )
     return EvaluationView(
@@ -108,9 +115,25 @@ def _view(conn: Connection, row: Mapping[str, Any], store: Store, now: datetime)
         acknowledged_by=row["acknowledged_by"],
         acknowledged_at=row["acknowledged_at"],
         answers=tuple(answers),
-        history=tuple(rows.history_rows(conn, row["evaluation_id"])),
+        history=_history(conn, row, stored),
         disputes=tuple(rows.dispute_rows(conn, store, now, evaluation_id=row["evaluation_id"])),
     )
+
+
+def _history(
+    conn: Connection, row: Mapping[str, Any], stored: Mapping[str, Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], ...]:
+    """The answers' history; a ``carry`` row (rescore carried a human answer) names
+    the version it came from in ``carried_from``: the answer's mark while it stands,
+    else (answered again since) the evaluation this one replaced."""
+    found = [dict(h) for h in rows.history_rows(conn, row["evaluation_id"])]
+    if not any(h["kind"] == "carry" for h in found):
+        return tuple(found)
+    earlier = rows.previous_evaluation_ref(conn, row["call_id"], row["evaluation_id"])
+    for h in found:
+        if h["kind"] == "carry":
+            h["carried_from"] = stored.get(h["question_id"], {}).get("carried_from") or earlier
+    return tuple(found)
 
 
 def _checked_owner(row: Mapping[str, Any] | None, agent_id: str | None, what: str) -> None:

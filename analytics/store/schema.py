@@ -63,6 +63,12 @@ Index("ix_calls_team_agent", calls.c.team, calls.c.agent_id)
 # An agent's calls newest first (Find calls, evaluations, v10) and one agent's calls
 # of one day (what a rollup refresh reads after a write, v11).
 IX_CALLS_AGENT_STARTED = Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_at)
+# Find calls newest first walks these (keyset on start, then call id; v14): every
+# call's, and one team's.
+IX_CALLS_STARTED_WALK = Index("ix_calls_started_walk", calls.c.started_at, calls.c.call_id)
+IX_CALLS_TEAM_STARTED = Index(
+    "ix_calls_team_started", calls.c.team, calls.c.started_at, calls.c.call_id
+)
 
 segments = Table(
     "segments",
@@ -401,6 +407,20 @@ IX_EVALUATIONS_FINAL_WALK = Index(
     evaluations.c.current,
     evaluations.c.final_score,
     evaluations.c.call_id,
+)
+
+# Find calls by evaluation status (v14): a rare status is found, not scanned for.
+IX_EVALUATIONS_STATUS = Index("ix_evaluations_status", evaluations.c.status, evaluations.c.current)
+# A call's current evaluation with what Find calls filters on (v14). Without it,
+# SQLite without statistics (a workspace is never ANALYZEd) joined the current
+# evaluation through ix_evaluations_final_walk, which covers those columns but is
+# keyed on `current` only: every current evaluation read for each call counted.
+IX_EVALUATIONS_CALL_COVER = Index(
+    "ix_evaluations_call_cover",
+    evaluations.c.call_id,
+    evaluations.c.current,
+    evaluations.c.final_score,
+    evaluations.c.status,
 )
 
 evaluation_answers = Table(
@@ -815,6 +835,18 @@ def _v15_search_partitions(conn: Connection) -> None:
     create_search_terms_index(conn)
 
 
+def _v16_find_calls_walks(conn: Connection) -> None:
+    # Find calls at millions of calls: the newest-first pages walk the start times
+    # (every call's, one team's) and a status is read from its index.
+    for index in (
+        IX_CALLS_STARTED_WALK,
+        IX_CALLS_TEAM_STARTED,
+        IX_EVALUATIONS_STATUS,
+        IX_EVALUATIONS_CALL_COVER,
+    ):
+        index.create(conn, checkfirst=True)
+
+
 # Append-only: a released workspace is migrated by running the steps it lacks.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "initial schema", _v1_initial),
@@ -832,6 +864,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (13, "score rollups, score sort indexes, carried answers", _v13_score_rollups),
     (14, "agent voices per call, for agent voiceprints", _v14_agent_voices),
     (15, "search index partitions (PostgreSQL): an objection rewrites one", _v15_search_partitions),
+    (16, "Find calls: start-time walks, evaluation status and cover", _v16_find_calls_walks),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
