@@ -502,7 +502,7 @@ def _tapped(model: Any) -> tuple[Any, _LanguageTap]:
     it computes for transcription; the tap keeps the first reading for the window.
     The view is a shallow copy: the CTranslate2 model itself is shared (thread-safe).
     """
-    tap = _LanguageTap(model.model)
+    tap = _LanguageTap(_whole(model.model))
     view = copy.copy(model)
     view.model = tap
     return view, tap
@@ -564,6 +564,13 @@ class _FittedEncoder:
         return self._ct2_model.encode(features, to_cpu=to_cpu)
 
 
+def _whole(ct2_model: Any) -> Any:
+    """The CTranslate2 model reading whole windows: the window a call's language is
+    detected from is encoded whole (a fitted encoding took a French espeak call for
+    Hungarian); the other windows are fitted."""
+    return ct2_model._ct2_model if isinstance(ct2_model, _FittedEncoder) else ct2_model
+
+
 def fitted_frames(features: np.ndarray, pad_frames: int) -> int:
     """Frames the encoder reads of ``(batch, mels, frames)`` features: up to the last
     frame that is not zero padding in any window of the batch, plus ``pad_frames``;
@@ -597,7 +604,7 @@ class _CallPipeline(BatchedInferencePipeline):  # type: ignore[misc]
 
     def __init__(self, model: Any, detect: bool) -> None:
         multilingual = detect and bool(model.model.is_multilingual)
-        self.tap = _LanguageTap(model.model) if multilingual else None
+        self.tap = _LanguageTap(_whole(model.model)) if multilingual else None
         super().__init__(_ModelView(model, self.tap) if self.tap else model)
 
     @property

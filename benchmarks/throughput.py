@@ -4,9 +4,12 @@ Same calls, same model, one run:
 (a) bare: ``WhisperModel.transcribe(..., vad_filter=True)`` (default beam 5), each channel
     on its own, one after the other (benchmarks/throughput_bare.py);
 (b) callqa local: the whole ``process`` — decode, transcribe, redact, quality, abuse,
-    redacted audio, store — with its default settings (thread pool, ``workers``);
+    redacted audio, store — with its default settings (thread pool, ``workers``; the
+    row marked PRODUCT DEFAULT), and with each kept setting changed (LOCAL_VARIANTS:
+    whole 30 s encoder windows as before ``encoder_pad_s``, 1 worker x 2 threads);
 (c) callqa on Ray, one node: a head started with ``ray start --head --num-cpus=N``
     (N = the machine's cores), joined with ``--ray-address``;
+    the default (1 CPU per actor) and 1 actor of N CPUs (``cpu_threads`` N);
 (d) callqa on Ray, two nodes: a head and a second ``ray start --address`` node, with
     half the cores each (on one machine: the same cores, split between two raylets).
 Model loading (and, on Ray, joining the cluster and starting the actors) is excluded
@@ -15,7 +18,8 @@ everywhere. Each Ray cluster runs in a network namespace of its own, on loopback
 of audio per node-hour and the nodes 10,000 five-minute calls a day need, and the word
 error rate of bare and callqa on the real clips of ../shared/audio.
 
-Run: ``nice -n 10 python benchmarks/throughput.py [--calls N] [--no-ray]`` (needs
+Run: ``nice -n 10 python benchmarks/throughput.py [--calls N] [--no-ray]
+[--variants all|default]`` (``default``: the product default rows only; needs
 espeak-ng; the Ray part needs root for ``unshare --net``).
 """
 
@@ -231,8 +235,8 @@ def main() -> None:
                 continue
             seconds, texts, stages, used = run_local(work / f"local-{name}", items, overrides)
             local_wer[name] = wer(texts)
-            mark = "PRODUCT DEFAULT, " if name == DEFAULT_VARIANT else ""
-            rows.append((f"(b) callqa process, local [{mark}{name}: {used}]", seconds, 1))
+            mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
+            rows.append((f"(b) callqa process, local, {name}{mark} [{used}]", seconds, 1))
             if name == DEFAULT_VARIANT:
                 stage = stages
 
@@ -249,19 +253,20 @@ def main() -> None:
                 actors = sum(c // per_actor for c in cpus)
                 rows.append(
                     (
-                        f"(c) callqa on Ray, {label} {list(cpus)} CPUs "
-                        f"[{'PRODUCT DEFAULT, ' if default else ''}{actors} actor(s) "
-                        f"on {figures['nodes']} node(s); start-up "
-                        f"{figures['startup_s']:.0f} s excluded]",
+                        f"(c) callqa on Ray, {label}{' = PRODUCT DEFAULT' if default else ''} "
+                        f"[{list(cpus)} CPUs, {actors} actor(s) on {figures['nodes']} "
+                        f"node(s); start-up {figures['startup_s']:.0f} s excluded]",
                         seconds,
                         len(cpus),
                     )
                 )
 
         print()
-        print(f"{'run':<95} {'seconds':>8} {'x bare':>7} {'RTF':>6}")
+        width = max(len(label) for label, _, _ in rows)
+        print(f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6}")
         for label, seconds, _ in rows:
-            print(f"{label:<95} {seconds:8.1f} {bare_s / seconds:7.2f} {seconds / audio_s:6.3f}")
+            ratio = bare_s / seconds
+            print(f"{label:<{width}} {seconds:8.1f} {ratio:7.2f} {seconds / audio_s:6.3f}")
         print(f"time by stage, local (summed over workers): {stage}")
         print()
         # Both Ray clusters run on this one machine (two nodes share its cores), so
@@ -271,8 +276,9 @@ def main() -> None:
         for label, seconds, _ in rows:
             per_node_hour = audio_s / seconds  # hours of audio per node-hour
             needed = hours_per_day / (24 * per_node_hour)
+            short = label.split(" [")[0]  # the run's name, without its details
             print(
-                f"  {label[:60]:<60} {per_node_hour:6.1f} h audio / node-hour; "
+                f"  {short:<60} {per_node_hour:6.1f} h audio / node-hour; "
                 f"{CALLS_PER_DAY} x {CALL_S / 60:.0f}-min calls a day: {needed:.1f} nodes"
             )
         print()

@@ -737,6 +737,7 @@ def test_the_fitted_encoder_passes_fewer_frames_and_everything_else_through():
     fitted.encode(features)
     assert seen == [(1, 80, 700)]
     assert fitted.is_multilingual is True
+    assert tr._whole(fitted) is inner and tr._whole(inner) is inner  # detection: whole
 
 
 @pytest.mark.slow
