@@ -34,6 +34,7 @@ class Settings:
     compute_type: str = "auto"  # auto: int8 on CPU, float16 on a GPU
     beam_size: int = 1
     batch_size: int = 1  # batched text-only decoding drops words (benchmarks/transcription.py)
+    encoder_pad_s: float = 3.0  # padding after a window's speech Whisper encodes (30: all)
     workers: int = 2
     cpu_threads: int = 0  # 0: share the cores among workers
     num_gpus: float = 0.0  # Ray, device cuda: GPUs each actor reserves (0: 1; 0.5: two per GPU)

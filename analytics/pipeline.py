@@ -106,6 +106,7 @@ def build_engines(settings: Settings, workers: int = 1) -> Engines:
             num_workers=max(1, workers),
             beam_size=settings.beam_size,
             batch_size=settings.batch_size,
+            encoder_pad_s=settings.encoder_pad_s,
         ),
         redactor=Redactor(RedactConfig.from_settings(settings)),
         quality_config=QualityConfig.from_settings(settings),

@@ -50,6 +50,12 @@ WINDOWS_PER_PASS = 32
 SEGMENT_PAUSE_S = 0.8
 # Silence laid after each packed piece: Whisper hears where one stretch of speech ends.
 PIECE_GAP_S = 0.5
+# Silence Whisper's encoder sees after a window's speech (``encoder_pad_s``): the
+# encoder costs in proportion to its input, and a window padded to 30 s pays for the
+# silence too. Whisper marks the end of speech from the silence it hears, so some is
+# kept: 1 s made it repeat itself (temperature fallbacks), 3 s kept every word.
+ENCODER_PAD_S = 3.0
+FRAMES_PER_S = 100  # Whisper's log-mel frames
 _SPEAKER_ORDER: list[Speaker] = ["agent", "customer", "unknown"]
 
 
@@ -246,6 +252,8 @@ class Transcriber:
             word error rate on the real test clips (slightly worse on espeak speech).
         batch_size: 30 s windows decoded together by ``BatchedInferencePipeline``;
             0 or 1 decodes window by window with ``WhisperModel.transcribe``.
+        encoder_pad_s: seconds of the padding after a window's speech that the encoder
+            still reads (:class:`_FittedEncoder`); 30 reads whole windows.
         model_factory: builds the model from ``(path, **kwargs)``; tests pass a fake.
     """
 
@@ -260,6 +268,7 @@ class Transcriber:
         num_workers: int = 1,
         beam_size: int = 1,
         batch_size: int = 1,
+        encoder_pad_s: float = ENCODER_PAD_S,
         model_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.model_name = model
@@ -271,6 +280,7 @@ class Transcriber:
         self.cpu_threads = cpu_threads or max(1, (os.cpu_count() or 1) // self.num_workers)
         self.beam_size = beam_size
         self.batch_size = choice.batch_size
+        self.encoder_pad_s = encoder_pad_s
         self._factory = model_factory or _default_factory
         self._model: Any = None
 
@@ -299,6 +309,9 @@ class Transcriber:
                 )
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelError(f"cannot load Whisper model {self.model_name!r}: {exc}") from None
+            if self.encoder_pad_s < WINDOW_S and hasattr(self._model, "model"):
+                pad = round(self.encoder_pad_s * FRAMES_PER_S)
+                self._model.model = _FittedEncoder(self._model.model, pad)
             logger.info(
                 "loaded Whisper model %s on %s/%s in %.1fs",
                 self.model_name,
@@ -489,7 +502,7 @@ def _tapped(model: Any) -> tuple[Any, _LanguageTap]:
     it computes for transcription; the tap keeps the first reading for the window.
     The view is a shallow copy: the CTranslate2 model itself is shared (thread-safe).
     """
-    tap = _LanguageTap(model.model)
+    tap = _LanguageTap(_whole(model.model))
     view = copy.copy(model)
     view.model = tap
     return view, tap
@@ -522,6 +535,54 @@ class _LanguageTap:
         return [self.result] * len(results)
 
 
+class _FittedEncoder:
+    """Stands in for the CTranslate2 model: the encoder reads a window's speech and
+    ``pad_frames`` of the padding after it, not the whole padded 30 s.
+
+    faster-whisper pads every window's features with zeros to 30 s (3000 frames); real
+    audio, even digital silence, never gives a frame of exact zeros, so the trailing
+    all-zero frames are the padding. The decoder and the word alignment read the
+    shorter encoder output as they read a whole one (their frame counts stop at the
+    speech). Stateless, so shared by every worker thread.
+    """
+
+    def __init__(self, ct2_model: Any, pad_frames: int) -> None:
+        self._ct2_model = ct2_model
+        self.pad_frames = max(0, pad_frames)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ct2_model, name)
+
+    def encode(self, features: Any, to_cpu: bool = False) -> Any:
+        array = np.asarray(features)
+        frames = fitted_frames(array, self.pad_frames)
+        if frames < array.shape[-1]:
+            import ctranslate2
+
+            fitted = np.ascontiguousarray(array[..., :frames])
+            features = ctranslate2.StorageView.from_array(fitted)
+        return self._ct2_model.encode(features, to_cpu=to_cpu)
+
+
+def _whole(ct2_model: Any) -> Any:
+    """The CTranslate2 model reading whole windows: the window a call's language is
+    detected from is encoded whole (a fitted encoding took a French espeak call for
+    Hungarian); the other windows are fitted."""
+    return ct2_model._ct2_model if isinstance(ct2_model, _FittedEncoder) else ct2_model
+
+
+def fitted_frames(features: np.ndarray, pad_frames: int) -> int:
+    """Frames the encoder reads of ``(batch, mels, frames)`` features: up to the last
+    frame that is not zero padding in any window of the batch, plus ``pad_frames``;
+    an even number (the encoder halves it), at most all of them."""
+    total = int(features.shape[-1])
+    used = np.flatnonzero(np.any(features != 0.0, axis=tuple(range(features.ndim - 1))))
+    if len(used) == 0:
+        return total
+    frames = int(used[-1]) + 1 + pad_frames
+    return min(total, frames + frames % 2)
+
+
 class _ModelView:
     """The WhisperModel as the pipeline sees it: its CTranslate2 model is tapped."""
 
@@ -543,7 +604,7 @@ class _CallPipeline(BatchedInferencePipeline):  # type: ignore[misc]
 
     def __init__(self, model: Any, detect: bool) -> None:
         multilingual = detect and bool(model.model.is_multilingual)
-        self.tap = _LanguageTap(model.model) if multilingual else None
+        self.tap = _LanguageTap(_whole(model.model)) if multilingual else None
         super().__init__(_ModelView(model, self.tap) if self.tap else model)
 
     @property

@@ -4,9 +4,12 @@ Same calls, same model, one run:
 (a) bare: ``WhisperModel.transcribe(..., vad_filter=True)`` (default beam 5), each channel
     on its own, one after the other (benchmarks/throughput_bare.py);
 (b) callqa local: the whole ``process`` — decode, transcribe, redact, quality, abuse,
-    redacted audio, store — with its default settings (thread pool, ``workers``);
+    redacted audio, store — with its default settings (thread pool, ``workers``; the
+    row marked PRODUCT DEFAULT), and with each kept setting changed (LOCAL_VARIANTS:
+    whole 30 s encoder windows as before ``encoder_pad_s``, 1 worker x 2 threads);
 (c) callqa on Ray, one node: a head started with ``ray start --head --num-cpus=N``
     (N = the machine's cores), joined with ``--ray-address``;
+    the default (1 CPU per actor) and 1 actor of N CPUs (``cpu_threads`` N);
 (d) callqa on Ray, two nodes: a head and a second ``ray start --address`` node, with
     half the cores each (on one machine: the same cores, split between two raylets).
 Model loading (and, on Ray, joining the cluster and starting the actors) is excluded
@@ -15,7 +18,8 @@ everywhere. Each Ray cluster runs in a network namespace of its own, on loopback
 of audio per node-hour and the nodes 10,000 five-minute calls a day need, and the word
 error rate of bare and callqa on the real clips of ../shared/audio.
 
-Run: ``nice -n 10 python benchmarks/throughput.py [--calls N] [--no-ray]`` (needs
+Run: ``nice -n 10 python benchmarks/throughput.py [--calls N] [--no-ray]
+[--variants all|default]`` (``default``: the product default rows only; needs
 espeak-ng; the Ray part needs root for ``unshare --net``).
 """
 
@@ -39,7 +43,7 @@ from ray_cluster import DEPLOYED_ENV, RayCluster
 from throughput_bare import REFERENCES, bare_transcribe_seconds
 
 from analytics.audio import decode
-from analytics.config import load_settings
+from analytics.config import Settings, load_settings
 from analytics.ingest import ingest
 from analytics.pipeline import ProcessReport, build_engines, process
 from analytics.store import Store, get_call, utcnow
@@ -47,6 +51,7 @@ from analytics.synth import Turn, synthesize_call
 from analytics.transcribe import resolve_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "audio"
+CORES = os.cpu_count() or 1
 CALLS_PER_DAY = 10_000
 CALL_S = 300.0
 SCRIPT = (
@@ -66,11 +71,24 @@ SCRIPT = (
     Turn("agent", "You are welcome. Stay behind the barrier. Goodbye and take care."),
 )
 REAL = {"jfk": "mono", "stereo_diarization": "agent_left"}
+# `process` with these settings beside the product default (its own settings, none
+# changed), each printed in the same run as bare: what each kept setting is worth.
+DEFAULT_VARIANT = "default"
+LOCAL_VARIANTS: dict[str, dict[str, object]] = {
+    DEFAULT_VARIANT: {},
+    "whole 30 s windows (before)": {"encoder_pad_s": 30.0},
+    "1 worker x 2 threads": {"workers": 1, "cpu_threads": 2},
+}
+RAY_VARIANTS: tuple[tuple[str, tuple[int, ...], dict[str, object]], ...] = (
+    ("one node", (CORES,), {}),
+    ("one node, 1 actor x 2 CPUs", (CORES,), {"cpu_threads": CORES}),
+    ("two nodes", (CORES // 2, CORES - CORES // 2), {}),
+)
 
 _RAY_DRIVER = textwrap.dedent(
     """
     import json, time
-    from analytics.config import load_settings
+    from analytics.config import Settings, load_settings
     from analytics.pipeline import process
     from analytics.store import Store
     store = Store.open(load_settings({home!r}, env={{}}))
@@ -131,8 +149,42 @@ def wer(texts: dict[tuple[str, str], str]) -> dict[str, float]:
     }
 
 
-def run_ray(root: Path, items: list[tuple[Path, str]], cpus: tuple[int, ...]) -> tuple[dict, Store]:
+def run_local(
+    home: Path, items: list[tuple[Path, str]], overrides: dict[str, object]
+) -> tuple[float, dict[tuple[str, str], str], str, str]:
+    """``process`` on a thread pool with these settings: seconds (model loading
+    excluded), texts of the real clips, time by stage, and the settings used."""
+    settings = load_settings(home, env={}, **overrides)
+    store = workspace(home, items, home.parent / f"{home.name}.csv")
+    engines = build_engines(settings, settings.workers)
+    engines.transcriber.load()  # loading is excluded from both sides
+    report: ProcessReport = process(store, engines=engines)
+    assert not report.failed, report.failed
+    texts = callqa_texts(store)
+    store.close()
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
+    return report.wall_s, texts, stages, describe(settings)
+
+
+def describe(settings: Settings) -> str:
+    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.workers)
+    return (
+        f"{settings.workers} workers x {threads} threads, beam {settings.beam_size}, "
+        f"batch {settings.batch_size}, encoder_pad_s {settings.encoder_pad_s:g}"
+    )
+
+
+def run_ray(
+    root: Path,
+    items: list[tuple[Path, str]],
+    cpus: tuple[int, ...],
+    overrides: dict[str, object],
+) -> tuple[dict, Store]:
     store = workspace(root / "home", items, root / "calls.csv")
+    if overrides:
+        (root / "home" / "config.toml").write_text(
+            "".join(f"{key} = {json.dumps(value)}\n" for key, value in overrides.items())
+        )
     # As deployed: objects spill only when the store is full (the tests force spilling).
     cluster = RayCluster(
         Path(tempfile.mkdtemp(prefix="callqa-bench-ray-")), system_env=DEPLOYED_ENV
@@ -153,6 +205,12 @@ def main() -> None:
         "--calls", type=int, default=4, help="synthetic calls besides the real clips"
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray clusters")
+    parser.add_argument(
+        "--variants",
+        choices=("all", "default"),
+        default="all",
+        help="all: every kept setting variant beside the product default; default: only it",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,39 +228,45 @@ def main() -> None:
         bare_s = bare_transcribe_seconds(items, model_dir, texts=bare_texts)  # type: ignore[arg-type]
         rows = [("(a) bare faster-whisper, sequential, beam 5", bare_s, 1)]
 
-        store = workspace(work / "local", items, work / "local.csv")
-        engines = build_engines(settings, settings.workers)
-        engines.transcriber.load()  # loading is excluded from both sides
-        report: ProcessReport = process(store, engines=engines)
-        assert not report.failed, report.failed
-        rows.append((f"(b) callqa process, local ({settings.workers} workers)", report.wall_s, 1))
-        stage = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
-        local_wer = wer(callqa_texts(store))
-        store.close()
+        local_wer: dict[str, dict[str, float]] = {}
+        stage = ""
+        for name, overrides in LOCAL_VARIANTS.items():
+            if args.variants == "default" and name != DEFAULT_VARIANT:
+                continue
+            seconds, texts, stages, used = run_local(work / f"local-{name}", items, overrides)
+            local_wer[name] = wer(texts)
+            mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
+            rows.append((f"(b) callqa process, local, {name}{mark} [{used}]", seconds, 1))
+            if name == DEFAULT_VARIANT:
+                stage = stages
 
         if not args.no_ray:
-            for label, cpus in (
-                ("one node", (cores,)),
-                ("two nodes", (cores // 2, cores - cores // 2)),
-            ):
-                figures, ray_store = run_ray(work / label.replace(" ", "-"), items, cpus)
+            for label, cpus, overrides in RAY_VARIANTS:
+                default = not overrides
+                if args.variants == "default" and not default:
+                    continue
+                figures, ray_store = run_ray(work / label.replace(" ", "-"), items, cpus, overrides)
                 assert figures["done"] == len(items) and not figures["failed"], figures
                 ray_store.close()
                 seconds = figures["wall_s"] - figures["startup_s"]
+                per_actor = max(1, int(overrides.get("cpu_threads", 1)))  # type: ignore[call-overload]
+                actors = sum(c // per_actor for c in cpus)
                 rows.append(
                     (
-                        f"(c) callqa on Ray, {label} {list(cpus)} CPUs "
-                        f"(actors on {figures['nodes']} node(s); start-up "
-                        f"{figures['startup_s']:.0f} s excluded)",
+                        f"(c) callqa on Ray, {label}{' = PRODUCT DEFAULT' if default else ''} "
+                        f"[{list(cpus)} CPUs, {actors} actor(s) on {figures['nodes']} "
+                        f"node(s); start-up {figures['startup_s']:.0f} s excluded]",
                         seconds,
                         len(cpus),
                     )
                 )
 
         print()
-        print(f"{'run':<95} {'seconds':>8} {'x bare':>7} {'RTF':>6}")
+        width = max(len(label) for label, _, _ in rows)
+        print(f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6}")
         for label, seconds, _ in rows:
-            print(f"{label:<95} {seconds:8.1f} {bare_s / seconds:7.2f} {seconds / audio_s:6.3f}")
+            ratio = bare_s / seconds
+            print(f"{label:<{width}} {seconds:8.1f} {ratio:7.2f} {seconds / audio_s:6.3f}")
         print(f"time by stage, local (summed over workers): {stage}")
         print()
         # Both Ray clusters run on this one machine (two nodes share its cores), so
@@ -212,24 +276,19 @@ def main() -> None:
         for label, seconds, _ in rows:
             per_node_hour = audio_s / seconds  # hours of audio per node-hour
             needed = hours_per_day / (24 * per_node_hour)
+            short = label.split(" [")[0]  # the run's name, without its details
             print(
-                f"  {label[:60]:<60} {per_node_hour:6.1f} h audio / node-hour; "
+                f"  {short:<60} {per_node_hour:6.1f} h audio / node-hour; "
                 f"{CALLS_PER_DAY} x {CALL_S / 60:.0f}-min calls a day: {needed:.1f} nodes"
             )
         print()
         bare_wer = wer(bare_texts)
-        print(
-            "WER on ../shared/audio:",
-            "  ".join(
-                f"{clip}: bare {bare_wer[clip]:.3f}, callqa {local_wer[clip]:.3f}"
-                for clip in bare_wer
-            ),
-        )
         mean = lambda d: sum(d.values()) / len(d)  # noqa: E731
-        print(
-            f"mean WER: bare {mean(bare_wer):.3f}, callqa {mean(local_wer):.3f} "
-            f"(goal: callqa <= bare + 0.02)"
-        )
+        print("WER on ../shared/audio (goal: callqa <= bare + 0.02):")
+        for name, rates in {"bare": bare_wer, **local_wer}.items():
+            clips = "  ".join(f"{clip} {rate:.3f}" for clip, rate in rates.items())
+            mark = " (product default)" if name == DEFAULT_VARIANT else ""
+            print(f"  {name + mark:<40} mean {mean(rates):.3f}   {clips}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from dataclasses import dataclass
@@ -709,3 +710,65 @@ def test_base_detection_reads_the_language_from_the_windows_own_encoding(
     assert result.language == "en" and result.language_probability > 0.5
     assert len(encodes) == 1  # faster-whisper's own detection would make it two
     assert _wer(JFK, _text(result, "unknown")) <= 0.15
+
+
+# --- the encoder reads a window's speech and some padding, not 30 s (issue 16) -------------
+
+
+def test_fitted_frames_keep_the_speech_and_the_pad_and_never_grow():
+    features = np.zeros((2, 80, 3000), np.float32)
+    features[0, :, :1100] = -0.5  # 11 s of (quiet) audio in one window of the batch
+    features[1, 3, 1500] = 0.25  # another window reaching further
+    assert tr.fitted_frames(features[:1], 300) == 1400
+    assert tr.fitted_frames(features, 300) == 1802  # the longest window wins; even
+    assert tr.fitted_frames(features, 3000) == 3000  # at most what there is
+    assert tr.fitted_frames(np.zeros((1, 80, 3000), np.float32), 300) == 3000
+
+
+def test_the_fitted_encoder_passes_fewer_frames_and_everything_else_through():
+    seen: list[tuple[int, ...]] = []
+    inner = SimpleNamespace(
+        encode=lambda features, to_cpu=False: seen.append(np.asarray(features).shape),
+        is_multilingual=True,
+    )
+    fitted = tr._FittedEncoder(inner, pad_frames=200)
+    features = np.zeros((1, 80, 3000), np.float32)
+    features[0, :, :500] = -1.5  # digital silence is -1.5 in Whisper's log-mel, not 0
+    fitted.encode(features)
+    assert seen == [(1, 80, 700)]
+    assert fitted.is_multilingual is True
+    assert tr._whole(fitted) is inner and tr._whole(inner) is inner  # detection: whole
+
+
+@pytest.mark.slow
+def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_transcriber):
+    """jfk (11 s): the default encodes its speech + 3 s of its window, and its words are those
+    of the whole 30 s window (encoder_pad_s 30)."""
+    fitted = base_transcriber.model.model
+    assert isinstance(fitted, tr._FittedEncoder)
+    frames: list[int] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(fitted._ct2_model, name)
+
+        def encode(self, features: Any, to_cpu: bool = False) -> Any:
+            frames.append(np.asarray(features).shape[-1])
+            return fitted._ct2_model.encode(features, to_cpu=to_cpu)
+
+    whole = Transcriber("base", cache_dir=base_transcriber.cache_dir, encoder_pad_s=30.0)
+    whole._model = copy.copy(base_transcriber.model)  # same weights, no second load
+    whole._model.model = Recording()
+    fitted_view = copy.copy(base_transcriber.model)
+    fitted_view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
+    short = Transcriber("base", cache_dir=base_transcriber.cache_dir)
+    short._model = fitted_view
+    channels = _channels("jfk.flac", "mono")
+    full_text = _text(whole.transcribe("jfk", channels, "en"), "unknown")
+    assert frames == [3000]
+    fitted_text = _text(short.transcribe("jfk", channels, "en"), "unknown")
+    # 11 s of speech, its VAD margins and the gap after it (about 12.4 s), then 3 s.
+    assert 1100 + round(tr.ENCODER_PAD_S * 100) <= frames[1] <= 1700
+    words = lambda text: re.findall(r"[a-z']+", text.lower())  # noqa: E731 (not punctuation)
+    assert words(fitted_text) == words(full_text)
+    assert _wer(JFK, fitted_text) <= 0.15
