@@ -185,13 +185,22 @@ def _person_parts(
             continue  # a title alone: "Mme", "M."
         while part and not part[-1].is_word:
             part = part[:-1]
+        while (
+            language == "fr"
+            and len(part) > 1
+            and part[0].text in lexicon.stop_words
+            and part[0].text not in NAME_PARTICLES
+            and not lexicon.is_title(part[0].text, language)
+        ):
+            part = part[1:]  # "Pour Deloitte …": a French name starts with no stop word
         if not part:
             continue
         # spaCy's French model reads capitalised nouns as names ("Directeur Juridique");
         # English dictionaries list first names ("frank", "scott"), so there only a
         # dictionary word after punctuation is dropped.
         spacy_noun = _is_spacy(result) and (language == "fr" or lower)
-        if (number or spacy_noun) and _dictionary_words(part, lexicon):
+        article = part[0].text in lexicon.determiners
+        if (number or spacy_noun or article) and _dictionary_words(part, lexicon):
             continue  # "…, Manager", "(interne", "Directeur Juridique"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon, language):
             continue
