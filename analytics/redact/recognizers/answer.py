@@ -124,7 +124,8 @@ class AnswerRecognizer(TokenRecognizer):
         begin = first
         for index in range(first + 1, stop):
             gap = self.text[tokens[index - 1].end : tokens[index].start]
-            if set(gap) & _ENDS and index < stop - 1:
+            ended = bool(set(gap) & _ENDS) or tokens[index - 1].text in _ENDS
+            if ended and index < stop - 1 and tokens[index].text not in _ENDS:
                 begin = index
         return list(tokens[begin:stop])
 
@@ -235,8 +236,11 @@ class AnswerRecognizer(TokenRecognizer):
             )
             if label:
                 continue  # "User: …", a speaker's label
-            if self._content(token, entity) or (
-                run and self._joins(token, entity) and index + 1 < last
+            hyphenated = bool(run) and run[-1].text == "-" and run[-1].end == token.start
+            if (
+                self._content(token, entity)
+                or (run and self._joins(token, entity) and index + 1 < last)
+                or (hyphenated and token.is_word)  # "Saint-Jean-de-Luz": "de" too
             ):
                 run.append(token)
             else:

@@ -159,7 +159,8 @@ class NameRecognizer(TokenRecognizer):
         end = self._name_end(tokens, position, known_only=weak)
         if end == position:
             return []
-        if unlisted and not self._relative_named(tokens[position]):
+        english = relation == size and self.supported_language == "en"
+        if (unlisted or english) and not self._relative_named(tokens[position]):
             return []  # "my friend told me", "ma voisine habite": the sentence goes on
         return [(position, end, 0.8 if weak else 0.85)]
 
