@@ -214,8 +214,8 @@ ASKED_IN_OTHER_WORDS = [
     ("sorry which surname did you give", "it's okonkwo-hale", "okonkwo-hale", "en", "PERSON"),
     ("and the name of the policy holder", "brannagh vell", "brannagh vell", "en", "PERSON"),
     ("What postcode is the car at?", "hmm let me look, it's KT4 9QP", "KT4 9QP", "en", "ADDRESS"),
-    ("your security code please", "is it 8812? no sorry, 5530", "8812", "en", "SECRET_CODE"),
-    ("your security code please", "is it 8812? no sorry, 5530", "5530", "en", "SECRET_CODE"),
+    ("the passcode for the account", "is it 8812? no sorry, 5530", "8812", "en", "SECRET_CODE"),
+    ("the passcode for the account", "is it 8812? no sorry, 5530", "5530", "en", "SECRET_CODE"),
     ("c'est quoi votre code postal", "attendez je regarde 38140", "38140", "fr", "ADDRESS"),
     ("Vous vous trouvez où ?", "à Quimperlé-sur-Orne", "Quimperlé-sur-Orne", "fr", "ADDRESS"),
     # a number read as a phone by the number recogniser too: hidden, whatever its name
