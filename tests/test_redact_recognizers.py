@@ -208,6 +208,83 @@ def test_answer_to_a_request_is_redacted_from_the_question(
     assert all(i in covered for i in range(start, start + len(value)) if answer[i].isalnum())
 
 
+# Questions asked in other words than the lexicon's request phrases: the kind of data
+# comes from the noun the question names; a code answer has every code redacted.
+ASKED_IN_OTHER_WORDS = [
+    ("sorry which surname did you give", "it's okonkwo-hale", "okonkwo-hale", "en", "PERSON"),
+    ("and the name of the policy holder", "brannagh vell", "brannagh vell", "en", "PERSON"),
+    ("What postcode is the car at?", "hmm let me look, it's KT4 9QP", "KT4 9QP", "en", "ADDRESS"),
+    ("the passcode for the account", "is it 8812? no sorry, 5530", "8812", "en", "SECRET_CODE"),
+    ("the passcode for the account", "is it 8812? no sorry, 5530", "5530", "en", "SECRET_CODE"),
+    ("c'est quoi votre code postal", "attendez je regarde 38140", "38140", "fr", "ADDRESS"),
+    ("Vous vous trouvez où ?", "à Quimperlé-sur-Orne", "Quimperlé-sur-Orne", "fr", "ADDRESS"),
+    # a number read as a phone by the number recogniser too: hidden, whatever its name
+    ("quel est le numéro de dossier", "euh 77 41 09 je crois", "77 41 09", "fr", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "value", "language", "entity"), ASKED_IN_OTHER_WORDS
+)
+def test_answer_to_a_question_in_other_words(
+    redactor: Redactor, question: str, answer: str, value: str, language: str, entity: str | None
+) -> None:
+    entities = redactor.find(answer, language, previous=[question])
+    start = answer.index(value)
+    covered = {
+        i for e in entities for i in range(e.start, e.end) if entity in (None, e.entity_type)
+    }
+    assert all(i in covered for i in range(start, start + len(value)) if answer[i].isalnum())
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "language"),
+    [
+        ("thanks, I have your name now. what seems to be the problem?", "the battery died", "en"),
+        ("où en est le dossier ?", "un peu en retard", "fr"),  # "un" is an article
+        ("is the car still running", "yes the engine is on", "en"),  # no kind of data asked
+    ],
+)
+def test_questions_that_ask_for_no_data_leave_the_answer(
+    redactor: Redactor, question: str, answer: str, language: str
+) -> None:
+    assert redactor.find(answer, language, previous=[question]) == []
+
+
+# A possessive and a relative's word: the name after it (English ASR takes any word but
+# a verb's form there, French a known name or a word no dictionary has).
+RELATIVES = [
+    ("i'm calling for her husband tobiah renwick", "tobiah renwick", "en"),
+    ("my neighbour's name is orrin", "orrin", "en"),
+    ("my granddaughter kizzy needs her inhaler", "kizzy", "en"),
+    ("c'est pour ma belle sœur ysaline", "ysaline", "fr"),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "language"), RELATIVES)
+def test_names_after_a_relative(redactor: Redactor, text: str, name: str, language: str) -> None:
+    assert_hidden(redactor, text, name, language, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("my friend needs a lift", "needs"), ("my son driving home", "driving")],
+)
+def test_verbs_after_a_relative_stay_readable(redactor: Redactor, text: str, word: str) -> None:
+    assert_kept(redactor, text, word, "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("date of birth 4 May 1979, no wait, mine is 14 June 1981", "14 June 1981"),
+        ("born on 2 March 1990 sorry I mean 12 March 1990", "12 March 1990"),
+    ],
+)
+def test_a_corrected_date_of_birth_is_hidden_too(redactor: Redactor, text: str, value: str) -> None:
+    assert_hidden(redactor, text, value, "en", "DATE_OF_BIRTH")
+
+
 def test_answer_after_a_number_request_keeps_its_words(redactor: Redactor) -> None:
     entities = redactor.find("attendez je cherche", "fr", previous=["votre numéro ?"])
     assert entities == []

@@ -340,10 +340,14 @@ def merge_entities(results: Iterable[RecognizerResult], text: str, offset: int =
 
 
 def _merge_group(group: Sequence[tuple[int, int, RecognizerResult]]) -> Entity:
-    def rank(item: tuple[int, int, RecognizerResult]) -> tuple[int, float, int]:
+    def rank(item: tuple[int, int, RecognizerResult]) -> tuple[int, bool, float, int]:
         start, end, result = item
         priority = _GENERIC_PRIORITY.get(result.entity_type, _SPECIFIC_PRIORITY)
-        return priority, result.score, end - start
+        # An answer's type is guessed from the question: any other recogniser's names it.
+        named = not str((result.recognition_metadata or {}).get("recognizer_name", "")).startswith(
+            "AnswerRecognizer"
+        )
+        return priority, named, result.score, end - start
 
     best = max(group, key=rank)[2]
     start = min(item[0] for item in group)

@@ -95,6 +95,11 @@ class Lexicon:
     corner_words: PhraseIndex = field(default_factory=dict)
     town_before: frozenset[str] = frozenset()
     town_nouns: frozenset[str] = frozenset()
+    request_openers: PhraseIndex = field(default_factory=dict)
+    possessives: frozenset[str] = frozenset()
+    relations: PhraseIndex = field(default_factory=dict)
+    relation_links: PhraseIndex = field(default_factory=dict)
+    request_nouns: Mapping[str, PhraseIndex] = field(default_factory=dict)
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -234,4 +239,15 @@ def default_lexicon() -> Lexicon:
         corner_words=index_phrases(address["corner"]),
         town_before=frozenset(data["location"]["town_before"]),
         town_nouns=frozenset(data["location"]["town_nouns"]),
+        request_openers=index_phrases(data["requests"]["openers"]),
+        possessives=frozenset(names["possessives"]),
+        relations=index_phrases(names["relations"]),
+        relation_links=index_phrases(names["relation_links"]),
+        request_nouns=MappingProxyType(
+            {
+                entity: index_phrases(words)
+                for entity, words in data["requests"].items()
+                if entity != "openers"
+            }
+        ),
     )

@@ -46,8 +46,11 @@ def refine(
             refined.append(result)  # the answer to a request: recall first
             continue
         if result.entity_type == PERSON:
-            for start, end in _person_parts(result, text, tokens, lexicon, language):
+            parts = _person_parts(result, text, tokens, lexicon, language)
+            for start, end in parts:
                 refined.append(_with_place_prefix(_copy(result, start, end), text, tokens, lexicon))
+            if not parts and _camel_town(result, text, tokens, lexicon):
+                refined.append(_relabel(result, LOCATION))
             continue
         if result.entity_type == LOCATION and (
             _stray_word(result, text, tokens, lexicon, language)
@@ -116,6 +119,29 @@ def _with_place_prefix(
     return _copy(result, previous.start, result.end)
 
 
+def _camel_town(
+    result: RecognizerResult, text: str, tokens: Sequence[Token], lexicon: Lexicon
+) -> bool:
+    """ "à RenardBourg", "after NorthVille": one CamelCase word cut as a brand, said
+    where a town is named, is a town."""
+    words = [token for token in _inside(tokens, result.start, result.end) if token.is_word]
+    if len(words) != 1 or not _camel_word(text[words[0].start : words[0].end]):
+        return False
+    before = [token for token in tokens if token.end <= words[0].start]
+    return bool(before) and (
+        before[-1].text in lexicon.town_before
+        or before[-1].text in lexicon.city_markers
+        or before[-1].text in ("in", "at", "near", "from", "to", "de", "du")
+    )
+
+
+def _relabel(result: RecognizerResult, entity: str) -> RecognizerResult:
+    return RecognizerResult(
+        entity, result.start, result.end, result.score, result.analysis_explanation,
+        result.recognition_metadata,
+    )  # fmt: skip
+
+
 def _copy(result: RecognizerResult, start: int, end: int) -> RecognizerResult:
     if start == result.start and end == result.end:
         return result
@@ -159,13 +185,22 @@ def _person_parts(
             continue  # a title alone: "Mme", "M."
         while part and not part[-1].is_word:
             part = part[:-1]
+        while (
+            language == "fr"
+            and len(part) > 1
+            and part[0].text in lexicon.stop_words
+            and part[0].text not in NAME_PARTICLES
+            and not lexicon.is_title(part[0].text, language)
+        ):
+            part = part[1:]  # "Pour Deloitte …": a French name starts with no stop word
         if not part:
             continue
         # spaCy's French model reads capitalised nouns as names ("Directeur Juridique");
         # English dictionaries list first names ("frank", "scott"), so there only a
         # dictionary word after punctuation is dropped.
         spacy_noun = _is_spacy(result) and (language == "fr" or lower)
-        if (number or spacy_noun) and _dictionary_words(part, lexicon):
+        article = part[0].text in lexicon.determiners
+        if (number or spacy_noun or article) and _dictionary_words(part, lexicon):
             continue  # "…, Manager", "(interne", "Directeur Juridique"
         if _is_spacy(result) and _stray_word_tokens(part, text, lexicon, language):
             continue
@@ -323,6 +358,9 @@ def _trim_words(
         if not token.is_word or token.text in NAME_PARTICLES or len(token.text) == 1:
             continue  # particles and initials ("kate m begum") are not counted
         after_particle = position > 0 and part[position - 1].text in NAME_PARTICLES
+        if names and not after_particle and _common_noun(token, lexicon, language):
+            part = part[:position]  # "m weber validation", "mme varza administratrice"
+            break
         if not names:
             keep = True
         elif len(names) == 1:
@@ -365,6 +403,24 @@ def _trim_words(
     if spacy and words and all(ordinary(t) for t in words):
         return []  # "commentaire", "director": words of the sentence
     return part
+
+
+# French endings of nouns and adjectives of the sentence that surnames hardly have
+# ("validation", "déploiement", "sécurité", "administratrice", "juridique").
+_NOUN_ENDINGS = ("tion", "sion", "ment", "ité", "isme", "ance", "ence", "trice", "ique")
+
+
+def _common_noun(token: Token, lexicon: Lexicon, language: str) -> bool:
+    """French: a dictionary word with a noun's ending, no known name, ends a name."""
+    word = token.text
+    return (
+        language == "fr"
+        and word.endswith(_NOUN_ENDINGS)
+        and len(word) > 5
+        and word not in lexicon.first_names
+        and word not in lexicon.surnames
+        and lexicon.is_dictionary_word(word)
+    )
 
 
 def _recognizer(result: RecognizerResult) -> str:

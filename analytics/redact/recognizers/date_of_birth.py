@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
-from analytics.redact.recognizers.base import DATE_OF_BIRTH, TokenRecognizer, make_result
+from analytics.redact.recognizers.base import (
+    DATE_OF_BIRTH,
+    YEAR,
+    TokenRecognizer,
+    make_result,
+)
 from analytics.redact.spoken import (
     ContextHit,
     Token,
@@ -31,6 +36,22 @@ class DateOfBirthRecognizer(TokenRecognizer):
                 results.append(
                     make_result(DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85)
                 )
+                results.extend(self._later_dates(tokens, last))
+        return results
+
+    def _later_dates(self, tokens: Sequence[Token], position: int) -> list[RecognizerResult]:
+        """Full dates later in the same turn: "… 1938, sorry, no, mine's 31 October 2005"
+        corrects the date of birth (a day, a month's name and a year)."""
+        results = []
+        index = position
+        while index < len(tokens) and tokens[index].text != "\n":
+            token = tokens[index]
+            if token.text in self.lexicon.months and 0 < index < len(tokens) - 1:
+                day, year = tokens[index - 1], tokens[index + 1]
+                if day.is_digits and len(day.text) <= 2 and YEAR.fullmatch(year.text):
+                    results.append(make_result(DATE_OF_BIRTH, day.start, year.end, 0.8))
+                    index += 2
+            index += 1
         return results
 
     def _is_date_word(self, token: Token) -> bool:

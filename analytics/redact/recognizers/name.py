@@ -122,8 +122,28 @@ class NameRecognizer(TokenRecognizer):
             stop += 1
         return stop
 
+    def _relation(self, tokens: Sequence[Token], index: int) -> int:
+        """Tokens of "my daughter", "her husband's name is", "ma voisine qui s'appelle"."""
+        lexicon = self.lexicon
+        if tokens[index].text not in lexicon.possessives:
+            return 0
+        size = match_phrase(tokens, index + 1, lexicon.relations)
+        if not size:
+            return 0
+        end = index + 1 + size
+        while True:
+            link = match_phrase(tokens, end, lexicon.relation_links)
+            if not link:
+                return end - index
+            end += link
+
     def _after_trigger(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
         size = match_phrase(tokens, index, self.lexicon.name_before)
+        relation = self._relation(tokens, index)
+        # A relation the phrase list lacks ("her husband", "my neighbour's name is")
+        # takes a name only when the word after it reads as one (see _relative_named).
+        unlisted = relation > size
+        size = max(size, relation)
         if not size:
             return []
         if index and tokens[index - 1].end == tokens[index].start and not tokens[index - 1].is_word:
@@ -139,7 +159,25 @@ class NameRecognizer(TokenRecognizer):
         end = self._name_end(tokens, position, known_only=weak)
         if end == position:
             return []
+        english = relation == size and self.supported_language == "en"
+        if (unlisted or english) and not self._relative_named(tokens[position]):
+            return []  # "my friend told me", "ma voisine habite": the sentence goes on
         return [(position, end, 0.8 if weak else 0.85)]
+
+    def _relative_named(self, token: Token) -> bool:
+        """After "my daughter": a known name, a capitalised word, a word no dictionary
+        has, or in English any word but a verb's form ("told", "needs", "driving"):
+        the English dictionaries list many first names ("jay", "owen")."""
+        lexicon, word = self.lexicon, token.text
+        if self._is_known(word) or not lexicon.is_dictionary_word(word):
+            return True
+        if self.text != self.text.lower():
+            return self.text[token.start].isupper()
+        if self.supported_language != "en" or len(word) < 3:
+            return False
+        if word.endswith(("ed", "ing")):
+            return False
+        return not (word.endswith("s") and lexicon.is_dictionary_word(word[:-1]))
 
     def _before_closing(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
         """The agent's name before "à votre écoute": "héloïse le goff à votre écoute"."""
