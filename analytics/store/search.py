@@ -122,6 +122,25 @@ def _add_terms(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
+def reserve_partitions(conn: Connection, documents: int) -> None:
+    """Make, before the transaction touches ``search_docs``, the partitions the next
+    ``documents`` documents and half a partition beyond them will need (PostgreSQL).
+
+    Creating a partition takes a lock on ``search_docs`` (its foreign key's triggers)
+    after the partition lock: a writer that already held a lock on ``search_docs`` (its
+    call's old documents deleted, its new ones inserted) and then waited for the
+    partition lock deadlocked with the one creating it. Made here, at the start of a
+    write, no such wait happens; :func:`_add_terms` still makes a missing one (a burst
+    of over half a partition between two writes).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    top = conn.execute(select(func.max(search_docs.c.doc_id))).scalar() or 0
+    ahead = top + documents + schema.SEARCH_SHARD_DOCS // 2
+    for shard in range(search_shard(top), search_shard(ahead) + 1):
+        _ensure_partition(conn, shard)
+
+
 def _ensure_partition(conn: Connection, shard: int) -> None:
     """Make the ``search_terms`` partition of a shard if it is missing (PostgreSQL): one
     catalog look-up per call indexed, a CREATE once per SEARCH_SHARD_DOCS documents."""

@@ -185,6 +185,7 @@ def _save(
     now: datetime,
     redacted_audio_path: str | None,
 ) -> None:
+    search.reserve_partitions(conn, len(transcript.segments))  # before any search lock
     delete_derived(conn, call_id)  # a re-run replaces, never duplicates
     if transcript.segments:
         conn.execute(
