@@ -123,6 +123,39 @@ def as_list(value: Any) -> list[Any]:
     return list(value)
 
 
+def typed_fields(cls: type, values: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """The values of a ``[section]`` cast to the types of ``cls``'s dataclass fields.
+
+    For a section of numbers and booleans (``[diarize]``, ``[voiceprint]``, the
+    ``[quality]`` thresholds): an unknown key, a value that is not of its field's
+    type, or a negative number raises :class:`ConfigError` naming the section and key.
+    """
+    known = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"[{section}]: unknown setting {key!r}")
+        typed[key] = _typed_value(known[key].type, value, f"[{section}]: {key}")
+    return typed
+
+
+def _typed_value(kind: Any, value: Any, where: str) -> Any:
+    if kind in ("bool", bool):
+        if isinstance(value, bool):
+            return value
+        try:
+            return parse_bool(str(value), where)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    try:
+        number = (int if kind in ("int", int) else float)(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a number, not {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{where} must not be negative")
+    return number
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     return read_toml(path) if path.exists() else {}
 

@@ -108,21 +108,9 @@ class DiarizeConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> DiarizeConfig:
-        from analytics.errors import ConfigError
+        from analytics.config import typed_fields
 
-        known = cls.__dataclass_fields__
-        values: dict[str, Any] = {}
-        for key, value in section.items():
-            if key not in known:
-                raise ConfigError(f"[diarize]: unknown setting {key!r}")
-            kind = int if known[key].type in ("int", int) else float
-            try:
-                values[key] = kind(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"[diarize]: {key} must be a number, not {value!r}") from None
-            if values[key] < 0:
-                raise ConfigError(f"[diarize]: {key} must not be negative")
-        return cls(**values)
+        return cls(**typed_fields(cls, section, "diarize"))
 
 
 @dataclass(frozen=True)

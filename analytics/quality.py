@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.abuse import normalise
-from analytics.config import as_list, read_toml
+from analytics.config import as_list, read_toml, typed_fields
 from analytics.errors import ConfigError
 from analytics.models import (
     Interval,
@@ -159,19 +159,10 @@ class QualityConfig:
 
 
 def _typed_thresholds(cls: type[QualityConfig], values: Mapping[str, Any]) -> dict[str, Any]:
-    typed: dict[str, Any] = {}
-    defaults = cls.__dataclass_fields__
-    for key, value in values.items():
-        if key not in defaults:
-            raise ConfigError(f"rubric.toml: unknown threshold {key!r}")
-        kind = int if defaults[key].type in ("int", int) else float
-        try:
-            typed[key] = kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"[quality]: {key} must be a number, not {value!r}") from None
-        if typed[key] < 0:
-            raise ConfigError(f"[quality]: {key} must not be negative")
-    return typed
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:  # the section's own keys were sorted out before: these come from rubric.toml
+        raise ConfigError(f"rubric.toml: unknown threshold {unknown[0]!r}")
+    return typed_fields(cls, values, "quality")
 
 
 def _typed_weights(values: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:

@@ -53,25 +53,9 @@ class VoiceprintConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> VoiceprintConfig:
-        from analytics.errors import ConfigError
-        from analytics.fields import parse_bool
+        from analytics.config import typed_fields
 
-        known = cls.__dataclass_fields__
-        values: dict[str, Any] = {}
-        for key, value in section.items():
-            if key not in known:
-                raise ConfigError(f"[voiceprint]: unknown setting {key!r}")
-            kind = known[key].type
-            try:
-                if kind in ("bool", bool):
-                    values[key] = value if isinstance(value, bool) else parse_bool(str(value), key)
-                else:
-                    values[key] = (int if kind in ("int", int) else float)(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"[voiceprint]: {key} has a bad value {value!r}") from None
-            if not isinstance(values[key], bool) and values[key] < 0:
-                raise ConfigError(f"[voiceprint]: {key} must not be negative")
-        return cls(**values)
+        return cls(**typed_fields(cls, section, "voiceprint"))
 
 
 # -- stats of a voice ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,44 @@ def test_boolean_settings_share_the_one_parser(tmp_path: Path) -> None:
     assert load_settings(tmp_path, env={"CALLQA_REDACTED_AUDIO": "non"}).redacted_audio is False
     with pytest.raises(ConfigError, match="redacted_audio must be true or false"):
         load_settings(tmp_path, env={"CALLQA_REDACTED_AUDIO": "maybe"})
+
+
+@dataclass(frozen=True)
+class _Section:
+    count: int = 1
+    ratio: float = 0.5
+    enabled: bool = False
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"count": "3", "ratio": 2}, {"count": 3, "ratio": 2.0}),
+        ({"enabled": "oui"}, {"enabled": True}),
+        ({"enabled": False}, {"enabled": False}),
+    ],
+)
+def test_typed_fields_cast_by_the_dataclass_types(values: dict, expected: dict) -> None:
+    from analytics.config import typed_fields
+
+    typed = typed_fields(_Section, values, "demo")
+    assert typed == expected
+    assert {key: type(value) for key, value in typed.items()} == {
+        key: type(value) for key, value in expected.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"colour": 1}, r"\[demo\]: unknown setting 'colour'"),
+        ({"count": "many"}, r"\[demo\]: count must be a number, not 'many'"),
+        ({"ratio": -0.1}, r"\[demo\]: ratio must not be negative"),
+        ({"enabled": "maybe"}, r"\[demo\]: enabled must be true or false"),
+    ],
+)
+def test_typed_fields_name_the_section_and_key(values: dict, message: str) -> None:
+    from analytics.config import typed_fields
+
+    with pytest.raises(ConfigError, match=message):
+        typed_fields(_Section, values, "demo")
