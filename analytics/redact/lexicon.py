@@ -106,6 +106,7 @@ class Lexicon:
     town_nouns_of: frozenset[str] = frozenset()
     town_between: frozenset[str] = frozenset()
     amount_units: frozenset[str] = frozenset()
+    partial_cues: tuple[Phrase, ...] = ()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -261,4 +262,5 @@ def default_lexicon() -> Lexicon:
         town_nouns_of=frozenset(data["location"]["nouns_of"]),
         town_between=frozenset(data["location"]["between"]),
         amount_units=frozenset(data["address"]["amount_units"]),
+        partial_cues=phrases(data["codes"]["partial"]),
     )

@@ -36,6 +36,21 @@ class PlaceRecognizer(TokenRecognizer):
         known = word in lexicon.first_names or word in lexicon.surnames
         return known or not lexicon.is_dictionary_word(word)
 
+    def _town_word(self, token: Token, *, first: bool) -> bool:
+        """A word of a town's name after "direction", "vers"...: a dictionary word
+        ("direction auditée", "vers Azure piloté par") only when it is a known name, a
+        gazetteer place or, first after the cue, capitalised in written text."""
+        lexicon = self.lexicon
+        word = token.text
+        if not lexicon.is_dictionary_word(word):
+            return True
+        if word in lexicon.first_names or word in lexicon.surnames:
+            return True
+        if lexicon.vocabulary.place_at([word], 0) or word in lexicon.vocabulary.word_towns:
+            return True
+        written = self.text[token.start : token.end]
+        return first and written[:1].isupper() and not written.isupper()
+
     def _ordinary(self, token: Token) -> bool:
         """A month ("vers janvier"): towns named like words ("chalon") are still taken."""
         return token.text in self.lexicon.months
@@ -85,6 +100,7 @@ class PlaceRecognizer(TokenRecognizer):
                     token.is_word
                     and len(token.text) > 1
                     and not self.lexicon.is_plain_word(token.text)
+                    and self._town_word(token, first=end == first)
                 ):
                     end += 1
                 elif token.text == "-" or token.text in ("sur", "en", "saint", "le", "la"):

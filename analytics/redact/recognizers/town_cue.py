@@ -131,7 +131,8 @@ class TownCueRecognizer(TokenRecognizer):
             before = tokens[index - 1] if index else None
             after = tokens[index + 1] if index + 1 < len(tokens) else None
             if before is not None and (
-                before.is_digits or self.text[before.end : token.start] in ("-", ".", "/", ",")
+                before.is_digits
+                or before.text in self.lexicon.standards  # "iso 27001" or self.text[before.end : token.start] in ("-", ".", "/", ",")
             ):
                 continue  # part of a longer number ("12 34567", "1.23456")
             if after is not None and (
