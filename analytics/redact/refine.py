@@ -16,12 +16,12 @@ from presidio_analyzer import RecognizerResult
 
 from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.base import (
-    CLAIM_NUMBER,
-    POLICY_NUMBER,
     ADDRESS,
+    CLAIM_NUMBER,
     LOCATION,
     NAME_PARTICLES,
     PERSON,
+    POLICY_NUMBER,
     YEAR,
     read,
 )
@@ -579,7 +579,11 @@ def _places_and_codes(
 
 def _partial_reference(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:
     inside = _inside(tokens, result.start, result.end)
-    digits = sum(len(t.text) if t.is_digits else 1 for t in inside if t.is_digits or lexicon.is_number_word(t.text))
+    digits = sum(
+        len(t.text) if t.is_digits else 1
+        for t in inside
+        if t.is_digits or lexicon.is_number_word(t.text)
+    )
     if digits > _PARTIAL_DIGITS:
         return False
     before = [t.text for t in tokens if t.end <= result.start][-4:]

@@ -46,7 +46,6 @@ class GazetteerPlaceRecognizer(TokenRecognizer):
                 index += 1
         return results
 
-
     def _word_region(self, tokens: Sequence[Token], index: int) -> bool:
         """Lower-case French: a region named like a word, with no "à", "en"... before."""
         if self.supported_language != "fr":

@@ -55,6 +55,8 @@ class TownCueRecognizer(TokenRecognizer):
             return True
         if not lexicon.is_dictionary_word(word):
             return True
+        if self.supported_language == "fr" and not _french_word(lexicon, word):
+            return True  # "Fischer": only the English dictionary (WordNet) lists it
         return self.text != self.text.lower()  # capitalised: "Pierre", "Marin"
 
     def _name_end(self, tokens: Sequence[Token], first: int, *, strong: bool) -> int:
@@ -70,14 +72,19 @@ class TownCueRecognizer(TokenRecognizer):
             link = tokens[end].text
             if link in _JOINS or link in _LINKS:
                 after = end + 1
-                if link in ("sur", "sous", "en", "lès", "lez") and after < len(tokens):
-                    if tokens[after].text in ("le", "la", "les"):
-                        after += 1
+                if (
+                    link in ("sur", "sous", "en", "lès", "lez")
+                    and after < len(tokens)
+                    and tokens[after].text in ("le", "la", "les")
+                ):
+                    after += 1
                 if after < len(tokens) and (
                     tokens[after].text in lexicon.place_tails
                     or (link in _JOINS and self._word(tokens[after], strong=True))
-                    or (link not in ("le", "la", "de", "du", "des")
-                        and self._word(tokens[after], strong=False))
+                    or (
+                        link not in ("le", "la", "de", "du", "des")
+                        and self._word(tokens[after], strong=False)
+                    )
                 ):
                     end = after + 1
                     continue
@@ -104,19 +111,34 @@ class TownCueRecognizer(TokenRecognizer):
                 results.append(make_result(LOCATION, tokens[first].start, tokens[end - 1].end, 0.6))
         return results
 
+    def _side(self, tokens: Sequence[Token], first: int) -> tuple[int, bool]:
+        """End of one side of "entre X et Y", and whether it is surely a name."""
+        end = self._name_end(tokens, first, strong=False)
+        if end > first:
+            return end, True
+        token = tokens[first] if first < len(tokens) else None
+        if (
+            token is not None
+            and token.is_word
+            and (token.text in self.lexicon.first_names or token.text in self.lexicon.surnames)
+        ):
+            return first + 1, True  # "pierre": a known name that is also a word
+        return self._name_end(tokens, first, strong=True), False
+
     def _between(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
-        """ "entre X et Y", "between X and Y": both sides a town's name."""
+        """ "entre X et Y", "between X and Y": two towns when one side is surely a
+        name and the other a word that can be one."""
         results = []
         for index, token in enumerate(tokens):
             if token.text not in self.lexicon.town_between:
                 continue
-            end_left = self._name_end(tokens, index + 1, strong=False)
+            end_left, sure_left = self._side(tokens, index + 1)
             if end_left == index + 1 or end_left >= len(tokens):
                 continue
             if tokens[end_left].text not in ("et", "and"):
                 continue
-            end_right = self._name_end(tokens, end_left + 1, strong=False)
-            if end_right == end_left + 1:
+            end_right, sure_right = self._side(tokens, end_left + 1)
+            if end_right == end_left + 1 or not (sure_left or sure_right):
                 continue
             for first, end in ((index + 1, end_left), (end_left + 1, end_right)):
                 results.append(make_result(LOCATION, tokens[first].start, tokens[end - 1].end, 0.6))
@@ -130,9 +152,13 @@ class TownCueRecognizer(TokenRecognizer):
                 continue
             before = tokens[index - 1] if index else None
             after = tokens[index + 1] if index + 1 < len(tokens) else None
-            if before is not None and (
-                before.is_digits
-                or before.text in self.lexicon.standards  # "iso 27001" or self.text[before.end : token.start] in ("-", ".", "/", ",")
+            if (
+                before is not None
+                and (
+                    before.is_digits
+                    or before.text
+                    in self.lexicon.standards  # "iso 27001" or self.text[before.end : token.start] in ("-", ".", "/", ",")
+                )
             ):
                 continue  # part of a longer number ("12 34567", "1.23456")
             if after is not None and (
@@ -146,7 +172,18 @@ class TownCueRecognizer(TokenRecognizer):
             if tail[:1] in ("%", "€", "$", "£") or head in ("$", "£", "€", "+", "#"):
                 continue
             results.append(make_result(ADDRESS, token.start, token.end, 0.45))
+            end = self._name_end(tokens, index + 1, strong=False)
+            if end > index + 1:  # "16200 Mauryville": the town after its postcode
+                results.append(
+                    make_result(LOCATION, tokens[index + 1].start, tokens[end - 1].end, 0.5)
+                )
         return results
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         return self._after_cues(tokens) + self._between(tokens) + self._lone_postcodes(tokens)
+
+
+def _french_word(lexicon: Lexicon, word: str) -> bool:
+    """A word of the French dictionary (its inflected forms, or its plural's)."""
+    tables = lexicon.vocabulary.tables
+    return any(word in table or word + "s" in table for table in tables)
