@@ -527,3 +527,22 @@ def test_a_place_ends_before_a_title() -> None:
     found = refine([RecognizerResult("LOCATION", start, start + len("France M"), 0.6)], text,
                    LEXICON, None, "fr")  # fmt: skip
     assert [text[r.start : r.end] for r in found] == ["France"]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "kept"),
+    [
+        ("avec mme odile ferrand le laboratoire", "odile ferrand le laboratoire", "odile ferrand"),
+        ("monsieur garnier présentez le budget", "garnier présentez", "garnier"),
+        ("m yann le goff président", "yann le goff", "yann le goff"),
+    ],
+)
+def test_a_french_name_ends_before_the_sentence(text: str, span: str, kept: str) -> None:
+    from presidio_analyzer import RecognizerResult
+
+    from analytics.redact.refine import refine
+
+    start = text.index(span)
+    found = refine([RecognizerResult("PERSON", start, start + len(span), 0.8)], text,
+                   LEXICON, None, "fr")  # fmt: skip
+    assert [text[r.start : r.end] for r in found] == [kept]
