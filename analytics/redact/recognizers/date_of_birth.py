@@ -37,7 +37,11 @@ class DateOfBirthRecognizer(TokenRecognizer):
                     make_result(DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85)
                 )
                 results.extend(self._later_dates(tokens, last))
-        results.extend(self._last_century_dates(tokens))
+        results.extend(
+            date
+            for date in self._last_century_dates(tokens)
+            if not any(r.start <= date.start and date.end <= r.end for r in results)
+        )
         return results
 
     def _last_century_dates(self, tokens: Sequence[Token]) -> list[RecognizerResult]:

@@ -41,9 +41,9 @@ class PlaceRecognizer(TokenRecognizer):
         return token.text in self.lexicon.first_names or token.text in self.lexicon.surnames
 
     def _town_word(self, token: Token, *, first: bool) -> bool:
-        """A word of a town's name after "direction", "vers"...: a dictionary word
-        ("direction auditée", "vers Azure piloté par") only when it is a known name, a
-        gazetteer place or, first after the cue, capitalised in written text."""
+        """A word of a town's name after "direction", "vers"...: after the first, a
+        dictionary word ("vers Azure piloté par") only when it is a known name or a
+        gazetteer place."""
         lexicon = self.lexicon
         word = token.text
         if not lexicon.is_dictionary_word(word) or word in lexicon.place_prefixes:
@@ -52,8 +52,9 @@ class PlaceRecognizer(TokenRecognizer):
             return True
         if lexicon.vocabulary.place_at([word], 0) or word in lexicon.vocabulary.word_towns:
             return True
-        written = self.text[token.start : token.end]
-        return first and written[:1].isupper() and not written.isupper()
+        # French: "près de chalon", the first word may be a word too; English: "near
+        # enough", "outside work" are no towns.
+        return first and self.supported_language == "fr"
 
     def _ordinary(self, token: Token) -> bool:
         """A month ("vers janvier"): towns named like words ("chalon") are still taken."""
