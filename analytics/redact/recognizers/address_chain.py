@@ -32,6 +32,8 @@ _JOINERS = frozenset({".", "-", "/", "\n"})
 _MILITARY_POST = frozenset({"fpo", "apo", "dpo"})
 _MILITARY_AREAS = frozenset({"aa", "ae", "ap"})
 _SHIPS = frozenset({"usns", "usnv", "uscgc", "uss", "unit", "psc", "cmr"})
+# Street suffixes that are prepositions after a name: Italian "via" comes first.
+_NOT_AFTER_A_NAME = frozenset({"via"})
 _PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "la", "le", "sur", "of"})
 
 
@@ -125,6 +127,8 @@ class AddressChainRecognizer(TokenRecognizer):
             suffix = tokens[last - 1]
             if not all(t.is_word and t.text not in self.lexicon.stop_words for t in name):
                 return None
+            if suffix.text in _NOT_AFTER_A_NAME:
+                return None  # "3 contractors via Mindquest": a preposition (wave6-places)
             if suffix.text in self.lexicon.street_suffixes and (name or words == 1):
                 if words == 1 and not name:
                     continue

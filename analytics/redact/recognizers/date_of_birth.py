@@ -37,6 +37,31 @@ class DateOfBirthRecognizer(TokenRecognizer):
                     make_result(DATE_OF_BIRTH, tokens[first].start, tokens[last - 1].end, 0.85)
                 )
                 results.extend(self._later_dates(tokens, last))
+        results.extend(
+            date
+            for date in self._last_century_dates(tokens)
+            if not any(r.start <= date.start and date.end <= r.end for r in results)
+        )
+        return results
+
+    def _last_century_dates(self, tokens: Sequence[Token]) -> list[RecognizerResult]:
+        """A full date of the last century said with no cue ("Jo Bloggs, 12 May 1961"):
+        in a call, a day, a month's name and a 19xx year are most often a date of birth
+        (identification lists give it without saying so)."""
+        results = []
+        months = self.lexicon.months
+        for index in range(1, len(tokens) - 1):
+            if tokens[index].text not in months:
+                continue
+            day, year = tokens[index - 1], tokens[index + 1]
+            if (
+                day.is_digits
+                and 1 <= len(day.text) <= 2
+                and year.is_digits
+                and len(year.text) == 4
+                and year.text.startswith("19")
+            ):
+                results.append(make_result(DATE_OF_BIRTH, day.start, year.end, 0.5))
         return results
 
     def _later_dates(self, tokens: Sequence[Token], position: int) -> list[RecognizerResult]:

@@ -36,6 +36,8 @@ class GazetteerPlaceRecognizer(TokenRecognizer):
                 size = 0
             if size == 1 and cased and _acronym(self.text[tokens[index].start : tokens[index].end]):
                 size = 0  # "OMS", "RTO": an acronym, not the town of that name
+            if size == 1 and not cased and self._word_region(tokens, index):
+                size = 0  # "la prochaine réunion": a meeting, not the island
             if size:
                 last = tokens[index + size - 1]
                 results.append(make_result(LOCATION, tokens[index].start, last.end, 0.6))
@@ -43,6 +45,18 @@ class GazetteerPlaceRecognizer(TokenRecognizer):
             else:
                 index += 1
         return results
+
+    def _word_region(self, tokens: Sequence[Token], index: int) -> bool:
+        """Lower-case French: a region named like a word, with no "à", "en"... before."""
+        if self.supported_language != "fr":
+            return False
+        lexicon = self.lexicon
+        if tokens[index].text not in lexicon.vocabulary.word_regions:
+            return False
+        previous = index - 1
+        if previous >= 0 and tokens[previous].text in ("la", "l", "le"):
+            previous -= 1
+        return previous < 0 or tokens[previous].text not in lexicon.town_before
 
 
 def _acronym(written: str) -> bool:

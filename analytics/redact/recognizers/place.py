@@ -36,6 +36,26 @@ class PlaceRecognizer(TokenRecognizer):
         known = word in lexicon.first_names or word in lexicon.surnames
         return known or not lexicon.is_dictionary_word(word)
 
+    def _known_name(self, token: Token) -> bool:
+        """ "port james": a known name after a place prefix, even one that is a word."""
+        return token.text in self.lexicon.first_names or token.text in self.lexicon.surnames
+
+    def _town_word(self, token: Token, *, first: bool) -> bool:
+        """A word of a town's name after "direction", "vers"...: after the first, a
+        dictionary word ("vers Azure piloté par") only when it is a known name or a
+        gazetteer place."""
+        lexicon = self.lexicon
+        word = token.text
+        if not lexicon.is_dictionary_word(word) or word in lexicon.place_prefixes:
+            return True  # "outside west curtis": "west" begins the name
+        if word in lexicon.first_names or word in lexicon.surnames:
+            return True
+        if lexicon.vocabulary.place_at([word], 0) or word in lexicon.vocabulary.word_towns:
+            return True
+        # French: "près de chalon", the first word may be a word too; English: "near
+        # enough", "outside work" are no towns.
+        return first and self.supported_language == "fr"
+
     def _ordinary(self, token: Token) -> bool:
         """A month ("vers janvier"): towns named like words ("chalon") are still taken."""
         return token.text in self.lexicon.months
@@ -81,11 +101,13 @@ class PlaceRecognizer(TokenRecognizer):
                 continue  # "vers janvier": a date, not a place
             while end < len(tokens) and end - first < 4:
                 token = tokens[end]
+                after_prefix = end > first and tokens[end - 1].text in self.lexicon.place_prefixes
                 if (
                     token.is_word
                     and len(token.text) > 1
                     and not self.lexicon.is_plain_word(token.text)
-                ):
+                    and (after_prefix or self._town_word(token, first=end == first))
+                ) or (after_prefix and self._known_name(token)):
                     end += 1
                 elif token.text == "-" or token.text in ("sur", "en", "saint", "le", "la"):
                     following = tokens[end + 1] if end + 1 < len(tokens) else None

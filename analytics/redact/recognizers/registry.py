@@ -29,6 +29,7 @@ from analytics.redact.recognizers.spoken_email import SpokenEmailRecognizer
 from analytics.redact.recognizers.spoken_number import SpokenNumberRecognizer
 from analytics.redact.recognizers.street_address import StreetAddressRecognizer
 from analytics.redact.recognizers.title_name import TitleNameRecognizer
+from analytics.redact.recognizers.town_cue import TownCueRecognizer
 from analytics.redact.recognizers.unknown_word import UnknownWordRecognizer
 
 # Our recognisers, built from the lexicon and a language. Order matters only for
@@ -48,6 +49,7 @@ TOKEN_RECOGNIZERS: tuple[Callable[[Lexicon, str], TokenRecognizer], ...] = (
     AnyCaseIbanRecognizer,
     AnyFormatPhoneRecognizer,
     SecretCodeRecognizer,
+    TownCueRecognizer,
 )
 
 

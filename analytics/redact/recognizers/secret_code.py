@@ -19,7 +19,7 @@ from analytics.redact.recognizers.base import (
     TokenRecognizer,
     make_result,
 )
-from analytics.redact.spoken import ContextHit, Token, find_runs, match_phrase
+from analytics.redact.spoken import ContextHit, Run, Token, find_runs, match_phrase
 
 _REACH = 6  # tokens between the trigger and the code ("my pin is um it's 4821")
 _MIN_DIGITS, _MAX_DIGITS = 3, 10
@@ -50,6 +50,9 @@ class SecretCodeRecognizer(TokenRecognizer):
             )
             if run:
                 results.append(make_result(entity, run.start, run.end, 0.8))
+            elif _code_in_trigger_run(runs, tokens, after):
+                # "pin 4666": the run reader took "pin" for spelled letters ("p i n").
+                results.append(make_result(entity, tokens[after].start, _run_end(runs, after), 0.8))
             elif password:
                 found = self._password(tokens, after)
                 if found:
@@ -89,3 +92,21 @@ class SecretCodeRecognizer(TokenRecognizer):
         if not words:
             return None
         return words[0].start, words[-1].end
+
+
+def _run_end(runs: Sequence[Run], after: int) -> int:
+    run = _covering(runs, after)
+    return run.end if run is not None else 0
+
+
+def _covering(runs: Sequence[Run], after: int) -> Run | None:
+    return next((r for r in runs if r.first < after < r.last), None)
+
+
+def _code_in_trigger_run(runs: Sequence[Run], tokens: Sequence[Token], after: int) -> bool:
+    """A run that starts on the trigger's own letters and goes on with the code."""
+    run = _covering(runs, after)
+    if run is None:
+        return False
+    digits = "".join(t.text for t in tokens[after : run.last] if t.is_digits)
+    return _MIN_DIGITS <= len(digits) <= _MAX_DIGITS
