@@ -487,6 +487,8 @@ def _unknown_place_without_cue(
         return not (previous.text.isdigit() and len(previous.text) >= 4)
     if previous.text in lexicon.town_before:
         return False
+    if previous.text in lexicon.lone_name_cues or all(map(lexicon.is_listed_name, words)):
+        return False  # "chez Kevin", "avec Zhang": a person the model took for a place
     if previous.text in ("de", "d", "du", "des") and len(before) > 1:
         noun = before[-2].text
         if noun in lexicon.town_nouns or noun in lexicon.town_before:
