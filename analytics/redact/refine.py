@@ -334,7 +334,7 @@ def _trim_words(
     """
 
     def known(token: Token) -> bool:
-        return token.text in lexicon.first_names or token.text in lexicon.surnames
+        return lexicon.is_listed_name(token.text)
 
     def ordinary(token: Token) -> bool:
         word = token.text
@@ -453,8 +453,7 @@ def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
         return False  # "united states", "new zealand"
     return bool(words) and all(
         lexicon.is_dictionary_word(word)
-        and word not in lexicon.first_names
-        and word not in lexicon.surnames
+        and not lexicon.is_listed_name(word)
         and not lexicon.vocabulary.place_at([word], 0)
         for word in words
     )
