@@ -27,7 +27,9 @@ def test_the_rare_tail_is_left_out() -> None:
     assert "zurawska" not in lists.surnames  # an INSEE surname past the common tier
 
 
-@pytest.mark.parametrize("word", ["jolene", "tiphaine", "kerbrat", "whitfield", "aaron", "james"])
+@pytest.mark.parametrize(
+    "word", ["jolene", "tiphaine", "kerbrat", "whitfield", "aaron", "james", "fabien", "micheline"]
+)
 def test_listed_names_that_are_no_words_are_names(word: str) -> None:
     assert LEXICON.is_listed_name(word)
 
@@ -44,6 +46,8 @@ def test_listed_names_that_are_no_words_are_names(word: str) -> None:
         "numbers",  # the plural of a word
         "china",  # a country
         "tea",  # too short a noun
+        "blanche",  # a French inflected form ("blanc")
+        "aimée",  # a French participle
     ],
 )
 def test_listed_names_that_are_words_need_a_cue(word: str) -> None:

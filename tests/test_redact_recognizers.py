@@ -445,6 +445,7 @@ PUBLIC_NAMES = [
     ("I spoke with Faith Hargreaves yesterday about the claim.", "Faith Hargreaves", "en"),
     ("alors tiphaine kerbrat a rappelé pour le dossier", "tiphaine kerbrat", "fr"),
     ("oui soizic le bihan passera demain", "soizic", "fr"),
+    ("donc micheline a reçu le courrier hier", "micheline", "fr"),
     ("bonjour monsieur kerbrat", "kerbrat", "fr"),
 ]
 

@@ -186,9 +186,12 @@ class Lexicon:
             return False
         if not self.is_dictionary_word(word):
             return True
-        # "aaron", "logan": English nouns only, and no French word ("constance" is one).
+        # "aaron", "logan": English nouns only, and no French word ("constance" is one);
+        # "fabien", "micheline": frequent French first names the French list has only
+        # as lemmas (no inflected form is theirs).
+        lists = self.name_lists
         return (
-            word in self.name_lists.noun_only
+            (word in lists.noun_only or (word in lists.frequent_french and len(word) > 4))
             and len(word) > 3  # "art", "bee", "tea"
             and not self.is_plain_word(word)
             and word not in self.street_types

