@@ -546,3 +546,36 @@ def test_a_french_name_ends_before_the_sentence(text: str, span: str, kept: str)
     found = refine([RecognizerResult("PERSON", start, start + len(span), 0.8)], text,
                    LEXICON, None, "fr")  # fmt: skip
     assert [text[r.start : r.end] for r in found] == [kept]
+
+
+# --- names from the public lists (no trigger, not in the packaged lists) ----------------
+
+PUBLIC_NAMES = [
+    ("yes so jolene whitfield phoned about the bill", "jolene whitfield", "en"),
+    ("ok so aaron called back about the parcel", "aaron", "en"),
+    ("I spoke with Faith Hargreaves yesterday about the claim.", "Faith Hargreaves", "en"),
+    ("alors tiphaine kerbrat a rappelé pour le dossier", "tiphaine kerbrat", "fr"),
+    ("oui soizic le bihan passera demain", "soizic", "fr"),
+    ("donc micheline a reçu le courrier hier", "micheline", "fr"),
+    ("bonjour monsieur kerbrat", "kerbrat", "fr"),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "language"), PUBLIC_NAMES)
+def test_names_of_the_public_lists(redactor: Redactor, text: str, name: str, language: str) -> None:
+    assert_hidden(redactor, text, name, language, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "language"),
+    [
+        ("The heather on the hill needs cutting.", "heather", "en"),
+        ("i need the numbers for the iban", "iban", "en"),
+        ("le bureau de paris ferme à midi", "bureau", "fr"),
+        ("we will frank the letters today", "frank", "en"),
+    ],
+)
+def test_public_names_that_are_words_stay_readable(
+    redactor: Redactor, text: str, word: str, language: str
+) -> None:
+    assert_kept(redactor, text, word, language)

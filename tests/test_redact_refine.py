@@ -117,3 +117,14 @@ def test_a_year_after_a_town_stays_readable(redactor: Redactor) -> None:
     text = "We moved to Leeds in 2019 and to Paris 2024."
     assert _readable(redactor, text, "2024", "en")
     assert _readable(redactor, text, "2019", "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Ce soir je dîne chez Tiphaine avec les enfants.", "Tiphaine"),
+        ("Le week-end on va chez Anouk à la campagne.", "Anouk"),
+    ],
+)
+def test_a_first_name_after_chez_is_hidden(redactor: Redactor, text: str, name: str) -> None:
+    assert _hidden_whole(redactor, text, name, "fr")

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.fr.stop_words import STOP_WORDS as FR_STOP_WORDS
 
+from analytics.redact.name_lists import NameLists, load_name_lists
 from analytics.redact.vocabulary import Vocabulary, load_vocabulary
 
 Phrase = tuple[str, ...]
@@ -107,6 +108,7 @@ class Lexicon:
     town_between: frozenset[str] = frozenset()
     amount_units: frozenset[str] = frozenset()
     partial_cues: tuple[Phrase, ...] = ()
+    name_lists: NameLists = field(default_factory=NameLists, repr=False)
 
     @cached_property
     def context_index(self) -> Mapping[str, tuple[tuple[Phrase, str], ...]]:
@@ -129,6 +131,15 @@ class Lexicon:
                 for entry in found:
                     words.update(entry)
         return frozenset(word for word in words if word not in self.stop_words)
+
+    @cached_property
+    def cue_words(self) -> frozenset[str]:
+        """Every word of the context cues and requests ("iban", "swift", "email"): the
+        public name lists hold a few ("Iban" is a Basque first name), never a name here."""
+        words = {
+            word for entries in self.context_words.values() for entry in entries for word in entry
+        }
+        return frozenset(words | self.request_words)
 
     def is_number_word(self, word: str) -> bool:
         return (
@@ -165,6 +176,43 @@ class Lexicon:
     def is_plain_word(self, word: str) -> bool:
         """A word that is never a name by itself (stop word or common call vocabulary)."""
         return word in self.stop_words or word in self.common_words
+
+    def is_listed_name(self, word: str) -> bool:
+        """A first name or surname of the small lists, or of the large public lists when
+        it is no dictionary word, stop word or place ("kevin", "zhang"; not "rose",
+        "bureau", "paris", which need a cue, a capital or a neighbouring name)."""
+        if word in self.first_names or word in self.surnames:
+            return True
+        if (
+            word not in self.name_lists
+            or word in self.cue_words
+            or self.is_number_word(word)
+            or self.vocabulary.place_at((word,), 0) == 1
+            or word in self.vocabulary.word_towns
+        ):
+            return False
+        if not self.is_dictionary_word(word):
+            return True
+        # "aaron", "logan": English nouns only, and no French word ("constance" is one);
+        # "fabien", "micheline": frequent French first names the French list has only
+        # as lemmas (no inflected form is theirs).
+        lists = self.name_lists
+        return (
+            (word in lists.noun_only or (word in lists.frequent_french and len(word) > 4))
+            and len(word) > 3  # "art", "bee", "tea"
+            and not self.is_plain_word(word)
+            and word not in self.street_types
+            and word not in self.street_words
+            and not (word.endswith("s") and self.is_dictionary_word(word[:-1]))
+            and word not in self.months
+            and not any(word in table for table in self.vocabulary.tables)
+        )
+
+    def is_listed_first_name(self, word: str) -> bool:
+        """Like :meth:`is_listed_name`, for a first name."""
+        return word in self.first_names or (
+            word in self.name_lists.first_names and self.is_listed_name(word)
+        )
 
     def with_context_words(self, extra: Mapping[str, Iterable[str]]) -> Lexicon:
         """A copy with more context words per entity type (from settings)."""
@@ -263,4 +311,5 @@ def default_lexicon() -> Lexicon:
         town_between=frozenset(data["location"]["between"]),
         amount_units=frozenset(data["address"]["amount_units"]),
         partial_cues=phrases(data["codes"]["partial"]),
+        name_lists=load_name_lists(DEFAULT_MODELS["en"]),
     )

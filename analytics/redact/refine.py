@@ -336,7 +336,7 @@ def _trim_words(
     """
 
     def known(token: Token) -> bool:
-        return token.text in lexicon.first_names or token.text in lexicon.surnames
+        return lexicon.is_listed_name(token.text)
 
     def ordinary(token: Token) -> bool:
         word = token.text
@@ -455,8 +455,7 @@ def _dictionary_words(part: Sequence[Token], lexicon: Lexicon) -> bool:
         return False  # "united states", "new zealand"
     return bool(words) and all(
         lexicon.is_dictionary_word(word)
-        and word not in lexicon.first_names
-        and word not in lexicon.surnames
+        and not lexicon.is_listed_name(word)
         and not lexicon.vocabulary.place_at([word], 0)
         for word in words
     )
@@ -489,6 +488,8 @@ def _unknown_place_without_cue(
         return not (previous.text.isdigit() and len(previous.text) >= 4)
     if previous.text in lexicon.town_before:
         return False
+    if previous.text in lexicon.lone_name_cues or all(map(lexicon.is_listed_name, words)):
+        return False  # "chez Kevin", "avec Zhang": a person the model took for a place
     if previous.text in ("de", "d", "du", "des") and len(before) > 1:
         noun = before[-2].text
         if noun in lexicon.town_nouns or noun in lexicon.town_before:

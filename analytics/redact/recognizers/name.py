@@ -53,7 +53,7 @@ class NameRecognizer(TokenRecognizer):
         return spans
 
     def _is_known(self, word: str) -> bool:
-        return word in self.lexicon.first_names or word in self.lexicon.surnames
+        return self.lexicon.is_listed_name(word)
 
     def _name_word(self, token: Token, *, known_only: bool) -> bool:
         word = token.text
@@ -210,9 +210,17 @@ class NameRecognizer(TokenRecognizer):
     def _known_name(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
         token = tokens[index]
         word = token.text
-        if word not in self.lexicon.first_names or token.elided:
+        if token.elided:
             return []
-        following = index + 1 < len(tokens) and tokens[index + 1].text in self.lexicon.surnames
+        if not self.lexicon.is_listed_first_name(word):
+            return self._cased_pair(tokens, index)
+        if (
+            self.text != self.text.lower()
+            and not self.text[token.start].isupper()
+            and self.lexicon.is_dictionary_word(word)
+        ):
+            return []  # written text: "a faith", "the heather" are words
+        following = index + 1 < len(tokens) and self._is_surname(tokens[index + 1].text)
         if following:
             end = index + 2
             if (
@@ -226,6 +234,42 @@ class NameRecognizer(TokenRecognizer):
             return []
         return [(index, self._surname_after(tokens, index + 1), 0.65)]
 
+    def _is_surname(self, word: str) -> bool:
+        lexicon = self.lexicon
+        return word in lexicon.surnames or (
+            word in lexicon.name_lists.surnames and lexicon.is_listed_name(word)
+        )
+
+    def _surname_word(self, token: Token) -> bool:
+        """A name word after a first name; a dictionary word ("heath", "told") only when
+        the surname lists have it."""
+        if not self._name_word(token, known_only=False):
+            return False
+        lexicon, word = self.lexicon, token.text
+        if not lexicon.is_dictionary_word(word) or word in lexicon.surnames:
+            return True
+        return word in lexicon.name_lists.surnames and not word.endswith(("ed", "ing"))
+
+    def _cased_pair(self, tokens: Sequence[Token], index: int) -> list[tuple[int, int, float]]:
+        """Written text: a capitalised first name and surname of the public lists, even
+        when both are words ("Will Young", "Rose Bureau"); lower case, they stay words."""
+        lists, text = self.lexicon.name_lists, self.text
+        if index + 1 >= len(tokens) or text == text.lower():
+            return []
+        first, second = tokens[index], tokens[index + 1]
+        if not (
+            first.text in lists.first_names
+            and second.text in lists.surnames
+            and not self.lexicon.is_plain_word(first.text)
+            and not self.lexicon.is_plain_word(second.text)
+            and text[first.start].isupper()
+            and text[second.start].isupper()
+            and self._continues_name(tokens, index + 1, cased=True)
+            and not self.lexicon.is_title(second.text, self.supported_language)
+        ):
+            return []
+        return [(index, index + 2, 0.7)]
+
     def _surname_after(self, tokens: Sequence[Token], position: int) -> int:
         """End of the surname after a known first name: "kate m begum", "isaac heath".
 
@@ -238,7 +282,7 @@ class NameRecognizer(TokenRecognizer):
             tokens, position, self.text != self.text.lower()
         ):
             return position - 1 if position and _initial(tokens[position - 1]) else position
-        if position < len(tokens) and self._name_word(tokens[position], known_only=False):
+        if position < len(tokens) and self._surname_word(tokens[position]):
             return position + 1
         return position - 1 if _initial(tokens[position - 1]) else position
 

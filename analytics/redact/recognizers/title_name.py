@@ -65,7 +65,7 @@ class TitleNameRecognizer(TokenRecognizer):
         """A third or fourth name word: not a dictionary word ("président"), unless known."""
         word = token.text
         lexicon = self.lexicon
-        if word in lexicon.first_names or word in lexicon.surnames:
+        if lexicon.is_listed_name(word):
             return True
         return cased or not lexicon.is_dictionary_word(word)
 

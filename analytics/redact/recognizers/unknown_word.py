@@ -126,7 +126,7 @@ class UnknownWordRecognizer(TokenRecognizer):
         if self.lexicon.is_title(word, self.supported_language):
             return False  # "marie dubois m philippe arnaud": two names
         return (len(word) == 1 and word not in ("a", "i", "y", "à")) or (
-            word in self.lexicon.first_names or word in self.lexicon.surnames
+            self.lexicon.is_listed_name(word)
         )
 
     def _after_determiner(self, tokens: Sequence[Token], index: int) -> bool:
