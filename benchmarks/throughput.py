@@ -6,7 +6,9 @@ Same calls, same model, one run:
 (b) callqa local: the whole ``process`` — decode, transcribe, redact, quality, abuse,
     redacted audio, store — with its default settings (thread pool, ``workers``; the
     row marked PRODUCT DEFAULT), and with each kept setting changed (LOCAL_VARIANTS:
-    whole 30 s encoder windows as before ``encoder_pad_s``, 1 worker x 2 threads);
+    whole 30 s encoder windows as before ``encoder_pad_s``, 1 worker x 2 threads), and
+    with code constants changed (LOCAL_PATCHES: the language read from the whole first
+    window, as before it was read from the fitted encoding);
 (c) callqa on Ray, one node: a head started with ``ray start --head --num-cpus=N``
     (N = the machine's cores), joined with ``--ray-address``;
     the default (1 CPU per actor) and 1 actor of N CPUs (``cpu_threads`` N);
@@ -14,7 +16,8 @@ Same calls, same model, one run:
     half the cores each (on one machine: the same cores, split between two raylets).
 Model loading (and, on Ray, joining the cluster and starting the actors) is excluded
 everywhere. Each Ray cluster runs in a network namespace of its own, on loopback
-(tests/ray_cluster.py). Prints seconds, the ratio to (a), the real-time factor, hours
+(tests/ray_cluster.py). Prints seconds, CPU seconds of the in-process runs (a, b; less
+disturbed by a shared machine's load than wall time), the ratio to (a), the real-time factor, hours
 of audio per node-hour and the nodes 10,000 five-minute calls a day need, and the word
 error rate of bare and callqa on the real clips of ../shared/audio.
 
@@ -32,6 +35,9 @@ import re
 import sys
 import tempfile
 import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jiwer
@@ -42,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ray_cluster import DEPLOYED_ENV, RayCluster
 from throughput_bare import REFERENCES, bare_transcribe_seconds
 
+from analytics import transcribe
 from analytics.audio import decode
 from analytics.config import Settings, load_settings
 from analytics.ingest import ingest
@@ -78,6 +85,11 @@ LOCAL_VARIANTS: dict[str, dict[str, object]] = {
     DEFAULT_VARIANT: {},
     "whole 30 s windows (before)": {"encoder_pad_s": 30.0},
     "1 worker x 2 threads": {"workers": 1, "cpu_threads": 2},
+}
+# Variants of the code's own constants (analytics.transcribe), set for one local run:
+# what a change that has no setting is worth, measured beside the default.
+LOCAL_PATCHES: dict[str, dict[str, object]] = {
+    "language read from the whole first window (before)": {"DETECT_FITTED_MAX_SHARE": 0.0},
 }
 RAY_VARIANTS: tuple[tuple[str, tuple[int, ...], dict[str, object]], ...] = (
     ("one node", (CORES,), {}),
@@ -149,21 +161,40 @@ def wer(texts: dict[tuple[str, str], str]) -> dict[str, float]:
     }
 
 
+@contextmanager
+def patched(patches: dict[str, object]) -> Iterator[None]:
+    """analytics.transcribe's constants set to ``patches`` for the block."""
+    old = {name: getattr(transcribe, name) for name in patches}
+    for name, value in patches.items():
+        setattr(transcribe, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(transcribe, name, value)
+
+
 def run_local(
-    home: Path, items: list[tuple[Path, str]], overrides: dict[str, object]
-) -> tuple[float, dict[tuple[str, str], str], str, str]:
-    """``process`` on a thread pool with these settings: seconds (model loading
-    excluded), texts of the real clips, time by stage, and the settings used."""
+    home: Path,
+    items: list[tuple[Path, str]],
+    overrides: dict[str, object],
+    patches: dict[str, object] | None = None,
+) -> tuple[float, float, dict[tuple[str, str], str], str, str]:
+    """``process`` on a thread pool with these settings: seconds and CPU seconds (model
+    loading excluded), texts of the real clips, time by stage, and the settings used."""
     settings = load_settings(home, env={}, **overrides)
     store = workspace(home, items, home.parent / f"{home.name}.csv")
     engines = build_engines(settings, settings.workers)
     engines.transcriber.load()  # loading is excluded from both sides
-    report: ProcessReport = process(store, engines=engines)
+    cpu = time.process_time()
+    with patched(patches or {}):
+        report: ProcessReport = process(store, engines=engines)
+    cpu = time.process_time() - cpu
     assert not report.failed, report.failed
     texts = callqa_texts(store)
     store.close()
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
-    return report.wall_s, texts, stages, describe(settings)
+    return report.wall_s, cpu, texts, stages, describe(settings)
 
 
 def describe(settings: Settings) -> str:
@@ -225,18 +256,26 @@ def main() -> None:
         )
 
         bare_texts: dict[tuple[str, str], str] = {}
+        cpu = time.process_time()
         bare_s = bare_transcribe_seconds(items, model_dir, texts=bare_texts)  # type: ignore[arg-type]
+        cpu_s: dict[str, float] = {}
         rows = [("(a) bare faster-whisper, sequential, beam 5", bare_s, 1)]
+        cpu_s[rows[0][0]] = time.process_time() - cpu
 
         local_wer: dict[str, dict[str, float]] = {}
         stage = ""
-        for name, overrides in LOCAL_VARIANTS.items():
+        variants = [(name, overrides, {}) for name, overrides in LOCAL_VARIANTS.items()]
+        variants += [(name, {}, patches) for name, patches in LOCAL_PATCHES.items()]
+        for name, overrides, patches in variants:
             if args.variants == "default" and name != DEFAULT_VARIANT:
                 continue
-            seconds, texts, stages, used = run_local(work / f"local-{name}", items, overrides)
+            seconds, cpu, texts, stages, used = run_local(
+                work / f"local-{len(local_wer)}", items, overrides, patches
+            )
             local_wer[name] = wer(texts)
             mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
             rows.append((f"(b) callqa process, local, {name}{mark} [{used}]", seconds, 1))
+            cpu_s[rows[-1][0]] = cpu
             if name == DEFAULT_VARIANT:
                 stage = stages
 
@@ -263,10 +302,13 @@ def main() -> None:
 
         print()
         width = max(len(label) for label, _, _ in rows)
-        print(f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6}")
+        print(f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6} {'CPU s':>6}")
         for label, seconds, _ in rows:
             ratio = bare_s / seconds
-            print(f"{label:<{width}} {seconds:8.1f} {ratio:7.2f} {seconds / audio_s:6.3f}")
+            used_cpu = f"{cpu_s[label]:6.1f}" if label in cpu_s else f"{'-':>6}"  # Ray: elsewhere
+            print(
+                f"{label:<{width}} {seconds:8.1f} {ratio:7.2f} {seconds / audio_s:6.3f} {used_cpu}"
+            )
         print(f"time by stage, local (summed over workers): {stage}")
         print()
         # Both Ray clusters run on this one machine (two nodes share its cores), so

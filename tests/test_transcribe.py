@@ -772,3 +772,89 @@ def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_
     words = lambda text: re.findall(r"[a-z']+", text.lower())  # noqa: E731 (not punctuation)
     assert words(fitted_text) == words(full_text)
     assert _wer(JFK, fitted_text) <= 0.15
+
+
+# --- the language is read from the fitted encoding, the whole window only when unsure ------
+
+
+class _FakeCt2:
+    """Encodes to the frame count it was given; detects ``languages[frames]``."""
+
+    def __init__(self, languages: dict[int, list[tuple[str, float]]]) -> None:
+        self.languages = languages
+        self.encoded: list[int] = []
+
+    def encode(self, features: Any, to_cpu: bool = False) -> int:
+        self.encoded.append(np.asarray(features).shape[-1])
+        return self.encoded[-1]
+
+    def detect_language(self, encoder_output: int) -> list[list[tuple[str, float]]]:
+        return [self.languages[encoder_output]]
+
+
+def _window_features(speech_frames: int) -> np.ndarray:
+    features = np.zeros((1, 80, 3000), np.float32)
+    features[0, :, :speech_frames] = -0.5
+    return features
+
+
+def test_a_sure_language_is_read_from_the_fitted_encoding_alone():
+    inner = _FakeCt2({700: [("<|en|>", 0.96), ("<|nn|>", 0.02)]})
+    tap = tr._LanguageTap(tr._FittedEncoder(inner, pad_frames=200))
+    output = tap.encode(_window_features(500))
+    assert tap.detect_language(output) == [[("<|en|>", 0.96), ("<|nn|>", 0.02)]]
+    assert inner.encoded == [700] and not tap.fell_back  # no whole-window pass
+    assert tr._detected(tap) == ("en", 0.96)
+
+
+def test_an_unsure_language_is_read_again_from_the_whole_window(caplog):
+    inner = _FakeCt2({700: [("<|hu|>", 0.73)], 3000: [("<|fr|>", 0.78)]})
+    tap = tr._LanguageTap(tr._FittedEncoder(inner, pad_frames=200))
+    output = tap.encode(_window_features(500))
+    with caplog.at_level(logging.INFO, logger="analytics"):
+        assert tap.detect_language(output) == [[("<|fr|>", 0.78)]]
+    assert inner.encoded == [700, 3000] and tap.fell_back
+    assert "hu p=0.73" in caplog.text
+    # Later windows of the call keep the reading and are not encoded whole again.
+    assert tap.detect_language(tap.encode(_window_features(500))) == [[("<|fr|>", 0.78)]]
+    assert inner.encoded == [700, 3000, 700]
+
+
+@pytest.mark.parametrize(
+    ("model", "speech_frames"),
+    [("whole", 500), ("fitted", 2500)],  # encoder_pad_s 30; a window nearly all speech
+)
+def test_a_window_read_whole_gives_the_language_without_a_second_pass(model, speech_frames):
+    inner = _FakeCt2({3000: [("<|fr|>", 0.45)]})  # unsure, but nothing better to ask
+    tap = tr._LanguageTap(inner if model == "whole" else tr._FittedEncoder(inner, 300))
+    output = tap.encode(_window_features(speech_frames))
+    assert tap.detect_language(output) == [[("<|fr|>", 0.45)]]
+    assert inner.encoded == [3000] and not tap.fell_back
+
+
+@pytest.mark.slow
+def test_base_detection_on_the_fitted_encoding_with_the_same_words(base_transcriber):
+    """jfk with no language: one encoder pass, of its speech and padding (not 30 s), read
+    as English, and the words of the call transcribed with the language given."""
+    fitted = base_transcriber.model.model
+    frames: list[int] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(fitted._ct2_model, name)
+
+        def encode(self, features: Any, to_cpu: bool = False) -> Any:
+            frames.append(np.asarray(features).shape[-1])
+            return fitted._ct2_model.encode(features, to_cpu=to_cpu)
+
+    view = copy.copy(base_transcriber.model)
+    view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
+    detecting = Transcriber("base", cache_dir=base_transcriber.cache_dir)
+    detecting._model = view
+    channels = _channels("jfk.flac", "mono")
+    detected = detecting.transcribe("jfk", channels)
+    assert detected.language == "en" and detected.language_probability >= tr.DETECT_FITTED_MIN_P
+    assert len(frames) == 1 and frames[0] <= 1700  # no whole-window pass
+    given = _text(base_transcriber.transcribe("jfk", channels, "en"), "unknown")
+    words = lambda text: re.findall(r"[a-z']+", text.lower())  # noqa: E731 (not punctuation)
+    assert words(_text(detected, "unknown")) == words(given)
