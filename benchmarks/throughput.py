@@ -81,10 +81,18 @@ REAL = {"jfk": "mono", "stereo_diarization": "agent_left"}
 # `process` with these settings beside the product default (its own settings, none
 # changed), each printed in the same run as bare: what each kept setting is worth.
 DEFAULT_VARIANT = "default"
+CALLS_AT_ONCE = "calls at once"  # not a setting: `process(workers=)` beside the model's
 LOCAL_VARIANTS: dict[str, dict[str, object]] = {
     DEFAULT_VARIANT: {},
     "whole 30 s windows (before)": {"encoder_pad_s": 30.0},
     "1 worker x 2 threads": {"workers": 1, "cpu_threads": 2},
+    # One model of 2 threads, but two calls in flight: the other stages (audio, VAD,
+    # separation, redacted audio) of one call overlap the other's transcription.
+    "2 calls at once on one model x 2 threads": {
+        "workers": 1,
+        "cpu_threads": 2,
+        CALLS_AT_ONCE: 2,
+    },
 }
 # Variants of the code's own constants (analytics.transcribe), set for one local run:
 # what a change that has no setting is worth, measured beside the default.
@@ -182,19 +190,26 @@ def run_local(
 ) -> tuple[float, float, dict[tuple[str, str], str], str, str]:
     """``process`` on a thread pool with these settings: seconds and CPU seconds (model
     loading excluded), texts of the real clips, time by stage, and the settings used."""
-    settings = load_settings(home, env={}, **overrides)
+    at_once = overrides.get(CALLS_AT_ONCE)
+    settings = load_settings(
+        home, env={}, **{k: v for k, v in overrides.items() if k != CALLS_AT_ONCE}
+    )
     store = workspace(home, items, home.parent / f"{home.name}.csv")
     engines = build_engines(settings, settings.workers)
     engines.transcriber.load()  # loading is excluded from both sides
     cpu = time.process_time()
     with patched(patches or {}):
-        report: ProcessReport = process(store, engines=engines)
+        # the store was opened with default settings: pass the variant's worker count
+        report: ProcessReport = process(
+            store, engines=engines, workers=int(at_once or settings.workers)
+        )
     cpu = time.process_time() - cpu
     assert not report.failed, report.failed
     texts = callqa_texts(store)
     store.close()
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_s.items())
-    return report.wall_s, cpu, texts, stages, describe(settings)
+    used = describe(settings) + (f", {at_once} calls at once" if at_once else "")
+    return report.wall_s, cpu, texts, stages, used
 
 
 def describe(settings: Settings) -> str:

@@ -573,9 +573,61 @@ def test_names_of_the_public_lists(redactor: Redactor, text: str, name: str, lan
         ("i need the numbers for the iban", "iban", "en"),
         ("le bureau de paris ferme à midi", "bureau", "fr"),
         ("we will frank the letters today", "frank", "en"),
+        ("on travaille en lien avec la mairie", "lien", "fr"),  # "Lien": a US first name
+        ("la marge a encore baissé ce mois", "marge", "fr"),
     ],
 )
 def test_public_names_that_are_words_stay_readable(
     redactor: Redactor, text: str, word: str, language: str
 ) -> None:
     assert_kept(redactor, text, word, language)
+
+
+# --- counts and periods that are no address nor code (lead, wave 6) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "language"),
+    [
+        ("nous avons lancé 3 chantiers 12 en cours", "chantiers", "fr"),
+        ("we ran 4 workshops 2 of them online", "workshops", "en"),
+        ("les chiffres du q1 q2 2025 sont meilleurs", "q2 2025", "fr"),
+        ("revenue for h2 t3 2023 went up", "2023", "en"),
+    ],
+)
+def test_counts_and_periods_stay_readable(
+    redactor: Redactor, text: str, word: str, language: str
+) -> None:
+    assert_kept(redactor, text, word, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "language"),
+    [
+        ("j'habite au 7 kervillou 29 depuis mars", "7 kervillou 29", "fr"),
+        ("the dossier is q 7 4 1 9 8 8 3 2", "q 7 4 1 9 8 8 3 2", "en"),
+    ],
+)
+def test_a_street_and_a_code_beside_them_are_still_hidden(
+    redactor: Redactor, text: str, value: str, language: str
+) -> None:
+    assert_hidden(redactor, text, value, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "kept"),
+    [
+        ("on a roulé de nuit jusqu'au matin", "de", []),
+        ("the rest of the road was fine", "of the", []),
+        ("on est passés par vannes hier", "vannes", ["vannes"]),
+    ],
+)
+def test_a_place_of_only_stop_words_is_dropped(text: str, span: str, kept: list[str]) -> None:
+    from presidio_analyzer import RecognizerResult
+
+    from analytics.redact.refine import refine
+
+    start = text.index(span)
+    found = refine([RecognizerResult("LOCATION", start, start + len(span), 0.6)], text,
+                   LEXICON, None, "fr" if " on " in f" {text}" else "en")  # fmt: skip
+    assert [text[r.start : r.end] for r in found] == kept

@@ -198,7 +198,11 @@ class Lexicon:
         # as lemmas (no inflected form is theirs).
         lists = self.name_lists
         return (
-            (word in lists.noun_only or (word in lists.frequent_french and len(word) > 4))
+            (
+                # an English noun that is no French word either ("marge", "lien")
+                (word in lists.noun_only and not self.vocabulary.in_tables(word))
+                or (word in lists.frequent_french and len(word) > 4)
+            )
             and len(word) > 3  # "art", "bee", "tea"
             and not self.is_plain_word(word)
             and word not in self.street_types

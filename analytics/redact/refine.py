@@ -57,6 +57,7 @@ def refine(
         if result.entity_type == LOCATION and (
             _stray_word(result, text, tokens, lexicon, language)
             or _titles_only(result, tokens, lexicon)
+            or _stop_words_only(result, tokens, lexicon)
             or (
                 _is_spacy(result)
                 and (language == "fr" or text == text.lower())
@@ -503,6 +504,12 @@ def _word_town(part: Sequence[Token], lexicon: Lexicon) -> bool:
     """ "à Lille", "au CHU de bordeaux": the model's place is a town whose name is a word."""
     words = [token.text for token in part if token.is_word]
     return len(words) == 1 and words[0] in lexicon.vocabulary.word_towns
+
+
+def _stop_words_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:
+    """A place of only stop words ("de", "of the"): what is left of a cut span."""
+    inside = _inside(tokens, result.start, result.end)
+    return bool(inside) and all(token.text.lower() in lexicon.stop_words for token in inside)
 
 
 def _titles_only(result: RecognizerResult, tokens: Sequence[Token], lexicon: Lexicon) -> bool:

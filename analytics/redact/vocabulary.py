@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,21 @@ class Vocabulary:
     @property
     def loaded(self) -> bool:
         return bool(self.forms) or bool(self.tables)
+
+    def in_tables(self, word: str) -> bool:
+        """A form or a lemma of the lookup tables (the French dictionary: "marge",
+        "réunion"; a lemma is not always a key of its own table)."""
+        return any(word in table for table in self.tables) or word in self.table_lemmas
+
+    @cached_property
+    def table_lemmas(self) -> frozenset[str]:
+        """The lemmas the lookup tables map their forms to, read once."""
+        lemmas: set[str] = set()
+        for table in self.tables:
+            values = table.values() if hasattr(table, "values") else ()
+            for value in values:  # a lemma, or a list of them
+                lemmas.update(value if isinstance(value, list) else [value])
+        return frozenset(lemmas)
 
     def is_word(self, word: str) -> bool:
         """A dictionary word, inflected or not ("moved" from "move", "habitée")."""

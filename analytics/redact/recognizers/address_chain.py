@@ -107,8 +107,12 @@ class AddressChainRecognizer(TokenRecognizer):
             return None  # "4.1 RÉSERVES MINEURES (3)", "12 DPIAs réalisées (100 %)"
         common = sum(self._dictionary_word(token) for token in between)
         sentence = common == len(between) or (len(between) > 1 and 2 * common >= len(between))
-        if sentence and (len(between) > 1 or _YEAR.fullmatch(tokens[index].text)):
-            return None  # "3 communication collaborateurs 6", "2024 objectif 15"
+        if sentence and (
+            len(between) > 1 or _YEAR.fullmatch(tokens[index].text) or self._plural_word(between[0])
+        ):
+            # "3 communication collaborateurs 6", "2024 objectif 15", "2 audits 5": a
+            # street is named in the singular, a count of things in the plural
+            return None
         if any(token.text in self.lexicon.standards for token in between):
             return None  # "audit qualité iso 27001"
         if _YEAR.fullmatch(tokens[index].text) and _YEAR.fullmatch(tokens[position].text):
@@ -244,6 +248,16 @@ class AddressChainRecognizer(TokenRecognizer):
             and word not in lexicon.street_words
             and not match_phrase([token], 0, lexicon.street_types)
             and not lexicon.vocabulary.place_at([word], 0)
+        )
+
+    def _plural_word(self, token: Token) -> bool:
+        """A dictionary word in the plural ("recommandations", "audits")."""
+        word = token.text
+        return (
+            len(word) > 4
+            and word[-1] in "sx"
+            and self.lexicon.is_dictionary_word(word[:-1])
+            and self._dictionary_word(token)
         )
 
     def _extend(self, tokens: Sequence[Token], last: int) -> int:

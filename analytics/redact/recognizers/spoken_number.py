@@ -44,6 +44,9 @@ from analytics.redact.spoken import (
 )
 
 _CLOCK_OR_PERCENT = re.compile(r"\d\s?h\s?\d\d|\d\s?%")
+# A quarter, term or half of a year: "q2", "t3", "s1", "h2" (beside a year: a period).
+_PERIOD = re.compile(r"\b[qtsh][1-4]\b")
+_A_YEAR = re.compile(r"\b(19|20)\d\d\b")
 
 
 class SpokenNumberRecognizer(TokenRecognizer):
@@ -63,6 +66,9 @@ class SpokenNumberRecognizer(TokenRecognizer):
         months = self.lexicon.months
         if any(token.text in months for token in tokens[run.first : run.last]):
             return True
+        said = self.text[run.start : run.end].lower()
+        if _PERIOD.search(said) and _A_YEAR.search(said):
+            return True  # "q2 q3 2024": quarters of a year
         return _clock_or_percent(self.text[run.start : min(len(self.text), run.end + 2)])
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:

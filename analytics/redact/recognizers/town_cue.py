@@ -189,21 +189,4 @@ class TownCueRecognizer(TokenRecognizer):
 
 def _french_word(lexicon: Lexicon, word: str) -> bool:
     """A word of the French dictionary: an inflected form or a lemma of its tables."""
-    tables = lexicon.vocabulary.tables
-    return any(word in table for table in tables) or word in _french_lemmas(tables)  # type: ignore[operator]
-
-
-_LEMMAS: dict[int, frozenset[str]] = {}
-
-
-def _french_lemmas(tables: tuple[object, ...]) -> frozenset[str]:
-    """The lemmas of the French lookup tables ("intégral", "réunion"), read once."""
-    key = id(tables)
-    if key not in _LEMMAS:
-        lemmas: set[str] = set()
-        for table in tables:
-            values = table.values() if hasattr(table, "values") else ()
-            for value in values:  # a lemma, or a list of them
-                lemmas.update(value if isinstance(value, list) else [value])
-        _LEMMAS[key] = frozenset(lemmas)
-    return _LEMMAS[key]
+    return lexicon.vocabulary.in_tables(word)
