@@ -740,8 +740,13 @@ def test_the_fitted_encoder_passes_fewer_frames_and_everything_else_through():
     assert tr._whole(fitted) is inner and tr._whole(inner) is inner  # detection: whole
 
 
-def _frame_recorder(fitted: Any, frames: list[int]) -> type:
-    """A stand-in for the CTranslate2 model that records each encoder input's frames."""
+@pytest.mark.slow
+def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_transcriber):
+    """jfk (11 s): the default encodes its speech + 3 s of its window, and its words are those
+    of the whole 30 s window (encoder_pad_s 30)."""
+    fitted = base_transcriber.model.model
+    assert isinstance(fitted, tr._FittedEncoder)
+    frames: list[int] = []
 
     class Recording:
         def __getattr__(self, name: str) -> Any:
@@ -751,23 +756,11 @@ def _frame_recorder(fitted: Any, frames: list[int]) -> type:
             frames.append(np.asarray(features).shape[-1])
             return fitted._ct2_model.encode(features, to_cpu=to_cpu)
 
-    return Recording
-
-
-@pytest.mark.slow
-def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_transcriber):
-    """jfk (11 s): the default encodes its speech + 3 s of its window, and its words are those
-    of the whole 30 s window (encoder_pad_s 30)."""
-    fitted = base_transcriber.model.model
-    assert isinstance(fitted, tr._FittedEncoder)
-    frames: list[int] = []
-    recording = _frame_recorder(fitted, frames)
-
     whole = Transcriber("base", cache_dir=base_transcriber.cache_dir, encoder_pad_s=30.0)
     whole._model = copy.copy(base_transcriber.model)  # same weights, no second load
-    whole._model.model = recording()
+    whole._model.model = Recording()
     fitted_view = copy.copy(base_transcriber.model)
-    fitted_view.model = tr._FittedEncoder(recording(), fitted.pad_frames)
+    fitted_view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
     short = Transcriber("base", cache_dir=base_transcriber.cache_dir)
     short._model = fitted_view
     channels = _channels("jfk.flac", "mono")
@@ -845,10 +838,17 @@ def test_base_detection_on_the_fitted_encoding_with_the_same_words(base_transcri
     as English, and the words of the call transcribed with the language given."""
     fitted = base_transcriber.model.model
     frames: list[int] = []
-    recording = _frame_recorder(fitted, frames)
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(fitted._ct2_model, name)
+
+        def encode(self, features: Any, to_cpu: bool = False) -> Any:
+            frames.append(np.asarray(features).shape[-1])
+            return fitted._ct2_model.encode(features, to_cpu=to_cpu)
 
     view = copy.copy(base_transcriber.model)
-    view.model = tr._FittedEncoder(recording(), fitted.pad_frames)
+    view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
     detecting = Transcriber("base", cache_dir=base_transcriber.cache_dir)
     detecting._model = view
     channels = _channels("jfk.flac", "mono")
