@@ -21,9 +21,13 @@ disturbed by a shared machine's load than wall time), the ratio to (a), the real
 of audio per node-hour and the nodes 10,000 five-minute calls a day need, and the word
 error rate of bare and callqa on the real clips of ../shared/audio.
 
+With ``--repeat N`` every run is measured N times, round after round (bare first in
+each), and the table gives the median seconds and ratio with each round's ratio, and
+the best (fastest) seconds of each run against the best of bare.
+
 Run: ``nice -n 10 python benchmarks/throughput.py [--calls N] [--no-ray]
-[--variants all|default]`` (``default``: the product default rows only; needs
-espeak-ng; the Ray part needs root for ``unshare --net``).
+[--variants all|default] [--repeat N]`` (``default``: the product default rows only;
+needs espeak-ng; the Ray part needs root for ``unshare --net``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import jiwer
 
@@ -77,6 +83,7 @@ SCRIPT = (
     Turn("customer", "Thank you very much, that is a relief."),
     Turn("agent", "You are welcome. Stay behind the barrier. Goodbye and take care."),
 )
+BARE = "(a) bare faster-whisper, sequential, beam 5"
 REAL = {"jfk": "mono", "stereo_diarization": "agent_left"}
 # `process` with these settings beside the product default (its own settings, none
 # changed), each printed in the same run as bare: what each kept setting is worth.
@@ -245,6 +252,130 @@ def run_ray(
         cluster.stop()
 
 
+@dataclass
+class Row:
+    """One run of the table over the rounds: seconds and ratios to the same round's bare."""
+
+    name: str
+    details: str = ""  # settings and cluster shape, as of the last round
+    seconds: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)  # in-process runs only (a, b)
+
+    def add(self, seconds: float, bare_s: float, cpu: float | None = None) -> None:
+        self.seconds.append(seconds)
+        self.ratios.append(bare_s / seconds)
+        if cpu is not None:
+            self.cpu_s.append(cpu)
+
+
+@dataclass
+class Round:
+    """What one round measured besides the rows: texts for the word error rates."""
+
+    bare_texts: dict[tuple[str, str], str] = field(default_factory=dict)
+    local_wer: dict[str, dict[str, float]] = field(default_factory=dict)
+    stages: str = ""
+
+
+def one_round(
+    work: Path,
+    items: list[tuple[Path, str]],
+    model_dir: str,
+    args: argparse.Namespace,
+    rows: dict[str, Row],
+) -> Round:
+    """Bare, then each local variant, then each Ray cluster, on the same calls."""
+    measured = Round()
+    cpu = time.process_time()
+    bare_s = bare_transcribe_seconds(items, model_dir, texts=measured.bare_texts)  # type: ignore[arg-type]
+    bare = rows.setdefault(BARE, Row(BARE))
+    bare.add(bare_s, bare_s, time.process_time() - cpu)
+
+    variants = [(name, overrides, {}) for name, overrides in LOCAL_VARIANTS.items()]
+    variants += [(name, {}, patches) for name, patches in LOCAL_PATCHES.items()]
+    for name, overrides, patches in variants:
+        if args.variants == "default" and name != DEFAULT_VARIANT:
+            continue
+        seconds, cpu, texts, stages, used = run_local(
+            work / f"local-{len(measured.local_wer)}", items, overrides, patches
+        )
+        measured.local_wer[name] = wer(texts)
+        mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
+        row = rows.setdefault(name, Row(f"(b) callqa process, local, {name}{mark}"))
+        row.details = used
+        row.add(seconds, bare_s, cpu)
+        if name == DEFAULT_VARIANT:
+            measured.stages = stages
+
+    if args.no_ray:
+        return measured
+    for label, cpus, overrides in RAY_VARIANTS:
+        default = not overrides
+        if args.variants == "default" and not default:
+            continue
+        figures, ray_store = run_ray(work / label.replace(" ", "-"), items, cpus, overrides)
+        assert figures["done"] == len(items) and not figures["failed"], figures
+        ray_store.close()
+        per_actor = max(1, int(overrides.get("cpu_threads", 1)))  # type: ignore[call-overload]
+        actors = sum(c // per_actor for c in cpus)
+        mark = " = PRODUCT DEFAULT" if default else ""
+        row = rows.setdefault(label, Row(f"(c) callqa on Ray, {label}{mark}"))
+        row.details = (
+            f"{list(cpus)} CPUs, {actors} actor(s) on {figures['nodes']} node(s); "
+            f"start-up {figures['startup_s']:.0f} s excluded"
+        )
+        row.add(figures["wall_s"] - figures["startup_s"], bare_s)
+    return measured
+
+
+def print_table(rows: dict[str, Row], audio_s: float, cores: int) -> None:
+    """Medians and bests over the rounds, each round's ratio in brackets, and capacity."""
+    labels = {
+        key: f"{row.name} [{row.details}]" if row.details else row.name for key, row in rows.items()
+    }
+    width = max(len(label) for label in labels.values())
+    # Best of the rounds beside the median: a round slowed by the machine's neighbours
+    # only makes a run slower, so the fastest bare against each fastest run is the
+    # figure least moved by them (as timeit reports its minimum).
+    best_bare = min(rows[BARE].seconds)
+    print(
+        f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6} {'CPU s':>6} "
+        f"{'best s':>7} {'x best':>7}  x bare each round"
+    )
+    for key, row in rows.items():
+        seconds = median(row.seconds)
+        used_cpu = f"{median(row.cpu_s):6.1f}" if row.cpu_s else f"{'-':>6}"  # Ray: elsewhere
+        each = ", ".join(f"{ratio:.2f}" for ratio in row.ratios)
+        print(
+            f"{labels[key]:<{width}} {seconds:8.1f} {median(row.ratios):7.2f} "
+            f"{seconds / audio_s:6.3f} {used_cpu} {min(row.seconds):7.1f} "
+            f"{best_bare / min(row.seconds):7.2f}  ({each})"
+        )
+    print()
+    # Both Ray clusters run on this one machine (two nodes share its cores), so
+    # capacity is per machine-hour: a node = a machine like this one.
+    print(f"capacity ({cores}-core machine = one node; median seconds):")
+    hours_per_day = CALLS_PER_DAY * CALL_S / 3600
+    for row in rows.values():
+        per_node_hour = audio_s / median(row.seconds)  # hours of audio per node-hour
+        needed = hours_per_day / (24 * per_node_hour)
+        print(
+            f"  {row.name:<60} {per_node_hour:6.1f} h audio / node-hour; "
+            f"{CALLS_PER_DAY} x {CALL_S / 60:.0f}-min calls a day: {needed:.1f} nodes"
+        )
+
+
+def print_wer(measured: Round) -> None:
+    bare_wer = wer(measured.bare_texts)
+    mean = lambda d: sum(d.values()) / len(d)  # noqa: E731
+    print("WER on ../shared/audio (goal: callqa <= bare + 0.02):")
+    for name, rates in {"bare": bare_wer, **measured.local_wer}.items():
+        clips = "  ".join(f"{clip} {rate:.3f}" for clip, rate in rates.items())
+        mark = " (product default)" if name == DEFAULT_VARIANT else ""
+        print(f"  {name + mark:<40} mean {mean(rates):.3f}   {clips}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -257,6 +388,13 @@ def main() -> None:
         default="all",
         help="all: every kept setting variant beside the product default; default: only it",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every run, one after the other; the table gives medians (bare "
+        "faster-whisper on both cores swings with the machine's load: one round can be off)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,85 +405,22 @@ def main() -> None:
         model_dir = resolve_model(settings.model, settings.model_cache_dir)
         print(
             f"corpus: {len(items)} calls, {audio_s:.1f} s of audio; model {settings.model}; "
-            f"{cores} cores"
+            f"{cores} cores; {args.repeat} round(s)"
         )
-
-        bare_texts: dict[tuple[str, str], str] = {}
-        cpu = time.process_time()
-        bare_s = bare_transcribe_seconds(items, model_dir, texts=bare_texts)  # type: ignore[arg-type]
-        cpu_s: dict[str, float] = {}
-        rows = [("(a) bare faster-whisper, sequential, beam 5", bare_s, 1)]
-        cpu_s[rows[0][0]] = time.process_time() - cpu
-
-        local_wer: dict[str, dict[str, float]] = {}
-        stage = ""
-        variants = [(name, overrides, {}) for name, overrides in LOCAL_VARIANTS.items()]
-        variants += [(name, {}, patches) for name, patches in LOCAL_PATCHES.items()]
-        for name, overrides, patches in variants:
-            if args.variants == "default" and name != DEFAULT_VARIANT:
-                continue
-            seconds, cpu, texts, stages, used = run_local(
-                work / f"local-{len(local_wer)}", items, overrides, patches
+        rows: dict[str, Row] = {}
+        measured = Round()
+        for index in range(max(1, args.repeat)):
+            measured = one_round(work / f"round-{index}", items, str(model_dir), args, rows)
+            bare = rows[BARE].seconds[-1]
+            ratios = ", ".join(
+                f"{key} {row.ratios[-1]:.2f}x" for key, row in rows.items() if key != BARE
             )
-            local_wer[name] = wer(texts)
-            mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
-            rows.append((f"(b) callqa process, local, {name}{mark} [{used}]", seconds, 1))
-            cpu_s[rows[-1][0]] = cpu
-            if name == DEFAULT_VARIANT:
-                stage = stages
-
-        if not args.no_ray:
-            for label, cpus, overrides in RAY_VARIANTS:
-                default = not overrides
-                if args.variants == "default" and not default:
-                    continue
-                figures, ray_store = run_ray(work / label.replace(" ", "-"), items, cpus, overrides)
-                assert figures["done"] == len(items) and not figures["failed"], figures
-                ray_store.close()
-                seconds = figures["wall_s"] - figures["startup_s"]
-                per_actor = max(1, int(overrides.get("cpu_threads", 1)))  # type: ignore[call-overload]
-                actors = sum(c // per_actor for c in cpus)
-                rows.append(
-                    (
-                        f"(c) callqa on Ray, {label}{' = PRODUCT DEFAULT' if default else ''} "
-                        f"[{list(cpus)} CPUs, {actors} actor(s) on {figures['nodes']} "
-                        f"node(s); start-up {figures['startup_s']:.0f} s excluded]",
-                        seconds,
-                        len(cpus),
-                    )
-                )
-
+            print(f"round {index + 1}: bare {bare:.1f} s; {ratios}", flush=True)
         print()
-        width = max(len(label) for label, _, _ in rows)
-        print(f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6} {'CPU s':>6}")
-        for label, seconds, _ in rows:
-            ratio = bare_s / seconds
-            used_cpu = f"{cpu_s[label]:6.1f}" if label in cpu_s else f"{'-':>6}"  # Ray: elsewhere
-            print(
-                f"{label:<{width}} {seconds:8.1f} {ratio:7.2f} {seconds / audio_s:6.3f} {used_cpu}"
-            )
-        print(f"time by stage, local (summed over workers): {stage}")
+        print_table(rows, audio_s, cores)
+        print(f"time by stage, local default, last round (summed over workers): {measured.stages}")
         print()
-        # Both Ray clusters run on this one machine (two nodes share its cores), so
-        # capacity is per machine-hour: a node = a machine like this one.
-        print(f"capacity ({cores}-core machine = one node):")
-        hours_per_day = CALLS_PER_DAY * CALL_S / 3600
-        for label, seconds, _ in rows:
-            per_node_hour = audio_s / seconds  # hours of audio per node-hour
-            needed = hours_per_day / (24 * per_node_hour)
-            short = label.split(" [")[0]  # the run's name, without its details
-            print(
-                f"  {short:<60} {per_node_hour:6.1f} h audio / node-hour; "
-                f"{CALLS_PER_DAY} x {CALL_S / 60:.0f}-min calls a day: {needed:.1f} nodes"
-            )
-        print()
-        bare_wer = wer(bare_texts)
-        mean = lambda d: sum(d.values()) / len(d)  # noqa: E731
-        print("WER on ../shared/audio (goal: callqa <= bare + 0.02):")
-        for name, rates in {"bare": bare_wer, **local_wer}.items():
-            clips = "  ".join(f"{clip} {rate:.3f}" for clip, rate in rates.items())
-            mark = " (product default)" if name == DEFAULT_VARIANT else ""
-            print(f"  {name + mark:<40} mean {mean(rates):.3f}   {clips}")
+        print_wer(measured)
 
 
 if __name__ == "__main__":

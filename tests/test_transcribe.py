@@ -600,9 +600,10 @@ def _fr_norm(text: str) -> str:
 @pytest.mark.slow
 def test_base_packed_path_keeps_the_words_of_a_french_outbound_call(base_transcriber, tmp_path):
     # The packed path once returned 3 words of such a call (its opening "Allô oui ?").
-    # espeak French is garbled by the base model: plain faster-whisper per channel scores
-    # 55-60 % WER on it (benchmarks/transcription.py), so the bound is loose; a dropped
-    # window or speaker scores about 100 %.
+    # espeak French is garbled by the base model (plain faster-whisper per channel: 55-67 %
+    # WER on the agent, the customer's channel read as Japanese), and how garbled moves
+    # with the CPU (0.82-1.06 WER on the agent here): what a dropped window or speaker
+    # loses is asked instead — every turn gets words of its speaker, at its time.
     from analytics.audio import listen
 
     path = tmp_path / "fr-outbound.wav"
@@ -614,7 +615,15 @@ def test_base_packed_path_keeps_the_words_of_a_french_outbound_call(base_transcr
         reference = " ".join(t.text for t in placed if t.speaker == speaker)
         hypothesis = _text(result, speaker)
         assert len(hypothesis.split()) >= 0.6 * len(reference.split()), speaker
-        assert jiwer.wer(_fr_norm(reference), _fr_norm(hypothesis)) <= 0.85, speaker
+    words = [(s.speaker, w) for s in result.segments for w in s.words]
+    for turn in placed:
+        heard_in_turn = [
+            w.text
+            for speaker, w in words
+            if speaker == turn.speaker
+            and turn.start - 0.5 <= (w.start + w.end) / 2 <= turn.end + 0.5
+        ]
+        assert len(heard_in_turn) >= 0.5 * len(turn.text.split()), (turn.speaker, turn.start)
 
 
 @pytest.mark.slow
@@ -740,6 +749,20 @@ def test_the_fitted_encoder_passes_fewer_frames_and_everything_else_through():
     assert tr._whole(fitted) is inner and tr._whole(inner) is inner  # detection: whole
 
 
+class _FrameRecorder:
+    """A CTranslate2 Whisper model that notes the frame count of each encoder pass."""
+
+    def __init__(self, model: Any, frames: list[int]) -> None:
+        self._model, self._frames = model, frames
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def encode(self, features: Any, to_cpu: bool = False) -> Any:
+        self._frames.append(np.asarray(features).shape[-1])
+        return self._model.encode(features, to_cpu=to_cpu)
+
+
 @pytest.mark.slow
 def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_transcriber):
     """jfk (11 s): the default encodes its speech + 3 s of its window, and its words are those
@@ -748,19 +771,13 @@ def test_base_encoder_reads_the_speech_and_its_padding_with_the_same_words(base_
     assert isinstance(fitted, tr._FittedEncoder)
     frames: list[int] = []
 
-    class Recording:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(fitted._ct2_model, name)
-
-        def encode(self, features: Any, to_cpu: bool = False) -> Any:
-            frames.append(np.asarray(features).shape[-1])
-            return fitted._ct2_model.encode(features, to_cpu=to_cpu)
-
     whole = Transcriber("base", cache_dir=base_transcriber.cache_dir, encoder_pad_s=30.0)
     whole._model = copy.copy(base_transcriber.model)  # same weights, no second load
-    whole._model.model = Recording()
+    whole._model.model = _FrameRecorder(fitted._ct2_model, frames)
     fitted_view = copy.copy(base_transcriber.model)
-    fitted_view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
+    fitted_view.model = tr._FittedEncoder(
+        _FrameRecorder(fitted._ct2_model, frames), fitted.pad_frames
+    )
     short = Transcriber("base", cache_dir=base_transcriber.cache_dir)
     short._model = fitted_view
     channels = _channels("jfk.flac", "mono")
@@ -839,16 +856,8 @@ def test_base_detection_on_the_fitted_encoding_with_the_same_words(base_transcri
     fitted = base_transcriber.model.model
     frames: list[int] = []
 
-    class Recording:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(fitted._ct2_model, name)
-
-        def encode(self, features: Any, to_cpu: bool = False) -> Any:
-            frames.append(np.asarray(features).shape[-1])
-            return fitted._ct2_model.encode(features, to_cpu=to_cpu)
-
     view = copy.copy(base_transcriber.model)
-    view.model = tr._FittedEncoder(Recording(), fitted.pad_frames)
+    view.model = tr._FittedEncoder(_FrameRecorder(fitted._ct2_model, frames), fitted.pad_frames)
     detecting = Transcriber("base", cache_dir=base_transcriber.cache_dir)
     detecting._model = view
     channels = _channels("jfk.flac", "mono")

@@ -612,7 +612,6 @@ def _without_french_tail(
     Pialoux le CHU", "M. Weber présentez"): an article and a French dictionary word
     that is no known name, or a verb in "-ez", after a word that is surely a name
     ("Yves Le Goff" stays whole)."""
-    from analytics.redact.recognizers.town_cue import _french_word
 
     def known(word: str) -> bool:
         return word in lexicon.first_names or word in lexicon.surnames
@@ -621,7 +620,7 @@ def _without_french_tail(
         return known(word) or not lexicon.is_dictionary_word(word)
 
     def ordinary(word: str) -> bool:
-        return not known(word) and _french_word(lexicon, word)
+        return not known(word) and lexicon.vocabulary.in_tables(word)
 
     words = [t for t in _inside(tokens, result.start, result.end) if t.is_word]
     while len(words) >= 2:

@@ -55,7 +55,7 @@ class TownCueRecognizer(TokenRecognizer):
             return True
         if not lexicon.is_dictionary_word(word):
             return True
-        if self.supported_language == "fr" and not _french_word(lexicon, word):
+        if self.supported_language == "fr" and not lexicon.vocabulary.in_tables(word):
             return True  # "Fischer": only the English dictionary (WordNet) lists it
         return self.text != self.text.lower()  # capitalised: "Pierre", "Marin"
 
@@ -185,8 +185,3 @@ class TownCueRecognizer(TokenRecognizer):
 
     def find(self, tokens: Sequence[Token], hits: Sequence[ContextHit]) -> list[RecognizerResult]:
         return self._after_cues(tokens) + self._between(tokens) + self._lone_postcodes(tokens)
-
-
-def _french_word(lexicon: Lexicon, word: str) -> bool:
-    """A word of the French dictionary: an inflected form or a lemma of its tables."""
-    return lexicon.vocabulary.in_tables(word)
