@@ -254,19 +254,21 @@ def run_ray(
 
 @dataclass
 class Row:
-    """One run of the table over the rounds: seconds and ratios to the same round's bare."""
+    """One run of the table over the rounds: its seconds in each round."""
 
     name: str
     details: str = ""  # settings and cluster shape, as of the last round
     seconds: list[float] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)  # in-process runs only (a, b)
 
-    def add(self, seconds: float, bare_s: float, cpu: float | None = None) -> None:
+    def add(self, seconds: float, cpu: float | None = None) -> None:
         self.seconds.append(seconds)
-        self.ratios.append(bare_s / seconds)
         if cpu is not None:
             self.cpu_s.append(cpu)
+
+    def ratios(self, bare: Row) -> list[float]:
+        """Each round's bare seconds over this run's seconds in that round."""
+        return [b / s for b, s in zip(bare.seconds, self.seconds, strict=True)]
 
 
 @dataclass
@@ -290,7 +292,7 @@ def one_round(
     cpu = time.process_time()
     bare_s = bare_transcribe_seconds(items, model_dir, texts=measured.bare_texts)  # type: ignore[arg-type]
     bare = rows.setdefault(BARE, Row(BARE))
-    bare.add(bare_s, bare_s, time.process_time() - cpu)
+    bare.add(bare_s, time.process_time() - cpu)
 
     variants = [(name, overrides, {}) for name, overrides in LOCAL_VARIANTS.items()]
     variants += [(name, {}, patches) for name, patches in LOCAL_PATCHES.items()]
@@ -304,7 +306,7 @@ def one_round(
         mark = " = PRODUCT DEFAULT" if name == DEFAULT_VARIANT else ""
         row = rows.setdefault(name, Row(f"(b) callqa process, local, {name}{mark}"))
         row.details = used
-        row.add(seconds, bare_s, cpu)
+        row.add(seconds, cpu)
         if name == DEFAULT_VARIANT:
             measured.stages = stages
 
@@ -325,7 +327,7 @@ def one_round(
             f"{list(cpus)} CPUs, {actors} actor(s) on {figures['nodes']} node(s); "
             f"start-up {figures['startup_s']:.0f} s excluded"
         )
-        row.add(figures["wall_s"] - figures["startup_s"], bare_s)
+        row.add(figures["wall_s"] - figures["startup_s"])
     return measured
 
 
@@ -338,7 +340,8 @@ def print_table(rows: dict[str, Row], audio_s: float, cores: int) -> None:
     # Best of the rounds beside the median: a round slowed by the machine's neighbours
     # only makes a run slower, so the fastest bare against each fastest run is the
     # figure least moved by them (as timeit reports its minimum).
-    best_bare = min(rows[BARE].seconds)
+    bare = rows[BARE]
+    best_bare = min(bare.seconds)
     print(
         f"{'run':<{width}} {'seconds':>8} {'x bare':>7} {'RTF':>6} {'CPU s':>6} "
         f"{'best s':>7} {'x best':>7}  x bare each round"
@@ -346,9 +349,10 @@ def print_table(rows: dict[str, Row], audio_s: float, cores: int) -> None:
     for key, row in rows.items():
         seconds = median(row.seconds)
         used_cpu = f"{median(row.cpu_s):6.1f}" if row.cpu_s else f"{'-':>6}"  # Ray: elsewhere
-        each = ", ".join(f"{ratio:.2f}" for ratio in row.ratios)
+        ratios = row.ratios(bare)
+        each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
         print(
-            f"{labels[key]:<{width}} {seconds:8.1f} {median(row.ratios):7.2f} "
+            f"{labels[key]:<{width}} {seconds:8.1f} {median(ratios):7.2f} "
             f"{seconds / audio_s:6.3f} {used_cpu} {min(row.seconds):7.1f} "
             f"{best_bare / min(row.seconds):7.2f}  ({each})"
         )
@@ -411,11 +415,11 @@ def main() -> None:
         measured = Round()
         for index in range(max(1, args.repeat)):
             measured = one_round(work / f"round-{index}", items, str(model_dir), args, rows)
-            bare = rows[BARE].seconds[-1]
+            bare = rows[BARE]
             ratios = ", ".join(
-                f"{key} {row.ratios[-1]:.2f}x" for key, row in rows.items() if key != BARE
+                f"{key} {row.ratios(bare)[-1]:.2f}x" for key, row in rows.items() if key != BARE
             )
-            print(f"round {index + 1}: bare {bare:.1f} s; {ratios}", flush=True)
+            print(f"round {index + 1}: bare {bare.seconds[-1]:.1f} s; {ratios}", flush=True)
         print()
         print_table(rows, audio_s, cores)
         print(f"time by stage, local default, last round (summed over workers): {measured.stages}")
